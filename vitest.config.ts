@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // The first CDK synth in a worker takes several seconds; moto-backed suites start a server.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    setupFiles: ['test/support/setup.ts'],
+  },
+});
