@@ -1,0 +1,107 @@
+import { errorName } from './aws/secrets-manager-secret-store.js';
+import type { HandlerDependencies } from './dependencies.js';
+import { RotationError } from './errors.js';
+import { parseRotationEvent, type RotationEvent } from './event.js';
+import { createSecret } from './rotation/create-secret.js';
+import { finishSecret } from './rotation/finish-secret.js';
+import { checkTokenVersion, resolveBoundUser } from './rotation/guard.js';
+import { setSecret } from './rotation/set-secret.js';
+import type { StepContext } from './rotation/step-context.js';
+import { testSecret } from './rotation/test-secret.js';
+
+/** The part of the Lambda context the handler uses. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export type RotationHandler = (event: unknown, context?: InvocationContext) => Promise<void>;
+
+/** Time kept back from the Lambda timeout so a step can fail cleanly instead of being killed. */
+export const DEADLINE_SAFETY_MARGIN_MS = 3_000;
+
+/** The waiting budget when no Lambda context is given (a local run). */
+export const DEFAULT_TIME_BUDGET_MS = 60_000;
+
+/**
+ * Name and message of an AWS service error (AWS's messages carry identifiers, not secret
+ * values); only the name for anything else, whose message could quote data.
+ */
+const describeAwsError = (error: unknown): string => {
+  const name = errorName(error) ?? 'unknown error';
+  const isServiceError = typeof error === 'object' && error !== null && '$metadata' in error;
+  return isServiceError && error instanceof Error ? `${name}: ${error.message}` : name;
+};
+
+const assertNever = (step: never): never => {
+  throw new RotationError(`Unhandled rotation step ${String(step)}`);
+};
+
+/** Builds the rotation function from its dependencies; `handler.ts` wires the real ones. */
+export const createHandler =
+  (dependencies: HandlerDependencies): RotationHandler =>
+  async (rawEvent, invocationContext) => {
+    const { logger, clock } = dependencies;
+    const startedAt = clock.now();
+    let event: RotationEvent;
+    try {
+      event = parseRotationEvent(rawEvent);
+    } catch (error) {
+      logger.error('Rejected an invalid rotation event', { error });
+      throw error;
+    }
+
+    const log = logger.createChild();
+    log.appendKeys({
+      secretId: event.SecretId,
+      step: event.Step,
+      clientRequestToken: event.ClientRequestToken,
+    });
+    const remaining = invocationContext?.getRemainingTimeInMillis() ?? DEFAULT_TIME_BUDGET_MS;
+    const deadline = startedAt + remaining - DEADLINE_SAFETY_MARGIN_MS;
+
+    try {
+      const secret = await dependencies.secrets.describeSecret(event.SecretId);
+      const userName = resolveBoundUser(secret);
+      const state = checkTokenVersion(secret, event.ClientRequestToken);
+      const context: StepContext = {
+        event,
+        secret,
+        userName,
+        services: dependencies,
+        log,
+        deadline,
+      };
+      if (state === 'current' && event.Step !== 'finishSecret') {
+        log.info(`${event.Step}: the version is already AWSCURRENT; nothing to do`);
+        return;
+      }
+      switch (event.Step) {
+        case 'createSecret':
+          await createSecret(context);
+          break;
+        case 'setSecret':
+          await setSecret(context);
+          break;
+        case 'testSecret':
+          await testSecret(context);
+          break;
+        case 'finishSecret':
+          await finishSecret(context, state);
+          break;
+        default:
+          assertNever(event.Step);
+      }
+      log.info(`${event.Step}: done`, { userName, durationMs: clock.now() - startedAt });
+    } catch (error) {
+      const failure =
+        error instanceof RotationError
+          ? error.withContext(event.Step, event.SecretId)
+          : new RotationError(`${event.Step} failed: ${describeAwsError(error)}`, {
+              cause: error,
+              step: event.Step,
+              secretId: event.SecretId,
+            });
+      log.error(`${event.Step}: failed`, { error: failure, durationMs: clock.now() - startedAt });
+      throw failure;
+    }
+  };

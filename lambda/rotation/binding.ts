@@ -1,0 +1,1 @@
+export const BINDING_TAG_KEY = 'iam-key-rotation:user';

@@ -1,0 +1,66 @@
+import type { AccessKeyMetadata } from '../aws/iam-access-key-store.js';
+
+/** IAM's AccessKeysPerUser quota; inactive keys count. */
+export const ACCESS_KEYS_PER_USER = 2;
+
+export interface KeyRemovalPlan {
+  /** Active keys nobody stored: created after the AWSCURRENT version by a crashed attempt. */
+  readonly orphans: readonly AccessKeyMetadata[];
+  /** Keys retired to make room for the new key, oldest and inactive first. */
+  readonly retire: readonly AccessKeyMetadata[];
+}
+
+export interface KeyRemovalInput {
+  readonly keys: readonly AccessKeyMetadata[];
+  /** The AccessKeyId stored in AWSCURRENT, if any. It is never planned for removal. */
+  readonly currentAccessKeyId: string | undefined;
+  /**
+   * When the AWSCURRENT version was created. An Active key created at or after it (to the
+   * second, IAM's precision) that AWSCURRENT does not hold can only come from a rotation
+   * attempt whose secret was never stored: an orphan. `undefined` disables orphan detection.
+   */
+  readonly orphanCutoff: Date | undefined;
+}
+
+/**
+ * True when some key other than the AWSCURRENT one is Active, so the AWSCURRENT version's
+ * creation date is needed to tell orphans from keys the user had before.
+ */
+export const needsOrphanCutoff = (
+  keys: readonly AccessKeyMetadata[],
+  currentAccessKeyId: string | undefined,
+): boolean => keys.some((key) => key.accessKeyId !== currentAccessKeyId && key.status === 'Active');
+
+const retirementOrder = (left: AccessKeyMetadata, right: AccessKeyMetadata): number => {
+  const leftActive = left.status === 'Active' ? 1 : 0;
+  const rightActive = right.status === 'Active' ? 1 : 0;
+  if (leftActive !== rightActive) return leftActive - rightActive;
+  const byAge = left.createDate.getTime() - right.createDate.getTime();
+  if (byAge !== 0) return byAge;
+  return left.accessKeyId < right.accessKeyId ? -1 : left.accessKeyId > right.accessKeyId ? 1 : 0;
+};
+
+/**
+ * Decides which keys to remove before CreateAccessKey so the user ends with room for one
+ * more key. Pure: the caller performs the plan. The AWSCURRENT key is never in it.
+ */
+export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
+  const { keys, currentAccessKeyId, orphanCutoff } = input;
+  const cutoffMs =
+    orphanCutoff === undefined ? undefined : Math.floor(orphanCutoff.getTime() / 1000) * 1000;
+  const orphans =
+    cutoffMs === undefined
+      ? []
+      : keys.filter(
+          (key) =>
+            key.accessKeyId !== currentAccessKeyId &&
+            key.status === 'Active' &&
+            key.createDate.getTime() >= cutoffMs,
+        );
+  const remaining = keys.filter((key) => !orphans.includes(key));
+  const candidates = remaining
+    .filter((key) => key.accessKeyId !== currentAccessKeyId)
+    .sort(retirementOrder);
+  const excess = Math.max(0, remaining.length - (ACCESS_KEYS_PER_USER - 1));
+  return { orphans, retire: candidates.slice(0, excess) };
+};

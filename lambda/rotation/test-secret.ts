@@ -1,0 +1,113 @@
+import { errorName } from '../aws/secrets-manager-secret-store.js';
+import type { CallerIdentity } from '../aws/sts-caller-identity.js';
+import { AccessKeyTestError } from '../errors.js';
+import { readPendingCredentials } from './pending-credentials.js';
+import type { StepContext } from './step-context.js';
+
+/**
+ * Errors with which STS rejects a key IAM has not propagated yet (or a transient failure the
+ * SDK's own retries did not absorb). Anything else fails the test at once.
+ */
+const RETRYABLE_ERRORS = new Set([
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+  'InvalidAccessKeyId',
+  'AuthFailure',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'TimeoutError',
+]);
+
+const isRetryable = (error: unknown): boolean => {
+  const name = errorName(error);
+  if (name !== undefined && RETRYABLE_ERRORS.has(name)) return true;
+  const fault = (error as { $fault?: unknown } | null)?.$fault;
+  return fault === 'server';
+};
+
+/**
+ * Wait before attempt `attempt + 1`: 100, 200, 400, 800 ms, then every second. New keys
+ * usually work after 3-8 s; polling at most a second apart answers within a second of that.
+ */
+export const testRetryDelay = (attempt: number): number =>
+  Math.min(1_000, 100 * 2 ** Math.max(0, attempt - 1));
+
+/** `arn:<partition>:iam::<account>:user/<path/><name>` split into account and user name. */
+const parseUserArn = (arn: string): { account: string; userName: string } | undefined => {
+  const match = /^arn:[\w-]+:iam::(\d{12}):user\/(?:.*\/)?([^/]+)$/.exec(arn);
+  return match?.[1] === undefined || match[2] === undefined
+    ? undefined
+    : { account: match[1], userName: match[2] };
+};
+
+const accountOfArn = (arn: string): string | undefined => {
+  const account = arn.split(':')[4];
+  return account !== undefined && /^\d{12}$/.test(account) ? account : undefined;
+};
+
+/**
+ * testSecret: sign STS GetCallerIdentity with the pending key until IAM accepts it or the
+ * deadline passes, then check that it authenticates as the bound user.
+ */
+export const testSecret = async (context: StepContext): Promise<void> => {
+  const { services, log, userName, deadline } = context;
+  const credentials = await readPendingCredentials(context);
+  const startedAt = services.clock.now();
+  const session = services.sts.open(credentials);
+  let identity: CallerIdentity;
+  let attempt = 0;
+  try {
+    for (;;) {
+      attempt += 1;
+      try {
+        identity = await session.getCallerIdentity();
+        break;
+      } catch (error) {
+        const name = errorName(error) ?? 'unknown error';
+        if (!isRetryable(error)) {
+          throw new AccessKeyTestError(
+            `testSecret: GetCallerIdentity signed with access key ${credentials.accessKeyId} failed with ${name}`,
+            { cause: error },
+          );
+        }
+        const delay = testRetryDelay(attempt);
+        if (services.clock.now() + delay > deadline) {
+          throw new AccessKeyTestError(
+            `testSecret: access key ${credentials.accessKeyId} was still rejected with ${name} after ${attempt} attempts over ${services.clock.now() - startedAt} ms; the deadline left no time for another attempt`,
+            { cause: error },
+          );
+        }
+        log.info('testSecret: the new access key is not accepted yet; retrying', {
+          accessKeyId: credentials.accessKeyId,
+          errorName: name,
+          attempt,
+          retryInMs: delay,
+        });
+        await services.clock.sleep(delay);
+      }
+    }
+  } finally {
+    session.close();
+  }
+
+  const caller = parseUserArn(identity.arn);
+  const expectedAccount = accountOfArn(context.secret.arn);
+  if (
+    caller === undefined ||
+    caller.userName !== userName ||
+    (expectedAccount !== undefined && caller.account !== expectedAccount)
+  ) {
+    throw new AccessKeyTestError(
+      `testSecret: access key ${credentials.accessKeyId} authenticates as ${identity.arn}, expected IAM user ${userName}${
+        expectedAccount === undefined ? '' : ` in account ${expectedAccount}`
+      }`,
+    );
+  }
+  log.info('testSecret: the new access key authenticates as the bound user', {
+    accessKeyId: credentials.accessKeyId,
+    callerArn: identity.arn,
+    attempts: attempt,
+    waitedMs: services.clock.now() - startedAt,
+  });
+};

@@ -1,0 +1,465 @@
+import {
+  CreateAccessKeyCommand,
+  DeleteAccessKeyCommand,
+  IAMClient,
+  LimitExceededException,
+  ListAccessKeysCommand,
+  NoSuchEntityException,
+  UpdateAccessKeyCommand,
+} from '@aws-sdk/client-iam';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  InvalidParameterException,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { BINDING_TAG_KEY } from '../../lambda/rotation/binding.js';
+
+/**
+ * A small stateful test double for the IAM, STS and Secrets Manager calls the handler makes,
+ * installed with aws-sdk-client-mock so the real SDK client classes are used. It follows
+ * ../shared/docs/aws-rotation-facts.md: the two-key limit counts inactive keys (409), the
+ * AWSPENDING placeholder has no value, PutSecretValue is idempotent per token, moving
+ * AWSCURRENT requires RemoveFromVersionId and leaves AWSPREVIOUS on the old version, and a new
+ * key is rejected by STS for a number of attempts.
+ */
+export const ACCOUNT = '123456789012';
+export const REGION = 'eu-west-1';
+
+export interface FakeKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+  status: 'Active' | 'Inactive' | 'Expired';
+  createDate: Date;
+  /** STS rejects the key with InvalidClientTokenId this many more times. */
+  rejectionsLeft: number;
+}
+
+interface FakeVersion {
+  value: string | undefined;
+  stages: Set<string>;
+  createdDate: Date;
+}
+
+export interface FakeSecret {
+  arn: string;
+  name: string;
+  rotationEnabled: boolean | undefined;
+  tags: Record<string, string>;
+  versions: Map<string, FakeVersion>;
+}
+
+const iamError = <T extends Error>(
+  Type: new (options: { message: string; $metadata: object }) => T,
+  message: string,
+  status: number,
+): T => new Type({ message, $metadata: { httpStatusCode: status } });
+
+export class FakeAws {
+  public readonly iam = mockClient(IAMClient);
+  public readonly secretsManager = mockClient(SecretsManagerClient);
+  public readonly sts = mockClient(STSClient);
+  public readonly users = new Map<string, FakeKey[]>();
+  public readonly secrets = new Map<string, FakeSecret>();
+  /** How many times STS rejects each newly created key before accepting it. */
+  public rejectionsForNewKeys = 0;
+  private clockMs = Date.parse('2026-11-01T10:00:00Z');
+  private keyCounter = 0;
+
+  public constructor() {
+    this.install();
+  }
+
+  public restore(): void {
+    this.iam.restore();
+    this.secretsManager.restore();
+    this.sts.restore();
+  }
+
+  public tick(milliseconds = 1_000): Date {
+    this.clockMs += milliseconds;
+    return new Date(this.clockMs);
+  }
+
+  public addUser(userName: string): void {
+    this.users.set(userName, []);
+  }
+
+  public addKey(userName: string, options: Partial<FakeKey> = {}): FakeKey {
+    const keys = this.userKeys(userName);
+    this.keyCounter += 1;
+    const key: FakeKey = {
+      accessKeyId: `AKIAFAKE${String(this.keyCounter).padStart(12, '0')}`,
+      secretAccessKey: `fake-secret-${String(this.keyCounter)}-${'s'.repeat(28)}`,
+      status: 'Active',
+      createDate: this.tick(),
+      rejectionsLeft: 0,
+      ...options,
+    };
+    keys.push(key);
+    return key;
+  }
+
+  /** A secret as the construct creates it, with `{"UserName"}` in AWSCURRENT. */
+  public addSecret(name: string, userName: string, options: { value?: string } = {}): FakeSecret {
+    const secret: FakeSecret = {
+      arn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`,
+      name,
+      rotationEnabled: true,
+      tags: { [BINDING_TAG_KEY]: userName },
+      versions: new Map(),
+    };
+    secret.versions.set('initial-version', {
+      value: options.value ?? JSON.stringify({ UserName: userName }),
+      stages: new Set(['AWSCURRENT']),
+      createdDate: this.tick(),
+    });
+    this.secrets.set(name, secret);
+    return secret;
+  }
+
+  /** What RotateSecret does before invoking the function: an AWSPENDING version with no value. */
+  public startRotation(secretName: string, token: string): void {
+    const secret = this.secret(secretName);
+    for (const version of secret.versions.values()) version.stages.delete('AWSPENDING');
+    secret.versions.set(token, {
+      value: undefined,
+      stages: new Set(['AWSPENDING']),
+      createdDate: this.tick(),
+    });
+  }
+
+  public userKeys(userName: string): FakeKey[] {
+    const keys = this.users.get(userName);
+    if (keys === undefined) {
+      throw iamError(NoSuchEntityException, `The user with name ${userName} cannot be found.`, 404);
+    }
+    return keys;
+  }
+
+  public secret(secretId: string): FakeSecret {
+    const secret = [...this.secrets.values()].find(
+      (candidate) => candidate.name === secretId || candidate.arn === secretId,
+    );
+    if (secret === undefined) {
+      throw new ResourceNotFoundException({
+        message: "Secrets Manager can't find the specified secret.",
+        $metadata: { httpStatusCode: 400 },
+      });
+    }
+    return secret;
+  }
+
+  public versionWith(secretName: string, stage: string): string | undefined {
+    for (const [id, version] of this.secret(secretName).versions) {
+      if (version.stages.has(stage)) return id;
+    }
+    return undefined;
+  }
+
+  public valueOf(secretName: string, stage: string): Record<string, string> | undefined {
+    const id = this.versionWith(secretName, stage);
+    const value = id === undefined ? undefined : this.secret(secretName).versions.get(id)?.value;
+    return value === undefined ? undefined : (JSON.parse(value) as Record<string, string>);
+  }
+
+  /** A comparable snapshot of all state, to prove a step changed nothing. */
+  public snapshot(): unknown {
+    return JSON.stringify({
+      users: [...this.users.entries()].map(([user, keys]) => [
+        user,
+        keys.map(({ accessKeyId, status }) => ({ accessKeyId, status })),
+      ]),
+      secrets: [...this.secrets.values()].map((secret) => ({
+        name: secret.name,
+        versions: [...secret.versions.entries()].map(([id, version]) => [
+          id,
+          version.value,
+          [...version.stages].sort(),
+        ]),
+      })),
+    });
+  }
+
+  private readonly interceptors = new Map<string, ((input: never) => unknown)[]>();
+
+  /**
+   * Replaces the next call of `operation` (e.g. 'CreateAccessKey') with `behaviour`, which
+   * may change state through this fake and then throw, to model a fault or a crash.
+   */
+  public interceptNext<TInput>(operation: string, behaviour: (input: TInput) => unknown): void {
+    const queue = this.interceptors.get(operation) ?? [];
+    queue.push(behaviour as (input: never) => unknown);
+    this.interceptors.set(operation, queue);
+  }
+
+  private intercepted(operation: string, input: unknown): { hit: boolean; result?: unknown } {
+    const behaviour = this.interceptors.get(operation)?.shift();
+    return behaviour === undefined
+      ? { hit: false }
+      : { hit: true, result: behaviour(input as never) };
+  }
+
+  private withInterception<TInput, TResult>(
+    operation: string,
+    behaviour: (input: TInput) => TResult,
+  ): (input: TInput) => unknown {
+    return (input) => {
+      const interception = this.intercepted(operation, input);
+      return interception.hit ? interception.result : behaviour(input);
+    };
+  }
+
+  private install(): void {
+    this.iam.on(ListAccessKeysCommand).callsFake(
+      this.withInterception('ListAccessKeys', (input: { UserName?: string }) => ({
+        AccessKeyMetadata: this.userKeys(requireUser(input.UserName)).map((key) => ({
+          UserName: input.UserName,
+          AccessKeyId: key.accessKeyId,
+          Status: key.status,
+          CreateDate: key.createDate,
+        })),
+        IsTruncated: false,
+      })),
+    );
+    this.iam.on(CreateAccessKeyCommand).callsFake(
+      this.withInterception('CreateAccessKey', (input: { UserName?: string }) => {
+        const userName = requireUser(input.UserName);
+        if (this.userKeys(userName).length >= 2) {
+          throw iamError(
+            LimitExceededException,
+            'Cannot exceed quota for AccessKeysPerUser: 2',
+            409,
+          );
+        }
+        const key = this.addKey(userName, { rejectionsLeft: this.rejectionsForNewKeys });
+        return {
+          AccessKey: {
+            UserName: userName,
+            AccessKeyId: key.accessKeyId,
+            SecretAccessKey: key.secretAccessKey,
+            Status: 'Active',
+            CreateDate: key.createDate,
+          },
+        };
+      }),
+    );
+    this.iam.on(UpdateAccessKeyCommand).callsFake(
+      this.withInterception(
+        'UpdateAccessKey',
+        (input: { UserName?: string; AccessKeyId?: string; Status?: string }) => {
+          const key = this.findKey(requireUser(input.UserName), input.AccessKeyId);
+          key.status = input.Status === 'Active' ? 'Active' : 'Inactive';
+          return {};
+        },
+      ),
+    );
+    this.iam.on(DeleteAccessKeyCommand).callsFake(
+      this.withInterception(
+        'DeleteAccessKey',
+        (input: { UserName?: string; AccessKeyId?: string }) => {
+          const userName = requireUser(input.UserName);
+          const key = this.findKey(userName, input.AccessKeyId);
+          this.users.set(
+            userName,
+            this.userKeys(userName).filter((candidate) => candidate !== key),
+          );
+          return {};
+        },
+      ),
+    );
+
+    this.secretsManager.on(DescribeSecretCommand).callsFake(
+      this.withInterception('DescribeSecret', (input: { SecretId: string }) => {
+        const secret = this.secret(input.SecretId);
+        return {
+          ARN: secret.arn,
+          Name: secret.name,
+          ...(secret.rotationEnabled === undefined
+            ? {}
+            : { RotationEnabled: secret.rotationEnabled }),
+          Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })),
+          VersionIdsToStages: Object.fromEntries(
+            [...secret.versions.entries()]
+              .filter(([, version]) => version.stages.size > 0)
+              .map(([id, version]) => [id, [...version.stages]]),
+          ),
+        };
+      }),
+    );
+    this.secretsManager.on(GetSecretValueCommand).callsFake(
+      this.withInterception(
+        'GetSecretValue',
+        (input: { SecretId: string; VersionId?: string; VersionStage?: string }) => {
+          const secret = this.secret(input.SecretId);
+          const stage =
+            input.VersionStage ?? (input.VersionId === undefined ? 'AWSCURRENT' : undefined);
+          const entry = [...secret.versions.entries()].find(
+            ([id, version]) =>
+              (input.VersionId === undefined || id === input.VersionId) &&
+              (stage === undefined || version.stages.has(stage)),
+          );
+          if (entry?.[1].value === undefined) {
+            throw new ResourceNotFoundException({
+              message:
+                "Secrets Manager can't find the specified secret value for the requested version",
+              $metadata: { httpStatusCode: 400 },
+            });
+          }
+          return {
+            ARN: secret.arn,
+            Name: secret.name,
+            VersionId: entry[0],
+            SecretString: entry[1].value,
+            VersionStages: [...entry[1].stages],
+          };
+        },
+      ),
+    );
+    this.secretsManager.on(PutSecretValueCommand).callsFake(
+      this.withInterception(
+        'PutSecretValue',
+        (input: {
+          SecretId: string;
+          ClientRequestToken?: string;
+          SecretString?: string;
+          VersionStages?: string[];
+        }) => {
+          const secret = this.secret(input.SecretId);
+          const token = input.ClientRequestToken ?? `version-${String(secret.versions.size)}`;
+          const existing = secret.versions.get(token);
+          if (existing?.value !== undefined) {
+            if (existing.value !== input.SecretString) {
+              throw new ResourceExistsException({
+                message: `A resource with the ID you requested already exists.`,
+                $metadata: { httpStatusCode: 400 },
+              });
+            }
+            return { ARN: secret.arn, VersionId: token };
+          }
+          const stages = input.VersionStages ?? ['AWSCURRENT'];
+          for (const version of secret.versions.values()) {
+            for (const stage of stages) version.stages.delete(stage);
+          }
+          secret.versions.set(token, {
+            value: input.SecretString,
+            stages: new Set([...(existing?.stages ?? []), ...stages]),
+            createdDate: existing?.createdDate ?? this.tick(),
+          });
+          return { ARN: secret.arn, VersionId: token };
+        },
+      ),
+    );
+    this.secretsManager.on(UpdateSecretVersionStageCommand).callsFake(
+      this.withInterception(
+        'UpdateSecretVersionStage',
+        (input: {
+          SecretId: string;
+          VersionStage: string;
+          MoveToVersionId?: string;
+          RemoveFromVersionId?: string;
+        }) => {
+          const secret = this.secret(input.SecretId);
+          const holder = [...secret.versions.entries()].find(([, version]) =>
+            version.stages.has(input.VersionStage),
+          )?.[0];
+          if (
+            holder !== undefined &&
+            holder !== input.MoveToVersionId &&
+            holder !== input.RemoveFromVersionId
+          ) {
+            throw new InvalidParameterException({
+              message: `The parameter RemoveFromVersionId must be ${holder}`,
+              $metadata: { httpStatusCode: 400 },
+            });
+          }
+          if (input.RemoveFromVersionId !== undefined) {
+            secret.versions.get(input.RemoveFromVersionId)?.stages.delete(input.VersionStage);
+          }
+          if (input.MoveToVersionId !== undefined) {
+            const target = secret.versions.get(input.MoveToVersionId);
+            if (target === undefined) {
+              throw new ResourceNotFoundException({
+                message: 'version not found',
+                $metadata: { httpStatusCode: 400 },
+              });
+            }
+            target.stages.add(input.VersionStage);
+            if (
+              input.VersionStage === 'AWSCURRENT' &&
+              holder !== undefined &&
+              holder !== input.MoveToVersionId
+            ) {
+              for (const version of secret.versions.values()) version.stages.delete('AWSPREVIOUS');
+              secret.versions.get(holder)?.stages.add('AWSPREVIOUS');
+            }
+          }
+          return { ARN: secret.arn, Name: secret.name };
+        },
+      ),
+    );
+    this.secretsManager.on(ListSecretVersionIdsCommand).callsFake(
+      this.withInterception('ListSecretVersionIds', (input: { SecretId: string }) => ({
+        Versions: [...this.secret(input.SecretId).versions.entries()].map(([id, version]) => ({
+          VersionId: id,
+          VersionStages: [...version.stages],
+          CreatedDate: version.createdDate,
+        })),
+      })),
+    );
+
+    this.sts.on(GetCallerIdentityCommand).callsFake(async (_input: unknown, getClient) => {
+      const credentials = await getClient().config.credentials();
+      for (const [userName, keys] of this.users) {
+        const key = keys.find((candidate) => candidate.accessKeyId === credentials.accessKeyId);
+        if (key === undefined) continue;
+        if (
+          key.secretAccessKey !== credentials.secretAccessKey ||
+          key.status !== 'Active' ||
+          key.rejectionsLeft > 0
+        ) {
+          key.rejectionsLeft = Math.max(0, key.rejectionsLeft - 1);
+          break;
+        }
+        return {
+          Account: ACCOUNT,
+          Arn: `arn:aws:iam::${ACCOUNT}:user/${userName}`,
+          UserId: 'AIDAFAKEUSERID',
+        };
+      }
+      throw new STSServiceException({
+        name: 'InvalidClientTokenId',
+        $fault: 'client',
+        message: 'The security token included in the request is invalid.',
+        $metadata: { httpStatusCode: 403 },
+      });
+    });
+  }
+
+  private findKey(userName: string, accessKeyId: string | undefined): FakeKey {
+    const key = this.userKeys(userName).find((candidate) => candidate.accessKeyId === accessKeyId);
+    if (key === undefined) {
+      throw iamError(
+        NoSuchEntityException,
+        `The Access Key with id ${String(accessKeyId)} cannot be found.`,
+        404,
+      );
+    }
+    return key;
+  }
+}
+
+const requireUser = (userName: string | undefined): string => {
+  if (userName === undefined) {
+    // The fake has no signer identity: a call without UserName is always a bug in the handler.
+    throw new Error('IAM call without UserName would act on the signer');
+  }
+  return userName;
+};

@@ -1,0 +1,68 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createHandler, type RotationHandler } from '../../lambda/create-handler.js';
+import { defaultDependencies, type Clock } from '../../lambda/dependencies.js';
+import type { RotationStep } from '../../lambda/event.js';
+import { REGION, type FakeAws } from './fake-aws.js';
+
+/** A clock whose sleep advances time at once, so retry schedules run instantly. */
+export class ManualClock implements Clock {
+  public readonly sleeps: number[] = [];
+
+  public constructor(private current = Date.parse('2026-11-01T10:00:00Z')) {}
+
+  public now(): number {
+    return this.current;
+  }
+
+  public sleep(milliseconds: number): Promise<void> {
+    this.sleeps.push(milliseconds);
+    this.current += milliseconds;
+    return Promise.resolve();
+  }
+}
+
+export const ROTATION_TOKEN = 'rotation-token-SENSITIVE-3f9d2c';
+
+export interface TestRotation {
+  readonly handler: RotationHandler;
+  readonly clock: ManualClock;
+  step(step: RotationStep, token: string, remainingMs?: number): Promise<void>;
+  /** RotateSecret's placeholder, then the four steps in order. */
+  rotate(token: string): Promise<void>;
+}
+
+/** The real handler, with the real SDK clients (mocked by {@link FakeAws}). */
+export const createTestRotation = (fake: FakeAws, secretName: string): TestRotation => {
+  const clock = new ManualClock();
+  const handler = createHandler(
+    defaultDependencies({
+      clientConfig: {
+        region: REGION,
+        credentials: { accessKeyId: 'AKIALAMBDAROLE000000', secretAccessKey: 'lambda-role-secret' },
+      },
+      clock,
+      logger: new Logger({ serviceName: 'iam-key-rotation-test', logLevel: 'DEBUG' }),
+    }),
+  );
+  const step = (name: RotationStep, token: string, remainingMs = 120_000): Promise<void> =>
+    handler(
+      {
+        Step: name,
+        SecretId: fake.secret(secretName).arn,
+        ClientRequestToken: token,
+        RotationToken: ROTATION_TOKEN,
+      },
+      { getRemainingTimeInMillis: () => remainingMs },
+    );
+  return {
+    handler,
+    clock,
+    step,
+    rotate: async (token) => {
+      fake.startRotation(secretName, token);
+      for (const name of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {
+        await step(name, token);
+      }
+    },
+  };
+};
