@@ -376,9 +376,7 @@ describe('Function: createHandler', () => {
         status: 'Inactive',
         createDate: new Date('2025-06-01T00:00:00Z'),
       });
-      fake.secret(SECRET).versions.get('initial-version')!.createdDate = new Date(
-        '2026-01-01T00:00:00Z',
-      );
+      fake.version(SECRET, 'initial-version').createdDate = new Date('2026-01-01T00:00:00Z');
       fake.startRotation(SECRET, TOKEN);
 
       // Act
@@ -396,9 +394,7 @@ describe('Function: createHandler', () => {
       // Arrange
       const oldest = fake.addKey(USER, { createDate: new Date('2024-01-01T00:00:00Z') });
       const newer = fake.addKey(USER, { createDate: new Date('2025-01-01T00:00:00Z') });
-      fake.secret(SECRET).versions.get('initial-version')!.createdDate = new Date(
-        '2026-01-01T00:00:00Z',
-      );
+      fake.version(SECRET, 'initial-version').createdDate = new Date('2026-01-01T00:00:00Z');
       fake.startRotation(SECRET, TOKEN);
 
       // Act
@@ -434,7 +430,9 @@ describe('Function: createHandler', () => {
         orphanId = fake.addKey(input.UserName).accessKeyId;
         throw new Error('Runtime exited: the process died after CreateAccessKey succeeded');
       });
-      await expect(rotation.step('createSecret', TOKEN)).rejects.toThrow(/createSecret failed: Error/);
+      await expect(rotation.step('createSecret', TOKEN)).rejects.toThrow(
+        /createSecret failed: Error/,
+      );
       expect(fake.userKeys(USER)).toHaveLength(2);
 
       // Act: Secrets Manager retries the step
@@ -492,7 +490,7 @@ describe('Function: createHandler', () => {
       // Arrange
       fake.startRotation(SECRET, TOKEN);
       fake.interceptNext('PutSecretValue', (input: { SecretString: string }) => {
-        const version = fake.secret(SECRET).versions.get(TOKEN)!;
+        const version = fake.version(SECRET, TOKEN);
         version.value = input.SecretString;
         throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
       });
@@ -558,7 +556,7 @@ describe('Function: createHandler', () => {
     });
 
     it('fails when the pending key is Inactive', async () => {
-      fake.userKeys(USER)[0]!.status = 'Inactive';
+      fake.key(USER, 0).status = 'Inactive';
       await expect(rotation.step('setSecret', TOKEN)).rejects.toThrow(
         /is Inactive, expected Active/,
       );
@@ -753,7 +751,7 @@ describe('Function: createHandler', () => {
       await expect(rotation.step('createSecret', TOKEN)).rejects.toThrow(RotationError);
       await rotation.step('createSecret', TOKEN);
       fake.rejectionsForNewKeys = 0;
-      fake.userKeys(USER).at(-1)!.rejectionsLeft = 10_000;
+      fake.key(USER, -1).rejectionsLeft = 10_000;
       await expect(rotation.step('testSecret', TOKEN, 6_000)).rejects.toThrow(AccessKeyTestError);
 
       // Assert
@@ -766,11 +764,9 @@ describe('Function: createHandler', () => {
       expect(logs.text).not.toContain(ROTATION_TOKEN);
       expect(logs.text).not.toContain('SecretAccessKey');
       for (const entry of logs.entries) {
-        expect(entry).toMatchObject({
-          secretId: expect.any(String),
-          step: expect.any(String),
-          clientRequestToken: expect.any(String),
-        });
+        expect(typeof entry.secretId).toBe('string');
+        expect(typeof entry.step).toBe('string');
+        expect(typeof entry.clientRequestToken).toBe('string');
       }
     });
   });

@@ -136,6 +136,19 @@ export class FakeAws {
     });
   }
 
+  /** The user's key at `index` (negative counts from the end). */
+  public key(userName: string, index: number): FakeKey {
+    const key = this.userKeys(userName).at(index);
+    if (key === undefined) throw new Error(`${userName} has no key at ${String(index)}`);
+    return key;
+  }
+
+  public version(secretName: string, versionId: string): FakeVersion {
+    const version = this.secret(secretName).versions.get(versionId);
+    if (version === undefined) throw new Error(`${secretName} has no version ${versionId}`);
+    return version;
+  }
+
   public userKeys(userName: string): FakeKey[] {
     const keys = this.users.get(userName);
     if (keys === undefined) {
@@ -194,9 +207,9 @@ export class FakeAws {
    * Replaces the next call of `operation` (e.g. 'CreateAccessKey') with `behaviour`, which
    * may change state through this fake and then throw, to model a fault or a crash.
    */
-  public interceptNext<TInput>(operation: string, behaviour: (input: TInput) => unknown): void {
+  public interceptNext(operation: string, behaviour: (input: never) => unknown): void {
     const queue = this.interceptors.get(operation) ?? [];
-    queue.push(behaviour as (input: never) => unknown);
+    queue.push(behaviour);
     this.interceptors.set(operation, queue);
   }
 
@@ -207,9 +220,9 @@ export class FakeAws {
       : { hit: true, result: behaviour(input as never) };
   }
 
-  private withInterception<TInput, TResult>(
+  private withInterception<TInput>(
     operation: string,
-    behaviour: (input: TInput) => TResult,
+    behaviour: (input: TInput) => unknown,
   ): (input: TInput) => unknown {
     return (input) => {
       const interception = this.intercepted(operation, input);

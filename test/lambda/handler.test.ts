@@ -1,0 +1,40 @@
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RotationStateError } from '../../lambda/errors.js';
+import { LogCapture } from '../support/log-capture.js';
+
+describe('Module: handler', () => {
+  const secretsManager = mockClient(SecretsManagerClient);
+  const logs = new LogCapture();
+
+  afterEach(() => {
+    secretsManager.reset();
+    logs.stop();
+  });
+
+  it('wires the real SDK clients: the guard runs DescribeSecret and rejects a secret without rotation', async () => {
+    // Arrange
+    logs.start();
+    process.env.AWS_REGION ??= 'eu-west-1';
+    secretsManager.on(DescribeSecretCommand).resolves({
+      ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:s-AbCdEf',
+      Tags: [{ Key: 'iam-key-rotation:user', Value: 'ci-deployer' }],
+      VersionIdsToStages: { token: ['AWSPENDING'] },
+    });
+    const { handler } = await import('../../lambda/handler.js');
+
+    // Act
+    const outcome = handler({ Step: 'createSecret', SecretId: 's', ClientRequestToken: 'token' });
+
+    // Assert
+    await expect(outcome).rejects.toThrow(RotationStateError);
+    expect(secretsManager).toHaveReceivedCommandWith(DescribeSecretCommand, { SecretId: 's' });
+    const failure = logs.entries.find((entry) => entry.level === 'ERROR');
+    expect(failure).toMatchObject({
+      service: 'iam-key-rotation',
+      step: 'createSecret',
+      secretId: 's',
+    });
+  });
+});
