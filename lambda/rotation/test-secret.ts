@@ -1,8 +1,8 @@
-import { errorName } from '../aws/secrets-manager-secret-store.js';
+import { AWSCURRENT, AWSPENDING, errorName } from '../aws/secrets-manager-secret-store.js';
 import type { CallerIdentity } from '../aws/sts-caller-identity.js';
 import { AccessKeyTestError } from '../errors.js';
-import { readPendingCredentials } from './pending-credentials.js';
-import type { StepContext } from './step-context.js';
+import type { AccessKeyCredentials } from './access-key-credentials.js';
+import { readSecretValue, type StepContext } from './step-context.js';
 
 /**
  * Errors with which STS rejects a key IAM has not propagated yet (or a transient failure the
@@ -51,8 +51,43 @@ const accountOfArn = (arn: string): string | undefined => {
  * deadline passes, then check that it authenticates as the bound user.
  */
 export const testSecret = async (context: StepContext): Promise<void> => {
+  const credentials = await credentialsToTest(context);
+  if (credentials !== undefined) await verifyCredentials(context, credentials);
+};
+
+/**
+ * The pending key. A pending version without a value only occurs when Secrets Manager tests
+ * the rotation configuration (RotateSecret with RotateImmediately=false runs testSecret
+ * alone): then the AWSCURRENT key, if any, is what can be tested.
+ */
+const credentialsToTest = async (
+  context: StepContext,
+): Promise<AccessKeyCredentials | undefined> => {
+  const token = context.event.ClientRequestToken;
+  const pending = await readSecretValue(context, { versionId: token, versionStage: AWSPENDING });
+  if (pending !== undefined) {
+    if (pending.credentials === undefined) {
+      throw new AccessKeyTestError(
+        `testSecret: version ${token} (${AWSPENDING}) holds no access key; expected createSecret to have stored one`,
+      );
+    }
+    return pending.credentials;
+  }
+  const current = await readSecretValue(context, { versionStage: AWSCURRENT });
+  context.log.info(
+    current?.credentials === undefined
+      ? 'testSecret: AWSPENDING has no value and AWSCURRENT holds no key yet; nothing to test'
+      : 'testSecret: AWSPENDING has no value (a configuration test); testing the AWSCURRENT key',
+    { accessKeyId: current?.credentials?.accessKeyId },
+  );
+  return current?.credentials;
+};
+
+const verifyCredentials = async (
+  context: StepContext,
+  credentials: AccessKeyCredentials,
+): Promise<void> => {
   const { services, log, userName, deadline } = context;
-  const credentials = await readPendingCredentials(context);
   const startedAt = services.clock.now();
   const session = services.sts.open(credentials);
   let identity: CallerIdentity;

@@ -645,6 +645,27 @@ describe('Function: createHandler', () => {
       await expect(rotation.step('testSecret', TOKEN)).rejects.toThrow(/failed with AccessDenied/);
       expect(fake.sts).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 1);
     });
+
+    it('tests the AWSCURRENT key when AWSPENDING has no value (RotateImmediately=false)', async () => {
+      // Arrange
+      await rotateOnce('token-1');
+      fake.startRotation(SECRET, TOKEN);
+      const before = fake.snapshot();
+
+      // Act
+      await rotation.step('testSecret', TOKEN);
+
+      // Assert
+      expect(fake.sts).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 2);
+      expect(fake.snapshot()).toEqual(before);
+    });
+
+    it('fails a configuration test whose AWSCURRENT key does not authenticate', async () => {
+      await rotateOnce('token-1');
+      fake.startRotation(SECRET, TOKEN);
+      fake.key(USER, 0).status = 'Inactive';
+      await expect(rotation.step('testSecret', TOKEN, 4_000)).rejects.toThrow(AccessKeyTestError);
+    });
   });
 
   describe('Step: finishSecret', () => {
