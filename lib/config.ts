@@ -1,0 +1,275 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import { KeyRotationSchedule } from './key-rotation-schedule.js';
+
+/** The cdk.json context key that holds the configuration object. */
+export const CONFIG_CONTEXT_KEY = 'iamKeyRotation';
+/** The cdk.json context key that names a JSON file holding the configuration instead. */
+export const CONFIG_FILE_CONTEXT_KEY = 'iamKeyRotationConfigFile';
+
+/** One IAM user whose access key is rotated. */
+export interface RotatedUserConfig {
+  /** The IAM user name. */
+  readonly userName: string;
+  /** The IAM path of the user, `/` or `/division/`. */
+  readonly path: string;
+  /** The CloudFormation stack that holds the user's secret. */
+  readonly stackName: string;
+  /** Whether the stack creates the user (otherwise it must exist already). */
+  readonly createUser: boolean;
+  /** When to rotate. */
+  readonly schedule: KeyRotationSchedule;
+  /** The rotation window, if not Secrets Manager's default. */
+  readonly window?: Duration;
+  /** ARN of the customer-managed KMS key that encrypts the secret, if any. */
+  readonly kmsKeyArn?: string;
+}
+
+/** The validated configuration of the app. */
+export interface IamKeyRotationConfig {
+  readonly users: readonly RotatedUserConfig[];
+}
+
+/** The stack that holds users without a `stack` field. */
+export const DEFAULT_STACK_NAME = 'IamKeyRotation';
+
+/**
+ * Most users one stack may hold: each user costs up to 3 CloudFormation resources (secret,
+ * rotation schedule, user) of the 500 a stack may hold, and about 310 characters of the
+ * execution role's policies (10 KB inline plus the role's default quota of 10 managed policies
+ * of 6 KB each, which CDK fills with overflow policies).
+ */
+export const MAX_USERS_PER_STACK = 100;
+
+/** The configured users grouped by stack name, in order of first appearance. */
+export function usersByStack(
+  config: IamKeyRotationConfig,
+): ReadonlyMap<string, readonly RotatedUserConfig[]> {
+  const groups = new Map<string, RotatedUserConfig[]>();
+  for (const user of config.users) {
+    const group = groups.get(user.stackName) ?? [];
+    group.push(user);
+    groups.set(user.stackName, group);
+  }
+  return groups;
+}
+
+/** Thrown when the configuration is invalid; the message names the field and the value. */
+export class InvalidConfigurationError extends Error {
+  public constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'InvalidConfigurationError';
+  }
+}
+
+const USER_NAME_PATTERN = /^[\w+=,.@-]{1,64}$/;
+const WINDOW_PATTERN = /^(\d+)h$/;
+const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const PATH_PATTERN = /^\/([\x21-\x7E]+\/)?$/;
+const STACK_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+const USER_FIELDS = ['userName', 'path', 'createUser', 'schedule', 'window', 'kmsKeyArn', 'stack'];
+const ROOT_FIELDS = ['users'];
+
+/**
+ * Reads the configuration from the context: the object under `iamKeyRotation` (or a JSON string
+ * of it, as passed with `-c`), or the JSON file named by `iamKeyRotationConfigFile` (relative to
+ * the working directory).
+ */
+export function loadIamKeyRotationConfig(
+  tryGetContext: (key: string) => unknown,
+): IamKeyRotationConfig {
+  const inline: unknown = tryGetContext(CONFIG_CONTEXT_KEY);
+  const file: unknown = tryGetContext(CONFIG_FILE_CONTEXT_KEY);
+  if (file !== undefined) {
+    if (typeof file !== 'string' || file === '') {
+      throw new InvalidConfigurationError(
+        CONFIG_FILE_CONTEXT_KEY,
+        `expected a file path, got ${JSON.stringify(file)}`,
+      );
+    }
+    if (inline !== undefined) {
+      throw new InvalidConfigurationError(
+        CONFIG_FILE_CONTEXT_KEY,
+        `set either ${CONFIG_CONTEXT_KEY} or ${CONFIG_FILE_CONTEXT_KEY}, not both (file "${file}")`,
+      );
+    }
+    const filePath = path.resolve(file);
+    let text: string;
+    try {
+      text = readFileSync(filePath, 'utf8');
+    } catch (error) {
+      throw new InvalidConfigurationError(
+        CONFIG_FILE_CONTEXT_KEY,
+        `cannot read "${filePath}": ${(error as Error).message}`,
+      );
+    }
+    return parseIamKeyRotationConfig(parseJson(text, `${CONFIG_FILE_CONTEXT_KEY} "${file}"`));
+  }
+  if (inline === undefined) {
+    throw new InvalidConfigurationError(
+      CONFIG_CONTEXT_KEY,
+      `missing: set context ${CONFIG_CONTEXT_KEY} (in cdk.json) or ${CONFIG_FILE_CONTEXT_KEY}`,
+    );
+  }
+  return parseIamKeyRotationConfig(
+    typeof inline === 'string' ? parseJson(inline, CONFIG_CONTEXT_KEY) : inline,
+  );
+}
+
+/**
+ * Validates a raw configuration value into typed objects.
+ *
+ * @param field how the value is named in error messages
+ * @throws InvalidConfigurationError naming the first bad field and its value
+ */
+export function parseIamKeyRotationConfig(
+  raw: unknown,
+  field: string = CONFIG_CONTEXT_KEY,
+): IamKeyRotationConfig {
+  const root = expectObject(raw, field, ROOT_FIELDS);
+  const usersField = `${field}.users`;
+  const users = root.users;
+  if (!Array.isArray(users) || users.length === 0) {
+    throw new InvalidConfigurationError(
+      usersField,
+      `expected a non-empty array of users, got ${describe(users)}`,
+    );
+  }
+  const firstIndexByName = new Map<string, number>();
+  const parsed = users.map((user: unknown, index) => {
+    const userField = `${usersField}[${index}]`;
+    const result = parseUser(user, userField);
+    // IAM user names are unique regardless of case.
+    const key = result.userName.toLowerCase();
+    const first = firstIndexByName.get(key);
+    if (first !== undefined) {
+      throw new InvalidConfigurationError(
+        `${userField}.userName`,
+        `duplicate user name "${result.userName}" (already configured at ${usersField}[${first}]; IAM user names are case-insensitive)`,
+      );
+    }
+    firstIndexByName.set(key, index);
+    return result;
+  });
+  const config = { users: parsed };
+  for (const [stackName, stackUsers] of usersByStack(config)) {
+    if (stackUsers.length > MAX_USERS_PER_STACK) {
+      throw new InvalidConfigurationError(
+        usersField,
+        `stack "${stackName}" would hold ${stackUsers.length} users, at most ${MAX_USERS_PER_STACK} per stack (CloudFormation's 500 resources per stack, the role's 10 managed policies); give some users another "stack", e.g. "${stackName}-2"`,
+      );
+    }
+  }
+  return config;
+}
+
+function parseUser(raw: unknown, field: string): RotatedUserConfig {
+  const user = expectObject(raw, field, USER_FIELDS);
+
+  const userName = user.userName;
+  if (typeof userName !== 'string' || !USER_NAME_PATTERN.test(userName)) {
+    throw new InvalidConfigurationError(
+      `${field}.userName`,
+      `expected an IAM user name (1-64 characters of letters, digits and _+=,.@-), got ${describe(userName)}`,
+    );
+  }
+
+  const userPath = user.path ?? '/';
+  if (typeof userPath !== 'string' || userPath.length > 512 || !PATH_PATTERN.test(userPath)) {
+    throw new InvalidConfigurationError(
+      `${field}.path`,
+      `expected an IAM path that starts and ends with / (at most 512 characters), got ${describe(userPath)}`,
+    );
+  }
+
+  const stackName = user.stack ?? DEFAULT_STACK_NAME;
+  if (typeof stackName !== 'string' || !STACK_NAME_PATTERN.test(stackName)) {
+    throw new InvalidConfigurationError(
+      `${field}.stack`,
+      `expected a CloudFormation stack name (a letter, then letters, digits and -, at most 128), got ${describe(stackName)}`,
+    );
+  }
+
+  const createUser = user.createUser ?? false;
+  if (typeof createUser !== 'boolean') {
+    throw new InvalidConfigurationError(
+      `${field}.createUser`,
+      `expected true or false, got ${describe(createUser)}`,
+    );
+  }
+
+  const scheduleText = user.schedule;
+  let schedule: KeyRotationSchedule;
+  if (typeof scheduleText !== 'string') {
+    throw new InvalidConfigurationError(
+      `${field}.schedule`,
+      `expected rate(N days), rate(N hours) or cron(...), got ${describe(scheduleText)}`,
+    );
+  }
+  try {
+    schedule = KeyRotationSchedule.fromExpression(scheduleText);
+  } catch (error) {
+    throw new InvalidConfigurationError(`${field}.schedule`, (error as Error).message);
+  }
+
+  let window: Duration | undefined;
+  if (user.window !== undefined) {
+    const match = typeof user.window === 'string' ? WINDOW_PATTERN.exec(user.window) : null;
+    if (!match) {
+      throw new InvalidConfigurationError(
+        `${field}.window`,
+        `expected whole hours like "4h", got ${describe(user.window)}`,
+      );
+    }
+    window = Duration.hours(Number(match[1]));
+    const problem = schedule.windowProblem(window);
+    if (problem !== undefined) {
+      throw new InvalidConfigurationError(
+        `${field}.window`,
+        `${problem} (window ${describe(user.window)}, schedule "${scheduleText}")`,
+      );
+    }
+  }
+
+  const kmsKeyArn = user.kmsKeyArn;
+  if (
+    kmsKeyArn !== undefined &&
+    (typeof kmsKeyArn !== 'string' || !KMS_KEY_ARN_PATTERN.test(kmsKeyArn))
+  ) {
+    throw new InvalidConfigurationError(
+      `${field}.kmsKeyArn`,
+      `expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; aliases are not accepted), got ${describe(kmsKeyArn)}`,
+    );
+  }
+
+  return { userName, path: userPath, stackName, createUser, schedule, window, kmsKeyArn };
+}
+
+function expectObject(raw: unknown, field: string, allowed: string[]): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InvalidConfigurationError(field, `expected an object, got ${describe(raw)}`);
+  }
+  const record = raw as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!allowed.includes(key)) {
+      throw new InvalidConfigurationError(
+        `${field}.${key}`,
+        `unknown field (allowed: ${allowed.join(', ')}), got ${describe(record[key])}`,
+      );
+    }
+  }
+  return record;
+}
+
+function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidConfigurationError(field, `invalid JSON: ${(error as Error).message}`);
+  }
+}
+
+function describe(value: unknown): string {
+  return value === undefined ? 'nothing' : JSON.stringify(value);
+}

@@ -1,0 +1,280 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The rotation Lambda's entry file. */
+export const ROTATION_HANDLER_ENTRY = path.join(PROJECT_ROOT, 'lambda', 'handler.ts');
+
+/** The lock file esbuild bundling resolves dependencies from. */
+export const PROJECT_LOCK_FILE = path.join(PROJECT_ROOT, 'package-lock.json');
+
+/** The handler's testSecret step stops waiting for IAM propagation this long before the end. */
+const HANDLER_SAFETY_MARGIN = Duration.seconds(3);
+/** Shortest timeout that still leaves the testSecret step time to wait for a new key. */
+const MIN_TIMEOUT = Duration.seconds(30);
+const MAX_TIMEOUT = Duration.minutes(15);
+const MIN_MEMORY_MB = 128;
+const MAX_MEMORY_MB = 10_240;
+
+/**
+ * Lets an ESM bundle call `require()` for the few CommonJS built-ins the AWS SDK still loads.
+ */
+const CREATE_REQUIRE_BANNER =
+  "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);";
+
+/** IAM actions the rotation function needs on a bound user. */
+export const ROTATION_IAM_ACTIONS = [
+  'iam:CreateAccessKey',
+  'iam:ListAccessKeys',
+  'iam:UpdateAccessKey',
+  'iam:DeleteAccessKey',
+] as const;
+
+/** Secrets Manager actions the rotation function needs on a secret it rotates. */
+export const ROTATION_SECRET_ACTIONS = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
+  'secretsmanager:ListSecretVersionIds',
+] as const;
+
+/** KMS actions Secrets Manager performs for the function with a customer-managed key. */
+export const ROTATION_KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
+
+/**
+ * ARNs per shared policy statement. CDK estimates every unresolved ARN at 150 characters; with
+ * 18 ARNs a user statement and a secret statement together (about 5,860 estimated characters)
+ * fill one 6,000-character overflow managed policy.
+ */
+const STATEMENT_RESOURCE_LIMIT = 18;
+
+/** What one rotated secret needs from the rotation function's role. */
+export interface RotationGrant {
+  /** The IAM user the secret is bound to. */
+  readonly user: iam.IUser;
+  /** The secret to rotate. */
+  readonly secret: secretsmanager.ISecret;
+  /**
+   * The customer-managed key that encrypts the secret.
+   *
+   * @default - the AWS managed key: no KMS permission is needed
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** Properties of a {@link KeyRotationFunction}. */
+export interface KeyRotationFunctionProps {
+  /**
+   * The function timeout. The testSecret step waits for the new key to propagate through IAM
+   * until 3 seconds before the timeout, so this bounds that wait. Between 30 seconds and 15
+   * minutes.
+   *
+   * @default Duration.minutes(2)
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Memory in MB, between 128 and 10240. The function makes a handful of API calls and holds no
+   * data.
+   *
+   * @default 128
+   */
+  readonly memorySize?: number;
+
+  /**
+   * How long the function's log group keeps its JSON log lines.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * What happens to the log group when it is removed from the stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * The TypeScript entry file of the rotation handler (exports `handler`).
+   *
+   * @default - `lambda/handler.ts` of this project
+   */
+  readonly entry?: string;
+
+  /**
+   * The lock file bundling uses.
+   *
+   * @default - `package-lock.json` of this project
+   */
+  readonly depsLockFilePath?: string;
+}
+
+/**
+ * The one rotation Lambda of a stack, shared by every {@link RotatedAccessKey}.
+ *
+ * The execution role starts with write access to the function's own log group only; each
+ * `RotatedAccessKey` adds exactly the IAM, Secrets Manager and KMS actions its user, secret and
+ * key need. Secrets Manager may invoke the function only on behalf of this account
+ * (`aws:SourceAccount`).
+ */
+export class KeyRotationFunction extends Construct {
+  /** The rotation Lambda. */
+  public readonly function: nodejs.NodejsFunction;
+
+  /** The function's execution role. */
+  public readonly role: iam.Role;
+
+  /** The log group the function writes JSON logs to. */
+  public readonly logGroup: logs.LogGroup;
+
+  /** The resource policy statement that lets Secrets Manager invoke the function. */
+  public readonly invokePermission: lambda.CfnPermission;
+
+  /** The function timeout. */
+  public readonly timeout: Duration;
+
+  private grantedSecrets = 0;
+  private readonly keySecretArns = new Map<string, string[]>();
+  private userStatement?: iam.PolicyStatement;
+  private secretStatement?: iam.PolicyStatement;
+
+  public constructor(scope: Construct, id: string, props: KeyRotationFunctionProps = {}) {
+    super(scope, id);
+
+    const timeout = props.timeout ?? Duration.minutes(2);
+    if (
+      !timeout.isUnresolved() &&
+      (timeout.toSeconds() < MIN_TIMEOUT.toSeconds() ||
+        timeout.toSeconds() > MAX_TIMEOUT.toSeconds())
+    ) {
+      throw new Error(
+        `timeout must be between ${MIN_TIMEOUT.toHumanString()} and ${MAX_TIMEOUT.toHumanString()} (the testSecret step waits until ${HANDLER_SAFETY_MARGIN.toHumanString()} before it), got ${timeout.toHumanString()}`,
+      );
+    }
+    const memorySize = props.memorySize ?? MIN_MEMORY_MB;
+    if (
+      !Token.isUnresolved(memorySize) &&
+      (!Number.isInteger(memorySize) || memorySize < MIN_MEMORY_MB || memorySize > MAX_MEMORY_MB)
+    ) {
+      throw new Error(
+        `memorySize must be a whole number of MB between ${MIN_MEMORY_MB} and ${MAX_MEMORY_MB}, got ${memorySize}`,
+      );
+    }
+    this.timeout = timeout;
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    // Our own role instead of the default one: the default attaches AWSLambdaBasicExecutionRole,
+    // which may create any log group and write to every log group in the account.
+    this.role = new iam.Role(this, 'ServiceRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Rotates IAM user access keys stored in Secrets Manager',
+    });
+    // logs:CreateLogStream and logs:PutLogEvents on this log group only.
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: props.entry ?? ROTATION_HANDLER_ENTRY,
+      handler: 'handler',
+      // The newest Node.js runtime (cdk-nag AwsSolutions-L1); the bundle targets node22 and runs on both.
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize,
+      timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      description: 'Secrets Manager rotation function for IAM user access keys',
+      depsLockFilePath: props.depsLockFilePath ?? PROJECT_LOCK_FILE,
+      projectRoot: PROJECT_ROOT,
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: false,
+        mainFields: ['module', 'main'],
+        banner: CREATE_REQUIRE_BANNER,
+        // Bundle the AWS SDK instead of relying on the copy in the Lambda runtime, so the code
+        // runs against the versions we tested.
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+    });
+
+    // Written by hand instead of `grantInvoke`: secretsmanager.amazonaws.com may only invoke the
+    // function for secrets of this account (confused-deputy protection; aws-cdk issues 28406 and
+    // 29791, Control Tower CT.LAMBDA.PR.2).
+    this.invokePermission = new lambda.CfnPermission(this, 'SecretsManagerInvokePermission', {
+      action: 'lambda:InvokeFunction',
+      functionName: this.function.functionArn,
+      principal: 'secretsmanager.amazonaws.com',
+      sourceAccount: Stack.of(this).account,
+    });
+  }
+
+  /**
+   * Lets the function rotate `secret` for `user`: the IAM key actions on the user, the rotation
+   * actions on the secret and, with a customer-managed key, `kms:Decrypt` and
+   * `kms:GenerateDataKey` through Secrets Manager for this secret only.
+   *
+   * User and secret ARNs are gathered into shared statements of up to 18 resources each, so the
+   * policy grows by roughly one ARN per user and secret (not by whole statements), and CDK can
+   * still move whole statements into overflow managed policies when the inline policy is full.
+   */
+  public grantRotation(grant: RotationGrant): void {
+    if (this.grantedSecrets % STATEMENT_RESOURCE_LIMIT === 0) {
+      this.userStatement = new iam.PolicyStatement({ actions: [...ROTATION_IAM_ACTIONS] });
+      this.secretStatement = new iam.PolicyStatement({ actions: [...ROTATION_SECRET_ACTIONS] });
+      this.role.addToPrincipalPolicy(this.userStatement);
+      this.role.addToPrincipalPolicy(this.secretStatement);
+    }
+    this.grantedSecrets++;
+    this.userStatement?.addResources(grant.user.userArn);
+    this.secretStatement?.addResources(grant.secret.secretArn);
+
+    if (grant.encryptionKey) {
+      this.grantKeyUse(grant.encryptionKey, grant.secret.secretArn);
+    }
+  }
+
+  /**
+   * `kms:Decrypt` and `kms:GenerateDataKey` on `key`, only when Secrets Manager calls KMS for one
+   * of the listed secrets. Secrets that share a key share a statement (up to 18 secrets each).
+   */
+  private grantKeyUse(key: kms.IKey, secretArn: string): void {
+    let secretArns = this.keySecretArns.get(key.keyArn);
+    if (secretArns === undefined || secretArns.length >= STATEMENT_RESOURCE_LIMIT) {
+      const stack = Stack.of(this);
+      secretArns = [];
+      this.keySecretArns.set(key.keyArn, secretArns);
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [...ROTATION_KMS_ACTIONS],
+          resources: [key.keyArn],
+          conditions: {
+            StringEquals: {
+              // The same array object: later secrets of this key are appended to it.
+              'kms:EncryptionContext:SecretARN': secretArns,
+              'kms:ViaService': `secretsmanager.${stack.region}.${stack.urlSuffix}`,
+            },
+          },
+        }),
+      );
+    }
+    secretArns.push(secretArn);
+  }
+}

@@ -1,0 +1,308 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  loadIamKeyRotationConfig,
+  parseIamKeyRotationConfig,
+  usersByStack,
+} from '../../lib/config.js';
+
+const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+const validUser = { userName: 'alice', schedule: 'rate(30 days)' };
+
+function contextOf(values: Record<string, unknown>): (key: string) => unknown {
+  return (key) => values[key];
+}
+
+describe('Module: config', () => {
+  describe('Function: parseIamKeyRotationConfig', () => {
+    it('parses a user with every field', () => {
+      // Arrange
+      const raw = {
+        users: [
+          {
+            userName: 'alice',
+            path: '/ci/',
+            createUser: true,
+            schedule: 'rate(12 hours)',
+            window: '4h',
+            kmsKeyArn: KEY_ARN,
+            stack: 'KeysA',
+          },
+        ],
+      };
+
+      // Act
+      const config = parseIamKeyRotationConfig(raw);
+
+      // Assert
+      const [user] = config.users;
+      expect(user).toMatchObject({
+        userName: 'alice',
+        path: '/ci/',
+        createUser: true,
+        kmsKeyArn: KEY_ARN,
+        stackName: 'KeysA',
+      });
+      expect(user?.schedule.expressionString).toBe('rate(12 hours)');
+      expect(user?.window?.toHours()).toBe(4);
+    });
+
+    it('applies the defaults', () => {
+      // Act
+      const config = parseIamKeyRotationConfig({ users: [validUser] });
+
+      // Assert
+      expect(config.users[0]).toMatchObject({
+        path: '/',
+        createUser: false,
+        window: undefined,
+        kmsKeyArn: undefined,
+        stackName: 'IamKeyRotation',
+      });
+    });
+
+    it.each<[string, unknown, string]>([
+      ['the root is not an object', [], 'iamKeyRotation: expected an object, got []'],
+      [
+        'the root has an unknown field',
+        { users: [validUser], user: [] },
+        'iamKeyRotation.user: unknown field',
+      ],
+      [
+        'users is missing',
+        {},
+        'iamKeyRotation.users: expected a non-empty array of users, got nothing',
+      ],
+      [
+        'users is empty',
+        { users: [] },
+        'iamKeyRotation.users: expected a non-empty array of users, got []',
+      ],
+      [
+        'a user is not an object',
+        { users: ['alice'] },
+        'iamKeyRotation.users[0]: expected an object, got "alice"',
+      ],
+      [
+        'a user has an unknown field',
+        { users: [{ ...validUser, scheduel: 'x' }] },
+        'iamKeyRotation.users[0].scheduel: unknown field (allowed: userName, path, createUser, schedule, window, kmsKeyArn, stack), got "x"',
+      ],
+      [
+        'userName is missing',
+        { users: [{ schedule: 'rate(1 day)' }] },
+        'iamKeyRotation.users[0].userName: expected an IAM user name (1-64 characters of letters, digits and _+=,.@-), got nothing',
+      ],
+      [
+        'userName has a slash',
+        { users: [{ ...validUser, userName: 'a/b' }] },
+        'iamKeyRotation.users[0].userName: expected an IAM user name (1-64 characters of letters, digits and _+=,.@-), got "a/b"',
+      ],
+      [
+        'userName is too long',
+        { users: [{ ...validUser, userName: 'a'.repeat(65) }] },
+        `iamKeyRotation.users[0].userName: expected an IAM user name (1-64 characters of letters, digits and _+=,.@-), got "${'a'.repeat(65)}"`,
+      ],
+      [
+        'path does not end with a slash',
+        { users: [{ ...validUser, path: '/ci' }] },
+        'iamKeyRotation.users[0].path: expected an IAM path that starts and ends with / (at most 512 characters), got "/ci"',
+      ],
+      [
+        'createUser is a string',
+        { users: [{ ...validUser, createUser: 'yes' }] },
+        'iamKeyRotation.users[0].createUser: expected true or false, got "yes"',
+      ],
+      [
+        'schedule is missing',
+        { users: [{ userName: 'alice' }] },
+        'iamKeyRotation.users[0].schedule: expected rate(N days), rate(N hours) or cron(...), got nothing',
+      ],
+      [
+        'schedule is rate(2 hours)',
+        { users: [validUser, { userName: 'bob', schedule: 'rate(2 hours)' }] },
+        'iamKeyRotation.users[1].schedule: rate in hours must be a whole number of at least 4, got 2',
+      ],
+      [
+        'schedule is not rate or cron',
+        { users: [{ ...validUser, schedule: 'weekly' }] },
+        'iamKeyRotation.users[0].schedule: expected rate(N days) with N 1-1000, rate(N hours) with N >= 4, or cron(0 H D M W *) in UTC, got "weekly"',
+      ],
+      [
+        'schedule is a bad cron',
+        { users: [{ ...validUser, schedule: 'cron(15 2 ? * MON *)' }] },
+        'iamKeyRotation.users[0].schedule: cron minutes field must be 0 (rotation windows open on the hour), got "15" in "cron(15 2 ? * MON *)"',
+      ],
+      [
+        'window is in minutes',
+        { users: [{ ...validUser, window: '90m' }] },
+        'iamKeyRotation.users[0].window: expected whole hours like "4h", got "90m"',
+      ],
+      [
+        'window is longer than the rate in hours',
+        { users: [{ ...validUser, schedule: 'rate(4 hours)', window: '5h' }] },
+        'iamKeyRotation.users[0].window: window must not extend into the next rotation window of rate(4 hours), got 5 hours (window "5h", schedule "rate(4 hours)")',
+      ],
+      [
+        'window reaches into the next UTC day',
+        { users: [{ ...validUser, schedule: 'cron(0 22 ? * MON *)', window: '3h' }] },
+        'iamKeyRotation.users[0].window: window must not extend into the next UTC day: start hour 22 + window must be <= 24 for cron(0 22 ? * MON *), got 3 hours',
+      ],
+      [
+        'window is 0h',
+        { users: [{ ...validUser, window: '0h' }] },
+        'iamKeyRotation.users[0].window: window must be a whole number of hours, at least 1 hour, got 0 hours (window "0h", schedule "rate(30 days)")',
+      ],
+      [
+        'kmsKeyArn is an alias',
+        { users: [{ ...validUser, kmsKeyArn: 'alias/my-key' }] },
+        'iamKeyRotation.users[0].kmsKeyArn: expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; aliases are not accepted), got "alias/my-key"',
+      ],
+      [
+        'stack is not a stack name',
+        { users: [{ ...validUser, stack: '1 stack' }] },
+        'iamKeyRotation.users[0].stack: expected a CloudFormation stack name (a letter, then letters, digits and -, at most 128), got "1 stack"',
+      ],
+      [
+        'a user name repeats',
+        {
+          users: [
+            validUser,
+            { ...validUser, userName: 'bob' },
+            { ...validUser, userName: 'Alice' },
+          ],
+        },
+        'iamKeyRotation.users[2].userName: duplicate user name "Alice" (already configured at iamKeyRotation.users[0]; IAM user names are case-insensitive)',
+      ],
+    ])('fails when %s', (_case, raw, message) => {
+      // Act & Assert
+      expect(() => parseIamKeyRotationConfig(raw)).toThrow(message);
+    });
+
+    it('fails when a stack would hold more than 100 users', () => {
+      // Arrange
+      const users = Array.from({ length: 101 }, (_, i) => ({
+        ...validUser,
+        userName: `user-${i}`,
+      }));
+
+      // Act & Assert
+      expect(() => parseIamKeyRotationConfig({ users })).toThrow(
+        'iamKeyRotation.users: stack "IamKeyRotation" would hold 101 users, at most 100 per stack',
+      );
+    });
+  });
+
+  describe('Function: usersByStack', () => {
+    it('groups users by stack in order of first appearance', () => {
+      // Arrange
+      const config = parseIamKeyRotationConfig({
+        users: [
+          { ...validUser, userName: 'a', stack: 'B' },
+          { ...validUser, userName: 'b' },
+          { ...validUser, userName: 'c', stack: 'B' },
+        ],
+      });
+
+      // Act
+      const groups = usersByStack(config);
+
+      // Assert
+      expect([...groups.keys()]).toEqual(['B', 'IamKeyRotation']);
+      expect(groups.get('B')?.map((u) => u.userName)).toEqual(['a', 'c']);
+    });
+  });
+
+  describe('Function: loadIamKeyRotationConfig', () => {
+    let directory: string | undefined;
+    afterEach(() => {
+      if (directory) rmSync(directory, { recursive: true, force: true });
+      directory = undefined;
+    });
+
+    it('reads the context object', () => {
+      // Act
+      const config = loadIamKeyRotationConfig(
+        contextOf({ iamKeyRotation: { users: [validUser] } }),
+      );
+
+      // Assert
+      expect(config.users.map((u) => u.userName)).toEqual(['alice']);
+    });
+
+    it('reads a JSON string passed with -c', () => {
+      // Act
+      const config = loadIamKeyRotationConfig(
+        contextOf({ iamKeyRotation: JSON.stringify({ users: [validUser] }) }),
+      );
+
+      // Assert
+      expect(config.users).toHaveLength(1);
+    });
+
+    it('reads the file named by iamKeyRotationConfigFile', () => {
+      // Arrange
+      directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-config-'));
+      const file = path.join(directory, 'users.json');
+      writeFileSync(
+        file,
+        JSON.stringify({ users: [validUser, { ...validUser, userName: 'bob' }] }),
+      );
+
+      // Act
+      const config = loadIamKeyRotationConfig(contextOf({ iamKeyRotationConfigFile: file }));
+
+      // Assert
+      expect(config.users.map((u) => u.userName)).toEqual(['alice', 'bob']);
+    });
+
+    it('fails when no configuration is set', () => {
+      // Act & Assert
+      expect(() => loadIamKeyRotationConfig(contextOf({}))).toThrow(
+        'iamKeyRotation: missing: set context iamKeyRotation (in cdk.json) or iamKeyRotationConfigFile',
+      );
+    });
+
+    it('fails when both the object and the file are set', () => {
+      // Act & Assert
+      expect(() =>
+        loadIamKeyRotationConfig(
+          contextOf({ iamKeyRotation: { users: [validUser] }, iamKeyRotationConfigFile: 'x.json' }),
+        ),
+      ).toThrow(
+        'iamKeyRotationConfigFile: set either iamKeyRotation or iamKeyRotationConfigFile, not both (file "x.json")',
+      );
+    });
+
+    it('fails when the file does not exist', () => {
+      // Act & Assert
+      expect(() =>
+        loadIamKeyRotationConfig(
+          contextOf({ iamKeyRotationConfigFile: '/nonexistent/users.json' }),
+        ),
+      ).toThrow('iamKeyRotationConfigFile: cannot read "/nonexistent/users.json"');
+    });
+
+    it('fails when the context string is not JSON', () => {
+      // Act & Assert
+      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotation: '{users:' }))).toThrow(
+        'iamKeyRotation: invalid JSON',
+      );
+    });
+
+    it('fails when the file names a bad field, naming the field and value', () => {
+      // Arrange
+      directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-config-'));
+      const file = path.join(directory, 'users.json');
+      writeFileSync(file, JSON.stringify({ users: [{ ...validUser, schedule: 'rate(2 hours)' }] }));
+
+      // Act & Assert
+      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotationConfigFile: file }))).toThrow(
+        'iamKeyRotation.users[0].schedule: rate in hours must be a whole number of at least 4, got 2',
+      );
+    });
+  });
+});

@@ -1,0 +1,103 @@
+import { Duration } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { KeyRotationSchedule } from '../../lib/key-rotation-schedule.js';
+
+describe('Class: KeyRotationSchedule', () => {
+  describe('Method: fromExpression', () => {
+    it.each([
+      ['rate(30 days)', 'rate(30 days)', 'rate-days'],
+      ['rate(1 day)', 'rate(1 day)', 'rate-days'],
+      ['rate(1000 days)', 'rate(1000 days)', 'rate-days'],
+      ['rate(4 hours)', 'rate(4 hours)', 'rate-hours'],
+      ['cron(0 2 ? * MON *)', 'cron(0 2 ? * MON *)', 'cron'],
+      ['cron(0 4/12 * * ? *)', 'cron(0 4/12 * * ? *)', 'cron'],
+    ])('parses %s', (expression, expressionString, kind) => {
+      // Act
+      const schedule = KeyRotationSchedule.fromExpression(expression);
+
+      // Assert
+      expect(schedule.expressionString).toBe(expressionString);
+      expect(schedule.kind).toBe(kind);
+    });
+
+    it.each([
+      ['rate(0 days)', 'rate in days must be a whole number from 1 to 1000, got 0'],
+      ['rate(1001 days)', 'rate in days must be a whole number from 1 to 1000, got 1001'],
+      ['rate(2 hours)', 'rate in hours must be a whole number of at least 4, got 2'],
+      ['rate(5 minutes)', 'got "rate(5 minutes)"'],
+      ['every day', 'expected rate(N days) with N 1-1000, rate(N hours) with N >= 4'],
+      ['cron(0 2 * *)', 'cron expression must have 6 fields'],
+      [
+        'cron(30 2 ? * MON *)',
+        'cron minutes field must be 0 (rotation windows open on the hour), got "30"',
+      ],
+      ['cron(0 2 ? * MON 2027)', 'cron year field must be *, got "2027"'],
+      [
+        'cron(0 2 * * MON *)',
+        'cron needs ? in exactly one of day-of-month and day-of-week, got "*" and "MON"',
+      ],
+      ['cron(0 24 * * ? *)', 'cron hours field must hold hours 0-23 with , - * /, got "24"'],
+      ['cron(0 */2 * * ? *)', 'cron hours must be at least 4 hours apart'],
+      ['cron(0 2 x * ? *)', 'cron day-of-month field may hold 1-31 and , - * ? / L W, got "x"'],
+      ['cron(0 2 ? FOO MON *)', 'cron month field may hold 1-12, JAN-DEC and , - * /, got "FOO"'],
+      [
+        'cron(0 2 ? * FUNDAY *)',
+        'cron day-of-week field may hold 1-7, SUN-SAT and # , - * ? / L, got "FUNDAY"',
+      ],
+    ])('fails when the expression is %s', (expression, message) => {
+      // Act & Assert
+      expect(() => KeyRotationSchedule.fromExpression(expression)).toThrow(message);
+    });
+  });
+
+  describe('Method: windowProblem', () => {
+    it.each([
+      ['rate(30 days)', 24],
+      ['rate(4 hours)', 4],
+      ['cron(0 20 ? * MON *)', 4],
+      ['cron(0 4/12 * * ? *)', 8],
+    ])('accepts for %s a window of %i hours', (expression, hours) => {
+      // Arrange
+      const schedule = KeyRotationSchedule.fromExpression(expression);
+
+      // Act & Assert
+      expect(schedule.windowProblem(Duration.hours(hours))).toBeUndefined();
+    });
+
+    it.each([
+      [
+        'rate(30 days)',
+        Duration.minutes(90),
+        'window must be a whole number of hours, at least 1 hour, got 1 hour 30 minutes',
+      ],
+      ['rate(30 days)', Duration.minutes(30), 'got 30 minutes'],
+      [
+        'rate(30 days)',
+        Duration.hours(25),
+        'window must not extend into the next UTC day: start hour 0 + window must be <= 24 for rate(30 days), got 25 hours',
+      ],
+      [
+        'rate(6 hours)',
+        Duration.hours(7),
+        'window must not extend into the next rotation window of rate(6 hours), got 7 hours',
+      ],
+      [
+        'cron(0 20 ? * MON *)',
+        Duration.hours(5),
+        'start hour 20 + window must be <= 24 for cron(0 20 ? * MON *), got 5 hours',
+      ],
+      ['cron(0 4/12 * * ? *)', Duration.hours(9), 'start hour 16 + window must be <= 24'],
+      [
+        'cron(0 0,6 * * ? *)',
+        Duration.hours(7),
+        'window must not extend into the next rotation window of cron(0 0,6 * * ? *) (6 hours apart), got 7 hours',
+      ],
+    ])('fails when the schedule is %s and the window %s', (expression, window, message) => {
+      // Arrange
+      const schedule = KeyRotationSchedule.fromExpression(expression);
+
+      // Act & Assert
+      expect(schedule.windowProblem(window)).toContain(message);
+    });
+  });
+});
