@@ -6,6 +6,9 @@ import type { RotatedUserConfig } from './config.js';
 import { KeyRotationFunction, type KeyRotationFunctionProps } from './key-rotation-function.js';
 import { RotatedAccessKey } from './rotated-access-key.js';
 
+/** Every secret of the stack is named `iam-key-rotation/<user name>`. */
+export const SECRET_NAME_PREFIX = 'iam-key-rotation/';
+
 /** Properties of an {@link IamKeyRotationStack}. */
 export interface IamKeyRotationStackProps extends StackProps {
   /** The users to rotate, validated by `parseIamKeyRotationConfig` (their `stackName` is ignored). */
@@ -64,6 +67,7 @@ export class IamKeyRotationStack extends Stack {
           : kms.Key.fromKeyArn(this, `EncryptionKey-${config.userName}`, config.kmsKeyArn);
       return new RotatedAccessKey(this, `RotatedAccessKey-${config.userName}`, {
         user,
+        secretName: `${SECRET_NAME_PREFIX}${config.userName}`,
         schedule: config.schedule,
         window: config.window,
         encryptionKey,

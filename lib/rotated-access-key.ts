@@ -36,6 +36,14 @@ export interface RotatedAccessKeyProps {
   readonly rotationFunction: KeyRotationFunction;
 
   /**
+   * The secret's name, which applications pass as `--secret-id`. A named secret cannot be
+   * replaced in place: Secrets Manager keeps a deleted name reserved during its recovery window.
+   *
+   * @default - a name CloudFormation generates
+   */
+  readonly secretName?: string;
+
+  /**
    * A description of the secret.
    *
    * @default - "Access key of IAM user <user name>, rotated by iam-key-rotation"
@@ -82,6 +90,7 @@ export class RotatedAccessKey extends Construct {
     const userName = props.user.userName;
 
     this.secret = new secretsmanager.Secret(this, 'Secret', {
+      secretName: props.secretName,
       description:
         props.description ?? `Access key of IAM user ${userName}, rotated by iam-key-rotation`,
       encryptionKey: props.encryptionKey,

@@ -64,6 +64,17 @@ describe('Construct: IamKeyRotationStack', () => {
       template.resourceCountIs('AWS::IAM::User', 1);
     });
 
+    it('names each secret iam-key-rotation/<user name>', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      template.hasResourceProperties('AWS::SecretsManager::Secret', {
+        Name: 'iam-key-rotation/ci-deployer',
+        Tags: Match.arrayWith([{ Key: 'iam-key-rotation:user', Value: 'ci-deployer' }]),
+      });
+    });
+
     it('creates the users marked createUser', () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
