@@ -1,0 +1,333 @@
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  TagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BINDING_TAG_KEY } from '../../lambda/rotation/binding.js';
+import {
+  callerArnSignedWith,
+  importBundledHandler,
+  invokeStep,
+  MotoAws,
+  rotate,
+  ROTATION_STEPS,
+  type AccessKeyPair,
+  byAccessKeyId,
+  type BundledHandler,
+} from '../support/moto/moto-aws.js';
+import { MOTO_ACCOUNT_ID, MotoServer } from '../support/moto/moto-server.js';
+import {
+  synthesizeRotationStack,
+  type SynthesizedStack,
+} from '../support/moto/synthesized-stack.js';
+import {
+  resolveIntrinsics,
+  rotationFunctionPolicies,
+  type TemplatePolicy,
+} from '../support/moto/template-resolver.js';
+
+/**
+ * The bundled rotation function signs every call as an IAM principal whose only policies are
+ * the rotation function's role policies from the synthesized template, resolved to the ARNs moto
+ * gave the users and secrets. moto's request authentication verifies each SigV4 signature and
+ * evaluates those policies (against the real resource ARN: see moto-server-with-resource-arns.py).
+ */
+const CREATED_USER = 'app-reader'; // the stack creates it: Fn::GetAtt User.Arn in the policy
+const EXISTING_USER = 'ci-deployer'; // the stack references it: Fn::Join of its ARN, with a path
+const EXISTING_USER_PATH = '/automation/';
+const REBOUND_USER = 'report-builder'; // its secret is re-bound to UNCONFIGURED_USER
+const UNCONFIGURED_USER = 'unconfigured-user';
+const PRINCIPAL = 'rotation-function-principal';
+const HARNESS_ADMIN = 'harness-admin';
+
+const CONFIG = {
+  users: [
+    { userName: CREATED_USER, createUser: true, schedule: 'rate(30 days)' },
+    {
+      userName: EXISTING_USER,
+      path: EXISTING_USER_PATH,
+      createUser: false,
+      schedule: 'cron(0 2 ? * MON *)',
+      window: '3h',
+    },
+    { userName: REBOUND_USER, createUser: true, schedule: 'rate(7 days)' },
+  ],
+};
+
+const userArn = (userName: string, path = '/'): string =>
+  `arn:aws:iam::${MOTO_ACCOUNT_ID}:user${path}${userName}`;
+
+interface Fixture {
+  readonly moto: MotoServer;
+  /** The harness's own clients, signing as an administrator once authentication is on. */
+  readonly admin: MotoAws;
+  readonly handler: BundledHandler;
+  readonly secretArnByUser: Map<string, string>;
+  readonly foreignSecretArn: string;
+  readonly resolvedPolicies: { source: string; document: unknown }[];
+}
+
+let moto: MotoServer | undefined;
+let synthesized: SynthesizedStack | undefined;
+let setup: MotoAws | undefined;
+let admin: MotoAws | undefined;
+let restoreEnvironment: (() => void) | undefined;
+let fixture: Fixture | undefined;
+
+const given = (): Fixture => {
+  if (fixture === undefined) throw new Error('beforeAll did not complete');
+  return fixture;
+};
+
+beforeAll(async () => {
+  moto = await MotoServer.start();
+  synthesized = await synthesizeRotationStack(CONFIG);
+  await moto.setAuthentication(false);
+  setup = new MotoAws(moto.endpoint);
+
+  // The stack's resources, as CloudFormation would create them.
+  const userArns = await setup.createUsers([...CONFIG.users, { userName: UNCONFIGURED_USER }]);
+  const logGroupArns = Object.fromEntries(
+    Object.entries(synthesized.template.Resources)
+      .filter(([, resource]) => resource.Type === 'AWS::Logs::LogGroup')
+      .map(([logicalId]) => [
+        `${logicalId}.Arn`,
+        `arn:aws:logs:us-east-1:${MOTO_ACCOUNT_ID}:log-group:/aws/lambda/${logicalId}:*`,
+      ]),
+  );
+  const { values, secretArnByUser } = await setup.deployStackResources(
+    synthesized.template,
+    userArns,
+    logGroupArns,
+  );
+
+  // The function principal: the template's role policies and nothing else.
+  const policies: TemplatePolicy[] = rotationFunctionPolicies(
+    synthesized.template,
+    synthesized.functionLogicalId,
+  );
+  const resolvedPolicies = policies.map(({ source, document }) => ({
+    source,
+    document: resolveIntrinsics(document, values),
+  }));
+  await setup.createUser(PRINCIPAL);
+  for (const { source, document } of resolvedPolicies) {
+    await setup.putUserPolicy(PRINCIPAL, source, document);
+  }
+  const principalKey = await setup.createAccessKey(PRINCIPAL);
+
+  // The harness signs as an administrator once authentication is on.
+  await setup.createUser(HARNESS_ADMIN);
+  await setup.putUserPolicy(HARNESS_ADMIN, 'everything', {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+  });
+  const adminKey = await setup.createAccessKey(HARNESS_ADMIN);
+
+  // A secret the stack did not create, bound by tag to a configured user.
+  const foreign = await setup.secrets.send(
+    new CreateSecretCommand({
+      Name: 'created-by-someone-else',
+      SecretString: JSON.stringify({ UserName: CREATED_USER }),
+      Tags: [{ Key: BINDING_TAG_KEY, Value: CREATED_USER }],
+    }),
+  );
+  // A stack secret re-bound (tag and value) to a user the stack does not rotate.
+  const reboundSecretArn = secretArnByUser.get(REBOUND_USER) ?? '';
+  await setup.secrets.send(
+    new TagResourceCommand({
+      SecretId: reboundSecretArn,
+      Tags: [{ Key: BINDING_TAG_KEY, Value: UNCONFIGURED_USER }],
+    }),
+  );
+  await setup.secrets.send(
+    new PutSecretValueCommand({
+      SecretId: reboundSecretArn,
+      SecretString: JSON.stringify({ UserName: UNCONFIGURED_USER }),
+    }),
+  );
+
+  let handler: BundledHandler;
+  ({ handler, restoreEnvironment } = await importBundledHandler(
+    synthesized.handlerFile,
+    synthesized.handlerExport,
+    moto.endpoint,
+    principalKey,
+  ));
+  admin = new MotoAws(moto.endpoint, adminKey);
+  await moto.setAuthentication(true);
+  fixture = {
+    moto,
+    admin,
+    handler,
+    secretArnByUser,
+    foreignSecretArn: foreign.ARN ?? '',
+    resolvedPolicies,
+  };
+});
+
+afterAll(async () => {
+  try {
+    restoreEnvironment?.();
+    setup?.destroy();
+    admin?.destroy();
+  } finally {
+    await moto?.stop();
+    synthesized?.dispose();
+  }
+});
+
+const secretOf = (userName: string): string => {
+  const arn = given().secretArnByUser.get(userName);
+  if (arn === undefined) throw new Error(`The template has no secret for ${userName}`);
+  return arn;
+};
+
+/** The error's messages down its cause chain: the handler wraps the SDK's error. */
+const describeError = (error: unknown): string => {
+  const parts: string[] = [];
+  let current: unknown = error;
+  while (current instanceof Error && parts.length < 5) {
+    parts.push(`${current.name}: ${current.message}`);
+    current = current.cause;
+  }
+  return parts.join(' <- ');
+};
+
+const expectAccessDenied = async (action: Promise<unknown>, iamAction: string): Promise<void> => {
+  const error: unknown = await action.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  expect(error, `expected ${iamAction} to be denied`).toBeInstanceOf(Error);
+  expect(describeError(error)).toMatch(
+    new RegExp(`AccessDenied.*not authorized to perform: ${iamAction}`),
+  );
+};
+
+/** The AWSCURRENT key signs as `arn` (signature checked by moto) and is Active. */
+const expectCurrentKeyAuthenticatesAs = async (secretArn: string, arn: string): Promise<void> => {
+  const { admin: harness, moto: server } = given();
+  const current = await harness.secretValue(secretArn, 'AWSCURRENT');
+  const key: AccessKeyPair = {
+    accessKeyId: String(current.AccessKeyId),
+    secretAccessKey: String(current.SecretAccessKey),
+  };
+  await expect(callerArnSignedWith(server.endpoint, key)).resolves.toBe(arn);
+  await expect(
+    callerArnSignedWith(server.endpoint, { ...key, secretAccessKey: `${key.secretAccessKey}x` }),
+  ).rejects.toThrow(/signature/i);
+  // moto's STS accepts Inactive keys: the status is checked separately.
+  const userName = arn.slice(arn.lastIndexOf('/') + 1);
+  expect(await harness.listKeys(userName)).toContainEqual({
+    accessKeyId: key.accessKeyId,
+    status: 'Active',
+  });
+};
+
+describe('Rotation function policy from the synthesized template, enforced by moto', () => {
+  it('names exactly the configured users and the stack secrets as resources', () => {
+    // Arrange
+    const { resolvedPolicies, secretArnByUser } = given();
+    const resourcesByService = new Map<string, Set<string>>();
+
+    // Act
+    for (const { document } of resolvedPolicies) {
+      const statements = (document as { Statement: Record<string, unknown>[] }).Statement;
+      for (const statement of statements) {
+        expect(statement.Effect).toBe('Allow');
+        const actions = [statement.Action].flat() as string[];
+        const resources = [statement.Resource].flat() as string[];
+        for (const action of actions) {
+          const service = action.split(':')[0] ?? '';
+          const set = resourcesByService.get(service) ?? new Set<string>();
+          resources.forEach((resource) => set.add(resource));
+          resourcesByService.set(service, set);
+        }
+      }
+    }
+
+    // Assert
+    expect([...(resourcesByService.get('iam') ?? [])].sort()).toEqual(
+      [
+        userArn(CREATED_USER),
+        userArn(EXISTING_USER, EXISTING_USER_PATH),
+        userArn(REBOUND_USER),
+      ].sort(),
+    );
+    expect([...(resourcesByService.get('secretsmanager') ?? [])].sort()).toEqual(
+      [...secretArnByUser.values()].sort(),
+    );
+    expect([...resourcesByService.keys()].sort()).toEqual(['iam', 'logs', 'secretsmanager']);
+  });
+
+  it('rotates a user the stack creates, twice, with nothing but that policy', async () => {
+    // Arrange
+    const { admin: harness, handler } = given();
+    const secretArn = secretOf(CREATED_USER);
+
+    // Act
+    await rotate(harness, handler, secretArn);
+    const first = String((await harness.secretValue(secretArn, 'AWSCURRENT')).AccessKeyId);
+    await rotate(harness, handler, secretArn);
+
+    // Assert
+    await expectCurrentKeyAuthenticatesAs(secretArn, userArn(CREATED_USER));
+    const current = String((await harness.secretValue(secretArn, 'AWSCURRENT')).AccessKeyId);
+    expect(await harness.listKeys(CREATED_USER)).toEqual(
+      byAccessKeyId([
+        { accessKeyId: first, status: 'Inactive' },
+        { accessKeyId: current, status: 'Active' },
+      ]),
+    );
+  });
+
+  it('rotates an existing user with a path, named in the policy by a joined ARN', async () => {
+    // Arrange
+    const { admin: harness, handler } = given();
+    const secretArn = secretOf(EXISTING_USER);
+
+    // Act
+    await rotate(harness, handler, secretArn);
+
+    // Assert
+    await expectCurrentKeyAuthenticatesAs(secretArn, userArn(EXISTING_USER, EXISTING_USER_PATH));
+    expect(await harness.listKeys(EXISTING_USER)).toHaveLength(1);
+  });
+
+  it('fails when the secret is bound to a user that is not configured: IAM denies the key calls', async () => {
+    // Arrange
+    const { admin: harness, handler } = given();
+    const secretArn = secretOf(REBOUND_USER);
+    const token = await harness.startRotation(secretArn);
+
+    // Act / Assert
+    await expectAccessDenied(
+      invokeStep(handler, 'createSecret', secretArn, token),
+      'iam:ListAccessKeys',
+    );
+    expect(await harness.listKeys(UNCONFIGURED_USER)).toEqual([]);
+    expect(await harness.hasNoValue(secretArn, token, 'AWSPENDING')).toBe(true);
+  });
+
+  it('fails when it touches a secret the stack did not create, even one bound to a configured user', async () => {
+    // Arrange
+    const { admin: harness, handler, foreignSecretArn } = given();
+    const keysBefore = await harness.listKeys(CREATED_USER);
+    const token = await harness.startRotation(foreignSecretArn);
+
+    // Act / Assert
+    for (const step of ROTATION_STEPS) {
+      await expectAccessDenied(
+        invokeStep(handler, step, foreignSecretArn, token),
+        'secretsmanager:DescribeSecret',
+      );
+    }
+    expect(await harness.listKeys(CREATED_USER)).toEqual(keysBefore);
+    expect(await harness.hasNoValue(foreignSecretArn, token, 'AWSPENDING')).toBe(true);
+    expect(await harness.secretValue(foreignSecretArn, 'AWSCURRENT')).toEqual({
+      UserName: CREATED_USER,
+    });
+  });
+});

@@ -1,0 +1,436 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { BINDING_TAG_KEY } from '../../../lambda/rotation/binding.js';
+import { MOTO_ACCOUNT_ID } from './moto-server.js';
+import type { CloudFormationTemplate } from './synthesized-stack.js';
+import { resolveIntrinsics, type DeploymentValues } from './template-resolver.js';
+
+export const REGION = 'us-east-1';
+export const PARTITION = 'aws';
+
+export interface AccessKeyPair {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+/** Credentials moto accepts while request authentication is off. */
+export const UNCHECKED_CREDENTIALS: AccessKeyPair = {
+  accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+  secretAccessKey: 'harness-credentials-not-checked-while-auth-is-off',
+};
+
+/** The rotation function's entry point, as exported by the bundle. */
+export type BundledHandler = (
+  event: Record<string, string>,
+  context: { getRemainingTimeInMillis(): number },
+) => Promise<unknown>;
+
+export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
+
+/** A function ARN nothing is deployed at; see {@link MotoAws.startRotation}. */
+const UNDEPLOYED_ROTATION_FUNCTION_ARN = `arn:${PARTITION}:lambda:${REGION}:${MOTO_ACCOUNT_ID}:function:iam-key-rotation-driven-by-the-test-harness`;
+
+/** Time the driver tells the handler it has left (the synthesized function's timeout is 2 min). */
+const INVOCATION_BUDGET_MS = 30_000;
+
+export interface StoredSecretValue {
+  readonly UserName?: unknown;
+  readonly AccessKeyId?: unknown;
+  readonly SecretAccessKey?: unknown;
+}
+
+export interface KeyState {
+  readonly accessKeyId: string;
+  readonly status: string;
+}
+
+/**
+ * Keys in a fixed order for comparisons (creation dates have second precision, so several keys
+ * created within one second have no defined age order).
+ */
+export const byAccessKeyId = (keys: readonly KeyState[]): KeyState[] =>
+  [...keys].sort((left, right) => left.accessKeyId.localeCompare(right.accessKeyId));
+
+const errorName = (error: unknown): string | undefined =>
+  error instanceof Error ? error.name : undefined;
+
+/** Plain SDK clients of the harness, with explicit endpoint, region and credentials. */
+export class MotoAws {
+  public readonly iam: IAMClient;
+  public readonly secrets: SecretsManagerClient;
+
+  public constructor(
+    public readonly endpoint: string,
+    credentials: AccessKeyPair = UNCHECKED_CREDENTIALS,
+  ) {
+    const config = { endpoint, region: REGION, credentials, maxAttempts: 1 };
+    this.iam = new IAMClient(config);
+    this.secrets = new SecretsManagerClient(config);
+  }
+
+  public destroy(): void {
+    this.iam.destroy();
+    this.secrets.destroy();
+  }
+
+  public async createUser(userName: string, path?: string): Promise<string> {
+    const output = await this.iam.send(
+      new CreateUserCommand({ UserName: userName, ...(path === undefined ? {} : { Path: path }) }),
+    );
+    const arn = output.User?.Arn;
+    if (arn === undefined) throw new Error(`CreateUser ${userName} returned no ARN`);
+    return arn;
+  }
+
+  public async createAccessKey(userName: string): Promise<AccessKeyPair> {
+    const output = await this.iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+    const key = output.AccessKey;
+    if (key?.AccessKeyId === undefined || key.SecretAccessKey === undefined) {
+      throw new Error(`CreateAccessKey ${userName} returned no key`);
+    }
+    return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+  }
+
+  public async putUserPolicy(
+    userName: string,
+    policyName: string,
+    document: unknown,
+  ): Promise<void> {
+    await this.iam.send(
+      new PutUserPolicyCommand({
+        UserName: userName,
+        PolicyName: policyName,
+        PolicyDocument: JSON.stringify(document),
+      }),
+    );
+  }
+
+  /** The user's keys and their status, in {@link byAccessKeyId} order. */
+  public async listKeys(userName: string): Promise<KeyState[]> {
+    const output = await this.iam.send(new ListAccessKeysCommand({ UserName: userName }));
+    return byAccessKeyId(
+      (output.AccessKeyMetadata ?? []).map((key) => ({
+        accessKeyId: key.AccessKeyId ?? '',
+        status: key.Status ?? '',
+      })),
+    );
+  }
+
+  public async versionStages(secretId: string): Promise<Record<string, string[]>> {
+    const output = await this.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
+    return output.VersionIdsToStages ?? {};
+  }
+
+  /** The value of the version carrying `stage` (the stage is always passed: see toolchain.md). */
+  public async secretValue(
+    secretId: string,
+    stage: string,
+    versionId?: string,
+  ): Promise<StoredSecretValue> {
+    const output = await this.secrets.send(
+      new GetSecretValueCommand({
+        SecretId: secretId,
+        VersionStage: stage,
+        ...(versionId === undefined ? {} : { VersionId: versionId }),
+      }),
+    );
+    if (output.SecretString === undefined) {
+      throw new Error(`Secret ${secretId} ${stage} has no SecretString`);
+    }
+    return JSON.parse(output.SecretString) as StoredSecretValue;
+  }
+
+  /** True when the version has no value yet (GetSecretValue fails with ResourceNotFoundException). */
+  public async hasNoValue(secretId: string, versionId: string, stage: string): Promise<boolean> {
+    try {
+      await this.secrets.send(
+        new GetSecretValueCommand({
+          SecretId: secretId,
+          VersionId: versionId,
+          VersionStage: stage,
+        }),
+      );
+      return false;
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return true;
+      throw error;
+    }
+  }
+
+  /** Creates the users (those the stack creates and those it expects to exist); returns their ARNs. */
+  public async createUsers(
+    users: readonly { userName: string; path?: string }[],
+  ): Promise<Map<string, string>> {
+    const userArns = new Map<string, string>();
+    for (const { userName, path } of users) {
+      userArns.set(userName, await this.createUser(userName, path));
+    }
+    return userArns;
+  }
+
+  /**
+   * Creates the stack's secrets with the properties the template gives them, and returns what
+   * CloudFormation would substitute for the `Ref`s and `Fn::GetAtt`s of its users and secrets.
+   *
+   * @param userArns every configured user, created beforehand
+   * @param extraAttributes deployed values for resources moto does not need (the log group)
+   */
+  public async deployStackResources(
+    template: CloudFormationTemplate,
+    userArns: ReadonlyMap<string, string>,
+    extraAttributes: Record<string, string> = {},
+  ): Promise<{ values: DeploymentValues; secretArnByUser: Map<string, string> }> {
+    const refs: Record<string, string> = {};
+    const attributes: Record<string, string> = { ...extraAttributes };
+    for (const [logicalId, resource] of Object.entries(template.Resources)) {
+      if (resource.Type !== 'AWS::IAM::User') continue;
+      const userName = resource.Properties?.UserName;
+      const arn = typeof userName === 'string' ? userArns.get(userName) : undefined;
+      if (typeof userName !== 'string' || arn === undefined) {
+        throw new Error(
+          `Template user ${logicalId} (${String(userName)}) is not a configured user`,
+        );
+      }
+      refs[logicalId] = userName;
+      attributes[`${logicalId}.Arn`] = arn;
+    }
+    const values = (): DeploymentValues => ({
+      partition: PARTITION,
+      accountId: MOTO_ACCOUNT_ID,
+      region: REGION,
+      urlSuffix: 'amazonaws.com',
+      refs,
+      attributes,
+    });
+
+    const secretArnByUser = new Map<string, string>();
+    for (const [logicalId, resource] of Object.entries(template.Resources)) {
+      if (resource.Type !== 'AWS::SecretsManager::Secret') continue;
+      const properties = resolveIntrinsics(resource.Properties ?? {}, values()) as {
+        Description?: string;
+        SecretString?: string;
+        Tags?: { Key: string; Value: string }[];
+      };
+      const userName = properties.Tags?.find((tag) => tag.Key === BINDING_TAG_KEY)?.Value;
+      if (userName === undefined || properties.SecretString === undefined) {
+        throw new Error(
+          `Template secret ${logicalId} has no ${BINDING_TAG_KEY} tag or no SecretString`,
+        );
+      }
+      const output = await this.secrets.send(
+        new CreateSecretCommand({
+          // CloudFormation names a secret after its logical id plus a random suffix.
+          Name: `${logicalId}-${randomUUID().slice(0, 12)}`,
+          Description: properties.Description,
+          SecretString: properties.SecretString,
+          Tags: properties.Tags,
+        }),
+      );
+      if (output.ARN === undefined) throw new Error(`CreateSecret ${logicalId} returned no ARN`);
+      refs[logicalId] = output.ARN;
+      secretArnByUser.set(userName, output.ARN);
+    }
+    return { values: values(), secretArnByUser };
+  }
+
+  /**
+   * Does what RotateSecret does before it invokes the rotation function: a new version whose
+   * id is the ClientRequestToken, carrying AWSPENDING and no value, and rotation enabled.
+   *
+   * moto 5.2.1 workarounds (see toolchain.md and moto/secretsmanager/models.py):
+   * - RotateSecret with a deployed function tries to run it in Docker, and without a function
+   *   it moves AWSCURRENT to the empty version. With the ARN of a function that does not exist,
+   *   it creates exactly AWS's placeholder (no value), enables rotation and then fails with
+   *   ResourceNotFoundException before invoking anything: the harness expects that failure and
+   *   checks the resulting state, so a moto that behaves differently fails loudly here.
+   * - moto refuses RotateSecret while AWSPENDING sits on the AWSCURRENT version ("Previous
+   *   rotation request is still in progress"), the state AWS's own template finishes in and AWS
+   *   accepts. The harness removes that stale label first, as AWS's RotateSecret moves it.
+   *   AWSPENDING on any other version is refused, as AWS refuses it.
+   *
+   * @returns the ClientRequestToken of the new version
+   */
+  public async startRotation(secretId: string): Promise<string> {
+    const before = await this.versionStages(secretId);
+    for (const [versionId, stages] of Object.entries(before)) {
+      if (!stages.includes('AWSPENDING')) continue;
+      if (!stages.includes('AWSCURRENT')) {
+        throw new Error(
+          `InvalidRequestException: A previous rotation isn't complete (version ${versionId} is AWSPENDING). That rotation will be reattempted.`,
+        );
+      }
+      await this.secrets.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: versionId,
+        }),
+      );
+    }
+
+    const token = randomUUID();
+    try {
+      await this.secrets.send(
+        new RotateSecretCommand({
+          SecretId: secretId,
+          ClientRequestToken: token,
+          RotationLambdaARN: UNDEPLOYED_ROTATION_FUNCTION_ARN,
+          RotationRules: { AutomaticallyAfterDays: 30 },
+          RotateImmediately: true,
+        }),
+      );
+      throw new Error('moto RotateSecret unexpectedly found the undeployed rotation function');
+    } catch (error) {
+      if (errorName(error) !== 'ResourceNotFoundException') throw error;
+    }
+
+    const described = await this.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
+    const stages = described.VersionIdsToStages?.[token];
+    const placeholderOk =
+      described.RotationEnabled === true &&
+      stages?.length === 1 &&
+      stages[0] === 'AWSPENDING' &&
+      (await this.hasNoValue(secretId, token, 'AWSPENDING'));
+    if (!placeholderOk) {
+      throw new Error(
+        `The harness could not create RotateSecret's placeholder: version ${token} has stages ${JSON.stringify(stages)}, RotationEnabled ${String(described.RotationEnabled)}`,
+      );
+    }
+    return token;
+  }
+}
+
+/** Invokes one step as Secrets Manager does: the secret's ARN, the token, a Lambda context. */
+export const invokeStep = async (
+  handler: BundledHandler,
+  step: (typeof ROTATION_STEPS)[number],
+  secretArn: string,
+  token: string,
+): Promise<void> => {
+  const startedAt = Date.now();
+  await handler(
+    { Step: step, SecretId: secretArn, ClientRequestToken: token },
+    { getRemainingTimeInMillis: () => INVOCATION_BUDGET_MS - (Date.now() - startedAt) },
+  );
+};
+
+/**
+ * One complete rotation, driven step by step as Secrets Manager drives it.
+ *
+ * @param attemptsPerStep how many times each step is invoked (at-least-once delivery)
+ * @returns the ClientRequestToken of the rotation
+ */
+export const rotate = async (
+  aws: MotoAws,
+  handler: BundledHandler,
+  secretArn: string,
+  attemptsPerStep = 1,
+): Promise<string> => {
+  const token = await aws.startRotation(secretArn);
+  for (const step of ROTATION_STEPS) {
+    for (let attempt = 0; attempt < attemptsPerStep; attempt++) {
+      await invokeStep(handler, step, secretArn, token);
+    }
+  }
+  return token;
+};
+
+/**
+ * Signs STS GetCallerIdentity with `key`, with moto's request authentication on, so moto
+ * verifies the SigV4 signature against the secret it holds for that key id. Returns the
+ * caller's ARN. A wrong SecretAccessKey fails with SignatureDoesNotMatch.
+ *
+ * moto gap: STS accepts Inactive keys even with authentication on, so callers check the
+ * key's status with ListAccessKeys too.
+ */
+export const callerArnSignedWith = async (
+  endpoint: string,
+  key: AccessKeyPair,
+): Promise<string> => {
+  const sts = new STSClient({ endpoint, region: REGION, credentials: key, maxAttempts: 1 });
+  try {
+    const output = await sts.send(new GetCallerIdentityCommand({}));
+    return output.Arn ?? '';
+  } finally {
+    sts.destroy();
+  }
+};
+
+/** Environment variables the bundled handler's SDK clients read at load and first call. */
+const HANDLER_ENVIRONMENT_KEYS = [
+  'AWS_ENDPOINT_URL',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_EC2_METADATA_DISABLED',
+  'AWS_MAX_ATTEMPTS',
+  'AWS_ENDPOINT_URL_IAM',
+  'AWS_ENDPOINT_URL_STS',
+  'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  'POWERTOOLS_LOG_LEVEL',
+  'AWS_LAMBDA_LOG_LEVEL',
+] as const;
+
+/**
+ * Imports the bundled handler with the environment a Lambda container would give it, pointed at
+ * moto and signing with `credentials`. The bundle builds its clients at module load and caches
+ * the credentials on first use, so a test file imports it once per principal. Returns the handler
+ * and a function that restores the previous environment.
+ */
+export const importBundledHandler = async (
+  handlerFile: string,
+  handlerExport: string,
+  endpoint: string,
+  credentials: AccessKeyPair,
+): Promise<{ handler: BundledHandler; restoreEnvironment: () => void }> => {
+  const saved = new Map(HANDLER_ENVIRONMENT_KEYS.map((key) => [key, process.env[key]]));
+  const restoreEnvironment = (): void => {
+    for (const [key, value] of saved) {
+      if (value === undefined) Reflect.deleteProperty(process.env, key);
+      else process.env[key] = value;
+    }
+  };
+  for (const key of HANDLER_ENVIRONMENT_KEYS) Reflect.deleteProperty(process.env, key);
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    // No shared config, no instance metadata: nothing but 127.0.0.1 is ever contacted.
+    AWS_CONFIG_FILE: `${handlerFile}.no-aws-config`,
+    AWS_SHARED_CREDENTIALS_FILE: `${handlerFile}.no-aws-credentials`,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+  try {
+    const module = (await import(handlerFile)) as Record<string, unknown>;
+    const handler = module[handlerExport];
+    if (typeof handler !== 'function') {
+      throw new Error(`${handlerFile} does not export a function ${handlerExport}`);
+    }
+    return { handler: handler as BundledHandler, restoreEnvironment };
+  } catch (error) {
+    restoreEnvironment();
+    throw error;
+  }
+};

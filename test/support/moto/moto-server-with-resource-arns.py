@@ -1,0 +1,116 @@
+"""Starts moto's server (same arguments as `python3 -m moto.server`) with two harness fixes.
+
+moto 5.2.1 authorizes Secrets Manager calls and IAM user calls against the resource "*"
+(only IAM role, STS AssumeRole, S3 and SQS requests name their resource; see
+moto/core/responses.py `call_action` and `_determine_resource`). A policy whose statements
+name real ARNs, as ours do, then matches nothing and every call is denied, while a policy
+with `Resource: "*"` would pass everything: resource scoping cannot be tested at all.
+
+This launcher only tells moto which resource a request targets (the secret's ARN for
+Secrets Manager calls that take SecretId, the user's ARN for IAM calls on a named user).
+Signature checks and policy evaluation stay moto's own code. Everything else is unchanged.
+
+Second fix: moto 5.2.1 answers a Secrets Manager request it refuses (AccessDenied,
+InvalidClientTokenId, SignatureDoesNotMatch) with the XML error of the Query protocol and
+HTTP 403, which an SDK speaking Secrets Manager's JSON protocol cannot parse ("Deserialization
+error"). AWS answers with a JSON error (`AccessDeniedException`, `UnrecognizedClientException`,
+`InvalidSignatureException`, HTTP 400); this launcher re-encodes moto's refusal that way.
+"""
+
+import json
+import sys
+
+from moto.core.exceptions import JsonRESTError
+from moto.iam.responses import IamResponse
+from moto.secretsmanager.responses import SecretsManagerResponse
+from moto.server import main
+
+# IAM actions whose resource is the user named by the UserName parameter.
+IAM_USER_ACTIONS = {
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "GetUser",
+    "UpdateUser",
+    "DeleteUser",
+    "CreateUser",
+    "PutUserPolicy",
+    "GetUserPolicy",
+    "DeleteUserPolicy",
+    "ListUserPolicies",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "ListAttachedUserPolicies",
+    "TagUser",
+    "UntagUser",
+    "ListUserTags",
+}
+
+_original_iam_resource = IamResponse._determine_resource
+
+
+def _first(values):
+    if isinstance(values, list):
+        return values[0] if values else None
+    return values
+
+
+def _iam_resource(self):
+    action = _first(self.querystring.get("Action"))
+    user_name = _first(self.querystring.get("UserName"))
+    if action in IAM_USER_ACTIONS and user_name:
+        try:
+            return self.backend.get_user(user_name).arn
+        except Exception:  # the user does not exist: AWS still evaluates its ARN
+            return f"arn:{self.partition}:iam::{self.current_account}:user/{user_name}"
+    return _original_iam_resource(self)
+
+
+def _secret_resource(self):
+    try:
+        body = json.loads(self.body or "{}")
+    except ValueError:
+        return "*"
+    secret_id = body.get("SecretId") if isinstance(body, dict) else None
+    if not isinstance(secret_id, str) or secret_id == "":
+        return "*"
+    secret = self.backend.secrets.get(secret_id)
+    if secret is not None:
+        return secret.arn
+    if secret_id.startswith("arn:"):
+        return secret_id
+    return (
+        f"arn:{self.partition}:secretsmanager:{self.region}:{self.current_account}"
+        f":secret:{secret_id}"
+    )
+
+
+# Secrets Manager's JSON error types for moto's Query-protocol authentication errors.
+SECRETS_MANAGER_AUTH_ERRORS = {
+    "AccessDenied": "AccessDeniedException",
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+}
+
+_original_secrets_authenticate = SecretsManagerResponse._authenticate_and_authorize_normal_action
+
+
+def _secrets_authenticate(self, resource="*"):
+    try:
+        _original_secrets_authenticate(self, resource)
+    except Exception as error:
+        error_type = getattr(error, "error_type", None)
+        if isinstance(error, JsonRESTError) or error_type not in SECRETS_MANAGER_AUTH_ERRORS:
+            raise
+        json_error = JsonRESTError(SECRETS_MANAGER_AUTH_ERRORS[error_type], error.message)
+        json_error.code = 400
+        raise json_error from error
+
+
+IamResponse._determine_resource = _iam_resource
+SecretsManagerResponse._authenticate_and_authorize_normal_action = _secrets_authenticate
+SecretsManagerResponse._determine_resource = _secret_resource
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
