@@ -6,7 +6,7 @@ export const ACCESS_KEYS_PER_USER = 2;
 export interface KeyRemovalPlan {
   /** Active keys nobody stored: created after the AWSCURRENT version by a crashed attempt. */
   readonly orphans: readonly AccessKeyMetadata[];
-  /** Keys retired to make room for the new key, oldest and inactive first. */
+  /** Keys retired: every other key that is not Active, then the oldest Active ones for room. */
   readonly retire: readonly AccessKeyMetadata[];
 }
 
@@ -41,26 +41,26 @@ const retirementOrder = (left: AccessKeyMetadata, right: AccessKeyMetadata): num
 };
 
 /**
- * Decides which keys to remove before CreateAccessKey so the user ends with room for one
- * more key. Pure: the caller performs the plan. The AWSCURRENT key is never in it.
+ * Decides which keys to remove before CreateAccessKey. Pure: the caller performs the plan.
+ * The AWSCURRENT key is never in it. Removed are: orphans; every other key that is not Active
+ * (it can authenticate nothing; in the steady state that is the AWSPREVIOUS key, whose
+ * rollback role ends with this rotation); and then, while the user would still hold two keys,
+ * the oldest other Active key.
  */
 export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
   const { keys, currentAccessKeyId, orphanCutoff } = input;
   const cutoffMs =
     orphanCutoff === undefined ? undefined : Math.floor(orphanCutoff.getTime() / 1000) * 1000;
+  const others = keys.filter((key) => key.accessKeyId !== currentAccessKeyId);
   const orphans =
     cutoffMs === undefined
       ? []
-      : keys.filter(
-          (key) =>
-            key.accessKeyId !== currentAccessKeyId &&
-            key.status === 'Active' &&
-            key.createDate.getTime() >= cutoffMs,
-        );
-  const remaining = keys.filter((key) => !orphans.includes(key));
-  const candidates = remaining
-    .filter((key) => key.accessKeyId !== currentAccessKeyId)
+      : others.filter((key) => key.status === 'Active' && key.createDate.getTime() >= cutoffMs);
+  const inactive = others.filter((key) => key.status !== 'Active').sort(retirementOrder);
+  const activeOthers = others
+    .filter((key) => key.status === 'Active' && !orphans.includes(key))
     .sort(retirementOrder);
-  const excess = Math.max(0, remaining.length - (ACCESS_KEYS_PER_USER - 1));
-  return { orphans, retire: candidates.slice(0, excess) };
+  const kept = keys.length - orphans.length - inactive.length;
+  const excess = Math.max(0, kept - (ACCESS_KEYS_PER_USER - 1));
+  return { orphans, retire: [...inactive, ...activeOthers.slice(0, excess)] };
 };

@@ -24,6 +24,17 @@ const keyArbitrary = fc.record({
 });
 
 describe('Function: planKeyRemoval', () => {
+  it('retires an Inactive key that is not AWSCURRENT even when there is room', () => {
+    // e.g. the AWSCURRENT key was deleted by hand, leaving the Inactive AWSPREVIOUS key
+    const leftover = key('AKIALEFTOVER00000000', 'Inactive', '2025-01-01');
+    const plan = planKeyRemoval({
+      keys: [leftover],
+      currentAccessKeyId: 'AKIADELETEDBYHAND000',
+      orphanCutoff: undefined,
+    });
+    expect(plan).toEqual({ orphans: [], retire: [leftover] });
+  });
+
   it('plans nothing when the user has room', () => {
     const plan = planKeyRemoval({
       keys: [key('AKIACURRENT000000000', 'Active', '2026-01-01')],
@@ -83,9 +94,20 @@ describe('Function: planKeyRemoval', () => {
             expect(orphan.status).toBe('Active');
             expect(orphanCutoff).toBeDefined();
           }
-          // Only what is needed is retired: never more than the excess over one key.
-          const remainingAfterOrphans = keys.length - plan.orphans.length;
-          expect(plan.retire.length).toBe(Math.max(0, remainingAfterOrphans - 1));
+          // Every other key left behind is Active: no inactive leftovers.
+          const removedIds = new Set(removed.map((k) => k.accessKeyId));
+          const kept = keys.filter((k) => !removedIds.has(k.accessKeyId));
+          for (const k of kept) {
+            if (k.accessKeyId !== currentAccessKeyId) expect(k.status).toBe('Active');
+          }
+          // Active keys the secret does not know are retired only as far as room requires.
+          const activeKeptWithoutRetiring = keys.filter(
+            (k) =>
+              !plan.orphans.includes(k) &&
+              (k.accessKeyId === currentAccessKeyId || k.status === 'Active'),
+          );
+          const retiredActive = plan.retire.filter((k) => k.status === 'Active').length;
+          expect(retiredActive).toBe(Math.max(0, activeKeptWithoutRetiring.length - 1));
         },
       ),
       { numRuns: 2_000 },
