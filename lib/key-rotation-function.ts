@@ -31,6 +31,23 @@ const MAX_MEMORY_MB = 10_240;
 const CREATE_REQUIRE_BANNER =
   "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);";
 
+/**
+ * Module substitutions in the bundle (paths resolved from the project root, esbuild's working
+ * directory). Each drops SDK code that the function never runs in Lambda:
+ * - the default credential chain reduced to its first link, the environment variables in which
+ *   the Lambda runtime passes the role's credentials (lambda/aws/lambda-credential-provider.ts):
+ *   SSO, ini files, process, web identity, container and instance metadata providers and their
+ *   nested STS/SSO/sign-in clients are about 110 KB;
+ * - the event stream codec, which no operation rotation calls uses
+ *   (lambda/aws/no-event-streams.ts): about 19 KB.
+ */
+export const ROTATION_ESBUILD_ARGS: Readonly<Record<string, string[]>> = {
+  '--alias': [
+    '@aws-sdk/credential-provider-node=./lambda/aws/lambda-credential-provider.ts',
+    '@smithy/core/event-streams=./lambda/aws/no-event-streams.ts',
+  ],
+};
+
 /** IAM actions the rotation function needs on a bound user. */
 export const ROTATION_IAM_ACTIONS = [
   'iam:CreateAccessKey',
@@ -212,6 +229,7 @@ export class KeyRotationFunction extends Construct {
         // runs against the versions we tested.
         externalModules: [],
         forceDockerBundling: false,
+        esbuildArgs: ROTATION_ESBUILD_ARGS,
       },
     });
 

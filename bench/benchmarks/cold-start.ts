@@ -1,0 +1,213 @@
+/**
+ * Cold start: a new `node` process that loads the asset (which creates its SDK clients at module
+ * load), minus a bare `node -e ""`; beside it the Python reference rotation template's
+ * equivalent, `import boto3` and three clients, minus a bare `python3 -c ""`. Beside them the
+ * same loads timed inside the process (steadier on a shared machine), and the asset's modules
+ * without the logger and clients, which splits load from client creation. All commands run
+ * interleaved, in a rotating order, after a warm-up, and each figure is a median.
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { assetBuildOptions } from '../support/asset-build-options.js';
+import { makeTempDir, projectPath } from '../support/paths.js';
+import { median, ms, progress } from '../support/stats.js';
+import type { BenchRow } from '../support/table.js';
+
+export const COLD_START_TARGET_MS = 60;
+
+const PYTHON_REFERENCE = [
+  'import boto3',
+  "session = boto3.session.Session(region_name='us-east-1')",
+  "clients = [session.client(name) for name in ('secretsmanager', 'iam', 'sts')]",
+].join('\n');
+
+/** What the Lambda environment gives the function; no credentials are resolved at load. */
+export const LAMBDA_LIKE_ENV = {
+  AWS_REGION: 'us-east-1',
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_LAMBDA_FUNCTION_NAME: 'iam-key-rotation-bench',
+  AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'bench-not-a-secret',
+  // The SDK warns on Node.js 20 (the Lambda runtime is Node.js 24, where it does not).
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  // Keeps Python from writing bytecode caches into site-packages during the benchmark.
+  PYTHONDONTWRITEBYTECODE: '1',
+};
+
+/**
+ * `wall`: the parent times the whole process. `inside`: the process prints how long the import
+ * (or Python's imports and clients) took by its own clock, which leaves out process start-up and
+ * most of the machine's noise.
+ */
+export interface Command {
+  readonly name: string;
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly clock: 'wall' | 'inside';
+}
+
+export const timeOnce = (command: Command, env: NodeJS.ProcessEnv): number => {
+  const startedAt = performance.now();
+  const result = spawnSync(command.file, command.args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const elapsed = performance.now() - startedAt;
+  if (result.status !== 0) {
+    throw new Error(
+      `${command.name} exited ${String(result.status)}: ${result.stderr.toString().slice(-1_000)}`,
+    );
+  }
+  if (command.clock === 'wall') return elapsed;
+  const reported = Number(result.stdout.toString().trim().split('\n').at(-1));
+  if (!Number.isFinite(reported)) throw new Error(`${command.name} printed no duration`);
+  return reported;
+};
+
+/** Imports a module and prints how long that took, in ms. */
+export const importTimer = (entry: string): string[] => [
+  '--input-type=module',
+  '-e',
+  `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(entry).href)}); process.stdout.write(String(performance.now() - t));`,
+];
+
+export interface ColdStartResult {
+  readonly runs: number;
+  readonly bareNodeMs: number;
+  readonly assetMs: number;
+  readonly barePythonMs: number;
+  readonly boto3Ms: number;
+  /** Measured inside the process: `await import(asset)`. */
+  readonly assetImportMs: number;
+  /** Measured inside the process: the same modules, bundled alike, without the logger and clients. */
+  readonly withoutClientsImportMs: number;
+  /** Measured inside the process: `import boto3` and three clients. */
+  readonly boto3InsideMs: number;
+}
+
+/** Bundles bench/workloads/load-without-clients.ts with the asset's options. */
+export const bundleWithoutClients = async (): Promise<string> => {
+  const outfile = path.join(makeTempDir('cold-start'), 'index.mjs');
+  await build(
+    assetBuildOptions({
+      entryPoints: [projectPath('bench', 'workloads', 'load-without-clients.ts')],
+      outfile,
+    }),
+  );
+  return outfile;
+};
+
+export const measureColdStart = async (
+  assetEntry: string,
+  options: { runs?: number; warmups?: number } = {},
+): Promise<ColdStartResult> => {
+  const withoutClients = await bundleWithoutClients();
+  const runs = options.runs ?? 21;
+  const warmups = options.warmups ?? 3;
+  const env = { ...process.env, ...LAMBDA_LIKE_ENV };
+  const pythonInside = `import time\nstarted = time.perf_counter()\n${PYTHON_REFERENCE}\nprint((time.perf_counter() - started) * 1000)`;
+  const commands: Command[] = [
+    { name: 'bare node', file: process.execPath, args: ['-e', ''], clock: 'wall' },
+    { name: 'asset', file: process.execPath, args: [assetEntry], clock: 'wall' },
+    { name: 'bare python', file: 'python3', args: ['-c', ''], clock: 'wall' },
+    { name: 'boto3', file: 'python3', args: ['-c', PYTHON_REFERENCE], clock: 'wall' },
+    {
+      name: 'asset import',
+      file: process.execPath,
+      args: importTimer(assetEntry),
+      clock: 'inside',
+    },
+    {
+      name: 'import without clients',
+      file: process.execPath,
+      args: importTimer(withoutClients),
+      clock: 'inside',
+    },
+    { name: 'boto3 inside', file: 'python3', args: ['-c', pythonInside], clock: 'inside' },
+  ];
+  const samples = commands.map(() => [] as number[]);
+  progress(`cold start: ${String(warmups)} warm-up and ${String(runs)} measured rounds`);
+  for (let round = 0; round < warmups + runs; round += 1) {
+    for (let offset = 0; offset < commands.length; offset += 1) {
+      const index = (round + offset) % commands.length;
+      const command = commands[index];
+      if (command === undefined) continue;
+      const elapsed = timeOnce(command, env);
+      if (round >= warmups) samples[index]?.push(elapsed);
+    }
+  }
+  const medians = samples.map((values) => median(values));
+  const at = (index: number): number => medians[index] ?? NaN;
+  return {
+    runs,
+    bareNodeMs: at(0),
+    assetMs: at(1),
+    barePythonMs: at(2),
+    boto3Ms: at(3),
+    assetImportMs: at(4),
+    withoutClientsImportMs: at(5),
+    boto3InsideMs: at(6),
+  };
+};
+
+export const coldStartRows = (result: ColdStartResult): BenchRow[] => {
+  const nodeOver = result.assetMs - result.bareNodeMs;
+  const pythonOver = result.boto3Ms - result.barePythonMs;
+  return [
+    {
+      figure: 'cold start (new node process: load asset + create clients, minus bare node)',
+      value: `${ms(nodeOver)} (asset ${ms(result.assetMs)} − bare node ${ms(result.bareNodeMs)}; medians of ${String(result.runs)})`,
+      target: `≤ ${String(COLD_START_TARGET_MS)} ms`,
+      peer: `Python: import boto3 + 3 clients ${ms(pythonOver)} over bare python (${ms(result.boto3Ms)} − ${ms(result.barePythonMs)}); ratio node/python ${(nodeOver / pythonOver).toFixed(2)}`,
+      met: nodeOver <= COLD_START_TARGET_MS,
+    },
+    {
+      figure: 'cold start, timed inside the process (await import(asset))',
+      value: `${ms(result.assetImportMs)} = module evaluation ${ms(result.withoutClientsImportMs)} + logger and clients ${ms(result.assetImportMs - result.withoutClientsImportMs)}`,
+      target: `report (≤ ${String(COLD_START_TARGET_MS)} ms)`,
+      peer: `Python, timed inside: ${ms(result.boto3InsideMs)}; ratio ${(result.assetImportMs / result.boto3InsideMs).toFixed(2)}`,
+    },
+  ];
+};
+
+/**
+ * Loads the asset in a new process with Lambda-like environment variables and invokes it once
+ * against a 127.0.0.1 endpoint: the request must be signed with AWS_ACCESS_KEY_ID from the
+ * environment (the credential provider the bundle keeps).
+ */
+export const smokeTestAsset = (assetEntry: string): BenchRow => {
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', projectPath('bench', 'workloads', 'asset-smoke.ts'), assetEntry],
+    {
+      cwd: projectPath(),
+      env: { ...process.env, ...LAMBDA_LIKE_ENV },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 30_000,
+    },
+  );
+  const line = result.stderr
+    .toString()
+    .split('\n')
+    .find((candidate) => candidate.startsWith('BENCH_RESULT '));
+  if (line === undefined) {
+    throw new Error(
+      `asset smoke check printed no result: ${result.stderr.toString().slice(-1_000)}`,
+    );
+  }
+  const seen = JSON.parse(line.slice('BENCH_RESULT '.length)) as {
+    target?: string;
+    accessKeyId?: string;
+  }[];
+  const first = seen[0];
+  const ok =
+    first?.target === 'secretsmanager.DescribeSecret' &&
+    first.accessKeyId === LAMBDA_LIKE_ENV.AWS_ACCESS_KEY_ID;
+  return {
+    figure: 'asset smoke check (invoke once against 127.0.0.1)',
+    value: ok
+      ? 'DescribeSecret signed with AWS_ACCESS_KEY_ID from the environment'
+      : `unexpected requests: ${JSON.stringify(seen)}`,
+    target: 'signed with the Lambda environment credentials',
+    met: ok,
+  };
+};

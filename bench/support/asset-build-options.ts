@@ -1,0 +1,34 @@
+/**
+ * esbuild options equal to those NodejsFunction passes for the rotation function
+ * (lib/key-rotation-function.ts: ESM, node22, minify, mainFields module,main, the createRequire
+ * banner, and its extra esbuild arguments), for bundles the benchmarks build themselves.
+ */
+import type { BuildOptions } from 'esbuild';
+import { ROTATION_ESBUILD_ARGS } from '../../lib/key-rotation-function.js';
+import { projectPath } from './paths.js';
+
+const CREATE_REQUIRE_BANNER =
+  "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);";
+
+const assetAliases = (): Record<string, string> =>
+  Object.fromEntries(
+    (ROTATION_ESBUILD_ARGS['--alias'] ?? []).map((entry) => {
+      const [from = '', to = ''] = entry.split('=');
+      // esbuild resolves a relative alias from its working directory, the project root.
+      return [from, to.startsWith('.') ? projectPath(to) : to];
+    }),
+  );
+
+export const assetBuildOptions = (overrides: BuildOptions = {}): BuildOptions => ({
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  minify: true,
+  sourcemap: false,
+  mainFields: ['module', 'main'],
+  banner: { js: CREATE_REQUIRE_BANNER },
+  alias: assetAliases(),
+  logLevel: 'error',
+  ...overrides,
+});
