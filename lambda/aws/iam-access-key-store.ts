@@ -16,10 +16,19 @@ export interface AccessKeyMetadata {
   readonly createDate: Date;
 }
 
+export interface CreatedAccessKey {
+  readonly credentials: AccessKeyCredentials;
+  /**
+   * True when the SDK sent CreateAccessKey more than once (it retries timeouts and 5xx): an
+   * earlier attempt may have created a key whose answer, and secret, was lost.
+   */
+  readonly retried: boolean;
+}
+
 /** The IAM calls rotation makes. Every call names the user: never the signer's own identity. */
 export interface AccessKeyStore {
   listAccessKeys(userName: string): Promise<AccessKeyMetadata[]>;
-  createAccessKey(userName: string): Promise<AccessKeyCredentials>;
+  createAccessKey(userName: string): Promise<CreatedAccessKey>;
   deactivateAccessKey(userName: string, accessKeyId: string): Promise<void>;
   deleteAccessKey(userName: string, accessKeyId: string): Promise<void>;
 }
@@ -55,7 +64,7 @@ export class IamAccessKeyStore implements AccessKeyStore {
     return keys;
   }
 
-  public async createAccessKey(userName: string): Promise<AccessKeyCredentials> {
+  public async createAccessKey(userName: string): Promise<CreatedAccessKey> {
     const output = await this.client.send(
       new CreateAccessKeyCommand({ UserName: requireUserName(userName) }),
     );
@@ -63,7 +72,11 @@ export class IamAccessKeyStore implements AccessKeyStore {
     if (key?.AccessKeyId === undefined || key.SecretAccessKey === undefined) {
       throw new Error(`CreateAccessKey for user ${userName} returned no access key`);
     }
-    return new AccessKeyCredentials(key.AccessKeyId, key.SecretAccessKey);
+    return {
+      credentials: new AccessKeyCredentials(key.AccessKeyId, key.SecretAccessKey),
+      // `$metadata` is set by the SDK's middleware; a mocked client may leave it out.
+      retried: ((output.$metadata as { attempts?: number } | undefined)?.attempts ?? 1) > 1,
+    };
   }
 
   public async deactivateAccessKey(userName: string, accessKeyId: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { AccessKeyMetadata } from '../aws/iam-access-key-store.js';
+import type { AccessKeyMetadata, CreatedAccessKey } from '../aws/iam-access-key-store.js';
 import { AWSCURRENT, AWSPENDING, errorName } from '../aws/secrets-manager-secret-store.js';
 import { PendingAccessKeyError, RotationError, RotationStateError } from '../errors.js';
 import type { AccessKeyCredentials } from './access-key-credentials.js';
@@ -80,9 +80,14 @@ const createAccessKeyWithRoom = async (
   currentAccessKeyId: string | undefined,
 ): Promise<AccessKeyCredentials> => {
   const { services, log, userName } = context;
-  await makeRoom(context, currentAccessKeyId, await services.iam.listAccessKeys(userName));
+  let kept = await makeRoom(
+    context,
+    currentAccessKeyId,
+    await services.iam.listAccessKeys(userName),
+  );
+  let created: CreatedAccessKey | undefined;
   try {
-    return await services.iam.createAccessKey(userName);
+    created = await services.iam.createAccessKey(userName);
   } catch (error) {
     if (errorName(error) !== 'LimitExceededException') throw error;
     // Someone (or a concurrent attempt) added a key since we listed: reconcile once.
@@ -90,15 +95,40 @@ const createAccessKeyWithRoom = async (
       userName,
     });
   }
-  await makeRoom(context, currentAccessKeyId, await services.iam.listAccessKeys(userName));
-  try {
-    return await services.iam.createAccessKey(userName);
-  } catch (error) {
-    if (errorName(error) !== 'LimitExceededException') throw error;
-    throw new PendingAccessKeyError(
-      `createSecret: IAM user ${userName} still has ${ACCESS_KEYS_PER_USER} access keys after reconciling; expected room for one more`,
-      { cause: error },
-    );
+  if (created === undefined) {
+    kept = await makeRoom(context, currentAccessKeyId, await services.iam.listAccessKeys(userName));
+    try {
+      created = await services.iam.createAccessKey(userName);
+    } catch (error) {
+      if (errorName(error) !== 'LimitExceededException') throw error;
+      throw new PendingAccessKeyError(
+        `createSecret: IAM user ${userName} still has ${ACCESS_KEYS_PER_USER} access keys after reconciling; expected room for one more`,
+        { cause: error },
+      );
+    }
+  }
+  if (created.retried) {
+    await removeKeysCreatedAlongside(context, created.credentials, kept, currentAccessKeyId);
+  }
+  return created.credentials;
+};
+
+/**
+ * When the SDK retried CreateAccessKey (a timeout after IAM created the key, say), an earlier
+ * attempt may have created a key whose secret never arrived. With room for two keys no
+ * LimitExceeded reveals it, so look: a key that is neither the one returned nor one kept
+ * before the call appeared during it, and nobody can use it.
+ */
+const removeKeysCreatedAlongside = async (
+  context: StepContext,
+  created: AccessKeyCredentials,
+  kept: ReadonlySet<string>,
+  currentAccessKeyId: string | undefined,
+): Promise<void> => {
+  const keys = await context.services.iam.listAccessKeys(context.userName);
+  for (const key of keys) {
+    if (key.accessKeyId === created.accessKeyId || kept.has(key.accessKeyId)) continue;
+    await removeAccessKey(context, key, currentAccessKeyId, 'created by a retried CreateAccessKey');
   }
 };
 
@@ -106,7 +136,7 @@ const makeRoom = async (
   context: StepContext,
   currentAccessKeyId: string | undefined,
   keys: readonly AccessKeyMetadata[],
-): Promise<void> => {
+): Promise<ReadonlySet<string>> => {
   const { services, event } = context;
   let orphanCutoff: Date | undefined;
   if (needsOrphanCutoff(keys, currentAccessKeyId)) {
@@ -123,6 +153,8 @@ const makeRoom = async (
   for (const key of plan.retire) {
     await removeAccessKey(context, key, currentAccessKeyId, 'oldest key not in AWSCURRENT');
   }
+  const removed = new Set([...plan.orphans, ...plan.retire]);
+  return new Set(keys.filter((key) => !removed.has(key)).map((key) => key.accessKeyId));
 };
 
 const removeAccessKey = async (

@@ -44,8 +44,9 @@ const retirementOrder = (left: AccessKeyMetadata, right: AccessKeyMetadata): num
  * Decides which keys to remove before CreateAccessKey. Pure: the caller performs the plan.
  * The AWSCURRENT key is never in it. Removed are: orphans; every other key that is not Active
  * (it can authenticate nothing; in the steady state that is the AWSPREVIOUS key, whose
- * rollback role ends with this rotation); and then, while the user would still hold two keys,
- * the oldest other Active key.
+ * rollback role ends with this rotation); then, once the secret holds a key, every other
+ * Active key, or, at the first rotation, the oldest other Active key while the user would
+ * still hold two keys.
  */
 export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
   const { keys, currentAccessKeyId, orphanCutoff } = input;
@@ -61,6 +62,11 @@ export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
     .filter((key) => key.status === 'Active' && !orphans.includes(key))
     .sort(retirementOrder);
   const kept = keys.length - orphans.length - inactive.length;
-  const excess = Math.max(0, kept - (ACCESS_KEYS_PER_USER - 1));
+  // Once the secret holds a key, every other key goes, even when the AWSCURRENT key itself was
+  // deleted by hand; only the first rotation keeps a key the user had before the secret.
+  const excess =
+    currentAccessKeyId === undefined
+      ? Math.max(0, kept - (ACCESS_KEYS_PER_USER - 1))
+      : activeOthers.length;
   return { orphans, retire: [...inactive, ...activeOthers.slice(0, excess)] };
 };

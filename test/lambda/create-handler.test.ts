@@ -462,6 +462,34 @@ describe('Function: createHandler', () => {
       expect(pendingKeyId()).not.toBe(orphanId);
     });
 
+    it('removes the key of a CreateAccessKey attempt whose answer was lost when the SDK retried it', async () => {
+      // Arrange: the first attempt created a key but timed out; the SDK's retry created another
+      const kept = fake.addKey(USER, { createDate: new Date('2025-01-01T00:00:00Z') });
+      fake.startRotation(SECRET, TOKEN);
+      let lostKeyId: string | undefined;
+      fake.interceptNext('CreateAccessKey', (input: { UserName: string }) => {
+        lostKeyId = fake.addKey(input.UserName).accessKeyId;
+        const key = fake.addKey(input.UserName);
+        return {
+          AccessKey: {
+            UserName: USER,
+            AccessKeyId: key.accessKeyId,
+            SecretAccessKey: key.secretAccessKey,
+            Status: 'Active',
+          },
+          $metadata: { httpStatusCode: 200, attempts: 2 },
+        };
+      });
+
+      // Act
+      await rotation.step('createSecret', TOKEN);
+
+      // Assert: the lost key is gone, the key the user had before is kept
+      const remaining = fake.userKeys(USER).map((key) => key.accessKeyId);
+      expect(remaining).toEqual([kept.accessKeyId, pendingKeyId()]);
+      expect(remaining).not.toContain(lostKeyId);
+    });
+
     it('deletes the new key and fails when PutSecretValue fails, leaving the keys as they were', async () => {
       // Arrange
       await rotateOnce('token-1');

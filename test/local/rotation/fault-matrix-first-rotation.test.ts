@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CONFIGS,
+  FULL_FAULT_MATRIX,
+  SETUPS,
+  buildMatrix,
+  faultCases,
+  runFaultCase,
+} from '../../support/scenario/fault-matrix.js';
+
+// By default given up after one attempt, so every fault that the SDK's own retries do not
+// absorb leaves the rotation to the next scheduled one, which reattempts it with the same token
+// as a retry would. The steady-state matrix covers the retry configurations.
+const matrix = await buildMatrix(
+  SETUPS.filter((setup) => setup.rotationsBefore === 0),
+  FULL_FAULT_MATRIX ? CONFIGS : CONFIGS.filter((config) => !config.retried),
+);
+
+describe('Rotation: every single fault at every call of the first rotation', () => {
+  describe.each(matrix)('Setup: $setup.name; $config.name', ({ setup, config, calls }) => {
+    it('makes the calls a rotation needs, with testSecret waiting for propagation', () => {
+      expect(calls[0]).toBe('createSecret DescribeSecret');
+      expect(calls).toContain('createSecret CreateAccessKey');
+      expect(calls).toContain('finishSecret UpdateSecretVersionStage');
+      expect(
+        calls.filter((call) => call === 'testSecret GetCallerIdentity').length,
+      ).toBeGreaterThan(1);
+    });
+
+    it.each(faultCases(calls))(
+      'keeps every invariant and rotates next time with $kind at call $position ($call)',
+      async (faultCase) => {
+        await runFaultCase(setup, config, faultCase);
+      },
+    );
+  });
+});

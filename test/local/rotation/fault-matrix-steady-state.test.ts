@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CONFIGS,
+  FULL_FAULT_MATRIX,
+  SETUPS,
+  buildMatrix,
+  faultCases,
+  runFaultCase,
+} from '../../support/scenario/fault-matrix.js';
+
+// Retried with the same token, and given up after one attempt (then the next scheduled
+// rotation). A retry with a new token is covered by the property tests.
+const matrix = await buildMatrix(
+  SETUPS.filter((setup) => setup.rotationsBefore > 0),
+  FULL_FAULT_MATRIX
+    ? CONFIGS
+    : CONFIGS.filter((config) => config.rotation.retry?.reuseToken !== false),
+);
+
+describe('Rotation: every single fault at every call of a steady-state rotation', () => {
+  describe.each(matrix)('Setup: $setup.name; $config.name', ({ setup, config, calls }) => {
+    it('makes the calls a rotation needs, retiring the AWSPREVIOUS key', () => {
+      expect(calls[0]).toBe('createSecret DescribeSecret');
+      expect(calls).toContain('createSecret DeleteAccessKey');
+      expect(calls).toContain('createSecret CreateAccessKey');
+      expect(calls).toContain('finishSecret UpdateAccessKey');
+    });
+
+    it.each(faultCases(calls))(
+      'keeps every invariant and rotates next time with $kind at call $position ($call)',
+      async (faultCase) => {
+        await runFaultCase(setup, config, faultCase);
+      },
+    );
+  });
+});

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { AWSCURRENT, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { checkInvariants } from '../../support/scenario/invariants.js';
+import { Scenario, USER_NAME } from '../../support/scenario/scenario.js';
+
+const failureMessages = (scenario: Scenario): string[] =>
+  scenario.sim.invocations
+    .filter((invocation) => invocation.outcome === 'failed')
+    .map((invocation) => (invocation.error instanceof Error ? invocation.error.message : ''));
+
+describe('Rotation: against the simulated AWS', () => {
+  describe('Bootstrap', () => {
+    it('creates the first key of a secret that holds only the user name', async () => {
+      await Scenario.run({ start: 'empty' }, async (scenario) => {
+        await scenario.rotateNow();
+
+        expect(scenario.lastRotation?.status).toBe('succeeded');
+        expect(scenario.keys().map((key) => key.accessKeyId)).toEqual([
+          scenario.storedKeyId(AWSCURRENT),
+        ]);
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+
+    it('keeps a key the user had before the secret at the first rotation and retires it at the second', async () => {
+      await Scenario.run({ start: 'pre-existing-key' }, async (scenario) => {
+        const [preExisting = ''] = [...scenario.preExistingKeyIds];
+
+        await scenario.rotateNow();
+
+        expect(scenario.sim.accessKey(preExisting)?.status).toBe('Active');
+        expect(checkInvariants(scenario)).toEqual([]);
+
+        await scenario.runScheduledRotation();
+
+        expect(scenario.sim.accessKey(preExisting)).toBeUndefined();
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+
+    it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
+      await Scenario.run({ start: 'empty' }, async (scenario) => {
+        scenario.sim.injectFault({
+          kind: 'timeout-after-effect',
+          match: { operation: 'CreateAccessKey', insideInvocation: true },
+        });
+
+        await scenario.rotateNow();
+
+        expect(scenario.lastRotation?.status).toBe('succeeded');
+        expect(
+          scenario.sim.callsWhere({ operation: 'CreateAccessKey', outcome: 'success' }),
+        ).toHaveLength(1);
+        expect(scenario.keys().map((key) => key.accessKeyId)).toEqual([
+          scenario.storedKeyId(AWSCURRENT),
+        ]);
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+  });
+
+  describe('Steady state', () => {
+    it('ends every rotation with the AWSCURRENT key Active and the AWSPREVIOUS key Inactive', async () => {
+      await Scenario.run({ start: 'stored-key' }, async (scenario) => {
+        for (let i = 0; i < 3; i += 1)
+          await scenario.runScheduledRotation().catch(() => scenario.rotateNow());
+
+        const current = scenario.sim.accessKey(scenario.storedKeyId(AWSCURRENT) ?? '');
+        const previous = scenario.sim.accessKey(scenario.storedKeyId(AWSPREVIOUS) ?? '');
+        expect(scenario.sim.rotations.map((r) => r.status)).toEqual([
+          'succeeded',
+          'succeeded',
+          'succeeded',
+        ]);
+        expect([current?.status, previous?.status]).toEqual(['Active', 'Inactive']);
+        expect(scenario.keys()).toHaveLength(2);
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+
+    it('fails when a second RotateSecret comes while a rotation is incomplete', async () => {
+      await Scenario.run({ rotation: { retry: { maxAttempts: 1 } } }, async (scenario) => {
+        scenario.sim.setPropagationDelay(60_000);
+        await scenario.rotateNow();
+        expect(scenario.lastRotation?.status).toBe('failed');
+
+        const second = await scenario.rotateNow();
+
+        expect(second).toMatchObject({ accepted: false, errorName: 'InvalidRequestException' });
+        expect(checkInvariants(scenario)).toEqual([]);
+        await scenario.sim.clock.sleep(3_600_000);
+        expect((await scenario.runScheduledRotation()).status).toBe('succeeded');
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+  });
+
+  describe('Changes by hand', () => {
+    it('removes a key created by hand at the next rotation', async () => {
+      await Scenario.run({}, async (scenario) => {
+        await scenario.rotateNow();
+        await scenario.applyOutOfBand('create-key');
+        const handMade = scenario
+          .keys()
+          .find((key) => key.accessKeyId !== scenario.storedKeyId(AWSCURRENT));
+        expect(handMade).toBeDefined();
+
+        await scenario.runScheduledRotation();
+
+        expect(scenario.sim.accessKey(handMade?.accessKeyId ?? '')).toBeUndefined();
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+
+    it('leaves no unreferenced key when the AWSCURRENT key was deleted by hand', async () => {
+      await Scenario.run({ start: 'pre-existing-key' }, async (scenario) => {
+        await scenario.rotateNow();
+        await scenario.applyOutOfBand('delete-current-key');
+
+        await scenario.runScheduledRotation();
+
+        expect(scenario.lastRotation?.status).toBe('succeeded');
+        expect(scenario.keys().map((key) => key.accessKeyId)).toEqual([
+          scenario.storedKeyId(AWSCURRENT),
+        ]);
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+
+    it('fails clearly without touching the secret when the user was deleted, and recovers once it is recreated', async () => {
+      await Scenario.run({ rotation: { retry: { maxAttempts: 2 } } }, async (scenario) => {
+        await scenario.rotateNow();
+        const current = scenario.storedKeyId(AWSCURRENT);
+        await scenario.applyOutOfBand('delete-user');
+
+        const failed = await scenario.runScheduledRotation();
+
+        expect(failed.status).toBe('failed');
+        expect(failureMessages(scenario).at(-1)).toBe(
+          `createSecret failed: NoSuchEntityException: The user with name ${USER_NAME} cannot be found.`,
+        );
+        expect(scenario.storedKeyId(AWSCURRENT)).toBe(current);
+        expect(checkInvariants(scenario)).toEqual([]);
+
+        await scenario.applyOutOfBand('recreate-user');
+        const recovered = await scenario.runScheduledRotation();
+
+        expect(recovered).toMatchObject({ status: 'succeeded', tokens: failed.tokens });
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+  });
+});

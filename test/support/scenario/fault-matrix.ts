@@ -1,0 +1,186 @@
+import { expect } from 'vitest';
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  type RotationRecord,
+  type RotationRunnerOptions,
+} from '../../../local/simulation/index.js';
+import { checkInvariants } from './invariants.js';
+import { Scenario, type ScenarioStart } from './scenario.js';
+
+/**
+ * Every single fault, of each kind, at every call position of a rotation. The positions come
+ * from a clean run of the same scenario (same seed, so the faulted run is identical up to the
+ * fault); the fault hits the nth call the rotation function makes.
+ */
+
+export interface Setup {
+  readonly name: string;
+  readonly start: ScenarioStart;
+  /** Clean rotations before the one under test. */
+  readonly rotationsBefore: number;
+}
+
+export const SETUPS: readonly Setup[] = [
+  { name: 'first rotation of a secret without a key', start: 'empty', rotationsBefore: 0 },
+  {
+    name: 'first rotation of a user with a key the secret does not hold',
+    start: 'pre-existing-key',
+    rotationsBefore: 0,
+  },
+  { name: 'first rotation of a secret holding a key', start: 'stored-key', rotationsBefore: 0 },
+  {
+    name: 'steady state (AWSCURRENT and an Inactive AWSPREVIOUS key)',
+    start: 'stored-key',
+    rotationsBefore: 1,
+  },
+];
+
+export interface RetryConfig {
+  readonly name: string;
+  readonly rotation: RotationRunnerOptions;
+  /** Secrets Manager retries the rotation, so a single fault must not make it give up. */
+  readonly retried: boolean;
+}
+
+export const CONFIGS: readonly RetryConfig[] = [
+  {
+    name: 'Secrets Manager retries with the same token',
+    rotation: { retry: { maxAttempts: 3, delayMs: 60_000, reuseToken: true } },
+    retried: true,
+  },
+  {
+    name: 'Secrets Manager retries with a new token',
+    rotation: { retry: { maxAttempts: 3, delayMs: 60_000, reuseToken: false } },
+    retried: true,
+  },
+  {
+    name: 'Secrets Manager gives up after one attempt',
+    rotation: { retry: { maxAttempts: 1 } },
+    retried: false,
+  },
+];
+
+export const PROPAGATION_DELAY_MS = 300;
+
+/**
+ * The suite runs a subset of setup x retry configuration to stay under a minute; set
+ * ROTATION_FULL_FAULT_MATRIX=1 for every combination (about 1,160 scenarios, 1.5 minutes).
+ */
+export const FULL_FAULT_MATRIX = process.env.ROTATION_FULL_FAULT_MATRIX === '1';
+export const SEED = 7;
+
+/** Brings the scenario to the rotation under test, runs it, and returns its record. */
+export const runRotationUnderTest = async (
+  scenario: Scenario,
+  setup: Setup,
+  beforeRotation: () => void,
+): Promise<RotationRecord> => {
+  for (let i = 0; i < setup.rotationsBefore; i += 1) {
+    if (i === 0) await scenario.rotateNow();
+    else await scenario.runScheduledRotation();
+  }
+  beforeRotation();
+  if (setup.rotationsBefore === 0) {
+    const outcome = await scenario.rotateNow();
+    expect(outcome.accepted).toBe(true);
+  } else {
+    await scenario.runScheduledRotation();
+  }
+  const record = scenario.lastRotation;
+  if (record === undefined) throw new Error('no rotation was started');
+  return record;
+};
+
+/** The calls the rotation under test makes in a clean run: "step Operation" each. */
+export const cleanRunCalls = async (setup: Setup, config: RetryConfig): Promise<string[]> =>
+  Scenario.run(
+    {
+      start: setup.start,
+      seed: SEED,
+      propagationDelayMs: PROPAGATION_DELAY_MS,
+      rotation: config.rotation,
+    },
+    async (scenario) => {
+      let from = 0;
+      const record = await runRotationUnderTest(scenario, setup, () => {
+        from = scenario.sim.callCount;
+      });
+      if (record.status !== 'succeeded') throw new Error(`clean run ${record.status}`);
+      return scenario.sim.calls
+        .slice(from)
+        .filter((call) => call.invocationId !== undefined)
+        .map((call) => `${String(call.step)} ${call.operation}`);
+    },
+  );
+
+export interface FaultCase {
+  readonly kind: FaultKind;
+  readonly position: number;
+  /** "step Operation" of the call in the clean run. */
+  readonly call: string;
+}
+
+/** Every fault kind at every call of the clean run. */
+export const faultCases = (calls: readonly string[]): FaultCase[] =>
+  calls.flatMap((call, position) => FAULT_KINDS.map((kind) => ({ kind, position, call })));
+
+/**
+ * One faulted scenario: the fault at its call, the retries, then the next scheduled rotation
+ * (which reattempts a rotation that was given up). Invariants after each; the next rotation
+ * must succeed, and with retries the faulted rotation itself must.
+ */
+export const runFaultCase = async (
+  setup: Setup,
+  config: RetryConfig,
+  { kind, position }: FaultCase,
+): Promise<void> => {
+  await Scenario.run(
+    {
+      start: setup.start,
+      seed: SEED,
+      propagationDelayMs: PROPAGATION_DELAY_MS,
+      rotation: config.rotation,
+    },
+    async (scenario) => {
+      let fired = (): number => 0;
+      const faulted = await runRotationUnderTest(scenario, setup, () => {
+        const fault = scenario.sim.injectFault({
+          kind,
+          match: { insideInvocation: true, nth: position + 1 },
+        });
+        fired = () => fault.fired;
+      });
+
+      expect(fired()).toBe(1);
+      expect(checkInvariants(scenario)).toEqual([]);
+      if (config.retried) expect(faulted.status).toBe('succeeded');
+
+      const next = await scenario.runScheduledRotation();
+
+      expect(next.status).toBe('succeeded');
+      expect(checkInvariants(scenario)).toEqual([]);
+    },
+  );
+};
+
+export interface MatrixEntry {
+  readonly setup: Setup;
+  readonly config: RetryConfig;
+  /** The calls of the clean run: the positions to fault. */
+  readonly calls: readonly string[];
+}
+
+/** The clean run of every combination, one scenario at a time (each captures stdout). */
+export const buildMatrix = async (
+  setups: readonly Setup[],
+  configs: readonly RetryConfig[],
+): Promise<MatrixEntry[]> => {
+  const matrix: MatrixEntry[] = [];
+  for (const setup of setups) {
+    for (const config of configs) {
+      matrix.push({ setup, config, calls: await cleanRunCalls(setup, config) });
+    }
+  }
+  return matrix;
+};
