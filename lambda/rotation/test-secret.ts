@@ -27,11 +27,21 @@ const isRetryable = (error: unknown): boolean => {
 };
 
 /**
- * Wait before attempt `attempt + 1`: 100, 200, 400, 800 ms, then every second. New keys
- * usually work after 3-8 s; polling at most a second apart answers within a second of that.
+ * Gap between attempt `attempt` and the next: 100, 200, 400, 800 ms, then every second. New
+ * keys usually work after 3-8 s; polling at most a second apart answers within a second of that.
  */
 export const testRetryDelay = (attempt: number): number =>
   Math.min(1_000, 100 * 2 ** Math.max(0, attempt - 1));
+
+/**
+ * When attempt `attempt + 1` starts, counted from the first attempt, so the time each call
+ * takes does not add up over the attempts.
+ */
+export const testAttemptOffset = (attempt: number): number => {
+  let offset = 0;
+  for (let previous = 1; previous <= attempt; previous += 1) offset += testRetryDelay(previous);
+  return offset;
+};
 
 /** `arn:<partition>:iam::<account>:user/<path/><name>` split into account and user name. */
 const parseUserArn = (arn: string): { account: string; userName: string } | undefined => {
@@ -106,8 +116,9 @@ const verifyCredentials = async (
             { cause: error },
           );
         }
-        const delay = testRetryDelay(attempt);
-        if (services.clock.now() + delay > deadline) {
+        const nextAttemptAt = startedAt + testAttemptOffset(attempt);
+        const delay = Math.max(0, nextAttemptAt - services.clock.now());
+        if (nextAttemptAt > deadline) {
           throw new AccessKeyTestError(
             `testSecret: access key ${credentials.accessKeyId} was still rejected with ${name} after ${attempt} attempts over ${services.clock.now() - startedAt} ms; the deadline left no time for another attempt`,
             { cause: error },
@@ -119,7 +130,7 @@ const verifyCredentials = async (
           attempt,
           retryInMs: delay,
         });
-        await services.clock.sleep(delay);
+        if (delay > 0) await services.clock.sleep(delay);
       }
     }
   } finally {

@@ -628,6 +628,34 @@ describe('Function: createHandler', () => {
       expect(rotation.clock.sleeps).toEqual([100, 200, 400, 800, 1000]);
     });
 
+    it('times the attempts from the first one, so slow requests do not stretch the schedule', async () => {
+      // Arrange: every GetCallerIdentity takes 150 ms; the key works from the fourth attempt
+      fake.startRotation(SECRET, TOKEN);
+      await rotation.step('createSecret', TOKEN);
+      const key = fake.key(USER, 0);
+      let attempts = 0;
+      fake.sts.on(GetCallerIdentityCommand).callsFake(() => {
+        rotation.clock.advance(150);
+        attempts += 1;
+        if (attempts < 4) {
+          throw Object.assign(new Error('The security token included in the request is invalid.'), {
+            name: 'InvalidClientTokenId',
+          });
+        }
+        return { Arn: `arn:aws:iam::${ACCOUNT}:user/${USER}`, Account: ACCOUNT };
+      });
+      const startedAt = rotation.clock.now();
+
+      // Act
+      await rotation.step('testSecret', TOKEN);
+
+      // Assert: attempts start at 0, 150 (due at 100), 300 (due at 300) and 700 ms
+      expect(attempts).toBe(4);
+      expect(rotation.clock.sleeps).toEqual([250]);
+      expect(rotation.clock.now() - startedAt).toBe(850);
+      expect(key.status).toBe('Active');
+    });
+
     it('fails when the key is still rejected at the deadline taken from the remaining time', async () => {
       // Arrange
       fake.rejectionsForNewKeys = 1_000;

@@ -14,6 +14,11 @@ export class ManualClock implements Clock {
     return this.current;
   }
 
+  /** Time passing without a sleep, e.g. a request that takes a while. */
+  public advance(milliseconds: number): void {
+    this.current += milliseconds;
+  }
+
   public sleep(milliseconds: number): Promise<void> {
     this.sleeps.push(milliseconds);
     this.current += milliseconds;
