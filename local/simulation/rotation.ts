@@ -176,6 +176,19 @@ export class RotationRunner implements RotationHooks {
     return this.storage.getStore();
   }
 
+  /** Runs `action` outside any invocation's async context (someone else's calls). */
+  public outsideInvocation<T>(action: () => T): T {
+    return this.storage.exit(action);
+  }
+
+  /**
+   * Releases the async context. On Node 20 every live AsyncLocalStorage is visited on every
+   * promise created afterwards, so thousands of simulations would slow each other down.
+   */
+  public dispose(): void {
+    this.storage.disable();
+  }
+
   public startRotation(secret: SecretState, token: string, rotateImmediately: boolean): void {
     void this.start(secret, token, rotateImmediately ? 'rotation' : 'test', 'api');
   }

@@ -388,6 +388,16 @@ export class Simulation {
     return this.runner.runScheduled(this.secretsManager.get(secretId));
   }
 
+  /** Runs `action` as someone other than the rotation function: its calls belong to no invocation. */
+  public outsideInvocation<T>(action: () => T): T {
+    return this.runner.outsideInvocation(action);
+  }
+
+  /** Releases what the simulation holds beyond its own objects; call it when done with it. */
+  public dispose(): void {
+    this.runner.dispose();
+  }
+
   /** Waits until every rotation and invocation started so far has ended. */
   public settle(): Promise<void> {
     return this.runner.settle();

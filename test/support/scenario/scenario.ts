@@ -1,4 +1,3 @@
-import type { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import {
   CreateAccessKeyCommand,
@@ -64,10 +63,6 @@ export type OutOfBandChange =
   | 'create-key'
   | 'delete-user'
   | 'recreate-user';
-
-interface SimulationInternals {
-  readonly runner: { readonly storage: AsyncLocalStorage<unknown> };
-}
 
 interface StoredKeyFields {
   readonly AccessKeyId?: string;
@@ -145,16 +140,10 @@ export class Scenario {
     }
   }
 
-  private get internals(): SimulationInternals {
-    return this.sim as unknown as SimulationInternals;
-  }
-
   public dispose(): void {
     this.logs.stop();
-    // Each simulation's rotation runner holds an AsyncLocalStorage; on Node 20 every live one
-    // is visited on every promise created afterwards, so thousands of scenarios would slow
-    // each other down quadratically. The simulation offers no way to release it: reach in.
-    this.internals.runner.storage.disable();
+    // Thousands of live simulations would slow every later promise down (see Simulation.dispose).
+    this.sim.dispose();
   }
 
   public get secretId(): string {
@@ -382,7 +371,7 @@ export class Scenario {
         this.interleaved.splice(this.interleaved.indexOf(entry), 1);
         // Outside the invocation's async context: the action is someone else's, not the
         // rotation function's (its calls must not be attributed to, or die with, the invocation).
-        const promise = this.internals.runner.storage.exit(entry.run);
+        const promise = this.sim.outsideInvocation(entry.run);
         this.background.add(promise);
         const remove = (): void => {
           this.background.delete(promise);
