@@ -30,7 +30,14 @@ export const createSecret = async (context: StepContext): Promise<void> => {
   if (pendingAccessKeyId !== undefined && pendingAccessKeyId !== currentAccessKeyId) {
     const keys = await services.iam.listAccessKeys(userName);
     if (keys.some((key) => key.accessKeyId === pendingAccessKeyId)) {
-      log.info('createSecret: AWSPENDING already holds a new access key; nothing to do', {
+      // A resumed rotation: the key is stored. Still remove what a first pass would have
+      // (a key made by hand or left behind since), so the rotation ends without strays.
+      await makeRoom(
+        context,
+        currentAccessKeyId,
+        keys.filter((key) => key.accessKeyId !== pendingAccessKeyId),
+      );
+      log.info('createSecret: AWSPENDING already holds a new access key; nothing to create', {
         accessKeyId: pendingAccessKeyId,
       });
       return;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AWSCURRENT, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { playScenario } from '../../support/scenario/actions.js';
 import { checkInvariants } from '../../support/scenario/invariants.js';
 import { Scenario, USER_NAME } from '../../support/scenario/scenario.js';
 
@@ -36,6 +37,27 @@ describe('Rotation: against the simulated AWS', () => {
         expect(scenario.sim.accessKey(preExisting)).toBeUndefined();
         expect(checkInvariants(scenario)).toEqual([]);
       });
+    });
+
+    it('removes a key made by hand when a given-up rotation is resumed with its stored key', async () => {
+      // Found by the property test: the resumed createSecret found its key and returned early,
+      // leaving the hand-made key unreferenced after the rotation completed.
+      await playScenario(
+        {
+          start: 'empty',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+        },
+        [
+          { kind: 'out-of-band', change: 'delete-current-key' },
+          { kind: 'fault', fault: 'throttling', nth: 7, times: 3 },
+          { kind: 'scheduled-rotation' },
+          { kind: 'out-of-band', change: 'create-key' },
+        ],
+      );
     });
 
     it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
