@@ -1,4 +1,4 @@
-import { errorName } from './aws/secrets-manager-secret-store.js';
+import { errorName } from './aws/aws-error.js';
 import type { HandlerDependencies } from './dependencies.js';
 import { RotationError } from './errors.js';
 import { parseRotationEvent, type RotationEvent } from './event.js';

@@ -1,3 +1,4 @@
+import { describeType } from './describe-type.js';
 import { InvalidEventError } from './errors.js';
 
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
@@ -15,9 +16,6 @@ export interface RotationEvent {
   /** Sensitive: pass it to PutSecretValue, never log it. */
   readonly RotationToken?: string;
 }
-
-const describeType = (value: unknown): string =>
-  value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 
 const isRotationStep = (value: unknown): value is RotationStep =>
   typeof value === 'string' && (ROTATION_STEPS as readonly string[]).includes(value);

@@ -6,6 +6,7 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { errorName } from './aws-error.js';
 
 export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPENDING = 'AWSPENDING';
@@ -44,11 +45,6 @@ export interface SecretStore {
   /** When the version was created, or `undefined` if the secret has no such version. */
   getVersionCreatedDate(secretId: string, versionId: string): Promise<Date | undefined>;
 }
-
-const errorName = (error: unknown): string | undefined =>
-  typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string'
-    ? error.name
-    : undefined;
 
 export class SecretsManagerSecretStore implements SecretStore {
   public constructor(private readonly client: SecretsManagerClient) {}
@@ -144,5 +140,3 @@ export class SecretsManagerSecretStore implements SecretStore {
     return undefined;
   }
 }
-
-export { errorName };

@@ -1,5 +1,6 @@
 import type { AccessKeyMetadata, CreatedAccessKey } from '../aws/iam-access-key-store.js';
-import { AWSCURRENT, AWSPENDING, errorName } from '../aws/secrets-manager-secret-store.js';
+import { errorName, ignoreNoSuchEntity } from '../aws/aws-error.js';
+import { AWSCURRENT, AWSPENDING } from '../aws/secrets-manager-secret-store.js';
 import { PendingAccessKeyError, RotationError, RotationStateError } from '../errors.js';
 import type { AccessKeyCredentials } from './access-key-credentials.js';
 import { findCurrentVersionId } from './guard.js';
@@ -158,7 +159,7 @@ const makeRoom = async (
     await removeAccessKey(context, key, currentAccessKeyId, 'orphan left by an earlier attempt');
   }
   for (const key of plan.retire) {
-    await removeAccessKey(context, key, currentAccessKeyId, 'oldest key not in AWSCURRENT');
+    await removeAccessKey(context, key, currentAccessKeyId, 'not the AWSCURRENT key');
   }
   const removed = new Set([...plan.orphans, ...plan.retire]);
   return new Set(keys.filter((key) => !removed.has(key)).map((key) => key.accessKeyId));
@@ -217,15 +218,5 @@ const deleteUnstoredKey = async (
       accessKeyId: created.accessKeyId,
       errorName: errorName(cleanupError),
     });
-  }
-};
-
-export const ignoreNoSuchEntity = async (action: () => Promise<void>): Promise<boolean> => {
-  try {
-    await action();
-    return true;
-  } catch (error) {
-    if (errorName(error) === 'NoSuchEntityException') return false;
-    throw error;
   }
 };

@@ -1,6 +1,6 @@
+import { ignoreNoSuchEntity } from '../aws/aws-error.js';
 import { AWSCURRENT, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
 import { RotationStateError } from '../errors.js';
-import { ignoreNoSuchEntity } from './create-secret.js';
 import type { TokenVersionState } from './guard.js';
 import { findCurrentVersionId } from './guard.js';
 import { readPendingCredentials } from './pending-credentials.js';

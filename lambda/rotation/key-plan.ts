@@ -23,13 +23,15 @@ export interface KeyRemovalInput {
 }
 
 /**
- * True when some key other than the AWSCURRENT one is Active, so the AWSCURRENT version's
- * creation date is needed to tell orphans from keys the user had before.
+ * True when the AWSCURRENT version's creation date can change the plan: only before the
+ * secret holds a key (the first rotation keeps a key the user had before, but not an orphan)
+ * and only when some key is Active. Once the secret holds a key, every other key goes anyway,
+ * so the date (a ListSecretVersionIds call) would change nothing.
  */
 export const needsOrphanCutoff = (
   keys: readonly AccessKeyMetadata[],
   currentAccessKeyId: string | undefined,
-): boolean => keys.some((key) => key.accessKeyId !== currentAccessKeyId && key.status === 'Active');
+): boolean => currentAccessKeyId === undefined && keys.some((key) => key.status === 'Active');
 
 const retirementOrder = (left: AccessKeyMetadata, right: AccessKeyMetadata): number => {
   const leftActive = left.status === 'Active' ? 1 : 0;

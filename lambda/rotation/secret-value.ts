@@ -1,3 +1,4 @@
+import { describeType } from '../describe-type.js';
 import { InvalidSecretValueError } from '../errors.js';
 import { AccessKeyCredentials } from './access-key-credentials.js';
 
@@ -13,9 +14,6 @@ export interface AccessKeySecretValue {
 
 /** IAM's AccessKeyId pattern: `[\w]+`, 16 to 128 characters. */
 const ACCESS_KEY_ID_PATTERN = /^\w{16,128}$/;
-
-const describeType = (value: unknown): string =>
-  value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 
 /**
  * Parses a secret string. Errors name the secret, the version and the field, and never

@@ -1,4 +1,5 @@
-import { AWSCURRENT, AWSPENDING, errorName } from '../aws/secrets-manager-secret-store.js';
+import { errorName } from '../aws/aws-error.js';
+import { AWSCURRENT, AWSPENDING } from '../aws/secrets-manager-secret-store.js';
 import type { CallerIdentity } from '../aws/sts-caller-identity.js';
 import { AccessKeyTestError } from '../errors.js';
 import type { AccessKeyCredentials } from './access-key-credentials.js';

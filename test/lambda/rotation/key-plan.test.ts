@@ -128,12 +128,18 @@ describe('Function: needsOrphanCutoff', () => {
     ).toBe(false);
   });
 
-  it('is true when another key is Active', () => {
+  it('is true at the first rotation when the user has an Active key', () => {
+    expect(
+      needsOrphanCutoff([key('AKIAOTHER00000000000', 'Active', '2025-01-01')], undefined),
+    ).toBe(true);
+  });
+
+  it('is false once the secret holds a key: every other key goes whatever its date', () => {
     expect(
       needsOrphanCutoff(
         [key('AKIAOTHER00000000000', 'Active', '2025-01-01')],
         'AKIACURRENT000000000',
       ),
-    ).toBe(true);
+    ).toBe(false);
   });
 });
