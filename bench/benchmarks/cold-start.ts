@@ -14,6 +14,7 @@ import { assetBuildOptions } from '../support/asset-build-options.js';
 import { makeTempDir, projectPath } from '../support/paths.js';
 import { median, ms, progress } from '../support/stats.js';
 import type { BenchRow } from '../support/table.js';
+import type { SmokeResult } from '../workloads/asset-smoke.js';
 
 export const COLD_START_TARGET_MS = 60;
 
@@ -169,15 +170,13 @@ export const coldStartRows = (result: ColdStartResult): BenchRow[] => {
   ];
 };
 
-/**
- * Loads the asset in a new process with Lambda-like environment variables and invokes it once
- * against a 127.0.0.1 endpoint: the request must be signed with AWS_ACCESS_KEY_ID from the
- * environment (the credential provider the bundle keeps).
- */
-export const smokeTestAsset = (assetEntry: string): BenchRow => {
+type SmokeMode = SmokeResult['mode'];
+
+/** Runs bench/workloads/asset-smoke.ts on the asset in a new process, in one credentials mode. */
+const runAssetSmoke = (assetEntry: string, mode: SmokeMode): SmokeResult => {
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', projectPath('bench', 'workloads', 'asset-smoke.ts'), assetEntry],
+    ['--import', 'tsx', projectPath('bench', 'workloads', 'asset-smoke.ts'), assetEntry, mode],
     {
       cwd: projectPath(),
       env: { ...process.env, ...LAMBDA_LIKE_ENV },
@@ -191,23 +190,48 @@ export const smokeTestAsset = (assetEntry: string): BenchRow => {
     .find((candidate) => candidate.startsWith('BENCH_RESULT '));
   if (line === undefined) {
     throw new Error(
-      `asset smoke check printed no result: ${result.stderr.toString().slice(-1_000)}`,
+      `asset smoke check (${mode} credentials) printed no result: ${result.stderr.toString().slice(-1_000)}`,
     );
   }
-  const seen = JSON.parse(line.slice('BENCH_RESULT '.length)) as {
-    target?: string;
-    accessKeyId?: string;
-  }[];
-  const first = seen[0];
-  const ok =
+  return JSON.parse(line.slice('BENCH_RESULT '.length)) as SmokeResult;
+};
+
+/** Empty when the smoke run saw what it should; otherwise what was wrong. */
+const smokeProblem = (result: SmokeResult): string => {
+  const first = result.requests[0];
+  const signedAsExpected =
     first?.target === 'secretsmanager.DescribeSecret' &&
-    first.accessKeyId === LAMBDA_LIKE_ENV.AWS_ACCESS_KEY_ID;
+    first.accessKeyId === result.expectedAccessKeyId;
+  const endpointAsExpected =
+    result.mode === 'environment'
+      ? result.credentialRequests.length === 0
+      : result.credentialRequests.length > 0 &&
+        result.credentialRequests.every(({ authorized }) => authorized) &&
+        first?.containerSessionToken === true;
+  return signedAsExpected && endpointAsExpected
+    ? ''
+    : `${result.mode}: unexpected requests ${JSON.stringify(result.requests)}, credentials endpoint ${JSON.stringify(result.credentialRequests)}`;
+};
+
+/**
+ * Loads the asset in a new process with Lambda-like environment variables and invokes it once
+ * against a 127.0.0.1 endpoint, then again in a second process where the credentials come from
+ * a 127.0.0.1 container credentials endpoint instead of the environment: the first request must
+ * be signed with AWS_ACCESS_KEY_ID from the environment, then with the key the endpoint handed
+ * out for its token (carrying its session token). These are the two links of the credential
+ * chain the bundle keeps (lambda/aws/lambda-credential-provider.ts).
+ */
+export const smokeTestAsset = (assetEntry: string): BenchRow => {
+  const problems = (['environment', 'container'] as const)
+    .map((mode) => smokeProblem(runAssetSmoke(assetEntry, mode)))
+    .filter((problem) => problem !== '');
   return {
-    figure: 'asset smoke check (invoke once against 127.0.0.1)',
-    value: ok
-      ? 'DescribeSecret signed with AWS_ACCESS_KEY_ID from the environment'
-      : `unexpected requests: ${JSON.stringify(seen)}`,
-    target: 'signed with the Lambda environment credentials',
-    met: ok,
+    figure: 'asset smoke check (invoke once per credential source against 127.0.0.1)',
+    value:
+      problems.length === 0
+        ? 'DescribeSecret signed with AWS_ACCESS_KEY_ID from the environment; without it, with the key from AWS_CONTAINER_CREDENTIALS_FULL_URI (token sent, session token carried)'
+        : problems.join('; '),
+    target: "signed with the environment credentials, else the container endpoint's",
+    met: problems.length === 0,
   };
 };
