@@ -14,13 +14,21 @@ export type ServiceName = 'iam' | 'sts' | 'secretsmanager';
  * - `crash-after-success`: the call takes effect, then the Lambda process dies: this call and
  *   every later call of the same invocation fail without effect, and the invocation counts as
  *   failed. Outside an invocation it behaves as `timeout-after-effect` without the wait.
+ * - `access-denied`: the call is refused without effect, as a service control policy or a KMS
+ *   key policy refuses it: `AccessDeniedException`, HTTP 400 (Secrets Manager), `AccessDenied`,
+ *   HTTP 403 (IAM, STS). The SDK does not retry it. Authentication comes first, as on AWS: a
+ *   request that fails authentication gets that error instead (the fault still counts as
+ *   fired), and one that passes it counts as a use of its access key (GetAccessKeyLastUsed).
+ *   AWS itself never refuses `sts:GetCallerIdentity` (it needs no permission): a fault there
+ *   stages a refusal AWS does not give.
  */
 export type FaultKind =
   | 'throttling'
   | 'server-error'
   | 'timeout-before-effect'
   | 'timeout-after-effect'
-  | 'crash-after-success';
+  | 'crash-after-success'
+  | 'access-denied';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'throttling',
@@ -28,6 +36,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'timeout-before-effect',
   'timeout-after-effect',
   'crash-after-success',
+  'access-denied',
 ];
 
 /** One request as the fault injector and the call log see it. */
@@ -75,7 +84,8 @@ export interface FaultSpec {
    */
   readonly times?: number;
   /**
-   * Overrides the wire error code of `throttling` and `server-error`.
+   * Overrides the wire error code of `throttling`, `server-error` and `access-denied` (e.g.
+   * `KMSAccessDeniedException`); the HTTP status stays the kind's.
    * @default - the service's own code (see {@link FaultKind})
    */
   readonly errorCode?: string;

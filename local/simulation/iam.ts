@@ -34,6 +34,12 @@ export interface IamAccessKey {
   readonly createDate: number;
   /** How long after `createDate` the key starts to authenticate. */
   propagationDelayMs: number;
+  /** How long after `createDate` ListAccessKeys starts to show the key. */
+  readonly listPropagationDelayMs: number;
+  /**
+   * The last request the key signed that authenticated (even if the call then failed); absent
+   * if it never did. Recorded at once, as moto does; AWS records it hours late.
+   */
   lastUsed?: AccessKeyLastUsed;
 }
 
@@ -46,8 +52,34 @@ export type PropagationDelay =
       readonly createDate: number;
     }) => number);
 
-/** IAM allows two access keys per user, inactive ones included. */
+/** IAM allows two access keys per user, inactive ones included (a fixed quota). */
 export const ACCESS_KEYS_PER_USER = 2;
+
+/** IAM allows 50 tags per user, and 50 tags (or tag keys) per request. */
+export const TAGS_PER_USER = 50;
+
+export interface IamModelOptions {
+  /**
+   * How long a new access key fails authentication after creation.
+   * @default 0
+   */
+  readonly propagationDelay?: PropagationDelay;
+  /**
+   * How long a new access key is missing from ListAccessKeys after creation.
+   * @default 0
+   */
+  readonly listPropagationDelayMs?: number;
+  /**
+   * How many access keys a user may hold.
+   * @default ACCESS_KEYS_PER_USER
+   */
+  readonly accessKeysPerUser?: number;
+}
+
+/** A user as the model stores it: its tags change with TagUser and UntagUser. */
+interface StoredUser extends IamUser {
+  tags: Tag[];
+}
 
 const noSuchUser = (userName: string): AwsServiceError =>
   new AwsServiceError('NoSuchEntity', `The user with name ${userName} cannot be found.`, 404);
@@ -62,29 +94,111 @@ const noSuchKey = (accessKeyId: string): AwsServiceError =>
 const validation = (message: string): AwsServiceError =>
   new AwsServiceError('ValidationError', message, 400);
 
+/** IAM's message for a parameter that breaks its shape; a list's value is not shown. */
+const constraint = (value: string | undefined, at: string, rule: string): AwsServiceError =>
+  validation(
+    `1 validation error detected: Value ${value === undefined ? '' : `'${value}' `}at '${at}' failed to satisfy constraint: ${rule}`,
+  );
+
+/** The patterns of IAM's Tag shape (`\p{L}\p{Z}\p{N}` and `_.:/=+-@`). */
+const TAG_KEY_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u;
+const TAG_VALUE_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** A length in Unicode characters (code points): how the simulation reads IAM's limits. */
+const lengthOf = (text: string): number => Array.from(text).length;
+
+/** IAM compares the tag keys of users and roles case-insensitively (and keeps their case). */
+const sameTagKey = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+const validateTagKey = (key: string, at: string): void => {
+  if (lengthOf(key) < 1) {
+    throw constraint(key, at, 'Member must have length greater than or equal to 1');
+  }
+  if (lengthOf(key) > 128) {
+    throw constraint(key, at, 'Member must have length less than or equal to 128');
+  }
+  if (!TAG_KEY_PATTERN.test(key)) {
+    throw constraint(
+      key,
+      at,
+      'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+',
+    );
+  }
+};
+
+/**
+ * Validates the tags of one CreateUser or TagUser request as IAM does, before it looks the user
+ * up: at most 50, keys of 1-128 and values of 0-256 characters of the allowed set, and no key
+ * twice (case-insensitively).
+ */
+const validateTags = (tags: readonly Tag[]): void => {
+  if (tags.length > TAGS_PER_USER) {
+    throw constraint(
+      undefined,
+      'tags',
+      `Member must have length less than or equal to ${TAGS_PER_USER}`,
+    );
+  }
+  tags.forEach((tag, index) => {
+    validateTagKey(tag.Key, `tags.${index + 1}.member.key`);
+    const at = `tags.${index + 1}.member.value`;
+    if (lengthOf(tag.Value) > 256) {
+      throw constraint(tag.Value, at, 'Member must have length less than or equal to 256');
+    }
+    if (!TAG_VALUE_PATTERN.test(tag.Value)) {
+      throw constraint(
+        tag.Value,
+        at,
+        'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*',
+      );
+    }
+  });
+  tags.forEach((tag, index) => {
+    if (tags.slice(0, index).some((earlier) => sameTagKey(earlier.Key, tag.Key))) {
+      throw new AwsServiceError(
+        'InvalidInput',
+        'Duplicate tag keys found. Please note that Tag keys are case insensitive.',
+        400,
+      );
+    }
+  });
+};
+
 /** The users and access keys of one account, and the IAM operations on them. */
 export class IamModel {
-  private readonly users = new Map<string, IamUser>();
-  private readonly keys = new Map<string, IamAccessKey>();
+  /** What decides the authentication delay of keys created from now on. */
+  public propagationDelay: PropagationDelay;
+  /** How long keys created from now on are missing from ListAccessKeys. */
+  public listPropagationDelayMs: number;
+  /** How many access keys a user may hold: {@link ACCESS_KEYS_PER_USER} unless set otherwise. */
+  public readonly accessKeysPerUser: number;
   /** Every CreateAccessKey that came without UserName, so a test can prove nobody does it. */
   public readonly createAccessKeyWithoutUserName: {
     readonly principalArn: string;
     readonly time: number;
   }[] = [];
+  private readonly users = new Map<string, StoredUser>();
+  private readonly keys = new Map<string, IamAccessKey>();
 
   public constructor(
     private readonly accountId: string,
     private readonly clock: Clock,
     private readonly random: SeededRandom,
-    public propagationDelay: PropagationDelay,
-  ) {}
+    options: IamModelOptions = {},
+  ) {
+    this.propagationDelay = options.propagationDelay ?? 0;
+    this.listPropagationDelayMs = options.listPropagationDelayMs ?? 0;
+    this.accessKeysPerUser = options.accessKeysPerUser ?? ACCESS_KEYS_PER_USER;
+  }
 
+  /** CreateUser, with its tags validated as TagUser validates them. */
   public createUser(userName: string, path = '/', tags: readonly Tag[] = []): IamUser {
     if (!/^[\w+=,.@-]{1,64}$/.test(userName)) {
       throw validation(
         `1 validation error detected: Value '${userName}' at 'userName' failed to satisfy constraint`,
       );
     }
+    validateTags(tags);
     if (this.users.has(userName)) {
       throw new AwsServiceError(
         'EntityAlreadyExists',
@@ -92,22 +206,20 @@ export class IamModel {
         409,
       );
     }
-    const user: IamUser = {
+    const user: StoredUser = {
       userName,
       userId: this.random.uniqueId('AIDA'),
       arn: `arn:aws:iam::${this.accountId}:user${path}${userName}`,
       path,
       createDate: this.clock.now(),
-      tags: [...tags],
+      tags: tags.map((tag) => ({ Key: tag.Key, Value: tag.Value })),
     };
     this.users.set(userName, user);
     return user;
   }
 
   public getUser(userName: string): IamUser {
-    const user = this.users.get(userName);
-    if (user === undefined) throw noSuchUser(userName);
-    return user;
+    return this.storedUser(userName);
   }
 
   public findUser(userName: string): IamUser | undefined {
@@ -131,6 +243,51 @@ export class IamModel {
   }
 
   /**
+   * TagUser. A tag whose key the user already has (compared case-insensitively, as IAM does for
+   * users) replaces that tag, key case included; the others are added after the existing ones.
+   * Fails without change on an invalid request (ValidationError, InvalidInput), an unknown user
+   * (NoSuchEntity) or more than 50 tags in all (LimitExceeded).
+   */
+  public tagUser(userName: string, tags: readonly Tag[]): void {
+    validateTags(tags);
+    const user = this.storedUser(userName);
+    const merged = [...user.tags];
+    for (const tag of tags) {
+      const tagged = { Key: tag.Key, Value: tag.Value };
+      const index = merged.findIndex((existing) => sameTagKey(existing.Key, tag.Key));
+      if (index === -1) merged.push(tagged);
+      else merged[index] = tagged;
+    }
+    if (merged.length > TAGS_PER_USER) {
+      throw new AwsServiceError(
+        'LimitExceeded',
+        'The number of tags has reached the maximum limit.',
+        409,
+      );
+    }
+    user.tags = merged;
+  }
+
+  /** UntagUser: removes the tags with these keys (case-insensitively); unknown keys are ignored. */
+  public untagUser(userName: string, tagKeys: readonly string[]): void {
+    if (tagKeys.length > TAGS_PER_USER) {
+      throw constraint(
+        undefined,
+        'tagKeys',
+        `Member must have length less than or equal to ${TAGS_PER_USER}`,
+      );
+    }
+    for (const key of tagKeys) validateTagKey(key, 'tagKeys');
+    const user = this.storedUser(userName);
+    user.tags = user.tags.filter((tag) => !tagKeys.some((key) => sameTagKey(key, tag.Key)));
+  }
+
+  /** The user's tags in the order they were added (AWS documents no order). */
+  public listUserTags(userName: string): readonly Tag[] {
+    return this.storedUser(userName).tags;
+  }
+
+  /**
    * CreateAccessKey. Without `userName` IAM acts on the signer's own identity: for a user, a
    * key of that user; for a role, a `ValidationError`. Either way the call is recorded in
    * {@link createAccessKeyWithoutUserName}.
@@ -151,10 +308,10 @@ export class IamModel {
       target = caller.userName;
     }
     this.getUser(target);
-    if (this.keysOf(target).length >= ACCESS_KEYS_PER_USER) {
+    if (this.keysOf(target).length >= this.accessKeysPerUser) {
       throw new AwsServiceError(
         'LimitExceeded',
-        `Cannot exceed quota for AccessKeysPerUser: ${ACCESS_KEYS_PER_USER}`,
+        `Cannot exceed quota for AccessKeysPerUser: ${this.accessKeysPerUser}`,
         409,
       );
     }
@@ -171,15 +328,19 @@ export class IamModel {
       status: 'Active',
       createDate,
       propagationDelayMs: Math.max(0, delay),
+      listPropagationDelayMs: Math.max(0, this.listPropagationDelayMs),
     };
     this.keys.set(accessKeyId, key);
     return key;
   }
 
-  /** The keys of a user, oldest first. Throws NoSuchEntity for an unknown user. */
+  /**
+   * ListAccessKeys: the user's keys that listings show yet (see {@link isListed}), oldest
+   * first. Throws NoSuchEntity for an unknown user.
+   */
   public listAccessKeys(userName: string): IamAccessKey[] {
     this.getUser(userName);
-    return this.keysOf(userName);
+    return this.keysOf(userName).filter((key) => this.isListed(key));
   }
 
   public updateAccessKey(userName: string, accessKeyId: string, status: string): void {
@@ -206,7 +367,7 @@ export class IamModel {
     return this.keys.get(accessKeyId);
   }
 
-  /** All keys in the account, oldest first. */
+  /** All keys in the account, oldest first, listed or not. */
   public allAccessKeys(): IamAccessKey[] {
     return [...this.keys.values()];
   }
@@ -216,8 +377,23 @@ export class IamModel {
     return key.status === 'Active' && this.clock.now() >= key.createDate + key.propagationDelayMs;
   }
 
+  /** Whether ListAccessKeys shows the key now: its listing delay has passed. */
+  public isListed(key: IamAccessKey): boolean {
+    return this.clock.now() >= key.createDate + key.listPropagationDelayMs;
+  }
+
+  /**
+   * Records that the key signed a request that authenticated, now: `serviceName` is the
+   * service's namespace as GetAccessKeyLastUsed reports it (`iam`, `sts`, `secretsmanager`).
+   */
   public recordUse(key: IamAccessKey, serviceName: string, region: string): void {
     key.lastUsed = { date: this.clock.now(), serviceName, region };
+  }
+
+  private storedUser(userName: string): StoredUser {
+    const user = this.users.get(userName);
+    if (user === undefined) throw noSuchUser(userName);
+    return user;
   }
 
   private keysOf(userName: string): IamAccessKey[] {

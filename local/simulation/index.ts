@@ -17,6 +17,8 @@ export {
 export type { CallFilter, CallOutcome, CallRecord } from './call-log.js';
 export {
   ACCESS_KEYS_PER_USER,
+  TAGS_PER_USER,
+  type AccessKeyLastUsed,
   type AccessKeyStatus,
   type IamAccessKey,
   type IamUser,

@@ -7,6 +7,7 @@ import {
   AWSPENDING,
   type RotationHooks,
   type SecretState,
+  type SecretValue,
   type SecretsManagerModel,
 } from './secrets-manager.js';
 
@@ -124,6 +125,16 @@ export interface RotationRunnerOptions {
    * @default - never
    */
   readonly duplicateInvocation?: (invocation: InvocationRecord) => boolean;
+  /**
+   * What the AWSPENDING version of a test rotation (RotateSecret with RotateImmediately=false,
+   * which runs only testSecret) holds: `none`, a version without a value, as RotateSecret
+   * creates for a rotation (GetSecretValue on it is ResourceNotFoundException); `copy-current`,
+   * a copy of the AWSCURRENT value, stored when RotateSecret answers, as moto does. Emulators
+   * differ here (see the facts file), so a test can stage either. Either way AWSPENDING, and
+   * the version unless the function gave it another label, is removed after testSecret.
+   * @default 'none'
+   */
+  readonly testVersionValue?: 'none' | 'copy-current';
 }
 
 interface LiveInvocation {
@@ -145,6 +156,8 @@ export class RotationRunner implements RotationHooks {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly storage = new AsyncLocalStorage<LiveInvocation>();
   private readonly abandonedTokens = new Set<string>();
+  /** The values `copy-current` put into test versions, to know them when the test ends. */
+  private readonly copiedTestValues = new WeakSet<SecretValue>();
   private model?: SecretsManagerModel;
   private invocationCount = 0;
 
@@ -190,6 +203,9 @@ export class RotationRunner implements RotationHooks {
   }
 
   public startRotation(secret: SecretState, token: string, rotateImmediately: boolean): void {
+    if (!rotateImmediately && this.options.testVersionValue === 'copy-current') {
+      this.copyCurrentValue(secret, token);
+    }
     void this.start(secret, token, rotateImmediately ? 'rotation' : 'test', 'api');
   }
 
@@ -317,11 +333,20 @@ export class RotationRunner implements RotationHooks {
     const version = secret.versions.get(record.clientRequestToken);
     if (version?.stages.has(AWSPENDING) === true) {
       version.stages.delete(AWSPENDING);
-      if (version.value === undefined && version.stages.size === 0) {
-        secret.versions.delete(version.versionId);
-      }
+      const placedHere = version.value === undefined || this.copiedTestValues.has(version.value);
+      if (placedHere && version.stages.size === 0) secret.versions.delete(version.versionId);
     }
     this.finish(record, outcome === 'succeeded' ? 'succeeded' : 'failed');
+  }
+
+  /** `copy-current`: the test version gets a copy of the AWSCURRENT value, if there is one. */
+  private copyCurrentValue(secret: SecretState, token: string): void {
+    const current = this.requireModel().holderOf(secret, AWSCURRENT)?.value;
+    const version = secret.versions.get(token);
+    if (current === undefined || version === undefined || version.value !== undefined) return;
+    const copy: SecretValue = { ...current };
+    this.copiedTestValues.add(copy);
+    version.value = copy;
   }
 
   private async invokeStep(

@@ -361,6 +361,30 @@ export class SecretsManagerModel {
     return { secret, versionId };
   }
 
+  /**
+   * TagResource: adds the tags to the secret; a tag whose key the secret already has (keys are
+   * case-sensitive in Secrets Manager) gets the new value in place.
+   */
+  public tagResource(secretId: string, tags: readonly Tag[]): SecretState {
+    const secret = this.get(secretId);
+    const merged = [...secret.tags];
+    for (const tag of tags) {
+      const tagged = { Key: tag.Key, Value: tag.Value };
+      const index = merged.findIndex((existing) => existing.Key === tag.Key);
+      if (index === -1) merged.push(tagged);
+      else merged[index] = tagged;
+    }
+    secret.tags = merged;
+    return secret;
+  }
+
+  /** UntagResource: removes the tags with these keys; keys the secret does not have are ignored. */
+  public untagResource(secretId: string, tagKeys: readonly string[]): SecretState {
+    const secret = this.get(secretId);
+    secret.tags = secret.tags.filter((tag) => !tagKeys.includes(tag.Key));
+    return secret;
+  }
+
   public cancelRotateSecret(secretId: string): SecretState {
     const secret = this.get(secretId);
     secret.rotationEnabled = false;

@@ -1,11 +1,5 @@
-import { Readable } from 'node:stream';
-import { HttpResponse, type HttpHandler, type HttpRequest } from '@smithy/core/protocols';
-import { StandardRetryStrategy } from '@smithy/core/retry';
-import type {
-  AwsCredentialIdentity,
-  RetryStrategyV2,
-  StandardRetryBackoffStrategy,
-} from '@smithy/types';
+import type { HttpHandler, HttpRequest, HttpResponse } from '@smithy/core/protocols';
+import type { AwsCredentialIdentity, RetryStrategyV2 } from '@smithy/types';
 import { filterCalls, redactParams, type CallFilter, type CallRecord } from './call-log.js';
 import { VirtualClock, type Clock } from './clock.js';
 import {
@@ -14,23 +8,27 @@ import {
   SimulatedTimeoutError,
   SimulationError,
 } from './errors.js';
+import { FaultInjector, type CallInfo, type FaultSpec, type InjectedFault } from './faults.js';
 import {
-  FaultInjector,
-  type CallInfo,
-  type FaultSpec,
-  type InjectedFault,
-  type ServiceName,
-} from './faults.js';
+  errorResponse,
+  headerOf,
+  parseRequest,
+  SimulatedHttpHandler,
+  successResponse,
+  type SimulatedRequest,
+} from './http.js';
+import { executeIam } from './iam-api.js';
 import {
+  ACCESS_KEYS_PER_USER,
   IamModel,
   type AccessKeyStatus,
   type IamAccessKey,
   type IamUser,
   type PropagationDelay,
-  type Tag,
 } from './iam.js';
 import type { Principal, RoleCredentials } from './principals.js';
 import { SeededRandom } from './random.js';
+import { createRetryStrategy } from './retry-strategy.js';
 import {
   RotationRunner,
   type InvocationRecord,
@@ -38,16 +36,12 @@ import {
   type RotationRecord,
   type RotationRunnerOptions,
 } from './rotation.js';
+import { executeSecretsManager } from './secrets-manager-api.js';
 import { SecretsManagerModel, type SecretState } from './secrets-manager.js';
-import { parseAuthorization, verifySignature, type ParsedAuthorization } from './sigv4.js';
-import {
-  epochSeconds,
-  parseQueryBody,
-  queryErrorResponse,
-  queryList,
-  queryResponse,
-  type XmlObject,
-} from './wire.js';
+import { accessDeniedError, authError, faultError } from './service-errors.js';
+import { verifySignature } from './sigv4.js';
+import { executeSts } from './sts-api.js';
+import type { XmlObject } from './wire.js';
 
 export interface SimulationOptions {
   /**
@@ -71,6 +65,23 @@ export interface SimulationOptions {
    * @default 0
    */
   readonly propagationDelayMs?: PropagationDelay;
+  /**
+   * How long a new access key is missing from ListAccessKeys after creation, as IAM's listings
+   * are eventually consistent too. The key exists all the same: it counts against the key
+   * quota, UpdateAccessKey and DeleteAccessKey act on it, and it authenticates once its own
+   * {@link propagationDelayMs} has passed. Applies to keys created from then on; change it later
+   * with {@link Simulation.setListPropagationDelay}.
+   * @default 0
+   */
+  readonly listPropagationDelayMs?: number;
+  /**
+   * How many access keys a user may hold. AWS's quota is fixed at
+   * {@link ACCESS_KEYS_PER_USER} (2): this option exists only so that the self-tests of an
+   * invariant checker can let a deliberately broken rotation function hold a third key. A
+   * simulation that stands for AWS leaves it alone.
+   * @default ACCESS_KEYS_PER_USER
+   */
+  readonly accessKeysPerUser?: number;
   /** How Secrets Manager invokes and retries the rotation function. */
   readonly rotation?: RotationRunnerOptions;
   /**
@@ -109,6 +120,13 @@ export interface AccessKeyView {
   readonly propagationDelayMs: number;
   /** Active and past its propagation delay. */
   readonly authenticates: boolean;
+  readonly listPropagationDelayMs: number;
+  /** Past its listing delay: ListAccessKeys shows it. */
+  readonly listed: boolean;
+  /**
+   * When the key last signed a request that authenticated. Recorded at once, as moto does;
+   * AWS records it hours late.
+   */
   readonly lastUsedDate?: number;
 }
 
@@ -121,168 +139,16 @@ export interface SecretVersionView {
   readonly hasValue: boolean;
 }
 
-const NAMESPACES = {
-  iam: 'https://iam.amazonaws.com/doc/2010-05-08/',
-  sts: 'https://sts.amazonaws.com/doc/2011-06-15/',
-} as const;
-
-const INVALID_TOKEN = 'The security token included in the request is invalid.';
-const BAD_SIGNATURE =
-  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
-
-const authError = (
-  service: ServiceName,
-  kind: 'token' | 'signature' | 'missing',
-): AwsServiceError => {
-  const sm = service === 'secretsmanager';
-  switch (kind) {
-    case 'token':
-      return sm
-        ? new AwsServiceError('UnrecognizedClientException', INVALID_TOKEN, 400)
-        : new AwsServiceError('InvalidClientTokenId', INVALID_TOKEN, 403);
-    case 'signature':
-      return sm
-        ? new AwsServiceError('InvalidSignatureException', BAD_SIGNATURE, 400)
-        : new AwsServiceError('SignatureDoesNotMatch', BAD_SIGNATURE, 403);
-    case 'missing':
-      return sm
-        ? new AwsServiceError(
-            'MissingAuthenticationTokenException',
-            'Missing Authentication Token',
-            400,
-          )
-        : new AwsServiceError(
-            'MissingAuthenticationToken',
-            'Request is missing Authentication Token',
-            403,
-          );
-  }
-};
-
-const faultError = (
-  service: ServiceName,
-  kind: 'throttling' | 'server-error',
-  code?: string,
-): AwsServiceError => {
-  if (kind === 'throttling') {
-    return new AwsServiceError(
-      code ?? (service === 'secretsmanager' ? 'ThrottlingException' : 'Throttling'),
-      'Rate exceeded',
-      400,
-    );
-  }
-  const fallback = {
-    iam: 'ServiceFailure',
-    sts: 'InternalFailure',
-    secretsmanager: 'InternalServiceError',
-  }[service];
-  return new AwsServiceError(
-    code ?? fallback,
-    'We encountered an internal error. Please try again.',
-    500,
-  );
-};
-
-const headerOf = (request: HttpRequest, name: string): string | undefined => {
-  for (const [key, value] of Object.entries(request.headers)) {
-    if (key.toLowerCase() === name) return value;
-  }
-  return undefined;
-};
-
-const bodyText = (body: unknown): string => {
-  if (body === undefined || body === null) return '';
-  if (typeof body === 'string') return body;
-  if (body instanceof Uint8Array) {
-    return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  }
-  throw new SimulationError(`Unsupported request body type ${typeof body}`);
-};
-
-const serviceOf = (auth: ParsedAuthorization | undefined, hostname: string): ServiceName => {
-  const name = auth?.service ?? hostname.split('.')[0];
-  if (name === 'iam' || name === 'sts' || name === 'secretsmanager') return name;
-  throw new SimulationError(`The simulation does not serve ${hostname} (service ${String(name)})`);
-};
-
-const str = (params: Readonly<Record<string, unknown>>, name: string): string | undefined => {
-  const value = params[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') {
-    throw new AwsServiceError(
-      'InvalidParameterException',
-      `${name} must be a string, got ${typeof value}`,
-    );
-  }
-  return value;
-};
-
-const requiredStr = (params: Readonly<Record<string, unknown>>, name: string): string => {
-  const value = str(params, name);
-  if (value === undefined || value === '') {
-    throw new AwsServiceError('InvalidParameterException', `${name} is required`);
-  }
-  return value;
-};
-
-const response = (
-  statusCode: number,
-  contentType: string,
-  text: string,
-  requestId: string,
-): HttpResponse =>
-  new HttpResponse({
-    statusCode,
-    headers: {
-      'content-type': contentType,
-      'content-length': String(Buffer.byteLength(text)),
-      'x-amzn-requestid': requestId,
-    },
-    body: Readable.from([Buffer.from(text, 'utf8')]),
-  });
-
-/** Jittered exponential backoff like the SDK's, spent on a virtual clock instead of setTimeout. */
-class VirtualClockBackoff implements StandardRetryBackoffStrategy {
-  private base = 50;
-
-  public constructor(
-    private readonly clock: VirtualClock,
-    private readonly random: SeededRandom,
-  ) {}
-
-  public computeNextBackoffDelay(retryCount: number): number {
-    this.clock.advance(
-      Math.floor(this.random.next() * Math.min(this.base * 2 ** retryCount, 20_000)),
-    );
-    return 0;
-  }
-
-  public setDelayBase(delayBase: number): void {
-    this.base = delayBase;
-  }
-}
-
-/** The request handler the SDK clients use: every request goes to the simulation, in-process. */
-class SimulatedHttpHandler implements HttpHandler {
-  public constructor(private readonly simulation: Simulation) {}
-
-  public async handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
-    return { response: await this.simulation.dispatch(request) };
-  }
-
-  public updateHttpClientConfig(): void {
-    // Nothing to configure: there is no connection.
-  }
-
-  public httpHandlerConfigs(): Record<string, never> {
-    return {};
-  }
-}
-
 /**
  * A stateful, in-process simulation of the IAM, STS and Secrets Manager behaviour the rotation
  * service depends on (see shared/docs/aws-rotation-facts.md), plugged in under the real SDK v3
  * clients as their request handler.
+ *
+ * The pieces: `http.ts` takes requests apart and encodes answers; `iam-api.ts`, `sts-api.ts` and
+ * `secrets-manager-api.ts` run each service's operations on the models in `iam.ts` and
+ * `secrets-manager.ts`; `rotation.ts` plays Secrets Manager's part in rotation. This class
+ * builds them, gives SDK clients their configuration, and dispatches every request:
+ * authentication, injected faults, attribution to a Lambda invocation, and the call log.
  */
 export class Simulation {
   public readonly clock: Clock;
@@ -319,12 +185,17 @@ export class Simulation {
     this.latencyMs = options.latencyMs ?? 0;
     if (this.sdkMaxAttempts < 1)
       throw new SimulationError(`sdkMaxAttempts must be at least 1, got ${this.sdkMaxAttempts}`);
-    this.iam = new IamModel(
-      this.accountId,
-      this.clock,
-      this.random,
-      options.propagationDelayMs ?? 0,
-    );
+    const accessKeysPerUser = options.accessKeysPerUser ?? ACCESS_KEYS_PER_USER;
+    if (!Number.isInteger(accessKeysPerUser) || accessKeysPerUser < 1) {
+      throw new SimulationError(
+        `accessKeysPerUser must be a positive integer, got ${accessKeysPerUser}`,
+      );
+    }
+    this.iam = new IamModel(this.accountId, this.clock, this.random, {
+      propagationDelay: options.propagationDelayMs ?? 0,
+      listPropagationDelayMs: validListPropagationDelay(options.listPropagationDelayMs ?? 0),
+      accessKeysPerUser,
+    });
     this.runner = new RotationRunner(
       this.clock,
       this.random,
@@ -350,12 +221,7 @@ export class Simulation {
   /** Config for SDK clients signed with `credentials` (e.g. an access key under test). */
   public clientConfig(credentials: AwsCredentialIdentity): SimulationClientConfig {
     const makeRetryStrategy = (): RetryStrategyV2 =>
-      this.clock instanceof VirtualClock
-        ? new StandardRetryStrategy({
-            maxAttempts: this.sdkMaxAttempts,
-            backoff: new VirtualClockBackoff(this.clock, this.jitter),
-          })
-        : new StandardRetryStrategy(this.sdkMaxAttempts);
+      createRetryStrategy(this.clock, this.jitter, this.sdkMaxAttempts);
     return {
       region: this.region,
       credentials,
@@ -428,8 +294,14 @@ export class Simulation {
     return filterCalls(this.calls, filter);
   }
 
+  /** The authentication delay of keys created from now on (see SimulationOptions.propagationDelayMs). */
   public setPropagationDelay(delay: PropagationDelay): void {
     this.iam.propagationDelay = delay;
+  }
+
+  /** The listing delay of keys created from now on (see SimulationOptions.listPropagationDelayMs). */
+  public setListPropagationDelay(ms: number): void {
+    this.iam.listPropagationDelayMs = validListPropagationDelay(ms);
   }
 
   public setKeyPropagationDelay(accessKeyId: string, ms: number): void {
@@ -449,7 +321,7 @@ export class Simulation {
     return this.iam.findUser(userName);
   }
 
-  /** The user's keys, oldest first; empty if the user does not exist. */
+  /** The user's keys, oldest first, listed or not; empty if the user does not exist. */
   public accessKeys(userName: string): AccessKeyView[] {
     return this.iam
       .allAccessKeys()
@@ -492,32 +364,16 @@ export class Simulation {
 
   /** Handles one signed SDK request. Used by the request handler; not for direct use. */
   public async dispatch(request: HttpRequest): Promise<HttpResponse> {
-    const auth = parseAuthorization(headerOf(request, 'authorization'));
-    const service = serviceOf(auth, request.hostname);
-    const text = bodyText(request.body);
-    let operation: string;
-    let params: Record<string, unknown>;
-    let query: Map<string, string> | undefined;
-    if (service === 'secretsmanager') {
-      const target = headerOf(request, 'x-amz-target') ?? '';
-      operation = target.slice(target.indexOf('.') + 1);
-      params = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-    } else {
-      query = parseQueryBody(text);
-      operation = query.get('Action') ?? '';
-      params = Object.fromEntries(
-        [...query].filter(([name]) => name !== 'Action' && name !== 'Version'),
-      );
-    }
+    const parsed = parseRequest(request);
+    const { auth, service, operation } = parsed;
     const live = this.runner.currentInvocation();
-    const attemptHeader = /attempt=(\d+)/.exec(headerOf(request, 'amz-sdk-request') ?? '');
     const info: CallInfo = {
       index: this.nextCallIndex,
       service,
       operation,
-      params: redactParams(params),
+      params: redactParams(parsed.params),
       ...(live === undefined ? {} : { invocationId: live.record.id, step: live.record.step }),
-      ...(attemptHeader?.[1] === undefined ? {} : { attempt: Number(attemptHeader[1]) }),
+      ...(parsed.attempt === undefined ? {} : { attempt: parsed.attempt }),
     };
     this.nextCallIndex += 1;
     const time = this.clock.now();
@@ -552,7 +408,7 @@ export class Simulation {
         statusCode: error.statusCode,
         effectApplied: false,
       });
-      return this.errorResponse(service, error, requestId);
+      return errorResponse(service, error, requestId);
     }
     if (fault?.kind === 'timeout-before-effect') {
       await this.clock.sleep(this.requestTimeoutMs);
@@ -565,26 +421,32 @@ export class Simulation {
       | { ok: false; error: AwsServiceError; principal?: Principal };
     let principal: Principal | undefined;
     try {
-      principal = await this.authenticate(request, auth, service);
+      principal = await this.authenticate(request, parsed);
+      // An explicit deny is decided once the caller is known, as on AWS.
+      if (fault?.kind === 'access-denied') {
+        const error = accessDeniedError(
+          service,
+          operation,
+          principal.arn,
+          this.resourceOf(parsed, principal),
+          fault.errorCode,
+        );
+        log({
+          principalArn: principal.arn,
+          outcome: 'fault',
+          fault: fault.kind,
+          errorCode: error.code,
+          statusCode: error.statusCode,
+          effectApplied: false,
+        });
+        return errorResponse(service, error, requestId);
+      }
       const rotatingSecretArn = live?.state === 'running' ? live.record.secretArn : undefined;
-      const body =
-        service === 'secretsmanager'
-          ? this.executeSecretsManager(operation, params, rotatingSecretArn)
-          : service === 'iam'
-            ? this.executeIam(operation, query ?? new Map(), principal)
-            : this.executeSts(operation, principal);
+      const body = this.execute(parsed, principal, rotatingSecretArn);
       result = {
         ok: true,
         principal,
-        response:
-          service === 'secretsmanager'
-            ? response(200, 'application/x-amz-json-1.1', JSON.stringify(body), requestId)
-            : response(
-                200,
-                'text/xml',
-                queryResponse(operation, NAMESPACES[service], body as XmlObject, requestId),
-                requestId,
-              ),
+        response: successResponse(service, operation, body, requestId),
       };
     } catch (error) {
       if (!(error instanceof AwsServiceError)) throw error;
@@ -629,37 +491,11 @@ export class Simulation {
       statusCode: result.error.statusCode,
       effectApplied: false,
     });
-    return this.errorResponse(service, result.error, requestId);
+    return errorResponse(service, result.error, requestId);
   }
 
-  private errorResponse(
-    service: ServiceName,
-    error: AwsServiceError,
-    requestId: string,
-  ): HttpResponse {
-    if (service === 'secretsmanager') {
-      const text = JSON.stringify({ __type: error.code, message: error.message });
-      const res = response(error.statusCode, 'application/x-amz-json-1.1', text, requestId);
-      res.headers['x-amzn-errortype'] = error.code;
-      return res;
-    }
-    return response(
-      error.statusCode,
-      'text/xml',
-      queryErrorResponse(
-        NAMESPACES[service],
-        { type: error.faultType, code: error.code, message: error.message },
-        requestId,
-      ),
-      requestId,
-    );
-  }
-
-  private async authenticate(
-    request: HttpRequest,
-    auth: ParsedAuthorization | undefined,
-    service: ServiceName,
-  ): Promise<Principal> {
+  private async authenticate(request: HttpRequest, parsed: SimulatedRequest): Promise<Principal> {
+    const { auth, service } = parsed;
     if (auth === undefined) throw authError(service, 'missing');
     const role = this.roles.get(auth.accessKeyId);
     if (role !== undefined) {
@@ -683,264 +519,39 @@ export class Simulation {
     return { kind: 'user', userName: user.userName, arn: user.arn, accessKeyId: key.accessKeyId };
   }
 
-  private executeIam(
-    action: string,
-    query: ReadonlyMap<string, string>,
+  private execute(
+    { service, operation, params, query }: SimulatedRequest,
     caller: Principal,
-  ): XmlObject {
-    const userNameOrSigner = (): string => {
-      const given = query.get('UserName');
-      if (given !== undefined) return given;
-      if (caller.kind === 'user') return caller.userName;
-      throw new AwsServiceError(
-        'ValidationError',
-        'Must specify userName when calling with non-User credentials',
-      );
-    };
-    const required = (name: string): string => {
-      const value = query.get(name);
-      if (value === undefined || value === '') {
-        throw new AwsServiceError(
-          'ValidationError',
-          `1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`,
-        );
-      }
-      return value;
-    };
-    const userXml = (user: IamUser): XmlObject => ({
-      Path: user.path,
-      UserName: user.userName,
-      UserId: user.userId,
-      Arn: user.arn,
-      CreateDate: new Date(user.createDate),
-      Tags:
-        user.tags.length === 0
-          ? undefined
-          : user.tags.map((tag) => ({ Key: tag.Key, Value: tag.Value })),
-    });
-    switch (action) {
-      case 'CreateUser': {
-        const tags = queryList(query, 'Tags').map((tag): Tag => ({
-          Key: tag.Key ?? '',
-          Value: tag.Value ?? '',
-        }));
-        return {
-          User: userXml(this.iam.createUser(required('UserName'), query.get('Path') ?? '/', tags)),
-        };
-      }
-      case 'GetUser':
-        return { User: userXml(this.iam.getUser(userNameOrSigner())) };
-      case 'DeleteUser':
-        this.iam.deleteUser(required('UserName'));
-        return {};
-      case 'ListUsers':
-        return { Users: this.iam.listUsers().map(userXml), IsTruncated: false };
-      case 'CreateAccessKey': {
-        const key = this.iam.createAccessKey(query.get('UserName'), caller);
-        return {
-          AccessKey: {
-            UserName: key.userName,
-            AccessKeyId: key.accessKeyId,
-            Status: key.status,
-            SecretAccessKey: key.secretAccessKey,
-            CreateDate: new Date(key.createDate),
-          },
-        };
-      }
-      case 'ListAccessKeys': {
-        const keys = this.iam.listAccessKeys(userNameOrSigner());
-        const maxItems = Number(query.get('MaxItems') ?? '100');
-        const start = Number(query.get('Marker') ?? '0');
-        const page = keys.slice(start, start + maxItems);
-        const truncated = start + maxItems < keys.length;
-        return {
-          AccessKeyMetadata: page.map((key) => ({
-            UserName: key.userName,
-            AccessKeyId: key.accessKeyId,
-            Status: key.status,
-            CreateDate: new Date(key.createDate),
-          })),
-          IsTruncated: truncated,
-          Marker: truncated ? String(start + maxItems) : undefined,
-        };
-      }
-      case 'UpdateAccessKey':
-        this.iam.updateAccessKey(userNameOrSigner(), required('AccessKeyId'), required('Status'));
-        return {};
-      case 'DeleteAccessKey':
-        this.iam.deleteAccessKey(userNameOrSigner(), required('AccessKeyId'));
-        return {};
-      case 'GetAccessKeyLastUsed': {
-        const key = this.iam.getAccessKeyLastUsed(required('AccessKeyId'));
-        return {
-          UserName: key.userName,
-          AccessKeyLastUsed: {
-            LastUsedDate: key.lastUsed === undefined ? undefined : new Date(key.lastUsed.date),
-            ServiceName: key.lastUsed?.serviceName ?? 'N/A',
-            Region: key.lastUsed?.region ?? 'N/A',
-          },
-        };
-      }
-      default:
-        throw new AwsServiceError(
-          'InvalidAction',
-          `The simulation does not implement IAM ${action}`,
-        );
-    }
-  }
-
-  private executeSts(action: string, caller: Principal): XmlObject {
-    if (action !== 'GetCallerIdentity') {
-      throw new AwsServiceError('InvalidAction', `The simulation does not implement STS ${action}`);
-    }
-    if (caller.kind === 'user') {
-      const user = this.iam.getUser(caller.userName);
-      return { UserId: user.userId, Account: this.accountId, Arn: user.arn };
-    }
-    return { UserId: `${caller.userId}:session`, Account: this.accountId, Arn: caller.arn };
-  }
-
-  private executeSecretsManager(
-    operation: string,
-    params: Readonly<Record<string, unknown>>,
     rotatingSecretArn: string | undefined,
-  ): Record<string, unknown> {
-    const sm = this.secretsManager;
-    switch (operation) {
-      case 'CreateSecret': {
-        const secret = sm.createSecret({
-          Name: requiredStr(params, 'Name'),
-          ...optional(params, [
-            'ClientRequestToken',
-            'Description',
-            'SecretString',
-            'SecretBinary',
-          ]),
-          ...(Array.isArray(params.Tags) ? { Tags: params.Tags as Tag[] } : {}),
-        });
-        const current = sm.holderOf(secret, 'AWSCURRENT');
-        return {
-          ARN: secret.arn,
-          Name: secret.name,
-          ...(current === undefined ? {} : { VersionId: current.versionId }),
-        };
-      }
-      case 'DescribeSecret':
-        return this.describe(sm.get(requiredStr(params, 'SecretId')));
-      case 'GetSecretValue': {
-        const { secret, version, value } = sm.getSecretValue({
-          SecretId: requiredStr(params, 'SecretId'),
-          ...optional(params, ['VersionId', 'VersionStage']),
-        });
-        return {
-          ARN: secret.arn,
-          Name: secret.name,
-          VersionId: version.versionId,
-          ...value,
-          VersionStages: [...version.stages],
-          CreatedDate: epochSeconds(version.createdDate),
-        };
-      }
-      case 'PutSecretValue': {
-        const stages = params.VersionStages;
-        const { secret, version } = sm.putSecretValue(
-          {
-            SecretId: requiredStr(params, 'SecretId'),
-            ...optional(params, ['ClientRequestToken', 'SecretString', 'SecretBinary']),
-            ...(Array.isArray(stages) ? { VersionStages: stages as string[] } : {}),
-          },
-          rotatingSecretArn === undefined ? {} : { rotatingSecretArn },
-        );
-        return {
-          ARN: secret.arn,
-          Name: secret.name,
-          VersionId: version.versionId,
-          VersionStages: [...version.stages],
-        };
-      }
-      case 'UpdateSecretVersionStage': {
-        const secret = sm.updateSecretVersionStage({
-          SecretId: requiredStr(params, 'SecretId'),
-          VersionStage: requiredStr(params, 'VersionStage'),
-          ...optional(params, ['MoveToVersionId', 'RemoveFromVersionId']),
-        });
-        return { ARN: secret.arn, Name: secret.name };
-      }
-      case 'ListSecretVersionIds': {
-        const secret = sm.get(requiredStr(params, 'SecretId'));
-        const includeDeprecated = params.IncludeDeprecated === true;
-        const versions = [...secret.versions.values()].filter(
-          (v) => includeDeprecated || v.stages.size > 0,
-        );
-        const maxResults = typeof params.MaxResults === 'number' ? params.MaxResults : 100;
-        const start = Number(str(params, 'NextToken') ?? '0');
-        const page = versions.slice(start, start + maxResults);
-        return {
-          ARN: secret.arn,
-          Name: secret.name,
-          Versions: page.map((v) => ({
-            VersionId: v.versionId,
-            VersionStages: [...v.stages],
-            CreatedDate: epochSeconds(v.createdDate),
-            ...(v.lastAccessedDate === undefined
-              ? {}
-              : { LastAccessedDate: epochSeconds(v.lastAccessedDate) }),
-          })),
-          ...(start + maxResults < versions.length
-            ? { NextToken: String(start + maxResults) }
-            : {}),
-        };
-      }
-      case 'RotateSecret': {
-        const { secret, versionId } = sm.rotateSecret({
-          SecretId: requiredStr(params, 'SecretId'),
-          ...optional(params, ['ClientRequestToken', 'RotationLambdaARN']),
-          ...(typeof params.RotationRules === 'object' && params.RotationRules !== null
-            ? { RotationRules: params.RotationRules }
-            : {}),
-          ...(typeof params.RotateImmediately === 'boolean'
-            ? { RotateImmediately: params.RotateImmediately }
-            : {}),
-        });
-        return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
-      }
-      case 'CancelRotateSecret': {
-        const secret = sm.cancelRotateSecret(requiredStr(params, 'SecretId'));
-        return { ARN: secret.arn, Name: secret.name };
-      }
-      default:
-        throw new AwsServiceError(
-          'UnknownOperationException',
-          `The simulation does not implement Secrets Manager ${operation}`,
-        );
+  ): XmlObject | Record<string, unknown> {
+    switch (service) {
+      case 'secretsmanager':
+        return executeSecretsManager(this.secretsManager, operation, params, rotatingSecretArn);
+      case 'iam':
+        return executeIam(this.iam, operation, query, caller);
+      case 'sts':
+        return executeSts(this.iam, this.accountId, operation, caller);
     }
   }
 
-  private describe(secret: SecretState): Record<string, unknown> {
-    const versionIdsToStages: Record<string, string[]> = {};
-    for (const version of secret.versions.values()) {
-      if (version.stages.size > 0) versionIdsToStages[version.versionId] = [...version.stages];
+  /** The resource a refusal names: the secret, or the IAM user the call is about. */
+  private resourceOf(
+    { service, params, query }: SimulatedRequest,
+    caller: Principal,
+  ): string | undefined {
+    switch (service) {
+      case 'secretsmanager': {
+        const id = params.SecretId ?? params.Name;
+        return typeof id === 'string' ? id : undefined;
+      }
+      case 'iam': {
+        const userName = query.get('UserName') ?? (caller.kind === 'user' ? caller.userName : '');
+        if (userName === '') return undefined;
+        return this.iam.findUser(userName)?.arn ?? `user ${userName}`;
+      }
+      case 'sts':
+        return undefined;
     }
-    return {
-      ARN: secret.arn,
-      Name: secret.name,
-      ...(secret.description === undefined ? {} : { Description: secret.description }),
-      ...(secret.rotationEnabled === undefined ? {} : { RotationEnabled: secret.rotationEnabled }),
-      ...(secret.rotationLambdaArn === undefined
-        ? {}
-        : { RotationLambdaARN: secret.rotationLambdaArn }),
-      ...(secret.rotationRules === undefined ? {} : { RotationRules: secret.rotationRules }),
-      ...(secret.lastRotatedDate === undefined
-        ? {}
-        : { LastRotatedDate: epochSeconds(secret.lastRotatedDate) }),
-      LastChangedDate: epochSeconds(secret.lastChangedDate),
-      ...(secret.lastAccessedDate === undefined
-        ? {}
-        : { LastAccessedDate: epochSeconds(secret.lastAccessedDate) }),
-      ...(secret.tags.length === 0 ? {} : { Tags: secret.tags }),
-      VersionIdsToStages: versionIdsToStages,
-      CreatedDate: epochSeconds(secret.createdDate),
-    };
   }
 
   private createRole(roleName: string): RoleCredentials {
@@ -965,19 +576,16 @@ export class Simulation {
       createDate: key.createDate,
       propagationDelayMs: key.propagationDelayMs,
       authenticates: this.iam.isUsable(key),
+      listPropagationDelayMs: key.listPropagationDelayMs,
+      listed: this.iam.isListed(key),
       ...(key.lastUsed === undefined ? {} : { lastUsedDate: key.lastUsed.date }),
     };
   }
 }
 
-const optional = <K extends string>(
-  params: Readonly<Record<string, unknown>>,
-  names: readonly K[],
-): Partial<Record<K, string>> => {
-  const out: Partial<Record<K, string>> = {};
-  for (const name of names) {
-    const value = str(params, name);
-    if (value !== undefined) out[name] = value;
+const validListPropagationDelay = (ms: number): number => {
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new SimulationError(`listPropagationDelayMs must be a finite number >= 0, got ${ms}`);
   }
-  return out;
+  return ms;
 };

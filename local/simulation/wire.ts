@@ -74,5 +74,15 @@ export const queryList = (
   }
 };
 
+/** Reads a query-protocol list of strings, e.g. `TagKeys.member.N`. */
+export const queryStringList = (params: ReadonlyMap<string, string>, prefix: string): string[] => {
+  const items: string[] = [];
+  for (let index = 1; ; index += 1) {
+    const item = params.get(`${prefix}.member.${index}`);
+    if (item === undefined) return items;
+    items.push(item);
+  }
+};
+
 /** Secrets Manager's JSON timestamps: epoch seconds. */
 export const epochSeconds = (ms: number): number => ms / 1000;

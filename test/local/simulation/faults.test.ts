@@ -6,8 +6,9 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../../local/simulation/index.js';
+import { FAULT_KINDS, VirtualClock } from '../../../local/simulation/index.js';
 import { SECRET, USER, createFixture, miniRotationFunction } from './fixtures.js';
 
 describe('Class: Simulation', () => {
@@ -212,6 +213,119 @@ describe('Class: Simulation', () => {
 
       expect(second).toMatchObject({ name: 'Throttling' });
       expect(sim.faults.pending()).toEqual([]);
+    });
+  });
+
+  describe('Fault: access-denied', () => {
+    it('is one of FAULT_KINDS, so the fault matrix and the properties inject it', () => {
+      expect(FAULT_KINDS).toContain('access-denied');
+    });
+
+    it('refuses a Secrets Manager call with AccessDeniedException (400) without effect or SDK retry', async () => {
+      const { sim, sm } = await createFixture();
+      const before = sim.versionWithStage(SECRET, 'AWSCURRENT');
+      sim.injectFault({ kind: 'access-denied', match: { operation: 'PutSecretValue' } });
+
+      const error: unknown = await sm
+        .send(new PutSecretValueCommand({ SecretId: SECRET, SecretString: 'by hand' }))
+        .catch((e: unknown) => e);
+
+      expect(error).toMatchObject({
+        name: 'AccessDeniedException',
+        message: expect.stringContaining(
+          `User: ${sim.adminRole.arn} is not authorized to perform: secretsmanager:PutSecretValue on resource: ${SECRET}`,
+        ) as unknown,
+        $metadata: { httpStatusCode: 400, attempts: 1 },
+      });
+      expect(sim.versionWithStage(SECRET, 'AWSCURRENT')).toEqual(before);
+      expect(sim.callsWhere({ operation: 'PutSecretValue' })).toMatchObject([
+        {
+          outcome: 'fault',
+          fault: 'access-denied',
+          errorCode: 'AccessDeniedException',
+          statusCode: 400,
+          effectApplied: false,
+          principalArn: sim.adminRole.arn,
+        },
+      ]);
+    });
+
+    it('refuses an IAM call with AccessDenied (403) without effect or SDK retry', async () => {
+      const { sim, iam } = await createFixture();
+      sim.injectFault({ kind: 'access-denied', match: { operation: 'CreateAccessKey' } });
+
+      const error: unknown = await iam
+        .send(new CreateAccessKeyCommand({ UserName: USER }))
+        .catch((e: unknown) => e);
+
+      expect(error).toMatchObject({
+        name: 'AccessDenied',
+        message: expect.stringContaining(
+          `iam:CreateAccessKey on resource: arn:aws:iam::123456789012:user/${USER}`,
+        ) as unknown,
+        $metadata: { httpStatusCode: 403, attempts: 1 },
+      });
+      expect(sim.accessKeys(USER)).toHaveLength(1);
+    });
+
+    it('refuses an STS call with AccessDenied (403) after authenticating it, a use of the key', async () => {
+      const { sim, sts, firstKeyId } = await createFixture();
+      const secret = sim.accessKey(firstKeyId)?.secretAccessKey ?? '';
+      await sim.clock.sleep(1_000);
+      sim.injectFault({ kind: 'access-denied', match: { service: 'sts' } });
+
+      await expect(
+        sts(firstKeyId, secret).send(new GetCallerIdentityCommand({})),
+      ).rejects.toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+
+      expect(sim.accessKey(firstKeyId)?.lastUsedDate).toBe(sim.clock.now());
+    });
+
+    it("answers with the errorCode given instead of the service's code", async () => {
+      const { sim, sm } = await createFixture();
+      sim.injectFault({
+        kind: 'access-denied',
+        match: { operation: 'GetSecretValue' },
+        errorCode: 'KMSAccessDeniedException',
+      });
+
+      await expect(sm.send(new GetSecretValueCommand({ SecretId: SECRET }))).rejects.toMatchObject({
+        name: 'KMSAccessDeniedException',
+        $metadata: { httpStatusCode: 400 },
+      });
+    });
+
+    it('fails with the authentication error first when the request does not authenticate', async () => {
+      const { sim, sts, firstKeyId } = await createFixture();
+      const fault = sim.injectFault({ kind: 'access-denied', match: { service: 'sts' } });
+
+      await expect(
+        sts(firstKeyId, 'x'.repeat(40)).send(new GetCallerIdentityCommand({})),
+      ).rejects.toMatchObject({ name: 'SignatureDoesNotMatch' });
+
+      expect(fault.fired).toBe(1);
+      expect(sim.callsWhere({ service: 'sts' })).toMatchObject([
+        { outcome: 'error', errorCode: 'SignatureDoesNotMatch' },
+      ]);
+    });
+
+    it('fails the invocation it hits; Secrets Manager retries the rotation, which then succeeds', async () => {
+      const { sim, sm } = await createFixture({ rotation: { retry: { delayMs: 1_000 } } });
+      const arn = sim.registerRotationFunction(miniRotationFunction(sim));
+      sim.injectFault({
+        kind: 'access-denied',
+        match: { operation: 'DescribeSecret', insideInvocation: true },
+      });
+
+      await sm.send(new RotateSecretCommand({ SecretId: SECRET, RotationLambdaARN: arn }));
+      await sim.settle();
+
+      expect(sim.rotations[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
+      expect(sim.rotations[0]?.invocations[0]).toMatchObject({
+        step: 'createSecret',
+        outcome: 'failed',
+        error: expect.objectContaining({ name: 'AccessDeniedException' }) as unknown,
+      });
     });
   });
 

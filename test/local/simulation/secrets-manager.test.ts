@@ -433,4 +433,92 @@ describe('Class: Simulation', () => {
       expect(sim.versionWithStage(SECRET, 'AWSCURRENT')?.secretString).toBe('by hand');
     });
   });
+
+  describe('Option: rotation.testVersionValue', () => {
+    /** A fixture whose rotation function reads the AWSPENDING value at testSecret. */
+    const withReadingFunction = async (testVersionValue?: 'none' | 'copy-current') => {
+      const fixture = await createFixture({
+        rotation: testVersionValue === undefined ? {} : { testVersionValue },
+      });
+      const reads: unknown[] = [];
+      const arn = fixture.sim.registerRotationFunction(async (event) => {
+        const sm = new SecretsManagerClient({ ...fixture.sim.lambdaClientConfig() });
+        reads.push(
+          await sm
+            .send(
+              new GetSecretValueCommand({
+                SecretId: event.SecretId,
+                VersionId: event.ClientRequestToken,
+                VersionStage: 'AWSPENDING',
+              }),
+            )
+            .then((output) => output.SecretString)
+            .catch((e: unknown) => e),
+        );
+      });
+      return { ...fixture, reads, arn };
+    };
+
+    it('gives the test version no value by default, and removes it after testSecret', async () => {
+      const { sim, sm, arn, reads } = await withReadingFunction();
+
+      await sm.send(
+        new RotateSecretCommand({
+          SecretId: SECRET,
+          RotationLambdaARN: arn,
+          RotateImmediately: false,
+          ClientRequestToken: PENDING_TOKEN,
+        }),
+      );
+      const pending = sim.versionWithStage(SECRET, 'AWSPENDING');
+      await sim.settle();
+
+      expect(pending).toMatchObject({ versionId: PENDING_TOKEN, hasValue: false });
+      expect(reads).toHaveLength(1);
+      expect(reads[0]).toBeInstanceOf(ResourceNotFoundException);
+      expect(sim.secretVersions(SECRET).map((v) => v.versionId)).not.toContain(PENDING_TOKEN);
+    });
+
+    it('copies the AWSCURRENT value into the test version with copy-current, then removes it', async () => {
+      const { sim, sm, arn, reads } = await withReadingFunction('copy-current');
+      const current = sim.versionWithStage(SECRET, 'AWSCURRENT');
+
+      await sm.send(
+        new RotateSecretCommand({
+          SecretId: SECRET,
+          RotationLambdaARN: arn,
+          RotateImmediately: false,
+          ClientRequestToken: PENDING_TOKEN,
+        }),
+      );
+      const pending = sim.versionWithStage(SECRET, 'AWSPENDING');
+      await sim.settle();
+
+      expect(pending).toMatchObject({
+        versionId: PENDING_TOKEN,
+        hasValue: true,
+        secretString: current?.secretString,
+      });
+      expect(reads).toEqual([current?.secretString]);
+      expect(sim.rotations[0]).toMatchObject({ kind: 'test', status: 'succeeded' });
+      expect(sim.secretVersions(SECRET)).toEqual([current]);
+    });
+
+    it('leaves the placeholder of an immediate rotation without a value with copy-current', async () => {
+      const { sim, sm, arn, reads } = await withReadingFunction('copy-current');
+
+      await sm.send(
+        new RotateSecretCommand({
+          SecretId: SECRET,
+          RotationLambdaARN: arn,
+          ClientRequestToken: PENDING_TOKEN,
+        }),
+      );
+      const pending = sim.versionWithStage(SECRET, 'AWSPENDING');
+      await sim.settle();
+
+      expect(pending).toMatchObject({ versionId: PENDING_TOKEN, hasValue: false });
+      expect(reads[0]).toBeInstanceOf(ResourceNotFoundException);
+    });
+  });
 });
