@@ -10,6 +10,7 @@ for (const [stackName, users] of usersByStack(config)) {
   new IamKeyRotationStack(app, stackName, {
     description: 'Rotates IAM user access keys with Secrets Manager rotation (iam-key-rotation)',
     users,
+    rotationFunction: { staleKeyDays: config.staleKeyDays },
   });
 }
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
+import { DEFAULT_STALE_KEY_DAYS } from '../lambda/rotation/binding.js';
+import { MAX_STALE_KEY_DAYS, MIN_STALE_KEY_DAYS } from './key-rotation-function.js';
 import { KeyRotationSchedule } from './key-rotation-schedule.js';
 
 /** The cdk.json context key that holds the configuration object. */
@@ -29,16 +31,22 @@ export interface RotatedUserConfig {
 /** The validated configuration of the app. */
 export interface IamKeyRotationConfig {
   readonly users: readonly RotatedUserConfig[];
+  /**
+   * Days without use after which the rotation function may delete a key the secret does not
+   * hold, to make room for a new one (every stack's function).
+   */
+  readonly staleKeyDays: number;
 }
 
 /** The stack that holds users without a `stack` field. */
 export const DEFAULT_STACK_NAME = 'IamKeyRotation';
 
 /**
- * Most users one stack may hold: each user costs up to 3 CloudFormation resources (secret,
- * rotation schedule, user) of the 500 a stack may hold, and about 310 characters of the
- * execution role's policies (10 KB inline plus the role's default quota of 10 managed policies
- * of 6 KB each, which CDK fills with overflow policies).
+ * Most users one stack may hold: each user costs 3 CloudFormation resources (secret, rotation
+ * schedule, and the user or the custom resource that tags it) of the 500 a stack may hold, and
+ * about 310 characters of the execution role's policies (10 KB inline plus the role's default
+ * quota of 10 managed policies of 6 KB each, which CDK fills with overflow policies); an
+ * existing user costs about as much of the ownership tagger's role.
  */
 export const MAX_USERS_PER_STACK = 100;
 
@@ -69,7 +77,7 @@ const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0
 const PATH_PATTERN = /^\/([\x21-\x7E]+\/)?$/;
 const STACK_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 const USER_FIELDS = ['userName', 'path', 'createUser', 'schedule', 'window', 'kmsKeyArn', 'stack'];
-const ROOT_FIELDS = ['users'];
+const ROOT_FIELDS = ['users', 'staleKeyDays'];
 
 /**
  * Reads the configuration from the context: the object under `iamKeyRotation` (or a JSON string
@@ -152,7 +160,19 @@ export function parseIamKeyRotationConfig(
     firstIndexByName.set(key, index);
     return result;
   });
-  const config = { users: parsed };
+  const staleKeyDays = root.staleKeyDays ?? DEFAULT_STALE_KEY_DAYS;
+  if (
+    typeof staleKeyDays !== 'number' ||
+    !Number.isInteger(staleKeyDays) ||
+    staleKeyDays < MIN_STALE_KEY_DAYS ||
+    staleKeyDays > MAX_STALE_KEY_DAYS
+  ) {
+    throw new InvalidConfigurationError(
+      `${field}.staleKeyDays`,
+      `expected a whole number of days from ${MIN_STALE_KEY_DAYS} to ${MAX_STALE_KEY_DAYS}, got ${describe(staleKeyDays)}`,
+    );
+  }
+  const config = { users: parsed, staleKeyDays };
   for (const [stackName, stackUsers] of usersByStack(config)) {
     if (stackUsers.length > MAX_USERS_PER_STACK) {
       throw new InvalidConfigurationError(

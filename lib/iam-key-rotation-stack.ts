@@ -5,9 +5,10 @@ import type { Construct } from 'constructs';
 import type { RotatedUserConfig } from './config.js';
 import { KeyRotationFunction, type KeyRotationFunctionProps } from './key-rotation-function.js';
 import { RotatedAccessKey } from './rotated-access-key.js';
+import { SECRET_NAME_PREFIX } from './user-ownership-tagger.js';
 
 /** Every secret of the stack is named `iam-key-rotation/<user name>`. */
-export const SECRET_NAME_PREFIX = 'iam-key-rotation/';
+export { SECRET_NAME_PREFIX };
 
 /** Properties of an {@link IamKeyRotationStack}. */
 export interface IamKeyRotationStackProps extends StackProps {
@@ -23,7 +24,9 @@ export interface IamKeyRotationStackProps extends StackProps {
 }
 
 /**
- * One shared rotation function and, per configured user, a secret with its rotation schedule.
+ * One shared rotation function and, per configured user, a secret with its rotation schedule;
+ * a created user carries its ownership tag itself, existing users are tagged by one shared
+ * `UserOwnershipTagger` (created only when the stack has an existing user).
  *
  * Construct ids are derived from the user name (`RotatedAccessKey-<name>`, `User-<name>`):
  * renaming a user replaces its secret.

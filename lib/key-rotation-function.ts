@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +8,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { DEFAULT_STALE_KEY_DAYS, STALE_KEY_DAYS_ENV } from '../lambda/rotation/binding.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -24,6 +25,9 @@ const MIN_TIMEOUT = Duration.seconds(30);
 const MAX_TIMEOUT = Duration.minutes(15);
 const MIN_MEMORY_MB = 128;
 const MAX_MEMORY_MB = 10_240;
+/** Range of `staleKeyDays` (the function refuses any other value of its environment variable). */
+export const MIN_STALE_KEY_DAYS = 1;
+export const MAX_STALE_KEY_DAYS = 1000;
 
 /**
  * Lets an ESM bundle call `require()` for the few CommonJS built-ins the AWS SDK still loads.
@@ -48,12 +52,18 @@ export const ROTATION_ESBUILD_ARGS: Readonly<Record<string, string[]>> = {
   ],
 };
 
-/** IAM actions the rotation function needs on a bound user. */
+/**
+ * IAM actions the rotation function needs on a bound user: the key actions, `iam:GetUser` to read
+ * the user's ownership tag before any write, and `iam:GetAccessKeyLastUsed` to keep keys in use.
+ * Never `iam:TagUser` or `iam:UntagUser`: only the stack sets the ownership tag.
+ */
 export const ROTATION_IAM_ACTIONS = [
   'iam:CreateAccessKey',
   'iam:ListAccessKeys',
   'iam:UpdateAccessKey',
   'iam:DeleteAccessKey',
+  'iam:GetUser',
+  'iam:GetAccessKeyLastUsed',
 ] as const;
 
 /** Secrets Manager actions the rotation function needs on a secret it rotates. */
@@ -73,7 +83,7 @@ export const ROTATION_KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as co
  * 18 ARNs a user statement and a secret statement together (about 5,860 estimated characters)
  * fill one 6,000-character overflow managed policy.
  */
-const STATEMENT_RESOURCE_LIMIT = 18;
+export const STATEMENT_RESOURCE_LIMIT = 18;
 
 /** What one rotated secret needs from the rotation function's role. */
 export interface RotationGrant {
@@ -107,6 +117,15 @@ export interface KeyRotationFunctionProps {
    * @default 128
    */
   readonly memorySize?: number;
+
+  /**
+   * Days without use (GetAccessKeyLastUsed) after which a key the secret does not hold may be
+   * deleted to make room for a new one; a key used more recently is kept and the rotation fails
+   * instead. A whole number from 1 to 1000, passed as the environment variable `STALE_KEY_DAYS`.
+   *
+   * @default 7
+   */
+  readonly staleKeyDays?: number;
 
   /**
    * How long the function's log group keeps its JSON log lines.
@@ -161,6 +180,9 @@ export class KeyRotationFunction extends Construct {
   /** The function timeout. */
   public readonly timeout: Duration;
 
+  /** Days without use after which a key the secret does not hold may be deleted (`STALE_KEY_DAYS`). */
+  public readonly staleKeyDays: number;
+
   private grantedSecrets = 0;
   private readonly keySecretArns = new Map<string, string[]>();
   private userStatement?: iam.PolicyStatement;
@@ -188,7 +210,19 @@ export class KeyRotationFunction extends Construct {
         `memorySize must be a whole number of MB between ${MIN_MEMORY_MB} and ${MAX_MEMORY_MB}, got ${memorySize}`,
       );
     }
+    const staleKeyDays = props.staleKeyDays ?? DEFAULT_STALE_KEY_DAYS;
+    if (
+      !Token.isUnresolved(staleKeyDays) &&
+      (!Number.isInteger(staleKeyDays) ||
+        staleKeyDays < MIN_STALE_KEY_DAYS ||
+        staleKeyDays > MAX_STALE_KEY_DAYS)
+    ) {
+      throw new Error(
+        `staleKeyDays must be a whole number of days from ${MIN_STALE_KEY_DAYS} to ${MAX_STALE_KEY_DAYS}, got ${staleKeyDays}`,
+      );
+    }
     this.timeout = timeout;
+    this.staleKeyDays = staleKeyDays;
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -216,6 +250,7 @@ export class KeyRotationFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       description: 'Secrets Manager rotation function for IAM user access keys',
+      environment: { [STALE_KEY_DAYS_ENV]: Tokenization.stringifyNumber(staleKeyDays) },
       depsLockFilePath: props.depsLockFilePath ?? PROJECT_LOCK_FILE,
       projectRoot: PROJECT_ROOT,
       bundling: {
@@ -245,7 +280,8 @@ export class KeyRotationFunction extends Construct {
   }
 
   /**
-   * Lets the function rotate `secret` for `user`: the IAM key actions on the user, the rotation
+   * Lets the function rotate `secret` for `user`: the IAM key actions, `iam:GetUser` and
+   * `iam:GetAccessKeyLastUsed` on the user (never `iam:TagUser`), the rotation
    * actions on the secret and, with a customer-managed key, `kms:Decrypt` and
    * `kms:GenerateDataKey` through Secrets Manager for this secret only.
    *

@@ -1,15 +1,21 @@
-import { Duration, SecretValue, Stack, Tags } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import { Duration, SecretValue, Stack, Tags, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { BINDING_TAG_KEY } from '../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
 import type { KeyRotationFunction } from './key-rotation-function.js';
 import { KeyRotationSchedule } from './key-rotation-schedule.js';
+import { SECRET_NAME_PREFIX, UserOwnershipTagger } from './user-ownership-tagger.js';
 
 /** Properties of a {@link RotatedAccessKey}. */
 export interface RotatedAccessKeyProps {
-  /** The IAM user whose access key the secret holds and the function rotates. */
+  /**
+   * The IAM user whose access key the secret holds and the function rotates. Its `userName` must
+   * be literal (an `iam.User` with a `userName`, or `iam.User.fromUserName`/`fromUserArn` with a
+   * literal name): the secret's value and tag name the user, and the user's ownership tag names
+   * the secret, so a token here would make each depend on the other.
+   */
   readonly user: iam.IUser;
 
   /** When to rotate (UTC). */
@@ -38,10 +44,20 @@ export interface RotatedAccessKeyProps {
   /**
    * The secret's name, which applications pass as `--secret-id`. A named secret cannot be
    * replaced in place: Secrets Manager keeps a deleted name reserved during its recovery window.
+   * For a user the stack does not create it must start with `iam-key-rotation/`: the ownership
+   * tagger may only write the ARN of such a secret into the user's tag.
    *
-   * @default - a name CloudFormation generates
+   * @default - `iam-key-rotation/<user name>`
    */
   readonly secretName?: string;
+
+  /**
+   * Tags a user the stack does not create with the secret that owns it.
+   *
+   * @default - the stack's shared tagger (`UserOwnershipTagger.of(this)`), created at first use;
+   * not used for an `iam.User` of the same stack, which carries the tag itself
+   */
+  readonly ownershipTagger?: UserOwnershipTagger;
 
   /**
    * A description of the secret.
@@ -55,9 +71,13 @@ export interface RotatedAccessKeyProps {
  * A Secrets Manager secret that holds one IAM user's access key and rotates it on a schedule.
  *
  * The secret starts as `{"UserName":"<name>"}` (its first rotation creates the first key) and
- * is bound to the user by the tag `iam-key-rotation:user`. The shared rotation function gets
- * exactly this user's key actions, this secret's rotation actions and, with a customer-managed
- * key, decrypt/encrypt through Secrets Manager for this secret only.
+ * is bound to the user by the tag `iam-key-rotation:user`. The user in turn names the secret
+ * that owns it, by full ARN, in its tag `iam-key-rotation:secret`: an `iam.User` of the same
+ * stack carries the tag in its template, any other user is tagged by a custom resource of the
+ * stack's {@link UserOwnershipTagger}. The rotation schedule (which starts a rotation at once)
+ * waits for that tag. The shared rotation function gets exactly this user's key and read
+ * actions, this secret's rotation actions and, with a customer-managed key, decrypt/encrypt
+ * through Secrets Manager for this secret only.
  */
 export class RotatedAccessKey extends Construct {
   /** The secret that holds `{"UserName","AccessKeyId","SecretAccessKey"}`. */
@@ -75,6 +95,15 @@ export class RotatedAccessKey extends Construct {
   /** The customer-managed key that encrypts the secret, if any. */
   public readonly encryptionKey?: kms.IKey;
 
+  /** The user's name (literal). */
+  public readonly userName: string;
+
+  /**
+   * What sets the user's ownership tag: the `iam.User` itself, or the tagging custom resource.
+   * Anything that relies on the tag must depend on it.
+   */
+  public readonly ownershipTag: Construct;
+
   public constructor(scope: Construct, id: string, props: RotatedAccessKeyProps) {
     super(scope, id);
 
@@ -87,10 +116,21 @@ export class RotatedAccessKey extends Construct {
     this.user = props.user;
     this.rotationFunction = props.rotationFunction;
     this.encryptionKey = props.encryptionKey;
-    const userName = props.user.userName;
+    const userName = literalUserName(props.user);
+    this.userName = userName;
+    const createdHere = props.user instanceof iam.User && Stack.of(props.user) === Stack.of(this);
+    const secretName = props.secretName ?? `${SECRET_NAME_PREFIX}${userName}`;
+    if (
+      !createdHere &&
+      (Token.isUnresolved(secretName) || !secretName.startsWith(SECRET_NAME_PREFIX))
+    ) {
+      throw new Error(
+        `secretName must be a literal name starting with "${SECRET_NAME_PREFIX}" for user ${userName}, which this stack does not create (its ownership tagger may only write the ARN of a secret named ${SECRET_NAME_PREFIX}* into the user's ${OWNER_TAG_KEY} tag), got ${JSON.stringify(secretName)}`,
+      );
+    }
 
     this.secret = new secretsmanager.Secret(this, 'Secret', {
-      secretName: props.secretName,
+      secretName,
       description:
         props.description ?? `Access key of IAM user ${userName}, rotated by iam-key-rotation`,
       encryptionKey: props.encryptionKey,
@@ -100,6 +140,19 @@ export class RotatedAccessKey extends Construct {
       ),
     });
     Tags.of(this.secret).add(BINDING_TAG_KEY, userName);
+
+    // The user names its one owner, by the full ARN of the secret (Ref of a secret is its ARN).
+    if (createdHere) {
+      Tags.of(props.user).add(OWNER_TAG_KEY, this.secret.secretArn);
+      this.ownershipTag = props.user;
+    } else {
+      const tagger = props.ownershipTagger ?? UserOwnershipTagger.of(this);
+      this.ownershipTag = tagger.tagUser(this, 'OwnershipTag', {
+        user: props.user,
+        userName,
+        secret: this.secret,
+      });
+    }
 
     props.rotationFunction.grantRotation({
       user: props.user,
@@ -118,9 +171,33 @@ export class RotatedAccessKey extends Construct {
     // Creating the schedule starts a rotation at once: the invoke permission and every part of
     // the execution role's policy (including overflow policies) must exist by then.
     // (The role subtree holds the default policy and the overflow policies CDK adds at synthesis.)
+    // The function refuses a user whose ownership tag does not name this secret: the tag too.
     this.rotationSchedule.node.addDependency(
       props.rotationFunction.role,
       props.rotationFunction.invokePermission,
+      this.ownershipTag,
     );
   }
+}
+
+/**
+ * The user's name as a literal: `userName` when it is not a token, else the `userName` of an
+ * `iam.User`'s CfnUser.
+ *
+ * @throws Error naming the user's construct path when no literal name is known
+ */
+function literalUserName(user: iam.IUser): string {
+  if (!Token.isUnresolved(user.userName)) {
+    return user.userName;
+  }
+  if (user instanceof iam.User) {
+    const cfnUser = user.node.defaultChild;
+    const name = cfnUser instanceof iam.CfnUser ? cfnUser.userName : undefined;
+    if (name !== undefined && !Token.isUnresolved(name)) {
+      return name;
+    }
+  }
+  throw new Error(
+    `user.userName must be a literal IAM user name (the secret's value and its ${BINDING_TAG_KEY} tag name the user, and the user's ${OWNER_TAG_KEY} tag names the secret), got a token for ${user.node.path}; give the iam.User a userName, or import the user with iam.User.fromUserName`,
+  );
 }

@@ -55,6 +55,56 @@ describe('App: bin/app.ts', () => {
     expect(schedules).toHaveLength(configured.length);
   });
 
+  it('passes staleKeyDays to the rotation function of every stack', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const context = {
+      iamKeyRotation: {
+        staleKeyDays: 30,
+        users: [
+          { userName: 'alice', schedule: 'rate(30 days)' },
+          { userName: 'bob', schedule: 'rate(30 days)', stack: 'Other' },
+        ],
+      },
+    };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    for (const stackName of ['IamKeyRotation', 'Other']) {
+      const template = JSON.parse(
+        readFileSync(path.join(outdir, `${stackName}.template.json`), 'utf8'),
+      ) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+      const environments = Object.values(template.Resources)
+        .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment)
+        .map((r) => r.Properties.Environment);
+      expect(environments, stackName).toEqual([{ Variables: { STALE_KEY_DAYS: '30' } }]);
+    }
+  });
+
+  it('fails when staleKeyDays is invalid, naming the field and value', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const context = {
+      iamKeyRotation: {
+        staleKeyDays: 0,
+        users: [{ userName: 'alice', schedule: 'rate(30 days)' }],
+      },
+    };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(
+      'iamKeyRotation.staleKeyDays: expected a whole number of days from 1 to 1000, got 0',
+    );
+  });
+
   it('fails when the configuration is invalid, naming the field and value', () => {
     // Arrange
     outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));

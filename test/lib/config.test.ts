@@ -50,11 +50,20 @@ describe('Module: config', () => {
       expect(user?.window?.toHours()).toBe(4);
     });
 
+    it('parses staleKeyDays', () => {
+      // Act
+      const config = parseIamKeyRotationConfig({ users: [validUser], staleKeyDays: 30 });
+
+      // Assert
+      expect(config.staleKeyDays).toBe(30);
+    });
+
     it('applies the defaults', () => {
       // Act
       const config = parseIamKeyRotationConfig({ users: [validUser] });
 
       // Assert
+      expect(config.staleKeyDays).toBe(7);
       expect(config.users[0]).toMatchObject({
         path: '/',
         createUser: false,
@@ -70,6 +79,26 @@ describe('Module: config', () => {
         'the root has an unknown field',
         { users: [validUser], user: [] },
         'iamKeyRotation.user: unknown field',
+      ],
+      [
+        'staleKeyDays is 0',
+        { users: [validUser], staleKeyDays: 0 },
+        'iamKeyRotation.staleKeyDays: expected a whole number of days from 1 to 1000, got 0',
+      ],
+      [
+        'staleKeyDays is more than 1000',
+        { users: [validUser], staleKeyDays: 1001 },
+        'iamKeyRotation.staleKeyDays: expected a whole number of days from 1 to 1000, got 1001',
+      ],
+      [
+        'staleKeyDays is not whole',
+        { users: [validUser], staleKeyDays: 2.5 },
+        'iamKeyRotation.staleKeyDays: expected a whole number of days from 1 to 1000, got 2.5',
+      ],
+      [
+        'staleKeyDays is a string',
+        { users: [validUser], staleKeyDays: '7' },
+        'iamKeyRotation.staleKeyDays: expected a whole number of days from 1 to 1000, got "7"',
       ],
       [
         'users is missing',

@@ -6,6 +6,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
+import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { parseIamKeyRotationConfig, usersByStack } from '../../lib/config.js';
 import { IamKeyRotationStack } from '../../lib/iam-key-rotation-stack.js';
 
@@ -48,20 +49,183 @@ afterAll(() => {
 });
 
 type TemplateJson = {
-  Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  Resources: Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[] }
+  >;
 };
+
+interface PolicyStatementJson {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+const ROTATION_ROLE = /^RotationFunctionServiceRole[0-9A-F]{8}$/;
+const TAGGER_ROLE = /^UserOwnershipTaggerServiceRole[0-9A-F]{8}$/;
+
+/** Logical ids of the template's resources of `type` whose logical id matches `pattern`. */
+function logicalIds(template: TemplateJson, type: string, pattern: RegExp): string[] {
+  return Object.entries(template.Resources)
+    .filter(([id, r]) => r.Type === type && pattern.test(id))
+    .map(([id]) => id);
+}
+
+/** Every statement of the policies (inline default and overflow managed) attached to a role. */
+function statementsOfRole(template: TemplateJson, rolePattern: RegExp): PolicyStatementJson[] {
+  const [roleId, ...others] = logicalIds(template, 'AWS::IAM::Role', rolePattern);
+  if (roleId === undefined || others.length > 0) {
+    throw new Error(`expected one role matching ${String(rolePattern)}`);
+  }
+  return Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+    .filter((r) => JSON.stringify(r.Properties?.Roles ?? []).includes(`"${roleId}"`))
+    .flatMap(
+      (r) => (r.Properties?.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement,
+    );
+}
+
+/** The ARN CDK renders for an existing user of the stack's account. */
+const existingUserArn = (pathAndName: string): unknown => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':iam::',
+      { Ref: 'AWS::AccountId' },
+      `:user/${pathAndName}`,
+    ],
+  ],
+});
+
+/** The secrets of the stack's region and account that the tagger may name in a user's tag. */
+const STACK_SECRETS_PATTERN = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':secretsmanager:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      ':secret:iam-key-rotation/*',
+    ],
+  ],
+};
+
+/**
+ * A custom resource's `Create`/`Update` property (a JSON string, `Fn::Join`ed around `Ref`s)
+ * parsed, each `Ref` replaced by the text `<Ref logicalId>`.
+ */
+function parseSdkCall(property: unknown): Record<string, unknown> {
+  if (typeof property === 'string') return JSON.parse(property) as Record<string, unknown>;
+  const join = (property as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join === undefined) throw new Error(`not a string or Fn::Join: ${JSON.stringify(property)}`);
+  const text = join[1]
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const ref = (part as { Ref?: unknown }).Ref;
+      if (typeof ref !== 'string') throw new Error(`unexpected part ${JSON.stringify(part)}`);
+      return `<Ref ${ref}>`;
+    })
+    .join(join[0]);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** The logical ids a resource refers to: Ref, Fn::GetAtt, Fn::Sub and DependsOn. */
+function referencesOf(resource: unknown): Set<string> {
+  const found = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      value.forEach(visit);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, item] of Object.entries(value)) {
+        if (key === 'Ref' && typeof item === 'string') found.add(item);
+        else if (key === 'Fn::GetAtt' && Array.isArray(item)) found.add(String(item[0]));
+        else if (key === 'Fn::Sub' && typeof item === 'string') {
+          for (const match of item.matchAll(/\$\{([^}.!]+)/g)) found.add(match[1] ?? '');
+        } else if (key === 'DependsOn') [item].flat().forEach((id) => found.add(String(id)));
+        visit(item);
+      }
+    }
+  };
+  visit(resource);
+  return found;
+}
+
+/** A cycle among the template's resources (as CloudFormation would find it), or undefined. */
+function findCycle(template: TemplateJson): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === 'done') return undefined;
+    if (state.get(id) === 'visiting') return [...path.slice(path.indexOf(id)), id];
+    state.set(id, 'visiting');
+    path.push(id);
+    for (const next of referencesOf(template.Resources[id])) {
+      if (!(next in template.Resources)) continue;
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const id of Object.keys(template.Resources)) {
+    const cycle = visit(id);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+function onlyLogicalId(template: TemplateJson, type: string, pattern: RegExp): string {
+  const [id, ...others] = logicalIds(template, type, pattern);
+  if (id === undefined || others.length > 0) {
+    throw new Error(
+      `expected one ${type} matching ${String(pattern)}, got ${others.length + (id ? 1 : 0)}`,
+    );
+  }
+  return id;
+}
 
 describe('Construct: IamKeyRotationStack', () => {
   describe('Resources', () => {
-    it('holds one rotation schedule and one secret per configured user and one function', () => {
+    it('holds a secret and a schedule per user, an ownership tag per existing user, the rotation function and one tagger', () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
 
       // Assert
       template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
       template.resourceCountIs('AWS::SecretsManager::Secret', 3);
-      template.resourceCountIs('AWS::Lambda::Function', 1);
       template.resourceCountIs('AWS::IAM::User', 1);
+      template.resourceCountIs('Custom::AWS', 2);
+      // The rotation function and the singleton function of the tagging custom resources.
+      template.resourceCountIs('AWS::Lambda::Function', 2);
+      template.resourceCountIs('AWS::IAM::Role', 2);
+      template.resourceCountIs('AWS::Logs::LogGroup', 2);
+    });
+
+    it('has no dependency cycle between its resources', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+
+      // Assert
+      expect(findCycle(template)).toBeUndefined();
+    });
+
+    it('has no tagger when the stack creates every user', () => {
+      // Act
+      const template = Template.fromStack(
+        onlyStack({ users: [{ userName: 'demo', createUser: true, schedule: 'rate(30 days)' }] }),
+      );
+
+      // Assert
+      template.resourceCountIs('Custom::AWS', 0);
+      template.resourceCountIs('AWS::Lambda::Function', 1);
+      template.resourceCountIs('AWS::IAM::Role', 1);
     });
 
     it('names each secret iam-key-rotation/<user name>', () => {
@@ -114,6 +278,8 @@ describe('Construct: IamKeyRotationStack', () => {
                 'iam:ListAccessKeys',
                 'iam:UpdateAccessKey',
                 'iam:DeleteAccessKey',
+                'iam:GetUser',
+                'iam:GetAccessKeyLastUsed',
               ],
               Resource: [
                 { 'Fn::GetAtt': [Match.stringLikeRegexp('^Userdemo'), 'Arn'] },
@@ -163,21 +329,12 @@ describe('Construct: IamKeyRotationStack', () => {
       });
     });
 
-    it('grants no wildcard resource and no action beyond the listed ones', () => {
+    it('grants the rotation function no wildcard resource and no action beyond the listed ones', () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
 
       // Assert
-      const statements = Object.values(template.Resources)
-        .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
-        .flatMap(
-          (r) =>
-            (
-              r.Properties?.PolicyDocument as {
-                Statement: { Action: string[]; Resource: unknown }[];
-              }
-            ).Statement,
-        );
+      const statements = statementsOfRole(template, ROTATION_ROLE);
       expect(new Set(statements.flatMap((s) => s.Action))).toEqual(
         new Set([
           'logs:CreateLogStream',
@@ -186,6 +343,8 @@ describe('Construct: IamKeyRotationStack', () => {
           'iam:ListAccessKeys',
           'iam:UpdateAccessKey',
           'iam:DeleteAccessKey',
+          'iam:GetUser',
+          'iam:GetAccessKeyLastUsed',
           'secretsmanager:DescribeSecret',
           'secretsmanager:GetSecretValue',
           'secretsmanager:PutSecretValue',
@@ -211,14 +370,239 @@ describe('Construct: IamKeyRotationStack', () => {
     });
   });
 
+  describe('Ownership tag', () => {
+    it('tags the created user with the Ref (full ARN) of its secret', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      template.hasResourceProperties('AWS::IAM::User', {
+        UserName: 'demo',
+        Tags: [
+          {
+            Key: OWNER_TAG_KEY,
+            Value: { Ref: Match.stringLikeRegexp('^RotatedAccessKeydemoSecret') },
+          },
+        ],
+      });
+    });
+
+    it('tags an existing user with its secret ARN on create and update, and untags it on delete', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+
+      // Assert
+      const tagId = onlyLogicalId(
+        template,
+        'Custom::AWS',
+        /^RotatedAccessKeycideployerOwnershipTag/,
+      );
+      const secretId = onlyLogicalId(
+        template,
+        'AWS::SecretsManager::Secret',
+        /^RotatedAccessKeycideployerSecret/,
+      );
+      const properties = template.Resources[tagId]?.Properties ?? {};
+      const tagCall = {
+        service: 'IAM',
+        action: 'tagUser',
+        parameters: {
+          UserName: 'ci-deployer',
+          Tags: [{ Key: OWNER_TAG_KEY, Value: `<Ref ${secretId}>` }],
+        },
+        physicalResourceId: { id: `${OWNER_TAG_KEY}/ci-deployer` },
+      };
+      expect(parseSdkCall(properties.Create)).toEqual(tagCall);
+      expect(parseSdkCall(properties.Update)).toEqual(tagCall);
+      const deleteCall = parseSdkCall(properties.Delete);
+      expect(deleteCall).toEqual({
+        service: 'IAM',
+        action: 'untagUser',
+        parameters: { UserName: 'ci-deployer', TagKeys: [OWNER_TAG_KEY] },
+        ignoreErrorCodesMatching: expect.any(String) as string,
+      });
+      const ignored = new RegExp(String(deleteCall.ignoreErrorCodesMatching));
+      for (const name of ['NoSuchEntity', 'NoSuchEntityException', 'AccessDenied']) {
+        expect(ignored.test(name), name).toBe(true);
+      }
+      for (const name of ['Throttling', 'ServiceFailure', 'LimitExceeded']) {
+        expect(ignored.test(name), name).toBe(false);
+      }
+      expect(properties.InstallLatestAwsSdk).toBe(false);
+    });
+
+    it("makes each rotation schedule wait for its user's ownership tag", () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+
+      // Assert
+      const dependsOn = (schedulePrefix: RegExp): string[] =>
+        template.Resources[
+          onlyLogicalId(template, 'AWS::SecretsManager::RotationSchedule', schedulePrefix)
+        ]?.DependsOn ?? [];
+      expect(dependsOn(/^RotatedAccessKeydemoRotationSchedule/)).toContain(
+        onlyLogicalId(template, 'AWS::IAM::User', /^Userdemo/),
+      );
+      expect(dependsOn(/^RotatedAccessKeycideployerRotationSchedule/)).toContain(
+        onlyLogicalId(template, 'Custom::AWS', /^RotatedAccessKeycideployerOwnershipTag/),
+      );
+      expect(dependsOn(/^RotatedAccessKeyreportingRotationSchedule/)).toContain(
+        onlyLogicalId(template, 'Custom::AWS', /^RotatedAccessKeyreportingOwnershipTag/),
+      );
+    });
+
+    it('runs every tagging custom resource of a stack as one role without managed policies', () => {
+      // Arrange
+      const { stacks } = synthStacks({
+        users: [
+          ...EXAMPLE_CONFIG.users,
+          { userName: 'other-a', schedule: 'rate(7 days)', stack: 'Other' },
+          { userName: 'other-b', schedule: 'rate(7 days)', stack: 'Other' },
+        ],
+      });
+
+      // Act
+      const templates = stacks.map((stack) => Template.fromStack(stack));
+
+      // Assert
+      expect(templates).toHaveLength(2);
+      for (const template of templates) {
+        const json = template.toJSON() as TemplateJson;
+        const taggerRole = onlyLogicalId(json, 'AWS::IAM::Role', TAGGER_ROLE);
+        template.resourceCountIs('AWS::IAM::Role', 2);
+        template.hasResourceProperties('AWS::IAM::Role', {
+          Description: Match.stringLikeRegexp('ownership tag'),
+          ManagedPolicyArns: Match.absent(),
+          Policies: Match.absent(),
+        });
+        template.resourcePropertiesCountIs(
+          'AWS::Lambda::Function',
+          { Role: { 'Fn::GetAtt': [taggerRole, 'Arn'] } },
+          1,
+        );
+        template.resourceCountIs('Custom::AWS', 2);
+      }
+    });
+
+    it('logs the tagging function to its own log group, kept a year, on the newest Node.js', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      const json = template.toJSON() as TemplateJson;
+      const logGroup = onlyLogicalId(json, 'AWS::Logs::LogGroup', /^UserOwnershipTaggerLogGroup/);
+      template.hasResource('AWS::Logs::LogGroup', {
+        Properties: { RetentionInDays: 365 },
+        DeletionPolicy: 'Retain',
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Role: { 'Fn::GetAtt': [onlyLogicalId(json, 'AWS::IAM::Role', TAGGER_ROLE), 'Arn'] },
+        Runtime: 'nodejs24.x',
+        LoggingConfig: { LogGroup: { Ref: logGroup } },
+      });
+      expect(statementsOfRole(json, TAGGER_ROLE)[0]).toEqual({
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [logGroup, 'Arn'] },
+      });
+    });
+
+    it('allows TagUser and UntagUser only on the existing users, for the ownership tag and secrets of this region and account', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+
+      // Assert
+      const existingUsers = [existingUserArn('ci/ci-deployer'), existingUserArn('reporting')];
+      const onlyTheOwnerTag = { 'aws:TagKeys': [OWNER_TAG_KEY] };
+      const ownedByThisDeploymentIfTagged = {
+        [`iam:ResourceTag/${OWNER_TAG_KEY}`]: STACK_SECRETS_PATTERN,
+      };
+      expect(statementsOfRole(template, TAGGER_ROLE).slice(1)).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'iam:TagUser',
+          Resource: existingUsers,
+          Condition: {
+            'ForAllValues:StringEquals': onlyTheOwnerTag,
+            StringLike: { [`aws:RequestTag/${OWNER_TAG_KEY}`]: STACK_SECRETS_PATTERN },
+            StringLikeIfExists: ownedByThisDeploymentIfTagged,
+          },
+        },
+        {
+          Effect: 'Allow',
+          Action: 'iam:UntagUser',
+          Resource: existingUsers,
+          Condition: {
+            'ForAllValues:StringEquals': onlyTheOwnerTag,
+            StringLikeIfExists: ownedByThisDeploymentIfTagged,
+          },
+        },
+      ]);
+    });
+
+    it("gives no role but the tagger's iam:TagUser or iam:UntagUser", () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+
+      // Assert
+      const rotationActions = statementsOfRole(template, ROTATION_ROLE).flatMap((s) => s.Action);
+      expect(rotationActions).not.toContain('iam:TagUser');
+      expect(rotationActions).not.toContain('iam:UntagUser');
+      const everyStatement = Object.values(template.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+        .flatMap(
+          (r) => (r.Properties?.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement,
+        );
+      const taggerStatements = statementsOfRole(template, TAGGER_ROLE);
+      expect(everyStatement.filter((s) => JSON.stringify(s.Action).includes('Tag'))).toEqual(
+        taggerStatements.filter((s) => JSON.stringify(s.Action).includes('Tag')),
+      );
+    });
+  });
+
+  describe('Stale keys', () => {
+    it('sets STALE_KEY_DAYS to 7 by default', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: { STALE_KEY_DAYS: '7' } },
+      });
+    });
+
+    it('passes the configured staleKeyDays to the rotation function', () => {
+      // Arrange
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const config = parseIamKeyRotationConfig({ ...EXAMPLE_CONFIG, staleKeyDays: 30 });
+
+      // Act
+      const stack = new IamKeyRotationStack(app, 'IamKeyRotation', {
+        users: config.users,
+        rotationFunction: { staleKeyDays: config.staleKeyDays },
+      });
+
+      // Assert
+      Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: { STALE_KEY_DAYS: '30' } },
+      });
+    });
+  });
+
   describe('Many users', () => {
-    it.each([1, 50, 100])(
-      'synthesizes %i users within the CloudFormation and IAM limits',
-      (count) => {
+    it.each<[number, string, (i: number) => boolean]>([
+      [1, 'half of them created', (i) => i % 2 === 0],
+      [50, 'half of them created', (i) => i % 2 === 0],
+      [100, 'half of them created', (i) => i % 2 === 0],
+      [100, 'all existing', () => false],
+      [100, 'all created', () => true],
+    ])(
+      'synthesizes %i users (%s) within the CloudFormation and IAM limits',
+      (count, _case, createUser) => {
         // Arrange
         const users = Array.from({ length: count }, (_, i) => ({
           userName: `bench-user-${String(i).padStart(3, '0')}`,
-          createUser: i % 2 === 0,
+          createUser: createUser(i),
           schedule: 'rate(30 days)',
           ...(i % 5 === 0 ? { kmsKeyArn: KEY_ARN } : {}),
         }));
@@ -233,7 +617,14 @@ describe('Construct: IamKeyRotationStack', () => {
         );
         expect(types.length).toBeLessThanOrEqual(500);
         // A role may have 10 managed policies attached by default.
-        expect(types.filter((t) => t === 'AWS::IAM::ManagedPolicy').length).toBeLessThanOrEqual(10);
+        for (const roleId of logicalIds(template, 'AWS::IAM::Role', /./)) {
+          const managed = Object.values(template.Resources).filter(
+            (r) =>
+              r.Type === 'AWS::IAM::ManagedPolicy' &&
+              JSON.stringify(r.Properties?.Roles ?? []).includes(`"${roleId}"`),
+          );
+          expect(managed.length, roleId).toBeLessThanOrEqual(10);
+        }
       },
     );
 
@@ -324,8 +715,13 @@ describe('Construct: IamKeyRotationStack', () => {
 
       // Assert
       const assets = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
-      expect(assets).toHaveLength(1);
-      const assetDirectory = path.join(assembly.directory, assets[0] ?? '');
+      // The rotation function's bundle and aws-cdk-lib's prebuilt custom resource handler.
+      expect(assets).toHaveLength(2);
+      const bundles = assets.filter((name) =>
+        readdirSync(path.join(assembly.directory, name)).includes('index.mjs'),
+      );
+      expect(bundles).toHaveLength(1);
+      const assetDirectory = path.join(assembly.directory, bundles[0] ?? '');
       expect(readdirSync(assetDirectory)).toEqual(['index.mjs']);
       const bundle = readFileSync(path.join(assetDirectory, 'index.mjs'), 'utf8');
       expect(bundle.startsWith('import { createRequire as __createRequire }')).toBe(true);

@@ -66,6 +66,37 @@ describe('Construct: KeyRotationFunction', () => {
       );
     });
 
+    it('sets STALE_KEY_DAYS to 7 by default and to staleKeyDays when given', () => {
+      // Arrange
+      const stack = newStack();
+
+      // Act
+      new KeyRotationFunction(stack, 'Weekly');
+      new KeyRotationFunction(stack, 'Monthly', { staleKeyDays: 30 });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      for (const [prefix, days] of [
+        ['^Weekly', '7'],
+        ['^Monthly', '30'],
+      ]) {
+        template.hasResource('AWS::Lambda::Function', {
+          Properties: Match.objectLike({ Environment: { Variables: { STALE_KEY_DAYS: days } } }),
+          DependsOn: Match.arrayWith([Match.stringLikeRegexp(`${prefix}ServiceRole`)]),
+        });
+      }
+    });
+
+    it.each([0, 1001, 7.5, -1])('fails when staleKeyDays is %s', (staleKeyDays) => {
+      // Arrange
+      const stack = newStack();
+
+      // Act & Assert
+      expect(() => new KeyRotationFunction(stack, 'RotationFunction', { staleKeyDays })).toThrow(
+        `staleKeyDays must be a whole number of days from 1 to 1000, got ${staleKeyDays}`,
+      );
+    });
+
     it.each([64, 10_241, 128.5])('fails when memorySize is %s', (memorySize) => {
       // Arrange
       const stack = newStack();
@@ -122,6 +153,49 @@ describe('Construct: KeyRotationFunction', () => {
       template.hasResourceProperties('AWS::IAM::Role', {
         ManagedPolicyArns: Match.absent(),
       });
+    });
+
+    it('grants the key actions, iam:GetUser and iam:GetAccessKeyLastUsed on the user, and no tagging', () => {
+      // Arrange
+      const stack = newStack();
+      const fn = new KeyRotationFunction(stack, 'RotationFunction');
+
+      // Act
+      fn.grantRotation({
+        user: iam.User.fromUserName(stack, 'User', 'alice'),
+        secret: secretsmanager.Secret.fromSecretCompleteArn(
+          stack,
+          'Secret',
+          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/alice-AbCdEf',
+        ),
+      });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Effect: 'Allow',
+              Action: [
+                'iam:CreateAccessKey',
+                'iam:ListAccessKeys',
+                'iam:UpdateAccessKey',
+                'iam:DeleteAccessKey',
+                'iam:GetUser',
+                'iam:GetAccessKeyLastUsed',
+              ],
+              Resource: {
+                'Fn::Join': [
+                  '',
+                  ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/alice'],
+                ],
+              },
+            },
+          ]),
+        },
+      });
+      expect(JSON.stringify(template.toJSON())).not.toMatch(/iam:(Untag|Tag)User/);
     });
 
     it('gathers users and secrets into shared statements of at most 18 ARNs', () => {

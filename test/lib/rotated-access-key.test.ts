@@ -1,12 +1,14 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Fn, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { BINDING_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { KeyRotationFunction } from '../../lib/key-rotation-function.js';
 import { KeyRotationSchedule } from '../../lib/key-rotation-schedule.js';
 import { RotatedAccessKey } from '../../lib/rotated-access-key.js';
+import { UserOwnershipTagger } from '../../lib/user-ownership-tagger.js';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -39,10 +41,84 @@ describe('Construct: RotatedAccessKey', () => {
 
       // Assert
       Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::Secret', {
+        Name: 'iam-key-rotation/alice',
         SecretString: '{"UserName":"alice"}',
         Tags: [{ Key: BINDING_TAG_KEY, Value: 'alice' }],
         KmsKeyId: Match.absent(),
       });
+    });
+
+    it('names the user literally in the value and tag of a user created in the stack', () => {
+      // Arrange
+      const { stack, rotationFunction } = arrange();
+      const user = new iam.User(stack, 'Bob', { userName: 'bob' });
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+      });
+
+      // Assert
+      Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::Secret', {
+        Name: 'iam-key-rotation/bob',
+        Description: 'Access key of IAM user bob, rotated by iam-key-rotation',
+        SecretString: '{"UserName":"bob"}',
+        Tags: [{ Key: BINDING_TAG_KEY, Value: 'bob' }],
+      });
+    });
+
+    it('fails when the user name is a token', () => {
+      // Arrange
+      const { stack, rotationFunction } = arrange();
+      const user = new iam.User(stack, 'Unnamed');
+
+      // Act & Assert
+      expect(
+        () =>
+          new RotatedAccessKey(stack, 'Key', {
+            user,
+            rotationFunction,
+            schedule: KeyRotationSchedule.rateDays(30),
+          }),
+      ).toThrow(
+        "user.userName must be a literal IAM user name (the secret's value and its iam-key-rotation:user tag name the user, and the user's iam-key-rotation:secret tag names the secret), got a token for TestStack/Unnamed",
+      );
+    });
+
+    it('fails when an imported user name is a token', () => {
+      // Arrange
+      const { stack, rotationFunction } = arrange();
+      const user = iam.User.fromUserArn(stack, 'Imported', Fn.importValue('SomeUserArn'));
+
+      // Act & Assert
+      expect(
+        () =>
+          new RotatedAccessKey(stack, 'Key', {
+            user,
+            rotationFunction,
+            schedule: KeyRotationSchedule.rateDays(30),
+          }),
+      ).toThrow('user.userName must be a literal IAM user name');
+    });
+
+    it('fails when the secret of an existing user is not named iam-key-rotation/*', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+
+      // Act & Assert
+      expect(
+        () =>
+          new RotatedAccessKey(stack, 'Key', {
+            user,
+            rotationFunction,
+            schedule: KeyRotationSchedule.rateDays(30),
+            secretName: 'keys/alice',
+          }),
+      ).toThrow(
+        'secretName must be a literal name starting with "iam-key-rotation/" for user alice, which this stack does not create (its ownership tagger may only write the ARN of a secret named iam-key-rotation/* into the user\'s iam-key-rotation:secret tag), got "keys/alice"',
+      );
     });
 
     it('is encrypted with the customer-managed key', () => {
@@ -61,6 +137,165 @@ describe('Construct: RotatedAccessKey', () => {
       Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::Secret', {
         KmsKeyId: KEY_ARN,
       });
+    });
+  });
+
+  describe('Ownership tag', () => {
+    it('tags a user created in the same stack with the Ref of its secret, without a custom resource', () => {
+      // Arrange
+      const { stack, rotationFunction } = arrange();
+      const user = new iam.User(stack, 'Bob', { userName: 'bob' });
+
+      // Act
+      const key = new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+      });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::IAM::User', {
+        UserName: 'bob',
+        Tags: [{ Key: OWNER_TAG_KEY, Value: { Ref: Match.stringLikeRegexp('^KeySecret') } }],
+      });
+      template.resourceCountIs('Custom::AWS', 0);
+      expect(key.ownershipTag).toBe(user);
+    });
+
+    it('tags an existing user through a custom resource with the secret ARN', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+      });
+
+      // Assert
+      const tagCall = {
+        'Fn::Join': [
+          '',
+          [
+            `{"service":"IAM","action":"tagUser","parameters":{"UserName":"alice","Tags":[{"Key":"${OWNER_TAG_KEY}","Value":"`,
+            { Ref: Match.stringLikeRegexp('^KeySecret') },
+            `"}]},"physicalResourceId":{"id":"${OWNER_TAG_KEY}/alice"}}`,
+          ],
+        ],
+      };
+      Template.fromStack(stack).hasResourceProperties('Custom::AWS', {
+        Create: tagCall,
+        Update: tagCall,
+        Delete: `{"service":"IAM","action":"untagUser","parameters":{"UserName":"alice","TagKeys":["${OWNER_TAG_KEY}"]},"ignoreErrorCodesMatching":"^(NoSuchEntity|AccessDenied)(Exception)?$"}`,
+        InstallLatestAwsSdk: false,
+      });
+    });
+
+    it('tags an iam.User of another stack through a custom resource, without a dependency cycle', () => {
+      // Arrange
+      const { stack, rotationFunction } = arrange();
+      const app = App.of(stack) as App;
+      const userStack = new Stack(app, 'UserStack', {
+        env: { account: '123456789012', region: 'eu-west-1' },
+      });
+      const user = new iam.User(userStack, 'Carol', { userName: 'carol' });
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+      });
+
+      // Assert
+      expect(() => app.synth()).not.toThrow();
+      Template.fromStack(stack).resourceCountIs('Custom::AWS', 1);
+      Template.fromStack(userStack).hasResourceProperties('AWS::IAM::User', {
+        Tags: Match.absent(),
+      });
+    });
+
+    it('shares one tagger role, log group and function among the existing users of a stack', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+      const bob = iam.User.fromUserName(stack, 'BobUser', 'bob');
+
+      // Act
+      for (const [id, each] of [
+        ['KeyA', user],
+        ['KeyB', bob],
+      ] as const) {
+        new RotatedAccessKey(stack, id, {
+          user: each,
+          rotationFunction,
+          schedule: KeyRotationSchedule.rateDays(30),
+        });
+      }
+
+      // Assert
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('Custom::AWS', 2);
+      template.resourceCountIs('AWS::IAM::Role', 2);
+      template.resourceCountIs('AWS::Lambda::Function', 2);
+      template.resourceCountIs('AWS::Logs::LogGroup', 2);
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: Match.stringLikeRegexp('^UserOwnershipTaggerServiceRole') }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: 'iam:TagUser',
+              Resource: [
+                ALICE_ARN,
+                {
+                  'Fn::Join': [
+                    '',
+                    ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/bob'],
+                  ],
+                },
+              ],
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('uses the tagger it is given', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+      const tagger = new UserOwnershipTagger(stack, 'MyTagger');
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+        ownershipTagger: tagger,
+      });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::IAM::Role', 2);
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MyTaggerServiceRole'), 'Arn'] },
+      });
+    });
+
+    it('reports no cdk-nag finding in a stack with the tagger', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+      });
+
+      // Act
+      const report = new AwsSolutionsChecks().validateScope(stack);
+
+      // Assert
+      expect(report.violations).toEqual([]);
     });
   });
 
@@ -99,6 +334,31 @@ describe('Construct: RotatedAccessKey', () => {
         SecretId: { Ref: Match.stringLikeRegexp('^KeySecret') },
         RotationLambdaARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RotationFunction'), 'Arn'] },
         RotationRules: { ScheduleExpression: expression, Duration: duration },
+      });
+    });
+
+    it.each([
+      ['a user created in the stack', 'AWS::IAM::User', '^Bob'],
+      ['an existing user', 'Custom::AWS', '^KeyOwnershipTag'],
+    ])('waits for the ownership tag of %s', (_case, tagType, tagPattern) => {
+      // Arrange
+      const { stack, rotationFunction, user: alice } = arrange();
+      const user =
+        tagType === 'AWS::IAM::User' ? new iam.User(stack, 'Bob', { userName: 'bob' }) : alice;
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+      });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      const [tagId] = Object.keys(template.findResources(tagType));
+      expect(tagId).toMatch(new RegExp(tagPattern));
+      template.hasResource('AWS::SecretsManager::RotationSchedule', {
+        DependsOn: Match.arrayWith([tagId]),
       });
     });
 
@@ -181,6 +441,8 @@ describe('Construct: RotatedAccessKey', () => {
                 'iam:ListAccessKeys',
                 'iam:UpdateAccessKey',
                 'iam:DeleteAccessKey',
+                'iam:GetUser',
+                'iam:GetAccessKeyLastUsed',
               ],
               Resource: ALICE_ARN,
             },

@@ -5,6 +5,8 @@ import {
   IAMClient,
   ListAccessKeysCommand,
   PutUserPolicyCommand,
+  TagUserCommand,
+  type Tag,
 } from '@aws-sdk/client-iam';
 import {
   CreateSecretCommand,
@@ -68,6 +70,98 @@ export const byAccessKeyId = (keys: readonly KeyState[]): KeyState[] =>
 
 const errorName = (error: unknown): string | undefined =>
   error instanceof Error ? error.name : undefined;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `value` as IAM tags (`[{Key, Value}]` of strings), or an error naming `where`. */
+const expectTags = (value: unknown, where: string): Tag[] => {
+  if (
+    !Array.isArray(value) ||
+    !value.every(
+      (tag) =>
+        isRecord(tag) &&
+        Object.keys(tag).sort().join() === 'Key,Value' &&
+        typeof tag.Key === 'string' &&
+        typeof tag.Value === 'string',
+    )
+  ) {
+    throw new Error(
+      `${where} resolved to ${JSON.stringify(value)}, expected [{Key, Value}] strings`,
+    );
+  }
+  return value as Tag[];
+};
+
+const lookupUserName = (refs: Readonly<Record<string, string>>, logicalId: string): string => {
+  const userName = refs[logicalId];
+  if (userName === undefined) throw new Error(`Template user ${logicalId} was not created`);
+  return userName;
+};
+
+/** Fields of an AwsCustomResource SDK call the harness understands (aws-cdk-lib custom-resources). */
+const SDK_CALL_FIELDS = new Set([
+  'service',
+  'action',
+  'parameters',
+  'physicalResourceId',
+  'logApiResponseData',
+]);
+
+/**
+ * The IAM TagUser call an AwsCustomResource (`Custom::AWS`) makes on Create: its `Create` property,
+ * resolved and parsed, checked to be exactly IAM TagUser {UserName, Tags} and nothing else.
+ */
+const tagUserCallOf = (
+  logicalId: string,
+  resource: { Properties?: Record<string, unknown> },
+  values: DeploymentValues,
+): { UserName: string; Tags: Tag[] } => {
+  const where = `Template custom resource ${logicalId}`;
+  const create = resolveIntrinsics(resource.Properties?.Create, values);
+  if (typeof create !== 'string') {
+    throw new Error(
+      `${where}: Create resolved to ${JSON.stringify(create)}, expected a JSON string`,
+    );
+  }
+  let call: unknown;
+  try {
+    call = JSON.parse(create);
+  } catch (error) {
+    throw new Error(`${where}: Create is not JSON (${(error as Error).message}): ${create}`, {
+      cause: error,
+    });
+  }
+  if (!isRecord(call)) throw new Error(`${where}: Create is ${create}, expected an object`);
+  const unexpected = Object.keys(call).filter((key) => !SDK_CALL_FIELDS.has(key));
+  const service = String(call.service).toLowerCase();
+  const action = String(call.action)
+    .toLowerCase()
+    .replace(/command$/, '');
+  if (
+    unexpected.length > 0 ||
+    !['iam', '@aws-sdk/client-iam'].includes(service) ||
+    action !== 'taguser'
+  ) {
+    throw new Error(
+      `${where}: the harness deploys only an IAM TagUser call on Create, got ${create}${unexpected.length > 0 ? ` (unexpected fields ${unexpected.join(', ')})` : ''}`,
+    );
+  }
+  const parameters = call.parameters;
+  if (
+    !isRecord(parameters) ||
+    Object.keys(parameters).sort().join() !== 'Tags,UserName' ||
+    typeof parameters.UserName !== 'string'
+  ) {
+    throw new Error(
+      `${where}: TagUser parameters are ${JSON.stringify(parameters)}, expected exactly {UserName, Tags}`,
+    );
+  }
+  return {
+    UserName: parameters.UserName,
+    Tags: expectTags(parameters.Tags, `${where} TagUser Tags`),
+  };
+};
 
 /** Plain SDK clients of the harness, with explicit endpoint, region and credentials. */
 export class MotoAws {
@@ -184,8 +278,11 @@ export class MotoAws {
   }
 
   /**
-   * Creates the stack's secrets with the properties the template gives them, and returns what
-   * CloudFormation would substitute for the `Ref`s and `Fn::GetAtt`s of its users and secrets.
+   * Creates the stack's secrets with the properties the template gives them, then sets the
+   * users' ownership tags as the deployed stack would (the `Tags` of each `AWS::IAM::User`, and
+   * the IAM TagUser call each `Custom::AWS` makes on Create, both naming the deployed secret
+   * ARNs), and returns what CloudFormation would substitute for the `Ref`s and `Fn::GetAtt`s of
+   * its users and secrets. Any other custom resource, or a tag call of another shape, throws.
    *
    * @param userArns every configured user, created beforehand
    * @param extraAttributes deployed values for resources moto does not need (the log group)
@@ -244,6 +341,35 @@ export class MotoAws {
       if (output.ARN === undefined) throw new Error(`CreateSecret ${logicalId} returned no ARN`);
       refs[logicalId] = output.ARN;
       secretArnByUser.set(userName, output.ARN);
+    }
+
+    // Ownership tags, which name the secrets: after the secrets, as CloudFormation orders them.
+    for (const [logicalId, resource] of Object.entries(template.Resources)) {
+      if (resource.Type === 'AWS::IAM::User') {
+        if (resource.Properties?.Tags === undefined) continue;
+        const tags = expectTags(
+          resolveIntrinsics(resource.Properties.Tags, values()),
+          `Template user ${logicalId} Tags`,
+        );
+        await this.iam.send(
+          new TagUserCommand({ UserName: lookupUserName(refs, logicalId), Tags: tags }),
+        );
+      } else if (resource.Type === 'Custom::AWS') {
+        const call = tagUserCallOf(logicalId, resource, values());
+        if (!userArns.has(call.UserName)) {
+          throw new Error(
+            `Template custom resource ${logicalId} tags ${call.UserName}, which is not a configured user`,
+          );
+        }
+        await this.iam.send(new TagUserCommand(call));
+      } else if (
+        resource.Type.startsWith('Custom::') ||
+        resource.Type === 'AWS::CloudFormation::CustomResource'
+      ) {
+        throw new Error(
+          `Template resource ${logicalId} is a custom resource of type ${resource.Type}; the harness deploys only Custom::AWS (AwsCustomResource) IAM TagUser calls`,
+        );
+      }
     }
     return { values: values(), secretArnByUser };
   }
