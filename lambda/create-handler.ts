@@ -1,10 +1,11 @@
 import { errorName } from './aws/aws-error.js';
 import type { HandlerDependencies } from './dependencies.js';
-import { RotationError } from './errors.js';
+import { InvalidSettingsError, RotationError } from './errors.js';
 import { parseRotationEvent, type RotationEvent } from './event.js';
 import { createSecret } from './rotation/create-secret.js';
 import { finishSecret } from './rotation/finish-secret.js';
 import { checkTokenVersion, resolveBoundUser } from './rotation/guard.js';
+import { verifyOwnership } from './rotation/ownership.js';
 import { setSecret } from './rotation/set-secret.js';
 import type { StepContext } from './rotation/step-context.js';
 import { testSecret } from './rotation/test-secret.js';
@@ -60,21 +61,29 @@ export const createHandler =
     const deadline = startedAt + remaining - DEADLINE_SAFETY_MARGIN_MS;
 
     try {
+      const { settings } = dependencies;
+      if (settings instanceof InvalidSettingsError) throw settings;
       const secret = await dependencies.secrets.describeSecret(event.SecretId);
       const userName = resolveBoundUser(secret);
       const state = checkTokenVersion(secret, event.ClientRequestToken);
+      if (state === 'finished' || (state === 'promoted' && event.Step !== 'finishSecret')) {
+        log.info(
+          `${event.Step}: the version is already AWSCURRENT${state === 'finished' ? ' and the rotation complete' : ''}; nothing to do`,
+        );
+        return;
+      }
+      // Ownership is checked before every step that acts, right before it acts.
+      const user = await verifyOwnership(dependencies.iam, secret, userName);
       const context: StepContext = {
         event,
         secret,
         userName,
+        user,
+        settings,
         services: dependencies,
         log,
         deadline,
       };
-      if (state === 'current' && event.Step !== 'finishSecret') {
-        log.info(`${event.Step}: the version is already AWSCURRENT; nothing to do`);
-        return;
-      }
       switch (event.Step) {
         case 'createSecret':
           await createSecret(context);

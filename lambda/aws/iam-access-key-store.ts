@@ -1,6 +1,8 @@
 import {
   CreateAccessKeyCommand,
   DeleteAccessKeyCommand,
+  GetAccessKeyLastUsedCommand,
+  GetUserCommand,
   ListAccessKeysCommand,
   UpdateAccessKeyCommand,
   type IAMClient,
@@ -25,8 +27,32 @@ export interface CreatedAccessKey {
   readonly retried: boolean;
 }
 
+/** An IAM user as GetUser returns it: its ARN (path included) and its tags. */
+export interface IamUserInfo {
+  readonly userName: string;
+  readonly arn: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/**
+ * When a key last signed a request, as GetAccessKeyLastUsed reports it (IAM records this with a
+ * delay of hours). `lastUsedDate` is absent for a key that never signed anything.
+ */
+export interface AccessKeyLastUse {
+  readonly accessKeyId: string;
+  readonly lastUsedDate?: Date;
+  /** e.g. `s3`; absent when never used ("N/A"). */
+  readonly serviceName?: string;
+  /** e.g. `eu-west-1`; absent when never used ("N/A"). */
+  readonly region?: string;
+}
+
 /** The IAM calls rotation makes. Every call names the user: never the signer's own identity. */
 export interface AccessKeyStore {
+  /** The user with its tags (NoSuchEntity when it does not exist). */
+  getUser(userName: string): Promise<IamUserInfo>;
+  /** When the user's key last signed a request. */
+  getAccessKeyLastUsed(userName: string, accessKeyId: string): Promise<AccessKeyLastUse>;
   listAccessKeys(userName: string): Promise<AccessKeyMetadata[]>;
   createAccessKey(userName: string): Promise<CreatedAccessKey>;
   deactivateAccessKey(userName: string, accessKeyId: string): Promise<void>;
@@ -41,8 +67,52 @@ const requireUserName = (userName: string): string => {
   return userName;
 };
 
+const notApplicable = (value: string | undefined): string | undefined =>
+  value === undefined || value === '' || value === 'N/A' ? undefined : value;
+
 export class IamAccessKeyStore implements AccessKeyStore {
   public constructor(private readonly client: IAMClient) {}
+
+  public async getUser(userName: string): Promise<IamUserInfo> {
+    const output = await this.client.send(
+      new GetUserCommand({ UserName: requireUserName(userName) }),
+    );
+    const user = output.User;
+    if (user?.Arn === undefined) {
+      throw new Error(`GetUser for user ${userName} returned no user`);
+    }
+    const tags: Record<string, string> = {};
+    for (const tag of user.Tags ?? []) {
+      if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
+    }
+    return { userName: user.UserName ?? userName, arn: user.Arn, tags };
+  }
+
+  public async getAccessKeyLastUsed(
+    userName: string,
+    accessKeyId: string,
+  ): Promise<AccessKeyLastUse> {
+    // The API takes the key id alone; the answer names the key's owner, which must be the user
+    // whose keys are being weighed (a key of anyone else is never decided on).
+    requireUserName(userName);
+    const output = await this.client.send(
+      new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId }),
+    );
+    if (output.UserName !== undefined && output.UserName !== userName) {
+      throw new Error(
+        `GetAccessKeyLastUsed says access key ${accessKeyId} belongs to ${output.UserName}, expected ${userName}`,
+      );
+    }
+    const lastUsed = output.AccessKeyLastUsed;
+    const serviceName = notApplicable(lastUsed?.ServiceName);
+    const region = notApplicable(lastUsed?.Region);
+    return {
+      accessKeyId,
+      ...(lastUsed?.LastUsedDate === undefined ? {} : { lastUsedDate: lastUsed.LastUsedDate }),
+      ...(serviceName === undefined ? {} : { serviceName }),
+      ...(region === undefined ? {} : { region }),
+    };
+  }
 
   public async listAccessKeys(userName: string): Promise<AccessKeyMetadata[]> {
     const keys: AccessKeyMetadata[] = [];

@@ -12,7 +12,16 @@ export interface CallerIdentitySession {
   close(): void;
 }
 
+/**
+ * How long one GetCallerIdentity attempt may take before the client gives up on it (its request
+ * timeout). testSecret starts an attempt only when this much time is left before its deadline,
+ * so the step always fails by itself before the Lambda timeout kills it.
+ */
+export const STS_ATTEMPT_TIMEOUT_MS = 5_000;
+
 export interface CallerIdentityService {
+  /** The longest one attempt can take (the client's request timeout, no SDK retries). */
+  readonly attemptTimeoutMs: number;
   open(credentials: AccessKeyCredentials): CallerIdentitySession;
 }
 
@@ -22,7 +31,14 @@ export type StsClientFactory = (credentials: {
 }) => STSClient;
 
 export class StsCallerIdentityService implements CallerIdentityService {
-  public constructor(private readonly createClient: StsClientFactory) {}
+  /**
+   * @param createClient builds a client that signs with the given key, makes ONE attempt per
+   *   call (testSecret retries by itself) and times a request out after `attemptTimeoutMs`
+   */
+  public constructor(
+    private readonly createClient: StsClientFactory,
+    public readonly attemptTimeoutMs: number = STS_ATTEMPT_TIMEOUT_MS,
+  ) {}
 
   public open(credentials: AccessKeyCredentials): CallerIdentitySession {
     const client = this.createClient(credentials.toAwsCredentials());

@@ -1,17 +1,27 @@
 import type { AccessKeyMetadata, CreatedAccessKey } from '../aws/iam-access-key-store.js';
-import { errorName, ignoreNoSuchEntity } from '../aws/aws-error.js';
+import { errorName } from '../aws/aws-error.js';
 import { AWSCURRENT, AWSPENDING } from '../aws/secrets-manager-secret-store.js';
-import { PendingAccessKeyError, RotationError, RotationStateError } from '../errors.js';
+import {
+  AccessKeyInUseError,
+  PendingAccessKeyError,
+  RotationError,
+  RotationStateError,
+} from '../errors.js';
 import type { AccessKeyCredentials } from './access-key-credentials.js';
+import { giveUpRotation, removePendingLabel } from './give-up.js';
 import { findCurrentVersionId } from './guard.js';
-import { ACCESS_KEYS_PER_USER, needsOrphanCutoff, planKeyRemoval } from './key-plan.js';
-import { serializeSecretValue } from './secret-value.js';
+import { ACCESS_KEYS_PER_USER } from './key-plan.js';
+import { makeRoom, removeAccessKey } from './key-removal.js';
+import { giveWayIfOvertaken } from './pending-credentials.js';
+import { findAccessKey } from './access-key-lookup.js';
+import { serializeSecretValue, type AccessKeySecretValue } from './secret-value.js';
 import { readSecretValue, type StepContext } from './step-context.js';
 
 /**
  * createSecret: create the user's new access key and store it in the token's AWSPENDING
  * version at once. Safe to run again: a retry finds the stored key and stops, and a key left
- * by an attempt that died before storing it is found and removed.
+ * by an attempt that died before storing it is found and removed. A key that may be in use is
+ * never deleted to make room.
  */
 export const createSecret = async (context: StepContext): Promise<void> => {
   const { event, services, log, userName } = context;
@@ -27,33 +37,9 @@ export const createSecret = async (context: StepContext): Promise<void> => {
     versionId: event.ClientRequestToken,
     versionStage: AWSPENDING,
   });
-  const pendingAccessKeyId = pending?.credentials?.accessKeyId;
-  if (pendingAccessKeyId !== undefined && pendingAccessKeyId !== currentAccessKeyId) {
-    const keys = await services.iam.listAccessKeys(userName);
-    if (keys.some((key) => key.accessKeyId === pendingAccessKeyId)) {
-      // A resumed rotation: the key is stored. Still remove what a first pass would have
-      // (a key made by hand or left behind since), so the rotation ends without strays.
-      await makeRoom(
-        context,
-        currentAccessKeyId,
-        keys.filter((key) => key.accessKeyId !== pendingAccessKeyId),
-      );
-      log.info('createSecret: AWSPENDING already holds a new access key; nothing to create', {
-        accessKeyId: pendingAccessKeyId,
-      });
-      return;
-    }
-    // The stored key was deleted behind our back. The version's value cannot be replaced
-    // under the same token, so give this rotation up cleanly: without AWSPENDING the next
-    // RotateSecret can start a fresh one.
-    await services.secrets.moveStage({
-      secretId: event.SecretId,
-      versionStage: AWSPENDING,
-      removeFromVersionId: event.ClientRequestToken,
-    });
-    throw new PendingAccessKeyError(
-      `createSecret: access key ${pendingAccessKeyId} stored in version ${event.ClientRequestToken} no longer exists for IAM user ${userName}; removed ${AWSPENDING} from that version so the next rotation can start`,
-    );
+  if (pending !== undefined) {
+    await resumeStoredKey(context, pending, currentAccessKeyId);
+    return;
   }
 
   const created = await createAccessKeyWithRoom(context, currentAccessKeyId);
@@ -61,7 +47,7 @@ export const createSecret = async (context: StepContext): Promise<void> => {
     await services.secrets.putPendingSecretString({
       secretId: event.SecretId,
       clientRequestToken: event.ClientRequestToken,
-      secretString: serializeSecretValue(userName, created),
+      secretString: serializeSecretValue(userName, created, findCurrentVersionId(context.secret)),
       rotationToken: event.RotationToken,
     });
   } catch (error) {
@@ -83,12 +69,80 @@ export const createSecret = async (context: StepContext): Promise<void> => {
   });
 };
 
+/**
+ * A retry: the token's version already holds a value. If it is the key an earlier attempt
+ * stored and that key is still Active, only tidy up what a first pass would have removed (a key
+ * made by hand or left behind since). A key that was deleted or deactivated meanwhile can
+ * never become current: give the rotation up.
+ */
+const resumeStoredKey = async (
+  context: StepContext,
+  pending: AccessKeySecretValue,
+  currentAccessKeyId: string | undefined,
+): Promise<void> => {
+  const { event, log, userName } = context;
+  const where = `version ${event.ClientRequestToken} (${AWSPENDING}) of secret ${context.secret.arn}`;
+  const pendingAccessKeyId = pending.credentials?.accessKeyId;
+  if (pendingAccessKeyId === undefined || pendingAccessKeyId === currentAccessKeyId) {
+    throw new RotationStateError(
+      `createSecret: ${where} already holds ${
+        pendingAccessKeyId === undefined ? 'a value without an access key' : 'the AWSCURRENT key'
+      }, which no rotation stores (a value put by hand?); expected no value yet or a new key. Nothing was changed; to start over remove the label: aws secretsmanager update-secret-version-stage --secret-id ${context.secret.arn} --version-stage ${AWSPENDING} --remove-from-version-id ${event.ClientRequestToken}`,
+    );
+  }
+  await giveWayIfOvertaken(context, pending);
+  const { key, keys } = await findAccessKey(context, pendingAccessKeyId);
+  if (key === undefined) {
+    return giveUpRotation(
+      context,
+      undefined,
+      `access key ${pendingAccessKeyId} stored in ${AWSPENDING} no longer exists for IAM user ${userName}`,
+    );
+  }
+  if (key.status !== 'Active') {
+    return giveUpRotation(
+      context,
+      key,
+      `access key ${pendingAccessKeyId} stored in ${AWSPENDING} is ${key.status}, expected Active (deactivated by hand?)`,
+    );
+  }
+  await makeRoom(
+    context,
+    keys.filter((candidate) => candidate.accessKeyId !== pendingAccessKeyId),
+    { currentAccessKeyId, reservedSlots: 1, slotsNeeded: 0 },
+  );
+  log.info('createSecret: AWSPENDING already holds a new access key; nothing to create', {
+    accessKeyId: pendingAccessKeyId,
+  });
+};
+
+/**
+ * Makes room, refusing before any change when that would delete a key in use: then the
+ * valueless placeholder's AWSPENDING is removed too, so that the operator can rotate again
+ * once a key is freed instead of being told a previous rotation is incomplete.
+ */
+const makeRoomForNewKey = async (
+  context: StepContext,
+  currentAccessKeyId: string | undefined,
+  keys: readonly AccessKeyMetadata[],
+): Promise<ReadonlySet<string>> => {
+  try {
+    return await makeRoom(context, keys, { currentAccessKeyId, reservedSlots: 0, slotsNeeded: 1 });
+  } catch (error) {
+    if (!(error instanceof AccessKeyInUseError)) throw error;
+    await removePendingLabel(context);
+    throw new AccessKeyInUseError(
+      `${error.message}. Removed ${AWSPENDING} from version ${context.event.ClientRequestToken} (it held no value); no key was changed`,
+    );
+  }
+};
+
 const createAccessKeyWithRoom = async (
   context: StepContext,
   currentAccessKeyId: string | undefined,
 ): Promise<AccessKeyCredentials> => {
   const { services, log, userName } = context;
-  let kept = await makeRoom(
+  let kept = await makeRoomForNewKey(
     context,
     currentAccessKeyId,
     await services.iam.listAccessKeys(userName),
@@ -104,13 +158,17 @@ const createAccessKeyWithRoom = async (
     });
   }
   if (created === undefined) {
-    kept = await makeRoom(context, currentAccessKeyId, await services.iam.listAccessKeys(userName));
+    kept = await makeRoomForNewKey(
+      context,
+      currentAccessKeyId,
+      await services.iam.listAccessKeys(userName),
+    );
     try {
       created = await services.iam.createAccessKey(userName);
     } catch (error) {
       if (errorName(error) !== 'LimitExceededException') throw error;
       throw new PendingAccessKeyError(
-        `createSecret: IAM user ${userName} still has ${ACCESS_KEYS_PER_USER} access keys after reconciling; expected room for one more`,
+        `createSecret: IAM user ${userName} still has ${ACCESS_KEYS_PER_USER} access keys after reconciling (a key too new to be listed yet?); expected room for one more. Nothing was created; the rotation will be retried`,
         { cause: error },
       );
     }
@@ -140,56 +198,6 @@ const removeKeysCreatedAlongside = async (
   }
 };
 
-const makeRoom = async (
-  context: StepContext,
-  currentAccessKeyId: string | undefined,
-  keys: readonly AccessKeyMetadata[],
-): Promise<ReadonlySet<string>> => {
-  const { services, event } = context;
-  let orphanCutoff: Date | undefined;
-  if (needsOrphanCutoff(keys, currentAccessKeyId)) {
-    const currentVersionId = findCurrentVersionId(context.secret);
-    orphanCutoff =
-      currentVersionId === undefined
-        ? undefined
-        : await services.secrets.getVersionCreatedDate(event.SecretId, currentVersionId);
-  }
-  const plan = planKeyRemoval({ keys, currentAccessKeyId, orphanCutoff });
-  for (const key of plan.orphans) {
-    await removeAccessKey(context, key, currentAccessKeyId, 'orphan left by an earlier attempt');
-  }
-  for (const key of plan.retire) {
-    await removeAccessKey(context, key, currentAccessKeyId, 'not the AWSCURRENT key');
-  }
-  const removed = new Set([...plan.orphans, ...plan.retire]);
-  return new Set(keys.filter((key) => !removed.has(key)).map((key) => key.accessKeyId));
-};
-
-const removeAccessKey = async (
-  context: StepContext,
-  key: AccessKeyMetadata,
-  currentAccessKeyId: string | undefined,
-  reason: string,
-): Promise<void> => {
-  const { services, log, userName } = context;
-  if (key.accessKeyId === currentAccessKeyId) {
-    throw new RotationError(
-      `createSecret: refusing to remove access key ${key.accessKeyId}: it is the AWSCURRENT key`,
-    );
-  }
-  await ignoreNoSuchEntity(async () => {
-    if (key.status === 'Active') {
-      await services.iam.deactivateAccessKey(userName, key.accessKeyId);
-    }
-    await services.iam.deleteAccessKey(userName, key.accessKeyId);
-  });
-  log.info('createSecret: removed access key', {
-    accessKeyId: key.accessKeyId,
-    previousStatus: key.status,
-    reason,
-  });
-};
-
 /** After a failed PutSecretValue (a timeout, say), checks whether the value landed anyway. */
 const wasStoredDespite = async (
   context: StepContext,
@@ -206,12 +214,18 @@ const wasStoredDespite = async (
   }
 };
 
+/** Removes the new key whose secret could not be stored: nobody can ever use it. */
 const deleteUnstoredKey = async (
   context: StepContext,
   created: AccessKeyCredentials,
 ): Promise<void> => {
   try {
-    await context.services.iam.deleteAccessKey(context.userName, created.accessKeyId);
+    await removeAccessKey(
+      context,
+      { accessKeyId: created.accessKeyId, status: 'Active' },
+      undefined,
+      'its secret could not be stored',
+    );
   } catch (cleanupError) {
     // The next attempt finds the key by its creation date and removes it.
     context.log.error('createSecret: could not delete the unstored access key', {

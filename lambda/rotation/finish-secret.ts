@@ -1,26 +1,52 @@
 import { ignoreNoSuchEntity } from '../aws/aws-error.js';
-import { AWSCURRENT, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
-import { RotationStateError } from '../errors.js';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
+import { InvalidSecretValueError, RotationStateError, SecretBindingError } from '../errors.js';
+import { giveUpRotation, removePendingLabel } from './give-up.js';
 import type { TokenVersionState } from './guard.js';
 import { findCurrentVersionId } from './guard.js';
-import { readPendingCredentials } from './pending-credentials.js';
+import { findAccessKey } from './access-key-lookup.js';
+import { giveWayIfOvertaken, readPendingKey } from './pending-credentials.js';
 import { readSecretValue, type StepContext } from './step-context.js';
 
 /**
- * finishSecret: move AWSCURRENT to the token's version, then deactivate the previous key
- * (now AWSPREVIOUS, kept for rollback until the next rotation deletes it). A retry whose
- * token is already AWSCURRENT still completes the cleanup.
+ * finishSecret: move AWSCURRENT to the token's version, deactivate the previous key (now
+ * AWSPREVIOUS, kept for rollback until the next rotation deletes it), then remove AWSPENDING
+ * from the token's version: the rotation is complete and can never be resumed. A retry that
+ * finds AWSCURRENT already moved but AWSPENDING still there completes the cleanup.
+ *
+ * Everything the step needs is read and checked before AWSCURRENT moves; the move names the
+ * version that was current when the step began, so it fails if someone moved AWSCURRENT since.
  */
 export const finishSecret = async (
   context: StepContext,
-  state: TokenVersionState,
+  state: Exclude<TokenVersionState, 'finished'>,
 ): Promise<void> => {
   const { event, services, log, userName } = context;
   const token = event.ClientRequestToken;
-  let newAccessKeyId: string | undefined;
+  let newAccessKeyId: string;
+  let previousAccessKeyId: string | undefined;
   if (state === 'pending') {
-    newAccessKeyId = (await readPendingCredentials(context)).accessKeyId;
+    const pending = await readPendingKey(context);
+    newAccessKeyId = pending.credentials.accessKeyId;
+    await giveWayIfOvertaken(context, pending);
     const currentVersionId = findCurrentVersionId(context.secret);
+    // The key AWSCURRENT holds now becomes AWSPREVIOUS: read (and validate) it before the move.
+    const current =
+      currentVersionId === undefined
+        ? undefined
+        : await readSecretValue(context, { versionId: currentVersionId, versionStage: AWSCURRENT });
+    previousAccessKeyId = current?.credentials?.accessKeyId;
+    // Never promote a key that can no longer work (deleted or deactivated since testSecret).
+    const { key } = await findAccessKey(context, newAccessKeyId);
+    if (key === undefined || key.status !== 'Active') {
+      return giveUpRotation(
+        context,
+        key,
+        key === undefined
+          ? `access key ${newAccessKeyId} stored in ${AWSPENDING} no longer exists for IAM user ${userName}`
+          : `access key ${newAccessKeyId} of IAM user ${userName} is ${key.status}, expected Active (deactivated by hand?)`,
+      );
+    }
     await services.secrets.moveStage({
       secretId: event.SecretId,
       versionStage: AWSCURRENT,
@@ -33,27 +59,52 @@ export const finishSecret = async (
     });
   } else {
     const current = await readSecretValue(context, { versionId: token, versionStage: AWSCURRENT });
-    newAccessKeyId = current?.credentials?.accessKeyId;
-    if (newAccessKeyId === undefined) {
+    const id = current?.credentials?.accessKeyId;
+    if (id === undefined) {
       throw new RotationStateError(
         `finishSecret: version ${token} is AWSCURRENT but holds no access key`,
       );
     }
+    newAccessKeyId = id;
+    previousAccessKeyId = await readPreviousTolerantly(context);
   }
 
-  const previous = await readSecretValue(context, { versionStage: AWSPREVIOUS });
-  const previousAccessKeyId = previous?.credentials?.accessKeyId;
   if (previousAccessKeyId === undefined || previousAccessKeyId === newAccessKeyId) {
     log.info('finishSecret: no previous access key to deactivate');
-    return;
+  } else {
+    const found = await ignoreNoSuchEntity(() =>
+      services.iam.deactivateAccessKey(userName, previousAccessKeyId),
+    );
+    log.info(
+      found
+        ? 'finishSecret: deactivated the previous access key (AWSPREVIOUS)'
+        : 'finishSecret: the previous access key no longer exists',
+      { accessKeyId: previousAccessKeyId },
+    );
   }
-  const found = await ignoreNoSuchEntity(() =>
-    services.iam.deactivateAccessKey(userName, previousAccessKeyId),
-  );
-  log.info(
-    found
-      ? 'finishSecret: deactivated the previous access key (AWSPREVIOUS)'
-      : 'finishSecret: the previous access key no longer exists',
-    { accessKeyId: previousAccessKeyId },
-  );
+  await removePendingLabel(context);
+  log.info('finishSecret: removed AWSPENDING; the rotation is complete', {
+    accessKeyId: newAccessKeyId,
+  });
+};
+
+/**
+ * The AWSPREVIOUS key of a retried finishSecret. A value that cannot be parsed (or names
+ * another user) does not stop the completion: the key stays Active with a warning, and the
+ * next rotation removes it (if it is not in use).
+ */
+const readPreviousTolerantly = async (context: StepContext): Promise<string | undefined> => {
+  try {
+    return (await readSecretValue(context, { versionStage: AWSPREVIOUS }))?.credentials
+      ?.accessKeyId;
+  } catch (error) {
+    if (!(error instanceof InvalidSecretValueError || error instanceof SecretBindingError)) {
+      throw error;
+    }
+    context.log.warn(
+      'finishSecret: AWSPREVIOUS holds no readable key; the previous key stays Active until the next rotation',
+      { error: error.message },
+    );
+    return undefined;
+  }
 };

@@ -1,13 +1,19 @@
 import type { SecretMetadata } from '../aws/secrets-manager-secret-store.js';
-import { AWSCURRENT, AWSPENDING } from '../aws/secrets-manager-secret-store.js';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
 import { RotationStateError, SecretBindingError } from '../errors.js';
 import { BINDING_TAG_KEY } from './binding.js';
 
 /** IAM user names: 1-64 characters of `[\w+=,.@-]`. */
 const IAM_USER_NAME_PATTERN = /^[\w+=,.@-]{1,64}$/;
 
-/** Where the token's version stands: still to be rotated, or already promoted. */
-export type TokenVersionState = 'pending' | 'current';
+/**
+ * Where the token's version stands:
+ * - `pending`: AWSPENDING and nothing else of ours: the rotation is in progress.
+ * - `promoted`: AWSCURRENT and still AWSPENDING: finishSecret moved AWSCURRENT but has not
+ *   finished its cleanup (or a rotation of an earlier release left the label behind).
+ * - `finished`: AWSCURRENT without AWSPENDING: the rotation is complete.
+ */
+export type TokenVersionState = 'pending' | 'promoted' | 'finished';
 
 /** The IAM user the secret is bound to by its `iam-key-rotation:user` tag. */
 export const resolveBoundUser = (secret: SecretMetadata): string => {
@@ -26,8 +32,11 @@ export const resolveBoundUser = (secret: SecretMetadata): string => {
 };
 
 /**
- * The check AWS's rotation template runs before every step: rotation is enabled, the token
- * is a version of the secret, and that version is AWSPENDING (or already AWSCURRENT).
+ * The check AWS's rotation template runs before every step, made strict: rotation is enabled,
+ * the token is a version of the secret, and that version is either still AWSPENDING or the
+ * AWSCURRENT version this rotation produced. A version that carries AWSPREVIOUS was current
+ * once and has been superseded (a rollback, a value put by hand, a newer rotation): resuming
+ * its rotation would undo what came after, so it is refused.
  */
 export const checkTokenVersion = (secret: SecretMetadata, token: string): TokenVersionState => {
   if (!secret.rotationEnabled) {
@@ -38,13 +47,24 @@ export const checkTokenVersion = (secret: SecretMetadata, token: string): TokenV
   const stages = secret.versionIdsToStages[token];
   if (stages === undefined) {
     throw new RotationStateError(
-      `Secret ${secret.arn} has no version ${token} (the ClientRequestToken); it has versions ${Object.keys(secret.versionIdsToStages).join(', ') || 'none'}`,
+      `Secret ${secret.arn} has no version ${token} (the ClientRequestToken) that carries a staging label: its rotation was cancelled or given up (a version without labels is not listed), or the token is wrong; nothing to do, nothing was changed. It has versions ${Object.keys(secret.versionIdsToStages).join(', ') || 'none'}`,
     );
   }
-  if (stages.includes(AWSCURRENT)) return 'current';
-  if (!stages.includes(AWSPENDING)) {
+  const pending = stages.includes(AWSPENDING);
+  if (stages.includes(AWSCURRENT)) return pending ? 'promoted' : 'finished';
+  if (stages.includes(AWSPREVIOUS)) {
+    const current = findCurrentVersionId(secret) ?? 'none';
     throw new RotationStateError(
-      `Secret ${secret.arn} version ${token} is not ${AWSPENDING}; it carries [${stages.join(', ')}]`,
+      `Secret ${secret.arn} version ${token} is ${AWSPREVIOUS}: its rotation completed and ${AWSCURRENT} has since moved to version ${current} (a rollback, a value put by hand, or a newer rotation); refusing to resume it, nothing was changed${
+        pending
+          ? `. It still carries a stale ${AWSPENDING}, which blocks new rotations; remove it with: aws secretsmanager update-secret-version-stage --secret-id ${secret.arn} --version-stage ${AWSPENDING} --remove-from-version-id ${token}`
+          : ''
+      }`,
+    );
+  }
+  if (!pending) {
+    throw new RotationStateError(
+      `Secret ${secret.arn} version ${token} is not ${AWSPENDING}; it carries [${stages.join(', ')}]: its rotation was cancelled, given up or abandoned (a value put by hand removes ${AWSPENDING}); nothing to do, nothing was changed`,
     );
   }
   return 'pending';

@@ -1,74 +1,200 @@
-import type { AccessKeyMetadata } from '../aws/iam-access-key-store.js';
+import type { AccessKeyLastUse, AccessKeyMetadata } from '../aws/iam-access-key-store.js';
 
 /** IAM's AccessKeysPerUser quota; inactive keys count. */
 export const ACCESS_KEYS_PER_USER = 2;
 
-export interface KeyRemovalPlan {
-  /** Active keys nobody stored: created after the AWSCURRENT version by a crashed attempt. */
-  readonly orphans: readonly AccessKeyMetadata[];
-  /** Keys retired: every other key that is not Active, then the oldest Active ones for room. */
-  readonly retire: readonly AccessKeyMetadata[];
+const DAY_MS = 86_400_000;
+
+/**
+ * Why a key is removed:
+ * - `not Active`: Inactive or Expired, it authenticates nothing (in the steady state, the
+ *   AWSPREVIOUS key finishSecret deactivated);
+ * - `AWSPREVIOUS`: the key the secret held before; its rollback role ends with this rotation;
+ * - `orphan`: created after the AWSCURRENT version by an attempt whose secret was never stored,
+ *   and never used;
+ * - `unused`: a key the secret does not hold, never used or not used for `staleKeyDays`.
+ */
+export type RemovalReason = 'not Active' | 'AWSPREVIOUS' | 'orphan' | 'unused';
+
+export interface KeyRemoval {
+  readonly key: AccessKeyMetadata;
+  readonly reason: RemovalReason;
+  readonly lastUse?: AccessKeyLastUse;
 }
 
+/** A key that keeps its slot although room is needed, and why. */
+export interface BlockingKey {
+  readonly key: AccessKeyMetadata;
+  readonly role: 'AWSCURRENT' | 'in use';
+  readonly lastUse?: AccessKeyLastUse;
+}
+
+export type KeyRemovalPlan =
+  | { readonly kind: 'remove'; readonly removals: readonly KeyRemoval[] }
+  /** Room is needed and every key that holds a slot may be in use: remove nothing, fail. */
+  | { readonly kind: 'no-room'; readonly blocking: readonly BlockingKey[] };
+
 export interface KeyRemovalInput {
+  /** The user's keys, except a pending key that already holds its slot (see `reservedSlots`). */
   readonly keys: readonly AccessKeyMetadata[];
   /** The AccessKeyId stored in AWSCURRENT, if any. It is never planned for removal. */
   readonly currentAccessKeyId: string | undefined;
+  /** The AccessKeyId stored in AWSPREVIOUS, if it was read (only needed for an Active other key). */
+  readonly previousAccessKeyId: string | undefined;
   /**
    * When the AWSCURRENT version was created. An Active key created at or after it (to the
-   * second, IAM's precision) that AWSCURRENT does not hold can only come from a rotation
-   * attempt whose secret was never stored: an orphan. `undefined` disables orphan detection.
+   * second, IAM's precision) that AWSCURRENT does not hold, and that never signed anything,
+   * can only come from a rotation attempt whose secret was never stored: an orphan.
+   * `undefined` disables orphan detection.
    */
   readonly orphanCutoff: Date | undefined;
+  /** Slots held by keys outside `keys` that stay: 1 for the key of a resumed rotation. */
+  readonly reservedSlots: number;
+  /** Slots the caller needs free afterwards: 1 before CreateAccessKey, 0 to only tidy up. */
+  readonly slotsNeeded: number;
+  /** The last use of every key {@link keysAwaitingLastUse} names (more is fine). */
+  readonly lastUse: ReadonlyMap<string, AccessKeyLastUse>;
+  /** A key last used before this moment, or never, may be deleted although the secret does not hold it. */
+  readonly staleBefore: Date;
 }
+
+/** `now` minus `staleKeyDays`. */
+export const staleBefore = (now: number, staleKeyDays: number): Date =>
+  new Date(now - staleKeyDays * DAY_MS);
 
 /**
  * True when the AWSCURRENT version's creation date can change the plan: only before the
  * secret holds a key (the first rotation keeps a key the user had before, but not an orphan)
- * and only when some key is Active. Once the secret holds a key, every other key goes anyway,
- * so the date (a ListSecretVersionIds call) would change nothing.
+ * and only when some key is Active. Once the secret holds a key, every other key that is not
+ * in use goes anyway, so the date (a ListSecretVersionIds call) would change nothing.
  */
 export const needsOrphanCutoff = (
   keys: readonly AccessKeyMetadata[],
   currentAccessKeyId: string | undefined,
 ): boolean => currentAccessKeyId === undefined && keys.some((key) => key.status === 'Active');
 
-const retirementOrder = (left: AccessKeyMetadata, right: AccessKeyMetadata): number => {
-  const leftActive = left.status === 'Active' ? 1 : 0;
-  const rightActive = right.status === 'Active' ? 1 : 0;
-  if (leftActive !== rightActive) return leftActive - rightActive;
-  const byAge = left.createDate.getTime() - right.createDate.getTime();
-  if (byAge !== 0) return byAge;
+const byAge = (left: AccessKeyMetadata, right: AccessKeyMetadata): number => {
+  const age = left.createDate.getTime() - right.createDate.getTime();
+  if (age !== 0) return age;
   return left.accessKeyId < right.accessKeyId ? -1 : left.accessKeyId > right.accessKeyId ? 1 : 0;
 };
 
-/**
- * Decides which keys to remove before CreateAccessKey. Pure: the caller performs the plan.
- * The AWSCURRENT key is never in it. Removed are: orphans; every other key that is not Active
- * (it can authenticate nothing; in the steady state that is the AWSPREVIOUS key, whose
- * rollback role ends with this rotation); then, once the secret holds a key, every other
- * Active key, or, at the first rotation, the oldest other Active key while the user would
- * still hold two keys.
- */
-export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
-  const { keys, currentAccessKeyId, orphanCutoff } = input;
+const lastUsedMs = (lastUse: AccessKeyLastUse | undefined): number =>
+  lastUse?.lastUsedDate?.getTime() ?? Number.NEGATIVE_INFINITY;
+
+interface Partition {
+  readonly others: readonly AccessKeyMetadata[];
+  readonly notActive: readonly AccessKeyMetadata[];
+  readonly previous: readonly AccessKeyMetadata[];
+  /** Active keys the secret holds in neither AWSCURRENT nor AWSPREVIOUS. */
+  readonly foreign: readonly AccessKeyMetadata[];
+  /** Foreign keys created at or after the orphan cutoff (orphans if never used). */
+  readonly orphanCandidates: readonly AccessKeyMetadata[];
+}
+
+const partition = (input: Omit<KeyRemovalInput, 'lastUse' | 'staleBefore'>): Partition => {
+  const { keys, currentAccessKeyId, previousAccessKeyId, orphanCutoff } = input;
   const cutoffMs =
     orphanCutoff === undefined ? undefined : Math.floor(orphanCutoff.getTime() / 1000) * 1000;
   const others = keys.filter((key) => key.accessKeyId !== currentAccessKeyId);
-  const orphans =
-    cutoffMs === undefined
+  const notActive = others.filter((key) => key.status !== 'Active').sort(byAge);
+  const active = others.filter((key) => key.status === 'Active');
+  const previous = active.filter((key) => key.accessKeyId === previousAccessKeyId);
+  const foreign = active.filter((key) => key.accessKeyId !== previousAccessKeyId).sort(byAge);
+  const orphanCandidates =
+    currentAccessKeyId !== undefined || cutoffMs === undefined
       ? []
-      : others.filter((key) => key.status === 'Active' && key.createDate.getTime() >= cutoffMs);
-  const inactive = others.filter((key) => key.status !== 'Active').sort(retirementOrder);
-  const activeOthers = others
-    .filter((key) => key.status === 'Active' && !orphans.includes(key))
-    .sort(retirementOrder);
-  const kept = keys.length - orphans.length - inactive.length;
-  // Once the secret holds a key, every other key goes, even when the AWSCURRENT key itself was
-  // deleted by hand; only the first rotation keeps a key the user had before the secret.
-  const excess =
-    currentAccessKeyId === undefined
-      ? Math.max(0, kept - (ACCESS_KEYS_PER_USER - 1))
-      : activeOthers.length;
-  return { orphans, retire: [...inactive, ...activeOthers.slice(0, excess)] };
+      : foreign.filter((key) => key.createDate.getTime() >= cutoffMs);
+  return { others, notActive, previous, foreign, orphanCandidates };
+};
+
+const hasRoom = (input: { reservedSlots: number; slotsNeeded: number }, kept: number): boolean =>
+  kept + input.reservedSlots + input.slotsNeeded <= ACCESS_KEYS_PER_USER;
+
+/**
+ * The keys whose last use decides whether they may go, so the caller can ask IAM
+ * (GetAccessKeyLastUsed) before {@link planKeyRemoval}. Empty in the steady state, where the
+ * only other key is the Inactive AWSPREVIOUS key.
+ */
+export const keysAwaitingLastUse = (
+  input: Omit<KeyRemovalInput, 'lastUse' | 'staleBefore'>,
+): AccessKeyMetadata[] => {
+  const { keys, currentAccessKeyId } = input;
+  const { notActive, previous, foreign, orphanCandidates } = partition(input);
+  if (currentAccessKeyId !== undefined) return [...foreign];
+  // Keys left once every key that goes regardless is gone: is there room without a foreign one?
+  const roomDependsOnForeign = !hasRoom(input, keys.length - notActive.length - previous.length);
+  return orphanCandidates.length > 0 || roomDependsOnForeign ? [...foreign] : [];
+};
+
+/**
+ * Decides which keys to remove before CreateAccessKey (or, for a resumed rotation, which strays
+ * to tidy up). Pure: the caller performs the plan, deactivating an Active key before deleting it.
+ *
+ * The AWSCURRENT key is never in it. Removed are every other key that is not Active, the
+ * AWSPREVIOUS key, orphans, and, once the secret holds a key, every key it does not hold that
+ * was never used or not used since `staleBefore`. At the first rotation a key the user had
+ * before the secret is kept while there is room; when there is none, the least recently used
+ * of those not used since `staleBefore` goes. A key used since then is never deleted to make
+ * room: when nothing else can go, the plan is `no-room` and nothing is removed.
+ */
+export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
+  const { keys, currentAccessKeyId, lastUse } = input;
+  const { notActive, previous, foreign, orphanCandidates } = partition(input);
+  const useOf = (key: AccessKeyMetadata): AccessKeyLastUse | undefined =>
+    lastUse.get(key.accessKeyId);
+  const awaited = new Set(keysAwaitingLastUse(input).map((key) => key.accessKeyId));
+  for (const id of awaited) {
+    if (!lastUse.has(id)) {
+      throw new Error(
+        `planKeyRemoval: the last use of access key ${id} is needed but was not given`,
+      );
+    }
+  }
+  const isStale = (key: AccessKeyMetadata): boolean =>
+    lastUsedMs(useOf(key)) < input.staleBefore.getTime();
+
+  const removals: KeyRemoval[] = [
+    ...notActive.map((key): KeyRemoval => ({ key, reason: 'not Active' })),
+    ...previous.map((key): KeyRemoval => ({ key, reason: 'AWSPREVIOUS' })),
+  ];
+  const withUse = (key: AccessKeyMetadata, reason: RemovalReason): KeyRemoval => {
+    const use = useOf(key);
+    return use === undefined ? { key, reason } : { key, reason, lastUse: use };
+  };
+  let keptForeign: AccessKeyMetadata[];
+  if (currentAccessKeyId !== undefined) {
+    // Once the secret holds a key, every key it does not hold goes, unless it may be in use.
+    removals.push(...foreign.filter(isStale).map((key) => withUse(key, 'unused')));
+    keptForeign = foreign.filter((key) => !isStale(key));
+  } else {
+    const orphans = orphanCandidates.filter((key) => awaited.has(key.accessKeyId) && isStale(key));
+    removals.push(...orphans.map((key) => withUse(key, 'orphan')));
+    keptForeign = foreign.filter((key) => !orphans.includes(key));
+    // The first rotation keeps keys the user had while there is room; otherwise the least
+    // recently used of those not in use make room.
+    const kept = (): number => keys.length - removals.length;
+    const unused = keptForeign
+      .filter((key) => awaited.has(key.accessKeyId) && isStale(key))
+      .sort(
+        (left, right) => lastUsedMs(useOf(left)) - lastUsedMs(useOf(right)) || byAge(left, right),
+      );
+    for (const key of unused) {
+      if (hasRoom(input, kept())) break;
+      removals.push(withUse(key, 'unused'));
+      keptForeign = keptForeign.filter((candidate) => candidate !== key);
+    }
+  }
+  if (hasRoom(input, keys.length - removals.length)) return { kind: 'remove', removals };
+  const current = keys.filter((key) => key.accessKeyId === currentAccessKeyId);
+  return {
+    kind: 'no-room',
+    blocking: [
+      ...current.map((key): BlockingKey => ({ key, role: 'AWSCURRENT' })),
+      ...keptForeign.map((key): BlockingKey => {
+        const use = useOf(key);
+        return use === undefined ? { key, role: 'in use' } : { key, role: 'in use', lastUse: use };
+      }),
+    ],
+  };
 };

@@ -10,10 +10,19 @@ import { AccessKeyCredentials } from './access-key-credentials.js';
 export interface AccessKeySecretValue {
   readonly userName: string;
   readonly credentials?: AccessKeyCredentials;
+  /**
+   * `ReplacesVersionId`: the AWSCURRENT version createSecret found when it stored this key. A
+   * rotation finishes only while AWSCURRENT is still there: if someone moved it meanwhile (a
+   * rollback, a value put by hand), the rotation gives way instead of undoing that.
+   */
+  readonly replacesVersionId?: string;
 }
 
 /** IAM's AccessKeyId pattern: `[\w]+`, 16 to 128 characters. */
 const ACCESS_KEY_ID_PATTERN = /^\w{16,128}$/;
+
+/** A Secrets Manager version id (a ClientRequestToken): 32 to 64 characters. */
+const VERSION_ID_PATTERN = /^[\w-]{1,64}$/;
 
 /**
  * Parses a secret string. Errors name the secret, the version and the field, and never
@@ -50,8 +59,18 @@ export const parseSecretValue = (
       `${prefix}: field UserName must be a non-empty string, got ${describeType(userName)}`,
     );
   }
+  const replaces = fields.ReplacesVersionId;
+  if (
+    replaces !== undefined &&
+    (typeof replaces !== 'string' || !VERSION_ID_PATTERN.test(replaces))
+  ) {
+    throw new InvalidSecretValueError(
+      `${prefix}: field ReplacesVersionId must be a secret version id (1-64 characters of letters, digits, _ and -) when present, got ${describeType(replaces)}`,
+    );
+  }
+  const lineage = replaces === undefined ? {} : { replacesVersionId: replaces };
   if (accessKeyId === undefined && secretAccessKey === undefined) {
-    return { userName };
+    return { userName, ...lineage };
   }
   if (typeof accessKeyId !== 'string' || !ACCESS_KEY_ID_PATTERN.test(accessKeyId)) {
     throw new InvalidSecretValueError(
@@ -67,8 +86,20 @@ export const parseSecretValue = (
       `${prefix}: field SecretAccessKey must be a non-empty string when AccessKeyId is set, got ${describeType(secretAccessKey)}`,
     );
   }
-  return { userName, credentials: new AccessKeyCredentials(accessKeyId, secretAccessKey) };
+  return {
+    userName,
+    credentials: new AccessKeyCredentials(accessKeyId, secretAccessKey),
+    ...lineage,
+  };
 };
 
-export const serializeSecretValue = (userName: string, credentials: AccessKeyCredentials): string =>
-  JSON.stringify({ UserName: userName, ...credentials.toSecretFields() });
+export const serializeSecretValue = (
+  userName: string,
+  credentials: AccessKeyCredentials,
+  replacesVersionId?: string,
+): string =>
+  JSON.stringify({
+    UserName: userName,
+    ...credentials.toSecretFields(),
+    ...(replacesVersionId === undefined ? {} : { ReplacesVersionId: replacesVersionId }),
+  });

@@ -1,24 +1,32 @@
-import { PendingAccessKeyError } from '../errors.js';
-import { readPendingCredentials } from './pending-credentials.js';
+import { AWSPENDING } from '../aws/secrets-manager-secret-store.js';
+import { giveUpRotation } from './give-up.js';
+import { findAccessKey } from './access-key-lookup.js';
+import { giveWayIfOvertaken, readPendingKey } from './pending-credentials.js';
 import type { StepContext } from './step-context.js';
 
 /**
  * setSecret: an IAM access key is live as soon as it exists, so there is nothing to set;
- * check that the pending key exists for the bound user and is Active.
+ * check that the pending key exists for the bound user and is Active. A key deleted or
+ * deactivated since createSecret can never become current: the rotation is given up.
  */
 export const setSecret = async (context: StepContext): Promise<void> => {
-  const { services, log, userName } = context;
-  const credentials = await readPendingCredentials(context);
-  const keys = await services.iam.listAccessKeys(userName);
-  const key = keys.find((candidate) => candidate.accessKeyId === credentials.accessKeyId);
+  const { log, userName } = context;
+  const pending = await readPendingKey(context);
+  await giveWayIfOvertaken(context, pending);
+  const { credentials } = pending;
+  const { key } = await findAccessKey(context, credentials.accessKeyId);
   if (key === undefined) {
-    throw new PendingAccessKeyError(
-      `setSecret: access key ${credentials.accessKeyId} from AWSPENDING does not exist for IAM user ${userName}; found [${keys.map((k) => k.accessKeyId).join(', ')}]`,
+    return giveUpRotation(
+      context,
+      undefined,
+      `access key ${credentials.accessKeyId} stored in ${AWSPENDING} no longer exists for IAM user ${userName}`,
     );
   }
   if (key.status !== 'Active') {
-    throw new PendingAccessKeyError(
-      `setSecret: access key ${credentials.accessKeyId} of IAM user ${userName} is ${key.status}, expected Active`,
+    return giveUpRotation(
+      context,
+      key,
+      `access key ${credentials.accessKeyId} of IAM user ${userName} is ${key.status}, expected Active (deactivated by hand?)`,
     );
   }
   log.info('setSecret: the pending access key exists and is Active', {

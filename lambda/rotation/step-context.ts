@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { AccessKeyStore } from '../aws/iam-access-key-store.js';
+import type { AccessKeyStore, IamUserInfo } from '../aws/iam-access-key-store.js';
 import type {
   SecretMetadata,
   SecretStore,
@@ -8,6 +8,7 @@ import type {
 import type { CallerIdentityService } from '../aws/sts-caller-identity.js';
 import { SecretBindingError } from '../errors.js';
 import type { RotationEvent } from '../event.js';
+import type { RotationSettings } from '../settings.js';
 import { parseSecretValue, type AccessKeySecretValue } from './secret-value.js';
 
 export interface Clock {
@@ -29,6 +30,9 @@ export interface StepContext {
   readonly secret: SecretMetadata;
   /** The IAM user bound to the secret by its tag. Every IAM call names this user. */
   readonly userName: string;
+  /** That user as GetUser returned it, its ownership tag checked against this secret. */
+  readonly user: IamUserInfo;
+  readonly settings: RotationSettings;
   readonly services: RotationServices;
   readonly log: Logger;
   /** Epoch milliseconds by which the step must have finished its waiting. */

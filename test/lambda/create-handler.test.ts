@@ -1,18 +1,21 @@
 import {
   CreateAccessKeyCommand,
   DeleteAccessKeyCommand,
+  ListAccessKeysCommand,
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam';
 import { PutSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { STS_ATTEMPT_TIMEOUT_MS } from '../../lambda/aws/sts-caller-identity.js';
 import { DEADLINE_SAFETY_MARGIN_MS } from '../../lambda/create-handler.js';
+import { KEY_STATE_CHECK_AFTER_MS } from '../../lambda/rotation/test-secret.js';
 import {
   AccessKeyTestError,
   InvalidEventError,
   InvalidSecretValueError,
-  PendingAccessKeyError,
   RotationError,
+  RotationGivenUpError,
   RotationStateError,
   SecretBindingError,
 } from '../../lambda/errors.js';
@@ -134,18 +137,36 @@ describe('Function: createHandler', () => {
 
     it('fails when the token is not a version of the secret', async () => {
       await expect(rotation.step('createSecret', 'no-such-token')).rejects.toThrow(
-        /has no version no-such-token \(the ClientRequestToken\); it has versions initial-version/,
+        /has no version no-such-token \(the ClientRequestToken\) that carries a staging label: .* It has versions initial-version$/,
       );
     });
 
-    it('fails when the token version is neither AWSPENDING nor AWSCURRENT', async () => {
+    it('fails when the token version is AWSPREVIOUS: a completed rotation is never resumed', async () => {
       // Arrange: a completed rotation makes the initial version AWSPREVIOUS
       await rotateOnce(TOKEN);
+      const before = fake.snapshot();
 
       // Act / Assert
       await expect(rotation.step('createSecret', 'initial-version')).rejects.toThrow(
-        /version initial-version is not AWSPENDING; it carries \[AWSPREVIOUS\]/,
+        /version initial-version is AWSPREVIOUS: its rotation completed and AWSCURRENT has since moved to version 11111111-2222-3333-4444-555555555555 .*nothing was changed$/,
       );
+      expect(fake.snapshot()).toEqual(before);
+    });
+
+    it('fails when the token version no longer carries AWSPENDING (cancelled or abandoned), and changes nothing', async () => {
+      // Arrange: the version keeps only a label of someone else's
+      fake.startRotation(SECRET, TOKEN);
+      const version = fake.version(SECRET, TOKEN);
+      version.stages.delete('AWSPENDING');
+      version.stages.add('MY-LABEL');
+      const before = fake.snapshot();
+
+      // Act / Assert
+      await expect(rotation.step('createSecret', TOKEN)).rejects.toThrow(
+        /version 11111111-2222-3333-4444-555555555555 is not AWSPENDING; it carries \[MY-LABEL\]: its rotation was cancelled/,
+      );
+      expect(fake.snapshot()).toEqual(before);
+      expect(fake.iam.calls()).toHaveLength(0);
     });
 
     it.each(['createSecret', 'setSecret', 'testSecret'] as const)(
@@ -277,6 +298,7 @@ describe('Function: createHandler', () => {
         UserName: USER,
         AccessKeyId: keys[0]?.accessKeyId,
         SecretAccessKey: keys[0]?.secretAccessKey,
+        ReplacesVersionId: 'initial-version',
       });
       expect(fake.secretsManager).toHaveReceivedCommandWith(PutSecretValueCommand, {
         ClientRequestToken: TOKEN,
@@ -358,10 +380,12 @@ describe('Function: createHandler', () => {
       // Act
       await rotation.step('createSecret', TOKEN);
 
-      // Assert
+      // Assert: the key was never used, so it may go
       const calls = fake.iam.calls().map((call) => call.args[0].constructor.name);
       expect(calls).toEqual([
+        'GetUserCommand',
         'ListAccessKeysCommand',
+        'GetAccessKeyLastUsedCommand',
         'UpdateAccessKeyCommand',
         'DeleteAccessKeyCommand',
         'CreateAccessKeyCommand',
@@ -560,11 +584,13 @@ describe('Function: createHandler', () => {
       // Act
       const outcome = rotation.step('createSecret', TOKEN);
 
-      // Assert
-      await expect(outcome).rejects.toThrow(PendingAccessKeyError);
+      // Assert: the absence is confirmed by listing again before it counts
+      await expect(outcome).rejects.toThrow(RotationGivenUpError);
       await expect(outcome).rejects.toThrow(
-        `access key ${String(pending)} stored in version ${TOKEN} no longer exists`,
+        `gave up this rotation: access key ${String(pending)} stored in AWSPENDING no longer exists for IAM user ${USER}`,
       );
+      expect(rotation.clock.sleeps).toEqual([1_000, 3_000]);
+      expect(fake.iam).toHaveReceivedCommandTimes(ListAccessKeysCommand, 4);
       expect(fake.versionWith(SECRET, 'AWSPENDING')).toBeUndefined();
       expect(fake.versionWith(SECRET, 'AWSCURRENT')).toBe('initial-version');
     });
@@ -583,18 +609,44 @@ describe('Function: createHandler', () => {
       expect(fake.snapshot()).toEqual(before);
     });
 
-    it('fails when the pending key is Inactive', async () => {
-      fake.key(USER, 0).status = 'Inactive';
-      await expect(rotation.step('setSecret', TOKEN)).rejects.toThrow(
-        /is Inactive, expected Active/,
+    it('gives the rotation up when the pending key is Inactive: deletes it and removes AWSPENDING', async () => {
+      // Arrange
+      const pending = fake.key(USER, 0);
+      pending.status = 'Inactive';
+
+      // Act
+      const outcome = rotation.step('setSecret', TOKEN);
+
+      // Assert
+      await expect(outcome).rejects.toThrow(RotationGivenUpError);
+      await expect(outcome).rejects.toThrow(
+        `access key ${pending.accessKeyId} of IAM user ${USER} is Inactive, expected Active (deactivated by hand?). Deleted access key ${pending.accessKeyId} and removed AWSPENDING from version ${TOKEN}`,
       );
+      expect(fake.userKeys(USER)).toEqual([]);
+      expect(fake.versionWith(SECRET, 'AWSPENDING')).toBeUndefined();
+      expect(fake.iam).not.toHaveReceivedCommand(UpdateAccessKeyCommand);
     });
 
-    it('fails when the pending key no longer exists', async () => {
+    it('gives the rotation up when the pending key no longer exists, once listing again confirms it', async () => {
       fake.userKeys(USER).splice(0);
       await expect(rotation.step('setSecret', TOKEN)).rejects.toThrow(
-        /does not exist for IAM user ses-smtp-sender; found \[\]/,
+        /gave up this rotation: access key AKIA\w+ stored in AWSPENDING no longer exists for IAM user ses-smtp-sender/,
       );
+      expect(rotation.clock.sleeps).toEqual([1_000, 3_000]);
+      expect(fake.versionWith(SECRET, 'AWSPENDING')).toBeUndefined();
+    });
+
+    it('does not count a key as deleted when a later listing shows it (IAM listings lag)', async () => {
+      // Arrange: the first ListAccessKeys misses the new key
+      fake.interceptNext('ListAccessKeys', () => ({ AccessKeyMetadata: [], IsTruncated: false }));
+
+      // Act
+      await rotation.step('setSecret', TOKEN);
+
+      // Assert
+      expect(rotation.clock.sleeps).toEqual([1_000]);
+      expect(fake.versionWith(SECRET, 'AWSPENDING')).toBe(TOKEN);
+      expect(fake.userKeys(USER)).toHaveLength(1);
     });
 
     it('fails when createSecret has not stored a value', async () => {
@@ -662,7 +714,7 @@ describe('Function: createHandler', () => {
       fake.startRotation(SECRET, TOKEN);
       await rotation.step('createSecret', TOKEN);
       const before = fake.snapshot();
-      const remaining = DEADLINE_SAFETY_MARGIN_MS + 5_000;
+      const remaining = DEADLINE_SAFETY_MARGIN_MS + STS_ATTEMPT_TIMEOUT_MS + 5_000;
 
       // Act
       const outcome = rotation.step('testSecret', TOKEN, remaining);
@@ -670,25 +722,61 @@ describe('Function: createHandler', () => {
       // Assert
       await expect(outcome).rejects.toThrow(AccessKeyTestError);
       await expect(outcome).rejects.toThrow(
-        /still rejected with InvalidClientTokenId after \d+ attempts/,
+        /still rejected with InvalidClientTokenId after \d+ attempts .*AWSPENDING is kept: IAM may still be propagating the key/,
       );
+      // Every attempt started with a whole attempt timeout left before the deadline.
       const waited = rotation.clock.sleeps.reduce((sum, delay) => sum + delay, 0);
       expect(waited).toBeLessThanOrEqual(5_000);
       expect(waited).toBeGreaterThan(3_000);
       expect(fake.snapshot()).toEqual(before);
     });
 
-    it('fails at once when the key authenticates as another identity', async () => {
+    it('gives the rotation up at once when the pending key authenticates as another user', async () => {
+      // Arrange
+      fake.startRotation(SECRET, TOKEN);
+      await rotation.step('createSecret', TOKEN);
+      const pending = pendingKeyId();
+      fake.sts
+        .on(GetCallerIdentityCommand)
+        .resolves({ Arn: `arn:aws:iam::${ACCOUNT}:user/intruder`, Account: ACCOUNT });
+
+      // Act
+      const outcome = rotation.step('testSecret', TOKEN);
+
+      // Assert
+      await expect(outcome).rejects.toThrow(
+        /gave up this rotation: access key AKIA\w+ authenticates as arn:aws:iam::123456789012:user\/intruder \(account 123456789012\), expected IAM user arn:aws:iam::123456789012:user\/ses-smtp-sender in account 123456789012/,
+      );
+      expect(fake.userKeys(USER).map((key) => key.accessKeyId)).not.toContain(pending);
+      expect(fake.versionWith(SECRET, 'AWSPENDING')).toBeUndefined();
+    });
+
+    it('gives the rotation up when the pending key authenticates as the same user name in another account', async () => {
       // Arrange
       fake.startRotation(SECRET, TOKEN);
       await rotation.step('createSecret', TOKEN);
       fake.sts
         .on(GetCallerIdentityCommand)
-        .resolves({ Arn: `arn:aws:iam::${ACCOUNT}:user/intruder`, Account: ACCOUNT });
+        .resolves({ Arn: `arn:aws:iam::210987654321:user/${USER}`, Account: '210987654321' });
 
       // Act / Assert
       await expect(rotation.step('testSecret', TOKEN)).rejects.toThrow(
-        /authenticates as arn:aws:iam::123456789012:user\/intruder, expected IAM user ses-smtp-sender in account 123456789012/,
+        /authenticates as arn:aws:iam::210987654321:user\/ses-smtp-sender \(account 210987654321\), expected IAM user arn:aws:iam::123456789012:user\/ses-smtp-sender in account 123456789012/,
+      );
+      expect(fake.versionWith(SECRET, 'AWSPENDING')).toBeUndefined();
+    });
+
+    it('fails when STS names the right user ARN but another account (the account is compared on its own)', async () => {
+      // Arrange
+      fake.startRotation(SECRET, TOKEN);
+      await rotation.step('createSecret', TOKEN);
+      fake.sts
+        .on(GetCallerIdentityCommand)
+        .resolves({ Arn: fake.userArn(USER), Account: '210987654321' });
+
+      // Act / Assert
+      await expect(rotation.step('testSecret', TOKEN)).rejects.toThrow(
+        /\(account 210987654321\), expected IAM user .* in account 123456789012/,
       );
     });
 
@@ -716,11 +804,76 @@ describe('Function: createHandler', () => {
       expect(fake.snapshot()).toEqual(before);
     });
 
-    it('fails a configuration test whose AWSCURRENT key does not authenticate', async () => {
+    it('fails a configuration test whose AWSCURRENT key does not authenticate, and touches no key', async () => {
+      // Arrange
       await rotateOnce('token-1');
       fake.startRotation(SECRET, TOKEN);
       fake.key(USER, 0).status = 'Inactive';
-      await expect(rotation.step('testSecret', TOKEN, 4_000)).rejects.toThrow(AccessKeyTestError);
+      const before = fake.snapshot();
+
+      // Act
+      const outcome = rotation.step('testSecret', TOKEN, 30_000);
+
+      // Assert
+      await expect(outcome).rejects.toThrow(
+        /access key AKIA\w+ was still rejected with InvalidClientTokenId after \d+ attempts/,
+      );
+      expect(fake.snapshot()).toEqual(before);
+    });
+
+    it('gives the rotation up after 15 s of rejections when the pending key turns out Inactive', async () => {
+      // Arrange: someone deactivated the new key after setSecret
+      fake.startRotation(SECRET, TOKEN);
+      await rotation.step('createSecret', TOKEN);
+      const pending = fake.key(USER, 0);
+      pending.status = 'Inactive';
+
+      // Act
+      const outcome = rotation.step('testSecret', TOKEN);
+
+      // Assert: it did not poll until the 2-minute deadline
+      await expect(outcome).rejects.toThrow(
+        `gave up this rotation: access key ${pending.accessKeyId} of IAM user ${USER} is Inactive`,
+      );
+      const waited = rotation.clock.sleeps.reduce((sum, delay) => sum + delay, 0);
+      expect(waited).toBeGreaterThanOrEqual(KEY_STATE_CHECK_AFTER_MS);
+      expect(waited).toBeLessThan(KEY_STATE_CHECK_AFTER_MS + 2_000);
+      expect(fake.userKeys(USER)).toEqual([]);
+      expect(fake.versionWith(SECRET, 'AWSPENDING')).toBeUndefined();
+    });
+
+    it('gives the rotation up when every signature is rejected until the deadline (the stored secret is wrong)', async () => {
+      // Arrange: the key exists and is Active, but AWSPENDING holds a secret that is not its own
+      fake.startRotation(SECRET, TOKEN);
+      await rotation.step('createSecret', TOKEN);
+      fake.sts.on(GetCallerIdentityCommand).rejects(
+        Object.assign(new Error('The request signature we calculated does not match'), {
+          name: 'SignatureDoesNotMatch',
+          $fault: 'client',
+        }),
+      );
+
+      // Act
+      const outcome = rotation.step('testSecret', TOKEN, 40_000);
+
+      // Assert
+      await expect(outcome).rejects.toThrow(
+        /STS rejected every signature made with the secret access key stored in AWSPENDING for \d+ ms \(SignatureDoesNotMatch\): the stored secret does not belong to the key/,
+      );
+      expect(fake.userKeys(USER)).toEqual([]);
+      expect(fake.versionWith(SECRET, 'AWSPENDING')).toBeUndefined();
+    });
+
+    it('fails by itself when no attempt fits before the deadline', async () => {
+      // Arrange
+      fake.startRotation(SECRET, TOKEN);
+      await rotation.step('createSecret', TOKEN);
+
+      // Act / Assert: 3 s margin + less than one 5 s attempt
+      await expect(
+        rotation.step('testSecret', TOKEN, DEADLINE_SAFETY_MARGIN_MS + STS_ATTEMPT_TIMEOUT_MS - 1),
+      ).rejects.toThrow(/after 0 attempts/);
+      expect(fake.sts).not.toHaveReceivedCommand(GetCallerIdentityCommand);
     });
   });
 

@@ -1,6 +1,8 @@
 import {
   CreateAccessKeyCommand,
   DeleteAccessKeyCommand,
+  GetAccessKeyLastUsedCommand,
+  GetUserCommand,
   IAMClient,
   LimitExceededException,
   ListAccessKeysCommand,
@@ -20,7 +22,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { BINDING_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 
 /**
  * A small stateful test double for the IAM, STS and Secrets Manager calls the handler makes,
@@ -40,6 +42,8 @@ export interface FakeKey {
   createDate: Date;
   /** STS rejects the key with InvalidClientTokenId this many more times. */
   rejectionsLeft: number;
+  /** When the key last signed a request (set by a successful GetCallerIdentity, or by a test). */
+  lastUsedDate?: Date;
 }
 
 interface FakeVersion {
@@ -62,11 +66,20 @@ const iamError = <T extends Error>(
   status: number,
 ): T => new Type({ message, $metadata: { httpStatusCode: status } });
 
+/**
+ * More STS calls than any deadline allows: a retry loop that ignores its deadline fails with
+ * this instead of hanging the test run (the test clock's sleep returns at once).
+ */
+export const STS_CALL_LIMIT = 1_000;
+
 export class FakeAws {
   public readonly iam = mockClient(IAMClient);
   public readonly secretsManager = mockClient(SecretsManagerClient);
   public readonly sts = mockClient(STSClient);
   public readonly users = new Map<string, FakeKey[]>();
+  /** Each user's IAM tags. */
+  public readonly userTags = new Map<string, Record<string, string>>();
+  private stsCalls = 0;
   public readonly secrets = new Map<string, FakeSecret>();
   /** How many times STS rejects each newly created key before accepting it. */
   public rejectionsForNewKeys = 0;
@@ -90,6 +103,11 @@ export class FakeAws {
 
   public addUser(userName: string): void {
     this.users.set(userName, []);
+    this.userTags.set(userName, {});
+  }
+
+  public userArn(userName: string): string {
+    return `arn:aws:iam::${ACCOUNT}:user/${userName}`;
   }
 
   public addKey(userName: string, options: Partial<FakeKey> = {}): FakeKey {
@@ -107,8 +125,15 @@ export class FakeAws {
     return key;
   }
 
-  /** A secret as the construct creates it, with `{"UserName"}` in AWSCURRENT. */
-  public addSecret(name: string, userName: string, options: { value?: string } = {}): FakeSecret {
+  /**
+   * A secret as the stack creates it: `{"UserName"}` in AWSCURRENT, its binding tag, and (unless
+   * `ownUser` is false) the user's ownership tag naming it.
+   */
+  public addSecret(
+    name: string,
+    userName: string,
+    options: { value?: string; ownUser?: boolean } = {},
+  ): FakeSecret {
     const secret: FakeSecret = {
       arn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`,
       name,
@@ -122,6 +147,10 @@ export class FakeAws {
       createdDate: this.tick(),
     });
     this.secrets.set(name, secret);
+    if (options.ownUser !== false) {
+      const tags = this.userTags.get(userName);
+      if (tags !== undefined) tags[OWNER_TAG_KEY] = secret.arn;
+    }
     return secret;
   }
 
@@ -189,6 +218,7 @@ export class FakeAws {
       users: [...this.users.entries()].map(([user, keys]) => [
         user,
         keys.map(({ accessKeyId, status }) => ({ accessKeyId, status })),
+        this.userTags.get(user),
       ]),
       secrets: [...this.secrets.values()].map((secret) => ({
         name: secret.name,
@@ -231,6 +261,45 @@ export class FakeAws {
   }
 
   private install(): void {
+    this.iam.on(GetUserCommand).callsFake(
+      this.withInterception('GetUser', (input: { UserName?: string }) => {
+        const userName = requireUser(input.UserName);
+        this.userKeys(userName);
+        return {
+          User: {
+            UserName: userName,
+            UserId: 'AIDAFAKEUSERID',
+            Arn: this.userArn(userName),
+            Path: '/',
+            CreateDate: new Date('2025-01-01T00:00:00Z'),
+            Tags: Object.entries(this.userTags.get(userName) ?? {}).map(([Key, Value]) => ({
+              Key,
+              Value,
+            })),
+          },
+        };
+      }),
+    );
+    this.iam.on(GetAccessKeyLastUsedCommand).callsFake(
+      this.withInterception('GetAccessKeyLastUsed', (input: { AccessKeyId?: string }) => {
+        for (const [userName, keys] of this.users) {
+          const key = keys.find((candidate) => candidate.accessKeyId === input.AccessKeyId);
+          if (key === undefined) continue;
+          return {
+            UserName: userName,
+            AccessKeyLastUsed:
+              key.lastUsedDate === undefined
+                ? { ServiceName: 'N/A', Region: 'N/A' }
+                : { LastUsedDate: key.lastUsedDate, ServiceName: 'sts', Region: REGION },
+          };
+        }
+        throw iamError(
+          NoSuchEntityException,
+          `The Access Key with id ${String(input.AccessKeyId)} cannot be found.`,
+          404,
+        );
+      }),
+    );
     this.iam.on(ListAccessKeysCommand).callsFake(
       this.withInterception('ListAccessKeys', (input: { UserName?: string }) => ({
         AccessKeyMetadata: this.userKeys(requireUser(input.UserName)).map((key) => ({
@@ -383,6 +452,12 @@ export class FakeAws {
           const holder = [...secret.versions.entries()].find(([, version]) =>
             version.stages.has(input.VersionStage),
           )?.[0];
+          if (input.RemoveFromVersionId !== undefined && holder !== input.RemoveFromVersionId) {
+            throw new InvalidParameterException({
+              message: `Version stage ${input.VersionStage} not found in version ${input.RemoveFromVersionId}`,
+              $metadata: { httpStatusCode: 400 },
+            });
+          }
           if (
             holder !== undefined &&
             holder !== input.MoveToVersionId &&
@@ -429,6 +504,15 @@ export class FakeAws {
     );
 
     this.sts.on(GetCallerIdentityCommand).callsFake(async (_input: unknown, getClient) => {
+      this.stsCalls += 1;
+      if (this.stsCalls > STS_CALL_LIMIT) {
+        throw Object.assign(
+          new Error(
+            `more than ${STS_CALL_LIMIT} GetCallerIdentity calls: is the deadline enforced?`,
+          ),
+          { name: 'FakeAwsCallLimitExceeded' },
+        );
+      }
       const credentials = await getClient().config.credentials();
       for (const [userName, keys] of this.users) {
         const key = keys.find((candidate) => candidate.accessKeyId === credentials.accessKeyId);
@@ -441,9 +525,10 @@ export class FakeAws {
           key.rejectionsLeft = Math.max(0, key.rejectionsLeft - 1);
           break;
         }
+        key.lastUsedDate = new Date(this.clockMs);
         return {
           Account: ACCOUNT,
-          Arn: `arn:aws:iam::${ACCOUNT}:user/${userName}`,
+          Arn: this.userArn(userName),
           UserId: 'AIDAFAKEUSERID',
         };
       }
