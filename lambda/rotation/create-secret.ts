@@ -13,7 +13,7 @@ import { findCurrentVersionId } from './guard.js';
 import { ACCESS_KEYS_PER_USER } from './key-plan.js';
 import { makeRoom, removeAccessKey } from './key-removal.js';
 import { giveWayIfOvertaken } from './pending-credentials.js';
-import { findAccessKey } from './access-key-lookup.js';
+import { ABSENCE_CONFIRMATION_DELAYS_MS, findAccessKey } from './access-key-lookup.js';
 import { serializeSecretValue, type AccessKeySecretValue } from './secret-value.js';
 import { readSecretValue, type StepContext } from './step-context.js';
 
@@ -158,11 +158,7 @@ const createAccessKeyWithRoom = async (
     });
   }
   if (created === undefined) {
-    kept = await makeRoomForNewKey(
-      context,
-      currentAccessKeyId,
-      await services.iam.listAccessKeys(userName),
-    );
+    kept = await makeRoomForNewKey(context, currentAccessKeyId, await listAllKeys(context));
     try {
       created = await services.iam.createAccessKey(userName);
     } catch (error) {
@@ -177,6 +173,26 @@ const createAccessKeyWithRoom = async (
     await removeKeysCreatedAlongside(context, created.credentials, kept, currentAccessKeyId);
   }
   return created.credentials;
+};
+
+/**
+ * The user's keys after a LimitExceeded: all of them, once IAM lists them. A key created a
+ * moment ago (by hand, or by a concurrent attempt) counts against the quota before listings
+ * show it, so while fewer than two keys are listed, list again after the confirmation delays.
+ */
+const listAllKeys = async (context: StepContext): Promise<AccessKeyMetadata[]> => {
+  const { services, userName, deadline, log } = context;
+  let keys = await services.iam.listAccessKeys(userName);
+  for (const delay of ABSENCE_CONFIRMATION_DELAYS_MS) {
+    if (keys.length >= ACCESS_KEYS_PER_USER || services.clock.now() + delay > deadline) break;
+    log.info('createSecret: IAM lists fewer keys than its quota counts; listing again', {
+      listed: keys.length,
+      retryInMs: delay,
+    });
+    await services.clock.sleep(delay);
+    keys = await services.iam.listAccessKeys(userName);
+  }
+  return keys;
 };
 
 /**
