@@ -1,10 +1,11 @@
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   actionArbitrary,
   parametersArbitrary,
   playScenario,
 } from '../../support/scenario/actions.js';
+import { addTally, type Effect } from '../../support/scenario/effects.js';
 
 /**
  * Runs per property: 2,000 scenarios of up to eight actions take about three minutes on a
@@ -20,20 +21,52 @@ const RUNS = Number(process.env.ROTATION_PROPERTY_RUNS ?? '2000');
 const SEED_SETTING = process.env.ROTATION_PROPERTY_SEED ?? '20261128';
 const SEED = SEED_SETTING === 'random' ? undefined : Number(SEED_SETTING);
 
+/**
+ * What the runs must have made the function do at least once: otherwise the property would
+ * pass without ever exercising the behaviour it is there to check.
+ */
+const EXPECTED_EFFECTS: readonly Effect[] = [
+  'compensating delete after a failed PutSecretValue',
+  'testSecret retried after InvalidClientTokenId',
+  'testSecret retried after Throttling',
+  'testSecret retried after TimeoutError',
+  'deactivated before deleting',
+  'rotation given up',
+  'refused to delete a key in use',
+  'deleted a key unused for staleKeyDays',
+  'refused a user owned by another secret',
+  'refused a cancelled rotation',
+  'listed again to confirm a missing key',
+  'configuration test passed',
+  'operator rolled back',
+];
+
 describe('Rotation: random scenarios (property)', () => {
   it(
-    'keeps every invariant through rotations, concurrent RotateSecret calls, faults and changes by hand, and recovers',
+    'keeps every invariant through rotations, concurrent RotateSecret calls, faults, operators and attackers, and recovers',
     async () => {
+      const total = new Map<Effect, number>();
       await fc.assert(
         fc.asyncProperty(
           parametersArbitrary,
           fc.array(actionArbitrary, { maxLength: 8 }),
           async (parameters, actions) => {
-            await playScenario(parameters, actions);
+            addTally(total, await playScenario(parameters, actions));
           },
         ),
         { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) },
       );
+      console.info(
+        `Effects over ${RUNS} runs: ${[...total].map(([effect, count]) => `${effect}: ${count}`).join('; ')}`,
+      );
+      if (RUNS >= 500) {
+        for (const effect of EXPECTED_EFFECTS) {
+          expect(
+            total.get(effect) ?? 0,
+            `runs that made the function do: ${effect}`,
+          ).toBeGreaterThan(0);
+        }
+      }
     },
     RUNS * 1_000,
   );

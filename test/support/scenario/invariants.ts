@@ -1,26 +1,40 @@
-import { AWSCURRENT, AWSPREVIOUS, type RotationRecord } from '../../../local/simulation/index.js';
-import { USER_NAME, type Scenario } from './scenario.js';
+import {
+  AWSCURRENT,
+  AWSPREVIOUS,
+  type CallRecord,
+  type RotationRecord,
+} from '../../../local/simulation/index.js';
+import type { CallSnapshot } from './call-snapshots.js';
+import { OTHER_USER_NAME, STALE_KEY_DAYS, USER_NAME, type Scenario } from './scenario.js';
 
 /**
- * The invariants of issue 3, checked against a {@link Scenario} after it settled. Each check
- * returns readable violations (empty when the invariant holds), so a failing test says what
- * broke, and where.
+ * The invariants, checked against a {@link Scenario} after it settled. Each check returns
+ * readable violations (empty when the invariant holds), so a failing test says what broke, and
+ * where. Checks about calls judge each call of the rotation function by the world as it found
+ * the call on arrival (the scenario's snapshots), not by the state at the end.
  *
  * Two of them only hold once the rotation had a chance to repair what a human did:
- * - 1 (AWSCURRENT works) from the first rotation that succeeded after the last out-of-band
- *   change (or from the start, for a secret created holding a working key); a later failed
- *   rotation must not break it.
- * - 3 (no orphans) when the latest rotation succeeded and started after the last out-of-band
- *   change. The one exception the product makes: a key the user had before the secret existed
- *   is kept by the bootstrap rotation (it may be in use), so it may remain until the second
- *   rotation, i.e. while AWSPREVIOUS holds no key. Keys created by hand are not exempt: the
- *   next rotation removes them (an Active one as an orphan, an Inactive one to make room).
+ * - 1 (AWSCURRENT works) from the first rotation of alice's secret that succeeded after the
+ *   last change by hand (or from the start, for a secret created holding a working key); a
+ *   later failed rotation must not break it.
+ * - 3 (no orphans) when alice's latest rotation succeeded and started after the last change by
+ *   hand. Exempt are a key alice had before the secret existed while AWSPREVIOUS holds no key
+ *   (the first rotation keeps it while there is room), and any key the secret does not hold
+ *   that signed a request within staleKeyDays before that rotation (it may be in use: invariant
+ *   8 forbids deleting it). Keys created by hand and never used are not exempt.
  */
 
-/** Rotations that started after the last out-of-band change. */
+const DAY_MS = 86_400_000;
+
+/**
+ * Rotations of alice's secret that started after the last change by hand (configuration tests,
+ * RotateImmediately=false, change no key and do not count).
+ */
 const rotationsSinceLastOutOfBand = (scenario: Scenario): readonly RotationRecord[] => {
   const last = scenario.outOfBandChanges.at(-1);
-  return scenario.sim.rotations.slice(last?.rotationsBefore ?? 0);
+  return scenario.rotations
+    .slice(last?.rotationsBefore ?? 0)
+    .filter((rotation) => rotation.kind === 'rotation');
 };
 
 const describeError = (error: unknown): string => {
@@ -37,6 +51,44 @@ const describeError = (error: unknown): string => {
   }
   return parts.join(' <- ');
 };
+
+/** A call the rotation function made, with the secret it rotated and the world it found. */
+interface FunctionCall {
+  readonly call: CallRecord;
+  readonly secretArn: string;
+  readonly snapshot: CallSnapshot;
+}
+
+const functionCalls = (scenario: Scenario): FunctionCall[] => {
+  const secretOf = new Map(scenario.sim.invocations.map((i) => [i.id, i.secretArn]));
+  const calls: FunctionCall[] = [];
+  for (const call of scenario.sim.calls) {
+    if (call.invocationId === undefined) continue;
+    const secretArn = secretOf.get(call.invocationId);
+    const snapshot = scenario.snapshots.get(call.index);
+    if (secretArn === undefined || snapshot === undefined) {
+      throw new Error(
+        `call ${call.index} has no invocation or no snapshot: instrumentation broken`,
+      );
+    }
+    calls.push({ call, secretArn, snapshot });
+  }
+  return calls;
+};
+
+const param = (call: CallRecord, name: string): string | undefined => {
+  const value = call.params[name];
+  return typeof value === 'string' ? value : undefined;
+};
+
+/** An IAM call that deactivates or deletes a key. */
+const removesKey = (call: CallRecord): boolean =>
+  call.service === 'iam' &&
+  ((call.operation === 'UpdateAccessKey' && call.params.Status === 'Inactive') ||
+    call.operation === 'DeleteAccessKey');
+
+const describeCall = ({ call, secretArn }: FunctionCall): string =>
+  `call ${call.index} ${call.operation} by ${String(call.invocationId)} (${String(call.step)}) of ${secretArn.split(':').at(-1) ?? secretArn}`;
 
 /** 1. AWSCURRENT holds an Active key that authenticates as the bound user. */
 export const checkCurrentKeyWorks = (scenario: Scenario): string[] => {
@@ -62,16 +114,32 @@ export const checkCurrentKeyWorks = (scenario: Scenario): string[] => {
 };
 
 /**
- * 2. The user never holds more than two keys, and no rotation ever failed with LimitExceeded
- * (the keys that fill the slots are ours to manage).
+ * 2. No user ever holds more than two keys, and no rotation ever failed with LimitExceeded (the
+ * keys that fill the slots are ours to manage).
  */
 export const checkKeyLimit = (scenario: Scenario): string[] => {
   const violations: string[] = [];
-  const keys = scenario.keys();
-  if (keys.length > 2) {
-    violations.push(
-      `2: user holds ${keys.length} keys: ${keys.map((k) => k.accessKeyId).join(', ')}`,
-    );
+  for (const userName of [USER_NAME, OTHER_USER_NAME]) {
+    const keys = scenario.keys(userName);
+    if (keys.length > 2) {
+      violations.push(
+        `2: ${userName} holds ${keys.length} keys: ${keys.map((k) => k.accessKeyId).join(', ')}`,
+      );
+    }
+  }
+  // At any moment, not only at the end (snapshots are taken as each request arrives); the
+  // first moment per user is reported.
+  const reported = new Set<string>();
+  for (const [index, snapshot] of scenario.snapshots) {
+    const perUser = new Map<string, number>();
+    for (const key of snapshot.keys.values()) {
+      perUser.set(key.userName, (perUser.get(key.userName) ?? 0) + 1);
+    }
+    for (const [userName, count] of perUser) {
+      if (count <= 2 || reported.has(userName)) continue;
+      reported.add(userName);
+      violations.push(`2: ${userName} held ${count} keys when call ${index} arrived`);
+    }
   }
   for (const invocation of scenario.sim.invocations) {
     if (invocation.outcome !== 'failed') continue;
@@ -85,18 +153,20 @@ export const checkKeyLimit = (scenario: Scenario): string[] => {
   return violations;
 };
 
-/** 3. Every key of the user is referenced by AWSCURRENT or AWSPREVIOUS (see the exception). */
+/** 3. Every key of alice is referenced by AWSCURRENT or AWSPREVIOUS (see the exemptions). */
 export const checkNoOrphans = (scenario: Scenario): string[] => {
-  const latest = scenario.sim.rotations.at(-1);
+  const latest = scenario.rotations.filter((rotation) => rotation.kind === 'rotation').at(-1);
   if (latest?.status !== 'succeeded' || !rotationsSinceLastOutOfBand(scenario).includes(latest)) {
     return [];
   }
   const current = scenario.storedKeyId(AWSCURRENT);
   const previous = scenario.storedKeyId(AWSPREVIOUS);
+  const inUseSince = latest.startedAt - STALE_KEY_DAYS * DAY_MS;
   const violations: string[] = [];
   for (const key of scenario.keys()) {
     if (key.accessKeyId === current || key.accessKeyId === previous) continue;
     if (previous === undefined && scenario.preExistingKeyIds.has(key.accessKeyId)) continue;
+    if (key.lastUsedDate !== undefined && key.lastUsedDate >= inUseSince) continue;
     violations.push(
       `3: ${key.status} key ${key.accessKeyId} is in neither ${AWSCURRENT} (${String(current)}) nor ${AWSPREVIOUS} (${String(previous)})`,
     );
@@ -105,20 +175,16 @@ export const checkNoOrphans = (scenario: Scenario): string[] => {
 };
 
 /**
- * 4. No rotation call deactivates or deletes the key that was AWSCURRENT when the call arrived
- * (whether or not the call took effect: the intent is the bug).
+ * 4. No rotation call deactivates or deletes the key that was AWSCURRENT of the secret it
+ * rotates when the call arrived (whether or not the call took effect: the intent is the bug).
  */
 export const checkCurrentKeyNeverRemoved = (scenario: Scenario): string[] => {
   const violations: string[] = [];
-  for (const call of scenario.sim.calls) {
-    if (call.invocationId === undefined) continue;
-    const deactivates = call.operation === 'UpdateAccessKey' && call.params.Status === 'Inactive';
-    if (!deactivates && call.operation !== 'DeleteAccessKey') continue;
-    const current = scenario.currentKeyAtCall.get(call.index);
-    if (current !== undefined && call.params.AccessKeyId === current) {
-      violations.push(
-        `4: call ${call.index} ${call.operation} by ${call.invocationId} (${String(call.step)}) targets the ${AWSCURRENT} key ${current}`,
-      );
+  for (const entry of functionCalls(scenario)) {
+    if (!removesKey(entry.call)) continue;
+    const current = entry.snapshot.secrets.get(entry.secretArn)?.current;
+    if (current !== undefined && param(entry.call, 'AccessKeyId') === current) {
+      violations.push(`4: ${describeCall(entry)} targets the ${AWSCURRENT} key ${current}`);
     }
   }
   return violations;
@@ -127,9 +193,11 @@ export const checkCurrentKeyNeverRemoved = (scenario: Scenario): string[] => {
 /** 5. No secret access key, secret string or RotationToken appears in any log line. */
 export const checkNoSecretInLogs = (scenario: Scenario): string[] => {
   const sensitive = new Set(scenario.sensitiveValues);
-  for (const version of scenario.sim.secretVersions(scenario.secretId)) {
-    if (version.secretString?.includes('SecretAccessKey') === true) {
-      sensitive.add(version.secretString);
+  for (const secretName of scenario.secretArns.keys()) {
+    for (const version of scenario.sim.secretVersions(secretName)) {
+      if (version.secretString?.includes('SecretAccessKey') === true) {
+        sensitive.add(version.secretString);
+      }
     }
   }
   const text = scenario.logs.text;
@@ -149,6 +217,114 @@ export const checkNoSecretInLogs = (scenario: Scenario): string[] => {
   return violations;
 };
 
+/**
+ * 6. An operator's label move or value is never undone: after a rollback or a value put by hand
+ * completed, the function moves AWSCURRENT only to a version created after it (by a later
+ * rotation), and it never writes a value into AWSCURRENT itself.
+ */
+export const checkOperatorChangesKept = (scenario: Scenario): string[] => {
+  const violations: string[] = [];
+  for (const entry of functionCalls(scenario)) {
+    const { call } = entry;
+    if (call.operation === 'PutSecretValue') {
+      const stages = call.params.VersionStages;
+      if (!Array.isArray(stages) || stages.includes(AWSCURRENT)) {
+        violations.push(
+          `6: ${describeCall(entry)} writes a value without VersionStages [AWSPENDING]`,
+        );
+      }
+      continue;
+    }
+    if (
+      call.operation !== 'UpdateSecretVersionStage' ||
+      param(call, 'VersionStage') !== AWSCURRENT
+    ) {
+      continue;
+    }
+    if (entry.secretArn !== scenario.secretArn) continue;
+    const target = param(call, 'MoveToVersionId');
+    for (const move of scenario.labelMoves) {
+      if (call.index > move.endCall && target !== undefined && move.versionIds.has(target)) {
+        violations.push(
+          `6: ${describeCall(entry)} moves ${AWSCURRENT} to version ${target}, older than the ${move.action} that made ${move.currentVersionId} current (ending at call ${move.endCall})`,
+        );
+      }
+    }
+  }
+  return violations;
+};
+
+/**
+ * 7. No key of a user is stored in, or touched through, a secret that the user's ownership tag
+ * did not name when the call arrived: every IAM write of the function names a user owned by the
+ * secret it rotates, and every key it stores belongs to such a user.
+ */
+export const checkOwnership = (scenario: Scenario): string[] => {
+  const violations: string[] = [];
+  for (const entry of functionCalls(scenario)) {
+    const { call, snapshot, secretArn } = entry;
+    let userName: string | undefined;
+    if (
+      call.service === 'iam' &&
+      ['CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey'].includes(call.operation)
+    ) {
+      userName = param(call, 'UserName');
+      if (userName === undefined) {
+        violations.push(`7: ${describeCall(entry)} names no user`);
+        continue;
+      }
+    } else if (call.operation === 'PutSecretValue' && snapshot.storedAccessKeyId !== undefined) {
+      userName = snapshot.keys.get(snapshot.storedAccessKeyId)?.userName;
+      if (userName === undefined) continue;
+    } else {
+      continue;
+    }
+    // A user that does not exist has no key to touch (IAM answers NoSuchEntity).
+    if (!snapshot.ownerTags.has(userName)) continue;
+    const owner = snapshot.ownerTags.get(userName);
+    if (owner !== secretArn) {
+      violations.push(
+        `7: ${describeCall(entry)} touches a key of ${userName}, whose owner tag names ${String(owner)}`,
+      );
+    }
+  }
+  return violations;
+};
+
+/**
+ * 8. A key the secret does not hold (not AWSCURRENT, AWSPREVIOUS or the pending key) that
+ * signed a request within staleKeyDays is never deactivated or deleted. And 9: an Active key is
+ * never deleted without being deactivated first.
+ */
+export const checkKeysInUseKept = (scenario: Scenario): string[] => {
+  const violations: string[] = [];
+  for (const entry of functionCalls(scenario)) {
+    const { call, snapshot, secretArn } = entry;
+    if (!removesKey(call)) continue;
+    const id = param(call, 'AccessKeyId') ?? '';
+    const key = snapshot.keys.get(id);
+    if (key === undefined) continue;
+    if (call.operation === 'DeleteAccessKey' && key.status === 'Active') {
+      violations.push(
+        `9: ${describeCall(entry)} deletes the Active key ${id} without deactivating it first`,
+      );
+    }
+    const held = snapshot.secrets.get(secretArn);
+    if (id === held?.current || id === held?.previous || id === held?.pending) continue;
+    // An Inactive key authenticates nothing: it may go whatever its last use.
+    if (key.status !== 'Active') continue;
+    if (
+      key.lastUsedDate !== undefined &&
+      key.lastUsedDate >= snapshot.time - STALE_KEY_DAYS * DAY_MS
+    ) {
+      violations.push(
+        `8: ${describeCall(entry)} removes key ${id}, which the secret does not hold and which signed a request ${Math.round((snapshot.time - key.lastUsedDate) / 60_000)} min before`,
+      );
+    }
+  }
+  return violations;
+};
+
 /** Every invariant; each applies only where its own condition holds (see above). */
 export const checkInvariants = (scenario: Scenario): string[] => [
   ...checkCurrentKeyWorks(scenario),
@@ -156,4 +332,7 @@ export const checkInvariants = (scenario: Scenario): string[] => [
   ...checkNoOrphans(scenario),
   ...checkCurrentKeyNeverRemoved(scenario),
   ...checkNoSecretInLogs(scenario),
+  ...checkOperatorChangesKept(scenario),
+  ...checkOwnership(scenario),
+  ...checkKeysInUseKept(scenario),
 ];

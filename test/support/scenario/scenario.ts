@@ -2,44 +2,60 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import {
   CreateAccessKeyCommand,
   CreateUserCommand,
-  DeleteAccessKeyCommand,
-  DeleteUserCommand,
   IAMClient,
-  UpdateAccessKeyCommand,
+  TagUserCommand,
 } from '@aws-sdk/client-iam';
 import {
   CreateSecretCommand,
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { HttpRequest } from '@smithy/core/protocols';
 import { createHandler } from '../../../lambda/create-handler.js';
 import { defaultDependencies, SERVICE_NAME } from '../../../lambda/dependencies.js';
-import { BINDING_TAG_KEY } from '../../../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
 import {
   AWSCURRENT,
   AWSPENDING,
-  AWSPREVIOUS,
   Simulation,
   VirtualClock,
   type AccessKeyView,
   type PropagationDelay,
+  type RotationFunction,
   type RotationRecord,
   type RotationRunnerOptions,
 } from '../../../local/simulation/index.js';
 import { LogCapture } from '../log-capture.js';
+import { takeSnapshot, type CallSnapshot } from './call-snapshots.js';
+import {
+  applyOperatorAction,
+  type LabelMove,
+  type OperatorAction,
+  type OperatorActionRecord,
+} from './operator-actions.js';
 
 export const USER_NAME = 'alice';
 export const SECRET_NAME = 'alice-access-key';
+/** A second user of the same stack, with a secret of its own: the target of hostile edits. */
+export const OTHER_USER_NAME = 'bob';
+export const OTHER_SECRET_NAME = 'bob-access-key';
+/** A secret someone else creates for bob (another stack, another region, by hand). */
+export const CLAIMANT_SECRET_NAME = 'bob-claimed-elsewhere';
 export const ROTATION_RULES = { ScheduleExpression: 'rate(30 days)' } as const;
+/** The function's staleKeyDays (its default). */
+export const STALE_KEY_DAYS = 7;
 
 /**
- * How the secret starts, as the CDK construct would leave it before its first rotation:
- * - `empty`: the user has no key; the secret holds `{"UserName"}` only.
- * - `pre-existing-key`: the user already had a key before the secret existed (not stored).
- * - `stored-key`: the secret was created holding the user's existing key.
+ * How the primary secret starts, as the CDK stack would leave it before its first rotation:
+ * - `empty`: alice has no key; the secret holds `{"UserName"}` only.
+ * - `pre-existing-key`: alice already had a key, never used, that the secret does not hold.
+ * - `stored-key`: the secret was created holding alice's existing key.
+ * - `two-keys-in-use`: alice has two keys the secret does not hold, both signing requests.
+ * - `two-keys-one-unused`: alice has two such keys; only the older one signs requests.
  */
-export type ScenarioStart = 'empty' | 'pre-existing-key' | 'stored-key';
+export type ScenarioStart =
+  'empty' | 'pre-existing-key' | 'stored-key' | 'two-keys-in-use' | 'two-keys-one-unused';
 
 export interface ScenarioOptions {
   readonly start?: ScenarioStart;
@@ -47,6 +63,14 @@ export interface ScenarioOptions {
   /** @default 3_000 */
   readonly propagationDelayMs?: PropagationDelay;
   readonly rotation?: RotationRunnerOptions;
+  /** Lets a checker self-test run a deliberately broken function (see the Simulation option). */
+  readonly accessKeysPerUser?: number;
+  /**
+   * Replaces the rotation function, for self-tests of the invariant checks: gets the real
+   * handler and the scenario, returns the function Secrets Manager invokes.
+   * @default the real handler
+   */
+  readonly rotationFunction?: (real: RotationFunction, scenario: Scenario) => RotationFunction;
 }
 
 /** What happened to a `RotateSecret` call made by a test (an operator or the schedule). */
@@ -54,29 +78,26 @@ export type RotateSecretOutcome =
   | { readonly accepted: true; readonly versionId: string }
   | { readonly accepted: false; readonly errorName: string; readonly message: string };
 
-/** A change a human makes to IAM outside the rotation. */
-export type OutOfBandChange =
-  | 'delete-current-key'
-  | 'delete-previous-key'
-  | 'deactivate-current-key'
-  | 'deactivate-previous-key'
-  | 'create-key'
-  | 'delete-user'
-  | 'recreate-user';
-
-interface StoredKeyFields {
-  readonly AccessKeyId?: string;
-}
-
-const errorNameOf = (error: unknown): string =>
+export const errorNameOf = (error: unknown): string =>
   error instanceof Error ? error.name : typeof error === 'string' ? error : 'unknown error';
 
+const keyIdOf = (secretString: string | undefined): string | undefined => {
+  if (secretString === undefined) return undefined;
+  try {
+    const id = (JSON.parse(secretString) as { AccessKeyId?: unknown }).AccessKeyId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 /**
- * One IAM user and its rotated secret inside a {@link Simulation}, with the real rotation
- * handler registered as the rotation function. It records what the invariants need and the
- * call log does not hold: every secret value the simulation handed out (so no log line may
- * contain one), the AccessKeyId stored in AWSCURRENT at the arrival of every request, and when
- * a human last changed the user's keys.
+ * Two IAM users of one stack, alice and bob, each owned (by the user tag the stack sets) by its
+ * own secret, inside a {@link Simulation}, with the real rotation handler registered as the
+ * rotation function. Alice's secret is the one the scenarios rotate; bob is who hostile edits
+ * aim at. It records what the invariants need and the call log does not hold: every secret
+ * value handed out (no log line may contain one), the state of keys, secrets and ownership tags
+ * at the arrival of every request, and what operators did by hand.
  *
  * Create with {@link Scenario.create}, always {@link Scenario.dispose} (it stops the log capture).
  */
@@ -85,14 +106,18 @@ export class Scenario {
   public readonly sensitiveValues = new Set<string>();
   /** The RotationTokens of every invocation (also in {@link sensitiveValues}). */
   public readonly rotationTokens = new Set<string>();
-  /** AccessKeyId in AWSCURRENT when the request with this call index arrived. */
-  public readonly currentKeyAtCall = new Map<number, string | undefined>();
-  /** Keys the user had before the secret existed and that the secret does not hold. */
+  /** The world as each request (by call index) found it on arrival. */
+  public readonly snapshots = new Map<number, CallSnapshot>();
+  /** Keys alice had before her secret existed and that the secret does not hold. */
   public readonly preExistingKeyIds = new Set<string>();
-  /** Every out-of-band change, in order, with the number of rotations started before it. */
-  public readonly outOfBandChanges: { change: OutOfBandChange; rotationsBefore: number }[] = [];
+  /** Every operator action on alice's user or secret, in order. */
+  public readonly outOfBandChanges: OperatorActionRecord[] = [];
+  /** Operators' moves of alice's AWSCURRENT (rollbacks, values put by hand), for invariant 6. */
+  public readonly labelMoves: LabelMove[] = [];
   public readonly logs = new LogCapture();
   public functionArn = '';
+  /** ARNs of alice's, bob's and (once created) the claimant's secret. */
+  public readonly secretArns = new Map<string, string>();
   private readonly interleaved: { atCall: number; run: () => Promise<unknown> }[] = [];
   private readonly background = new Set<Promise<unknown>>();
 
@@ -109,6 +134,9 @@ export class Scenario {
       seed: options.seed ?? 1,
       propagationDelayMs: options.propagationDelayMs ?? 3_000,
       rotation: options.rotation ?? { retry: { maxAttempts: 3, delayMs: 60_000 } },
+      ...(options.accessKeysPerUser === undefined
+        ? {}
+        : { accessKeysPerUser: options.accessKeysPerUser }),
     });
     const scenario = new Scenario(
       sim,
@@ -119,7 +147,7 @@ export class Scenario {
     scenario.instrument();
     scenario.logs.start();
     try {
-      await scenario.setUp();
+      await scenario.setUp(options);
     } catch (error) {
       scenario.dispose();
       throw error;
@@ -150,19 +178,31 @@ export class Scenario {
     return SECRET_NAME;
   }
 
+  /** The full ARN of alice's secret. */
+  public get secretArn(): string {
+    return this.secretArns.get(SECRET_NAME) ?? '';
+  }
+
   // ---- Rotation ----
 
   /**
    * `RotateSecret` as an operator (or the construct's first deployment) calls it: it answers at
-   * once; {@link settle} waits for the rotation.
+   * once; {@link settle} waits for the rotation. `rotateImmediately: false` tests the
+   * configuration only (testSecret on a temporary AWSPENDING version).
    */
-  public async rotateSecret(): Promise<RotateSecretOutcome> {
+  public async rotateSecret(
+    secretName: string = SECRET_NAME,
+    options: { rotateImmediately?: boolean } = {},
+  ): Promise<RotateSecretOutcome> {
     try {
       const output = await this.sm.send(
         new RotateSecretCommand({
-          SecretId: SECRET_NAME,
+          SecretId: secretName,
           RotationLambdaARN: this.functionArn,
           RotationRules: ROTATION_RULES,
+          ...(options.rotateImmediately === undefined
+            ? {}
+            : { RotateImmediately: options.rotateImmediately }),
         }),
       );
       return { accepted: true, versionId: output.VersionId ?? '' };
@@ -182,7 +222,7 @@ export class Scenario {
     return outcome;
   }
 
-  /** The scheduled rotation (a reattempt of an incomplete one, if any), to its end. */
+  /** The scheduled rotation of alice's secret (a reattempt of an incomplete one, if any), to its end. */
   public async runScheduledRotation(): Promise<RotationRecord> {
     await this.settle();
     const record = await this.sim.runScheduledRotation(SECRET_NAME);
@@ -209,98 +249,38 @@ export class Scenario {
     this.interleaved.length = 0;
   }
 
-  public get lastRotation(): RotationRecord | undefined {
-    return this.sim.rotations.at(-1);
+  /** Rotations of alice's secret, in order (the claimant's are left out). */
+  public get rotations(): readonly RotationRecord[] {
+    return this.sim.rotations.filter((rotation) => rotation.secretArn === this.secretArn);
   }
 
-  // ---- Out-of-band changes ----
+  public get lastRotation(): RotationRecord | undefined {
+    return this.rotations.at(-1);
+  }
 
-  /** A human's change to IAM. Changes that IAM refuses (or that do not apply) are no-ops. */
-  public async applyOutOfBand(change: OutOfBandChange): Promise<void> {
-    this.outOfBandChanges.push({ change, rotationsBefore: this.sim.rotations.length });
-    try {
-      switch (change) {
-        case 'delete-current-key':
-        case 'delete-previous-key': {
-          const id = this.storedKeyId(change === 'delete-current-key' ? AWSCURRENT : AWSPREVIOUS);
-          if (id !== undefined && this.sim.accessKey(id) !== undefined) {
-            await this.iam.send(
-              new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: id }),
-            );
-          }
-          return;
-        }
-        case 'deactivate-current-key':
-        case 'deactivate-previous-key': {
-          const stage = change === 'deactivate-current-key' ? AWSCURRENT : AWSPREVIOUS;
-          const id = this.storedKeyId(stage);
-          if (id !== undefined && this.sim.accessKey(id) !== undefined) {
-            await this.iam.send(
-              new UpdateAccessKeyCommand({
-                UserName: USER_NAME,
-                AccessKeyId: id,
-                Status: 'Inactive',
-              }),
-            );
-          }
-          return;
-        }
-        case 'create-key':
-          if (this.sim.user(USER_NAME) !== undefined && this.keys().length < 2) {
-            await this.iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME }));
-          }
-          return;
-        case 'delete-user':
-          if (this.sim.user(USER_NAME) === undefined) return;
-          for (const key of this.keys()) {
-            await this.iam.send(
-              new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: key.accessKeyId }),
-            );
-          }
-          await this.iam.send(new DeleteUserCommand({ UserName: USER_NAME }));
-          return;
-        case 'recreate-user':
-          if (this.sim.user(USER_NAME) === undefined) {
-            await this.iam.send(new CreateUserCommand({ UserName: USER_NAME }));
-          }
-          return;
-      }
-    } catch (error) {
-      // A human racing the rotation can lose (NoSuchEntity, LimitExceeded, DeleteConflict).
-      const name = errorNameOf(error);
-      if (
-        !['NoSuchEntityException', 'LimitExceededException', 'DeleteConflictException'].includes(
-          name,
-        )
-      ) {
-        throw error;
-      }
-    }
+  // ---- Operator actions ----
+
+  /** An operator's (or an attacker's) action; see {@link OperatorAction}. */
+  public async applyOutOfBand(action: OperatorAction): Promise<void> {
+    await applyOperatorAction(this, action);
   }
 
   // ---- Inspection ----
 
-  public keys(): AccessKeyView[] {
-    return this.sim.accessKeys(USER_NAME);
+  public keys(userName: string = USER_NAME): AccessKeyView[] {
+    return this.sim.accessKeys(userName);
   }
 
-  /** The AccessKeyId stored in the version that carries `stage`, if any. */
-  public storedKeyId(stage: string): string | undefined {
-    const secret = this.sim.secret(SECRET_NAME);
+  /** The AccessKeyId stored in the version of `secretName` that carries `stage`, if any. */
+  public storedKeyId(stage: string, secretName: string = SECRET_NAME): string | undefined {
+    const secret = this.sim.secret(secretName);
     if (secret === undefined) return undefined;
-    const version = this.sim.secretsManager.holderOf(secret, stage);
-    const text = version?.value?.SecretString;
-    if (text === undefined) return undefined;
-    try {
-      return (JSON.parse(text) as StoredKeyFields).AccessKeyId;
-    } catch {
-      return undefined;
-    }
+    return keyIdOf(this.sim.secretsManager.holderOf(secret, stage)?.value?.SecretString);
   }
 
   /** Whether AWSPENDING sits on a version that is not AWSCURRENT (an incomplete rotation). */
-  public hasIncompleteRotation(): boolean {
-    const secret = this.sim.secret(SECRET_NAME);
+  public hasIncompleteRotation(secretName: string = SECRET_NAME): boolean {
+    const secret = this.sim.secret(secretName);
     return secret !== undefined && this.sim.secretsManager.hasIncompleteRotation(secret);
   }
 
@@ -308,51 +288,122 @@ export class Scenario {
     return this.hasIncompleteRotation() ? this.storedKeyId(AWSPENDING) : undefined;
   }
 
+  /** The version ids of alice's secret, oldest first. */
+  public versionIds(secretName: string = SECRET_NAME): string[] {
+    const secret = this.sim.secret(secretName);
+    return secret === undefined ? [] : [...secret.versions.keys()];
+  }
+
+  /** Signs STS GetCallerIdentity with a key, as an application using it would. */
+  public async useKey(accessKeyId: string | undefined): Promise<void> {
+    const key = accessKeyId === undefined ? undefined : this.sim.accessKey(accessKeyId);
+    if (key === undefined || !key.authenticates) return;
+    const sts = new STSClient({
+      ...this.sim.clientConfig({
+        accessKeyId: key.accessKeyId,
+        secretAccessKey: key.secretAccessKey,
+      }),
+    });
+    try {
+      await sts.send(new GetCallerIdentityCommand({}));
+    } finally {
+      sts.destroy();
+    }
+  }
+
   // ---- Setup ----
 
-  private async setUp(): Promise<void> {
-    const handler = createHandler(
+  private async setUp(options: ScenarioOptions): Promise<void> {
+    const real = createHandler(
       defaultDependencies({
         clientConfig: this.sim.lambdaClientConfig(),
         clock: this.sim.clock,
         logger: new Logger({ serviceName: SERVICE_NAME, logLevel: 'DEBUG' }),
+        environment: {},
       }),
     );
+    const realFunction: RotationFunction = (event, context) => real(event, context);
+    const fn = options.rotationFunction?.(realFunction, this) ?? realFunction;
     this.functionArn = this.sim.registerRotationFunction(async (event, context) => {
       if (event.RotationToken !== undefined) {
         this.sensitiveValues.add(event.RotationToken);
         this.rotationTokens.add(event.RotationToken);
       }
-      await handler(event, context);
+      return fn(event, context);
     });
     await this.iam.send(new CreateUserCommand({ UserName: USER_NAME }));
+    await this.iam.send(new CreateUserCommand({ UserName: OTHER_USER_NAME }));
+
     let stored: { AccessKeyId?: string; SecretAccessKey?: string } = {};
-    if (this.start !== 'empty') {
+    const keyCount =
+      this.start === 'empty'
+        ? 0
+        : this.start === 'two-keys-in-use' || this.start === 'two-keys-one-unused'
+          ? 2
+          : 1;
+    for (let index = 0; index < keyCount; index += 1) {
       const { AccessKey } = await this.iam.send(
         new CreateAccessKeyCommand({ UserName: USER_NAME }),
       );
       const accessKeyId = AccessKey?.AccessKeyId ?? '';
-      if (this.start === 'pre-existing-key') {
-        this.preExistingKeyIds.add(accessKeyId);
-      } else {
+      if (this.start === 'stored-key') {
         stored = { AccessKeyId: accessKeyId, SecretAccessKey: AccessKey?.SecretAccessKey ?? '' };
+      } else {
+        this.preExistingKeyIds.add(accessKeyId);
       }
-      // The key is in use for a while before the secret is deployed: IAM dates keys to the
-      // second, and the handler tells orphans from older keys by that date.
-      await this.sim.clock.sleep(60_000);
     }
-    await this.sm.send(
+    // The keys are in use for a while before the secret is deployed: IAM dates keys to the
+    // second, and the handler tells orphans from older keys by that date.
+    if (keyCount > 0) await this.sim.clock.sleep(60_000);
+    const [older, newer] = [...this.preExistingKeyIds];
+    if (this.start === 'two-keys-in-use') {
+      await this.useKey(older);
+      await this.useKey(newer);
+    } else if (this.start === 'two-keys-one-unused') {
+      await this.useKey(older);
+    }
+
+    const aliceArn = await this.createSecret(SECRET_NAME, USER_NAME, stored);
+    // Bob's secret holds a working key of his: what a hostile edit would be after.
+    const { AccessKey: bobKey } = await this.iam.send(
+      new CreateAccessKeyCommand({ UserName: OTHER_USER_NAME }),
+    );
+    const bobArn = await this.createSecret(OTHER_SECRET_NAME, OTHER_USER_NAME, {
+      AccessKeyId: bobKey?.AccessKeyId ?? '',
+      SecretAccessKey: bobKey?.SecretAccessKey ?? '',
+    });
+    // What the stack does at deploy time: each user names the secret that owns it.
+    await this.tagOwner(USER_NAME, aliceArn);
+    await this.tagOwner(OTHER_USER_NAME, bobArn);
+  }
+
+  private async createSecret(
+    name: string,
+    userName: string,
+    stored: { AccessKeyId?: string; SecretAccessKey?: string },
+  ): Promise<string> {
+    const output = await this.sm.send(
       new CreateSecretCommand({
-        Name: SECRET_NAME,
-        SecretString: JSON.stringify({ UserName: USER_NAME, ...stored }),
-        Tags: [{ Key: BINDING_TAG_KEY, Value: USER_NAME }],
+        Name: name,
+        SecretString: JSON.stringify({ UserName: userName, ...stored }),
+        Tags: [{ Key: BINDING_TAG_KEY, Value: userName }],
       }),
+    );
+    const arn = output.ARN ?? '';
+    this.secretArns.set(name, arn);
+    return arn;
+  }
+
+  /** Sets the user's ownership tag, as the stack does at deploy time. */
+  public async tagOwner(userName: string, secretArn: string): Promise<void> {
+    await this.iam.send(
+      new TagUserCommand({ UserName: userName, Tags: [{ Key: OWNER_TAG_KEY, Value: secretArn }] }),
     );
   }
 
   /**
-   * Records every secret the simulation hands out, and the AWSCURRENT key at the arrival of
-   * every request (for invariant 4); runs interleaved actions at their call index.
+   * Records every secret the simulation hands out, and the world at the arrival of every
+   * request (for the invariants); runs interleaved actions at their call index.
    */
   private instrument(): void {
     const iamModel = this.sim.iam;
@@ -365,7 +416,7 @@ export class Scenario {
     const dispatch = this.sim.dispatch.bind(this.sim);
     this.sim.dispatch = (request: HttpRequest) => {
       const index = this.sim.callCount;
-      this.currentKeyAtCall.set(index, this.storedKeyId(AWSCURRENT));
+      this.snapshots.set(index, takeSnapshot(this.sim, request));
       const due = this.interleaved.filter((entry) => entry.atCall === index);
       for (const entry of due) {
         this.interleaved.splice(this.interleaved.indexOf(entry), 1);
@@ -380,5 +431,10 @@ export class Scenario {
       }
       return dispatch(request);
     };
+  }
+
+  /** AWSCURRENT's key id of alice's secret (shorthand used by the checks). */
+  public get currentKeyId(): string | undefined {
+    return this.storedKeyId(AWSCURRENT);
   }
 }

@@ -1,0 +1,97 @@
+import type { Scenario } from './scenario.js';
+
+/**
+ * What a scenario made the rotation function do, counted, so a property run can show that it
+ * reached the behaviour it claims to test (a pinned seed that never triggers the compensating
+ * delete proves nothing about it).
+ */
+export type Effect =
+  /** createSecret deleted its new key because PutSecretValue failed. */
+  | 'compensating delete after a failed PutSecretValue'
+  /** testSecret retried GetCallerIdentity after a retryable error (one entry per error name). */
+  | `testSecret retried after ${string}`
+  /** An Active key was deactivated, then deleted, by the same invocation. */
+  | 'deactivated before deleting'
+  /** A rotation whose pending key could never work was given up (key deleted, AWSPENDING removed). */
+  | 'rotation given up'
+  /** createSecret refused to delete a key in use to make room. */
+  | 'refused to delete a key in use'
+  /** A key the secret does not hold was deleted because it was not used for staleKeyDays. */
+  | 'deleted a key unused for staleKeyDays'
+  /** A step refused a user whose ownership tag does not name the secret. */
+  | 'refused a user owned by another secret'
+  /** A step refused a version that is AWSPREVIOUS (a rollback or a newer version). */
+  | 'refused to resume a superseded rotation'
+  /** A step refused a version that is no longer AWSPENDING (cancelled or abandoned). */
+  | 'refused a cancelled rotation'
+  /** A key missing from ListAccessKeys was listed again before it counted as deleted. */
+  | 'listed again to confirm a missing key'
+  /** A RotateImmediately=false test rotation succeeded. */
+  | 'configuration test passed'
+  /** An operator's rollback completed. */
+  | 'operator rolled back';
+
+export type EffectTally = ReadonlyMap<Effect, number>;
+
+const errorNameOf = (error: unknown): string => (error instanceof Error ? error.name : '');
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : '');
+
+/** Counts the effects of one scenario. */
+export const tallyEffects = (scenario: Scenario): EffectTally => {
+  const tally = new Map<Effect, number>();
+  const add = (effect: Effect, count = 1): void => {
+    if (count > 0) tally.set(effect, (tally.get(effect) ?? 0) + count);
+  };
+  for (const entry of scenario.logs.entries) {
+    const message = String(entry.message);
+    if (message === 'createSecret: removed access key') {
+      if (entry.reason === 'its secret could not be stored') {
+        add('compensating delete after a failed PutSecretValue');
+      }
+      if (typeof entry.reason === 'string' && entry.reason.startsWith('unused (last used')) {
+        add('deleted a key unused for staleKeyDays');
+      }
+    } else if (message === 'testSecret: the new access key is not accepted yet; retrying') {
+      add(`testSecret retried after ${String(entry.errorName)}`);
+    } else if (message.endsWith('access key not listed yet; listing again to confirm')) {
+      add('listed again to confirm a missing key');
+    }
+  }
+  for (const invocation of scenario.sim.invocations) {
+    if (invocation.outcome !== 'failed') continue;
+    const name = errorNameOf(invocation.error);
+    const message = messageOf(invocation.error);
+    if (name === 'RotationGivenUpError') add('rotation given up');
+    else if (name === 'AccessKeyInUseError') add('refused to delete a key in use');
+    else if (name === 'UserOwnershipError') add('refused a user owned by another secret');
+    else if (name === 'RotationStateError' && message.includes('is AWSPREVIOUS')) {
+      add('refused to resume a superseded rotation');
+    } else if (name === 'RotationStateError' && /not AWSPENDING|has no version/.test(message)) {
+      add('refused a cancelled rotation');
+    }
+  }
+  const deactivated = new Set<string>();
+  for (const call of scenario.sim.calls) {
+    if (call.invocationId === undefined || call.outcome !== 'success') continue;
+    const key = `${call.invocationId}/${String(call.params.AccessKeyId)}`;
+    if (call.operation === 'UpdateAccessKey' && call.params.Status === 'Inactive') {
+      deactivated.add(key);
+    } else if (call.operation === 'DeleteAccessKey' && deactivated.has(key)) {
+      add('deactivated before deleting');
+    }
+  }
+  add(
+    'configuration test passed',
+    scenario.rotations.filter((r) => r.kind === 'test' && r.status === 'succeeded').length,
+  );
+  add(
+    'operator rolled back',
+    scenario.labelMoves.filter((move) => move.action === 'rollback').length,
+  );
+  return tally;
+};
+
+/** Adds `tally` into `total`. */
+export const addTally = (total: Map<Effect, number>, tally: EffectTally): void => {
+  for (const [effect, count] of tally) total.set(effect, (total.get(effect) ?? 0) + count);
+};
