@@ -6,15 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
-import {
-  CreateSecretCommand,
-  RotateSecretCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
-import { createHandler } from '../lambda/create-handler.js';
-import { defaultDependencies, SERVICE_NAME } from '../lambda/dependencies.js';
-import { BINDING_TAG_KEY } from '../lambda/rotation/binding.js';
+import { SERVICE_NAME } from '../lambda/dependencies.js';
+import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
+import { deployToSimulation, secretNameOf } from './simulated-deployment.js';
 import {
   AWSCURRENT,
   AWSPREVIOUS,
@@ -33,7 +27,7 @@ interface StepTiming {
 }
 
 const USER_NAME = 'demo-ses-smtp-sender';
-const SECRET_NAME = `iam-key-rotation/${USER_NAME}`;
+const SECRET_NAME = secretNameOf(USER_NAME);
 
 const parseOptions = (): { delaySeconds: number; rotations: number; verbose: boolean } => {
   const { values } = parseArgs({
@@ -78,51 +72,39 @@ const main = async (): Promise<void> => {
     serviceName: SERVICE_NAME,
     logLevel: options.verbose ? 'INFO' : 'WARN',
   });
-  const handler = createHandler(
-    defaultDependencies({ clientConfig: sim.lambdaClientConfig(), clock, logger }),
-  );
   const timings: StepTiming[] = [];
-  const timedHandler: RotationFunction = async (event, context) => {
-    const startedAt = clock.now();
-    const attempt = timings.filter((timing) => timing.step === event.Step).length + 1;
-    try {
-      await handler(event, context);
-      timings.push({
-        step: event.Step,
-        attempt,
-        durationMs: clock.now() - startedAt,
-        outcome: 'ok',
-      });
-    } catch (error) {
-      timings.push({
-        step: event.Step,
-        attempt,
-        durationMs: clock.now() - startedAt,
-        outcome: 'failed',
-        error: error instanceof Error ? error.message : String(error),
-      });
-      throw error;
-    }
-  };
-  const functionArn = sim.registerRotationFunction(timedHandler);
-
-  const iam = new IAMClient({ ...sim.adminClientConfig() });
-  const secretsManager = new SecretsManagerClient({ ...sim.adminClientConfig() });
+  const timed =
+    (handler: RotationFunction): RotationFunction =>
+    async (event, context) => {
+      const startedAt = clock.now();
+      const attempt = timings.filter((timing) => timing.step === event.Step).length + 1;
+      try {
+        await handler(event, context);
+        timings.push({
+          step: event.Step,
+          attempt,
+          durationMs: clock.now() - startedAt,
+          outcome: 'ok',
+        });
+      } catch (error) {
+        timings.push({
+          step: event.Step,
+          attempt,
+          durationMs: clock.now() - startedAt,
+          outcome: 'failed',
+          error: error instanceof Error ? error.message : String(error),
+        });
+        throw error;
+      }
+    };
 
   console.log('IAM access-key rotation: a local run of the real rotation handler');
   console.log(
     `against a simulated IAM, STS and Secrets Manager (no AWS account, no network). New keys are rejected by STS for ${seconds(options.delaySeconds * 1_000)}, as IAM's eventual consistency does.`,
   );
-  await iam.send(new CreateUserCommand({ UserName: USER_NAME }));
-  await secretsManager.send(
-    new CreateSecretCommand({
-      Name: SECRET_NAME,
-      SecretString: JSON.stringify({ UserName: USER_NAME }),
-      Tags: [{ Key: BINDING_TAG_KEY, Value: USER_NAME }],
-    }),
-  );
+  const deployment = await deployToSimulation({ sim, userName: USER_NAME, logger, wrap: timed });
   console.log(
-    `\nSetup, as the CDK construct does: IAM user ${USER_NAME} (no keys) and secret ${SECRET_NAME} holding {"UserName"}, tagged ${BINDING_TAG_KEY}=${USER_NAME}.`,
+    `\nSetup, as the CDK stack does: secret ${SECRET_NAME} holding {"UserName"}, tagged ${BINDING_TAG_KEY}=${USER_NAME}, and IAM user ${USER_NAME} (no keys), tagged ${OWNER_TAG_KEY}=<the secret's ARN>.`,
   );
 
   const runStartedAt = clock.now();
@@ -133,16 +115,7 @@ const main = async (): Promise<void> => {
       index === 1
         ? 'enables rotation (rate(30 days)); the first rotation bootstraps the first key'
         : 'aws secretsmanager rotate-secret';
-    await secretsManager.send(
-      new RotateSecretCommand({
-        SecretId: SECRET_NAME,
-        ...(index === 1
-          ? { RotationLambdaARN: functionArn, RotationRules: { AutomaticallyAfterDays: 30 } }
-          : {}),
-      }),
-    );
-    await sim.settle();
-    const rotation = sim.rotations.at(-1);
+    const rotation = await deployment.rotate();
     report(sim, index, label, clock.now() - startedAt, rotation, timings);
     if (rotation?.status !== 'succeeded') {
       throw new Error(

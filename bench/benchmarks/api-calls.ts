@@ -17,37 +17,42 @@ const STEPS: readonly Step[] = ['createSecret', 'setSecret', 'testSecret', 'fini
 type Sequence = Readonly<Record<Step, readonly string[]>>;
 
 const GUARD = 'secretsmanager:DescribeSecret';
+const OWNER = 'iam:GetUser';
 const GET = 'secretsmanager:GetSecretValue';
+const LIST = 'iam:ListAccessKeys';
+const MOVE = 'secretsmanager:UpdateSecretVersionStage';
 
 /** Rotation 1: AWSCURRENT holds only {"UserName"}, the user has no key. */
 export const MINIMAL_BOOTSTRAP: Sequence = {
   createSecret: [
     GUARD,
+    OWNER,
     GET,
     GET,
-    'iam:ListAccessKeys',
+    LIST,
     'iam:CreateAccessKey',
     'secretsmanager:PutSecretValue',
   ],
-  setSecret: [GUARD, GET, 'iam:ListAccessKeys'],
-  testSecret: [GUARD, GET, 'sts:GetCallerIdentity'],
-  finishSecret: [GUARD, GET, 'secretsmanager:UpdateSecretVersionStage', GET],
+  setSecret: [GUARD, OWNER, GET, LIST],
+  testSecret: [GUARD, OWNER, GET, 'sts:GetCallerIdentity'],
+  finishSecret: [GUARD, OWNER, GET, GET, LIST, MOVE, MOVE],
 };
 
 /** Rotation 3 onwards: an Active AWSCURRENT key and an Inactive AWSPREVIOUS key. */
 export const MINIMAL_STEADY_STATE: Sequence = {
   createSecret: [
     GUARD,
+    OWNER,
     GET,
     GET,
-    'iam:ListAccessKeys',
+    LIST,
     'iam:DeleteAccessKey',
     'iam:CreateAccessKey',
     'secretsmanager:PutSecretValue',
   ],
-  setSecret: [GUARD, GET, 'iam:ListAccessKeys'],
-  testSecret: [GUARD, GET, 'sts:GetCallerIdentity'],
-  finishSecret: [GUARD, GET, 'secretsmanager:UpdateSecretVersionStage', GET, 'iam:UpdateAccessKey'],
+  setSecret: [GUARD, OWNER, GET, LIST],
+  testSecret: [GUARD, OWNER, GET, 'sts:GetCallerIdentity'],
+  finishSecret: [GUARD, OWNER, GET, GET, LIST, MOVE, 'iam:UpdateAccessKey', MOVE],
 };
 
 const SERVICE_LABEL: Record<string, string> = { secretsmanager: 'SM', iam: 'IAM', sts: 'STS' };
