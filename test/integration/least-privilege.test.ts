@@ -5,41 +5,29 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BINDING_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { AuthenticatedDeployment } from '../support/moto/authenticated-deployment.js';
 import {
   callerArnSignedWith,
-  importBundledHandler,
   invokeStep,
-  MotoAws,
   rotate,
   ROTATION_STEPS,
   type AccessKeyPair,
   byAccessKeyId,
-  type BundledHandler,
 } from '../support/moto/moto-aws.js';
-import { MOTO_ACCOUNT_ID, MotoServer } from '../support/moto/moto-server.js';
-import {
-  synthesizeRotationStack,
-  type SynthesizedStack,
-} from '../support/moto/synthesized-stack.js';
-import {
-  resolveIntrinsics,
-  rotationFunctionPolicies,
-  type TemplatePolicy,
-} from '../support/moto/template-resolver.js';
+import { MOTO_ACCOUNT_ID } from '../support/moto/moto-server.js';
 
 /**
  * The bundled rotation function signs every call as an IAM principal whose only policies are
  * the rotation function's role policies from the synthesized template, resolved to the ARNs moto
  * gave the users and secrets. moto's request authentication verifies each SigV4 signature and
  * evaluates those policies (against the real resource ARN: see moto-server-with-resource-arns.py).
+ * The fixture is {@link AuthenticatedDeployment}.
  */
 const CREATED_USER = 'app-reader'; // the stack creates it: Fn::GetAtt User.Arn in the policy
 const EXISTING_USER = 'ci-deployer'; // the stack references it: Fn::Join of its ARN, with a path
 const EXISTING_USER_PATH = '/automation/';
 const REBOUND_USER = 'report-builder'; // its secret is re-bound to UNCONFIGURED_USER
 const UNCONFIGURED_USER = 'unconfigured-user';
-const PRINCIPAL = 'rotation-function-principal';
-const HARNESS_ADMIN = 'harness-admin';
 
 const CONFIG = {
   users: [
@@ -58,130 +46,57 @@ const CONFIG = {
 const userArn = (userName: string, path = '/'): string =>
   `arn:aws:iam::${MOTO_ACCOUNT_ID}:user${path}${userName}`;
 
-interface Fixture {
-  readonly moto: MotoServer;
-  /** The harness's own clients, signing as an administrator once authentication is on. */
-  readonly admin: MotoAws;
-  readonly handler: BundledHandler;
-  readonly secretArnByUser: Map<string, string>;
-  readonly foreignSecretArn: string;
-  readonly resolvedPolicies: { source: string; document: unknown }[];
-}
+let deployment: AuthenticatedDeployment | undefined;
+let foreignSecretArn: string | undefined;
 
-let moto: MotoServer | undefined;
-let synthesized: SynthesizedStack | undefined;
-let setup: MotoAws | undefined;
-let admin: MotoAws | undefined;
-let restoreEnvironment: (() => void) | undefined;
-let fixture: Fixture | undefined;
-
-const given = (): Fixture => {
-  if (fixture === undefined) throw new Error('beforeAll did not complete');
-  return fixture;
+const given = (): AuthenticatedDeployment => {
+  if (deployment === undefined || foreignSecretArn === undefined) {
+    throw new Error('beforeAll did not complete');
+  }
+  return deployment;
 };
 
 beforeAll(async () => {
-  moto = await MotoServer.start();
-  synthesized = await synthesizeRotationStack(CONFIG);
-  await moto.setAuthentication(false);
-  setup = new MotoAws(moto.endpoint);
-
-  // The stack's resources, as CloudFormation would create them.
-  const userArns = await setup.createUsers([...CONFIG.users, { userName: UNCONFIGURED_USER }]);
-  const logGroupArns = Object.fromEntries(
-    Object.entries(synthesized.template.Resources)
-      .filter(([, resource]) => resource.Type === 'AWS::Logs::LogGroup')
-      .map(([logicalId]) => [
-        `${logicalId}.Arn`,
-        `arn:aws:logs:us-east-1:${MOTO_ACCOUNT_ID}:log-group:/aws/lambda/${logicalId}:*`,
-      ]),
-  );
-  const { values, secretArnByUser } = await setup.deployStackResources(
-    synthesized.template,
-    userArns,
-    logGroupArns,
-  );
-
-  // The function principal: the template's role policies and nothing else.
-  const policies: TemplatePolicy[] = rotationFunctionPolicies(
-    synthesized.template,
-    synthesized.functionLogicalId,
-  );
-  const resolvedPolicies = policies.map(({ source, document }) => ({
-    source,
-    document: resolveIntrinsics(document, values),
-  }));
-  await setup.createUser(PRINCIPAL);
-  for (const { source, document } of resolvedPolicies) {
-    await setup.putUserPolicy(PRINCIPAL, source, document);
-  }
-  const principalKey = await setup.createAccessKey(PRINCIPAL);
-
-  // The harness signs as an administrator once authentication is on.
-  await setup.createUser(HARNESS_ADMIN);
-  await setup.putUserPolicy(HARNESS_ADMIN, 'everything', {
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+  deployment = await AuthenticatedDeployment.start({
+    config: CONFIG,
+    otherUsers: [{ userName: UNCONFIGURED_USER }],
   });
-  const adminKey = await setup.createAccessKey(HARNESS_ADMIN);
+  const { admin } = deployment;
 
   // A secret the stack did not create, bound by tag to a configured user.
-  const foreign = await setup.secrets.send(
+  const foreign = await admin.secrets.send(
     new CreateSecretCommand({
       Name: 'created-by-someone-else',
       SecretString: JSON.stringify({ UserName: CREATED_USER }),
       Tags: [{ Key: BINDING_TAG_KEY, Value: CREATED_USER }],
     }),
   );
+  foreignSecretArn = foreign.ARN ?? '';
   // A stack secret re-bound (tag and value) to a user the stack does not rotate.
-  const reboundSecretArn = secretArnByUser.get(REBOUND_USER) ?? '';
-  await setup.secrets.send(
+  const reboundSecretArn = deployment.secretOf(REBOUND_USER);
+  await admin.secrets.send(
     new TagResourceCommand({
       SecretId: reboundSecretArn,
       Tags: [{ Key: BINDING_TAG_KEY, Value: UNCONFIGURED_USER }],
     }),
   );
-  await setup.secrets.send(
+  await admin.secrets.send(
     new PutSecretValueCommand({
       SecretId: reboundSecretArn,
       SecretString: JSON.stringify({ UserName: UNCONFIGURED_USER }),
     }),
   );
-
-  let handler: BundledHandler;
-  ({ handler, restoreEnvironment } = await importBundledHandler(
-    synthesized.handlerFile,
-    synthesized.handlerExport,
-    moto.endpoint,
-    principalKey,
-  ));
-  admin = new MotoAws(moto.endpoint, adminKey);
-  await moto.setAuthentication(true);
-  fixture = {
-    moto,
-    admin,
-    handler,
-    secretArnByUser,
-    foreignSecretArn: foreign.ARN ?? '',
-    resolvedPolicies,
-  };
 });
 
 afterAll(async () => {
-  try {
-    restoreEnvironment?.();
-    setup?.destroy();
-    admin?.destroy();
-  } finally {
-    await moto?.stop();
-    synthesized?.dispose();
-  }
+  await deployment?.dispose();
 });
 
-const secretOf = (userName: string): string => {
-  const arn = given().secretArnByUser.get(userName);
-  if (arn === undefined) throw new Error(`The template has no secret for ${userName}`);
-  return arn;
+const secretOf = (userName: string): string => given().secretOf(userName);
+
+const foreignSecretArnOf = (): string => {
+  if (foreignSecretArn === undefined) throw new Error('beforeAll did not complete');
+  return foreignSecretArn;
 };
 
 /** The error's messages down its cause chain: the handler wraps the SDK's error. */
@@ -229,11 +144,11 @@ const expectCurrentKeyAuthenticatesAs = async (secretArn: string, arn: string): 
 describe('Rotation function policy from the synthesized template, enforced by moto', () => {
   it('names exactly the configured users and the stack secrets as resources', () => {
     // Arrange
-    const { resolvedPolicies, secretArnByUser } = given();
+    const { functionPrincipal, secretArnByUser } = given();
     const resourcesByService = new Map<string, Set<string>>();
 
     // Act
-    for (const { document } of resolvedPolicies) {
+    for (const { document } of functionPrincipal.policies) {
       const statements = (document as { Statement: Record<string, unknown>[] }).Statement;
       for (const statement of statements) {
         expect(statement.Effect).toBe('Allow');
@@ -302,18 +217,18 @@ describe('Rotation function policy from the synthesized template, enforced by mo
     const secretArn = secretOf(REBOUND_USER);
     const token = await harness.startRotation(secretArn);
 
-    // Act / Assert
-    await expectAccessDenied(
-      invokeStep(handler, 'createSecret', secretArn, token),
-      'iam:ListAccessKeys',
-    );
+    // Act / Assert: the first IAM call of every step, reading the user's ownership tag, is denied.
+    for (const step of ROTATION_STEPS) {
+      await expectAccessDenied(invokeStep(handler, step, secretArn, token), 'iam:GetUser');
+    }
     expect(await harness.listKeys(UNCONFIGURED_USER)).toEqual([]);
     expect(await harness.hasNoValue(secretArn, token, 'AWSPENDING')).toBe(true);
   });
 
   it('fails when it touches a secret the stack did not create, even one bound to a configured user', async () => {
     // Arrange
-    const { admin: harness, handler, foreignSecretArn } = given();
+    const { admin: harness, handler } = given();
+    const foreignSecretArn = foreignSecretArnOf();
     const keysBefore = await harness.listKeys(CREATED_USER);
     const token = await harness.startRotation(foreignSecretArn);
 

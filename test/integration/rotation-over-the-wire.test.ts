@@ -1,4 +1,5 @@
 import { DeleteAccessKeyCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
+import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   callerArnSignedWith,
@@ -7,6 +8,7 @@ import {
   MotoAws,
   rotate,
   UNCHECKED_CREDENTIALS,
+  waitForNextSecond,
   byAccessKeyId,
   type BundledHandler,
   type KeyState,
@@ -84,11 +86,23 @@ const deploy = async (prepareUser?: () => Promise<void>): Promise<void> => {
 const stagesOf = async (token: string): Promise<string[]> =>
   ((await aws().versionStages(secretArn))[token] ?? []).slice().sort();
 
-/** The AWSCURRENT key: stored as AWS would return it, Active, and it signs as the user. */
+/**
+ * The AWSCURRENT key: stored as AWS would return it, Active, and it signs as the user. The value
+ * also names the version it replaced (`ReplacesVersionId`), which is now AWSPREVIOUS.
+ */
 const expectCurrentKeyWorks = async (): Promise<string> => {
   const current = await aws().secretValue(secretArn, 'AWSCURRENT');
-  expect(Object.keys(current).sort()).toEqual(['AccessKeyId', 'SecretAccessKey', 'UserName']);
+  expect(Object.keys(current).sort()).toEqual([
+    'AccessKeyId',
+    'ReplacesVersionId',
+    'SecretAccessKey',
+    'UserName',
+  ]);
   expect(current.UserName).toBe(USER);
+  const previousVersions = Object.entries(await aws().versionStages(secretArn))
+    .filter(([, stages]) => stages.includes('AWSPREVIOUS'))
+    .map(([versionId]) => versionId);
+  expect([current.ReplacesVersionId]).toEqual(previousVersions);
   expect(current.AccessKeyId).toMatch(/^AKIA[A-Z0-9]{12,}$/);
   expect(typeof current.SecretAccessKey).toBe('string');
   const key = {
@@ -270,27 +284,33 @@ describe('Bundled rotation function against moto', () => {
   });
 
   it('finishes the cleanup when finishSecret is retried after AWSCURRENT already moved', async () => {
-    // Arrange: the first finishSecret's cleanup is undone, as if it had died after moving
-    // AWSCURRENT and before deactivating the old key.
+    // Arrange: the state a finishSecret leaves when it dies right after moving AWSCURRENT:
+    // AWSCURRENT on the token's version, which still carries AWSPENDING, and the old key still
+    // Active. The harness makes finishSecret's first move itself.
     await deploy();
-    await rotate(aws(), handler, secretArn);
+    const firstToken = await rotate(aws(), handler, secretArn);
     const old = await expectCurrentKeyWorks();
-    const token = await rotate(aws(), handler, secretArn);
-    await aws().iam.send(
-      new UpdateAccessKeyCommand({ UserName: USER, AccessKeyId: old, Status: 'Active' }),
+    const token = await aws().startRotation(secretArn);
+    for (const step of ['createSecret', 'setSecret', 'testSecret'] as const) {
+      await invokeStep(handler, step, secretArn, token);
+    }
+    await aws().secrets.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretArn,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: token,
+        RemoveFromVersionId: firstToken,
+      }),
     );
+    expect(await stagesOf(token)).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    expect(await stagesOf(firstToken)).toEqual(['AWSPREVIOUS']);
+    expect(await aws().listKeys(USER)).toContainEqual({ accessKeyId: old, status: 'Active' });
 
     // Act
     await invokeStep(handler, 'finishSecret', secretArn, token);
 
     // Assert
     expect((await expectSteadyState()).previous).toBe(old);
+    expect(await stagesOf(token)).toEqual(['AWSCURRENT']);
   });
 });
-
-const waitForNextSecond = async (): Promise<void> => {
-  const second = Math.floor(Date.now() / 1000);
-  while (Math.floor(Date.now() / 1000) === second) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};

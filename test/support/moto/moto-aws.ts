@@ -12,6 +12,7 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  PutSecretValueCommand,
   RotateSecretCommand,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
@@ -54,6 +55,14 @@ export interface StoredSecretValue {
   readonly UserName?: unknown;
   readonly AccessKeyId?: unknown;
   readonly SecretAccessKey?: unknown;
+  /** The AWSCURRENT version the rotation that stored this value replaced. */
+  readonly ReplacesVersionId?: unknown;
+}
+
+/** One version of a secret: its staging labels (sorted) and its value, if it holds one. */
+export interface VersionState {
+  readonly stages: string[];
+  readonly value: StoredSecretValue | undefined;
 }
 
 export interface KeyState {
@@ -163,6 +172,17 @@ const tagUserCallOf = (
   };
 };
 
+/**
+ * Resolves once the wall clock has reached the next whole second. IAM and Secrets Manager dates
+ * have second precision: a key meant to be strictly older than a secret version needs this.
+ */
+export const waitForNextSecond = async (): Promise<void> => {
+  const second = Math.floor(Date.now() / 1000);
+  while (Math.floor(Date.now() / 1000) === second) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
 /** Plain SDK clients of the harness, with explicit endpoint, region and credentials. */
 export class MotoAws {
   public readonly iam: IAMClient;
@@ -264,6 +284,104 @@ export class MotoAws {
       if (errorName(error) === 'ResourceNotFoundException') return true;
       throw error;
     }
+  }
+
+  /**
+   * Every version moto lists (moto also lists versions without labels, which AWS leaves out of
+   * DescribeSecret), with its sorted labels and its value: a whole secret, for before/after
+   * comparisons.
+   */
+  public async versions(secretId: string): Promise<Record<string, VersionState>> {
+    const result: Record<string, VersionState> = {};
+    for (const [versionId, stages] of Object.entries(await this.versionStages(secretId))) {
+      let value: StoredSecretValue | undefined;
+      try {
+        const output = await this.secrets.send(
+          new GetSecretValueCommand({
+            SecretId: secretId,
+            VersionId: versionId,
+            ...(stages[0] === undefined ? {} : { VersionStage: stages[0] }),
+          }),
+        );
+        value =
+          output.SecretString === undefined
+            ? undefined
+            : (JSON.parse(output.SecretString) as StoredSecretValue);
+      } catch (error) {
+        if (errorName(error) !== 'ResourceNotFoundException') throw error;
+      }
+      result[versionId] = { stages: [...stages].sort(), value };
+    }
+    return result;
+  }
+
+  /**
+   * An operator's PutSecretValue (no stages given: the new version becomes AWSCURRENT), ending in
+   * the state AWS leaves: the new version AWSCURRENT, the version that was AWSCURRENT now
+   * AWSPREVIOUS, and no AWSPENDING (a value put by hand abandons a rotation in progress).
+   *
+   * moto 5.2.1 workarounds (moto/secretsmanager/models.py `reset_default_version`): moto gives
+   * AWSPREVIOUS to the version that was AWSCURRENT when the secret was *created* (its
+   * `default_version_id`, which UpdateSecretVersionStage never updates), and leaves AWSCURRENT on
+   * the version a rotation moved it to: after a rotation the secret has two AWSCURRENT versions.
+   * The harness then removes AWSCURRENT from the old version (moto moves AWSPREVIOUS there, as
+   * AWS does), and removes AWSPENDING, which moto keeps. Any other end state throws.
+   *
+   * @returns the id of the new version
+   */
+  public async putSecretValueByHand(secretId: string, secretString: string): Promise<string> {
+    const before = await this.versionStages(secretId);
+    const currentBefore = Object.entries(before).find(([, stages]) =>
+      stages.includes('AWSCURRENT'),
+    )?.[0];
+    const output = await this.secrets.send(
+      new PutSecretValueCommand({ SecretId: secretId, SecretString: secretString }),
+    );
+    const versionId = output.VersionId;
+    if (versionId === undefined) {
+      throw new Error(`PutSecretValue ${secretId} returned no VersionId`);
+    }
+    let after = await this.versionStages(secretId);
+    if (
+      currentBefore !== undefined &&
+      currentBefore !== versionId &&
+      after[currentBefore]?.includes('AWSCURRENT') === true
+    ) {
+      await this.secrets.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: 'AWSCURRENT',
+          RemoveFromVersionId: currentBefore,
+        }),
+      );
+    }
+    after = await this.versionStages(secretId);
+    for (const [pendingVersionId, stages] of Object.entries(after)) {
+      if (!stages.includes('AWSPENDING')) continue;
+      await this.secrets.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: pendingVersionId,
+        }),
+      );
+    }
+    after = await this.versionStages(secretId);
+    const holders = (stage: string): string[] =>
+      Object.entries(after)
+        .filter(([, stages]) => stages.includes(stage))
+        .map(([id]) => id);
+    const expectedPrevious = currentBefore === undefined ? [] : [currentBefore];
+    if (
+      JSON.stringify(after[versionId]) !== JSON.stringify(['AWSCURRENT']) ||
+      JSON.stringify(holders('AWSCURRENT')) !== JSON.stringify([versionId]) ||
+      JSON.stringify(holders('AWSPREVIOUS')) !== JSON.stringify(expectedPrevious)
+    ) {
+      throw new Error(
+        `The harness could not put a value by hand as AWS would: version ${versionId} of ${secretId}, stages ${JSON.stringify(after)}`,
+      );
+    }
+    return versionId;
   }
 
   /** Creates the users (those the stack creates and those it expects to exist); returns their ARNs. */
@@ -439,6 +557,62 @@ export class MotoAws {
     }
     return token;
   }
+
+  /**
+   * What RotateSecret with `RotateImmediately=false` does before it invokes the function's
+   * testSecret alone (a test of the rotation configuration): a new version carrying AWSPENDING,
+   * rotation enabled. Called with the same undeployed function ARN as {@link startRotation}, moto
+   * 5.2.1 creates that version, enables rotation, then fails with ResourceNotFoundException
+   * before invoking anything; the harness expects that failure and checks the state.
+   *
+   * moto fills the version with a value (AWS's own placeholder has none): `FakeSecret.secret_string`,
+   * which is the value the secret was *created* with and which neither PutSecretValue nor
+   * UpdateSecretVersionStage ever changes. For a secret that never rotated that is a copy of
+   * AWSCURRENT; after a rotation it is not. The caller gets the value to check what moto did.
+   *
+   * @returns the ClientRequestToken of the test version and the value moto put in it
+   */
+  public async startConfigurationTest(
+    secretId: string,
+  ): Promise<{ token: string; value: StoredSecretValue | undefined }> {
+    const token = randomUUID();
+    try {
+      await this.secrets.send(
+        new RotateSecretCommand({
+          SecretId: secretId,
+          ClientRequestToken: token,
+          RotationLambdaARN: UNDEPLOYED_ROTATION_FUNCTION_ARN,
+          RotationRules: { AutomaticallyAfterDays: 30 },
+          RotateImmediately: false,
+        }),
+      );
+      throw new Error('moto RotateSecret unexpectedly found the undeployed rotation function');
+    } catch (error) {
+      if (errorName(error) !== 'ResourceNotFoundException') throw error;
+    }
+    const described = await this.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
+    const stages = described.VersionIdsToStages?.[token];
+    if (described.RotationEnabled !== true || stages?.length !== 1 || stages[0] !== 'AWSPENDING') {
+      throw new Error(
+        `moto's RotateSecret(RotateImmediately=false) left version ${token} with stages ${JSON.stringify(stages)}, RotationEnabled ${String(described.RotationEnabled)}; expected AWSPENDING alone and rotation enabled`,
+      );
+    }
+    const value = (await this.hasNoValue(secretId, token, 'AWSPENDING'))
+      ? undefined
+      : await this.secretValue(secretId, 'AWSPENDING', token);
+    return { token, value };
+  }
+
+  /** Removes AWSPENDING from the test version, as Secrets Manager does after the test. */
+  public async endConfigurationTest(secretId: string, token: string): Promise<void> {
+    await this.secrets.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: token,
+      }),
+    );
+  }
 }
 
 /** Invokes one step as Secrets Manager does: the secret's ARN, the token, a Lambda context. */
@@ -518,36 +692,57 @@ const HANDLER_ENVIRONMENT_KEYS = [
 ] as const;
 
 /**
- * Imports the bundled handler with the environment a Lambda container would give it, pointed at
- * moto and signing with `credentials`. The bundle builds its clients at module load and caches
- * the credentials on first use, so a test file imports it once per principal. Returns the handler
- * and a function that restores the previous environment.
+ * The environment a Lambda container would give the bundled handler, pointed at moto and signing
+ * with `credentials`: the function's own variables from the template (`functionEnvironment`),
+ * no shared AWS config, no instance metadata (nothing but 127.0.0.1 is ever contacted), and its
+ * log lines silenced.
+ */
+export const bundledHandlerEnvironment = (
+  handlerFile: string,
+  endpoint: string,
+  credentials: AccessKeyPair,
+  functionEnvironment: Readonly<Record<string, string>> = {},
+): Record<string, string> => ({
+  ...functionEnvironment,
+  AWS_ENDPOINT_URL: endpoint,
+  AWS_REGION: REGION,
+  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  AWS_CONFIG_FILE: `${handlerFile}.no-aws-config`,
+  AWS_SHARED_CREDENTIALS_FILE: `${handlerFile}.no-aws-credentials`,
+  AWS_EC2_METADATA_DISABLED: 'true',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+});
+
+/**
+ * Imports the bundled handler with the environment a Lambda container would give it (see
+ * {@link bundledHandlerEnvironment}). The bundle builds its clients at module load and caches
+ * the credentials on first use, so a test file imports it once per principal; a second
+ * principal needs a process of its own (`invokeBundledHandlerInChild`). Returns the handler and
+ * a function that restores the previous environment.
+ *
+ * @param functionEnvironment the function's `Environment.Variables` from the template, resolved
  */
 export const importBundledHandler = async (
   handlerFile: string,
   handlerExport: string,
   endpoint: string,
   credentials: AccessKeyPair,
+  functionEnvironment: Readonly<Record<string, string>> = {},
 ): Promise<{ handler: BundledHandler; restoreEnvironment: () => void }> => {
-  const saved = new Map(HANDLER_ENVIRONMENT_KEYS.map((key) => [key, process.env[key]]));
+  const keys = new Set<string>([...HANDLER_ENVIRONMENT_KEYS, ...Object.keys(functionEnvironment)]);
+  const saved = new Map([...keys].map((key) => [key, process.env[key]]));
   const restoreEnvironment = (): void => {
     for (const [key, value] of saved) {
       if (value === undefined) Reflect.deleteProperty(process.env, key);
       else process.env[key] = value;
     }
   };
-  for (const key of HANDLER_ENVIRONMENT_KEYS) Reflect.deleteProperty(process.env, key);
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    // No shared config, no instance metadata: nothing but 127.0.0.1 is ever contacted.
-    AWS_CONFIG_FILE: `${handlerFile}.no-aws-config`,
-    AWS_SHARED_CREDENTIALS_FILE: `${handlerFile}.no-aws-credentials`,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  });
+  for (const key of keys) Reflect.deleteProperty(process.env, key);
+  Object.assign(
+    process.env,
+    bundledHandlerEnvironment(handlerFile, endpoint, credentials, functionEnvironment),
+  );
   try {
     const module = (await import(handlerFile)) as Record<string, unknown>;
     const handler = module[handlerExport];

@@ -6,9 +6,13 @@ moto/core/responses.py `call_action` and `_determine_resource`). A policy whose 
 name real ARNs, as ours do, then matches nothing and every call is denied, while a policy
 with `Resource: "*"` would pass everything: resource scoping cannot be tested at all.
 
-This launcher only tells moto which resource a request targets (the secret's ARN for
-Secrets Manager calls that take SecretId, the user's ARN for IAM calls on a named user).
-Signature checks and policy evaluation stay moto's own code. Everything else is unchanged.
+This launcher only tells moto which resource a request targets: the secret's ARN for
+Secrets Manager calls that take SecretId; the user's ARN for IAM calls on a named user
+(IAM_USER_ACTIONS: the access key calls, and GetUser and ListUserTags, which moto alone would
+also evaluate against "*"); and for GetAccessKeyLastUsed, which names only an AccessKeyId, the
+ARN of the user in moto's IAM backend (the request's account) who owns that key, or the "*"
+default when no user does (a key of nobody, or of a role session). Signature checks and policy
+evaluation stay moto's own code. Everything else is unchanged.
 
 Second fix: moto 5.2.1 answers a Secrets Manager request it refuses (AccessDenied,
 InvalidClientTokenId, SignatureDoesNotMatch) with the XML error of the Query protocol and
@@ -47,6 +51,11 @@ IAM_USER_ACTIONS = {
     "ListUserTags",
 }
 
+# IAM actions that name only an access key: their resource is the user who owns it.
+IAM_ACCESS_KEY_ACTIONS = {
+    "GetAccessKeyLastUsed",
+}
+
 _original_iam_resource = IamResponse._determine_resource
 
 
@@ -54,6 +63,14 @@ def _first(values):
     if isinstance(values, list):
         return values[0] if values else None
     return values
+
+
+def _access_key_owner_arn(backend, access_key_id):
+    """The ARN of the user in `backend` who holds `access_key_id`, or None."""
+    for user in list(backend.users.values()):
+        if any(key.access_key_id == access_key_id for key in user.access_keys):
+            return user.arn
+    return None
 
 
 def _iam_resource(self):
@@ -64,6 +81,11 @@ def _iam_resource(self):
             return self.backend.get_user(user_name).arn
         except Exception:  # the user does not exist: AWS still evaluates its ARN
             return f"arn:{self.partition}:iam::{self.current_account}:user/{user_name}"
+    access_key_id = _first(self.querystring.get("AccessKeyId"))
+    if action in IAM_ACCESS_KEY_ACTIONS and access_key_id:
+        owner_arn = _access_key_owner_arn(self.backend, access_key_id)
+        if owner_arn is not None:
+            return owner_arn
     return _original_iam_resource(self)
 
 
