@@ -1,12 +1,12 @@
 import { ignoreNoSuchEntity } from '../aws/aws-error.js';
-import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
-import { InvalidSecretValueError, RotationStateError, SecretBindingError } from '../errors.js';
+import { AWSCURRENT, AWSPENDING } from '../aws/secrets-manager-secret-store.js';
+import { RotationStateError } from '../errors.js';
 import { giveUpRotation, removePendingLabel } from './give-up.js';
 import type { TokenVersionState } from './guard.js';
 import { findCurrentVersionId } from './guard.js';
 import { findAccessKey } from './access-key-lookup.js';
 import { giveWayIfOvertaken, readPendingKey } from './pending-credentials.js';
-import { readSecretValue, type StepContext } from './step-context.js';
+import { readPreviousAccessKeyId, readSecretValue, type StepContext } from './step-context.js';
 
 /**
  * finishSecret: move AWSCURRENT to the token's version, deactivate the previous key (now
@@ -66,7 +66,10 @@ export const finishSecret = async (
       );
     }
     newAccessKeyId = id;
-    previousAccessKeyId = await readPreviousTolerantly(context);
+    previousAccessKeyId = await readPreviousAccessKeyId(
+      context,
+      'the previous key stays Active until the next rotation',
+    );
   }
 
   if (previousAccessKeyId === undefined || previousAccessKeyId === newAccessKeyId) {
@@ -86,25 +89,4 @@ export const finishSecret = async (
   log.info('finishSecret: removed AWSPENDING; the rotation is complete', {
     accessKeyId: newAccessKeyId,
   });
-};
-
-/**
- * The AWSPREVIOUS key of a retried finishSecret. A value that cannot be parsed (or names
- * another user) does not stop the completion: the key stays Active with a warning, and the
- * next rotation removes it (if it is not in use).
- */
-const readPreviousTolerantly = async (context: StepContext): Promise<string | undefined> => {
-  try {
-    return (await readSecretValue(context, { versionStage: AWSPREVIOUS }))?.credentials
-      ?.accessKeyId;
-  } catch (error) {
-    if (!(error instanceof InvalidSecretValueError || error instanceof SecretBindingError)) {
-      throw error;
-    }
-    context.log.warn(
-      'finishSecret: AWSPREVIOUS holds no readable key; the previous key stays Active until the next rotation',
-      { error: error.message },
-    );
-    return undefined;
-  }
 };

@@ -1,12 +1,6 @@
 import { ignoreNoSuchEntity } from '../aws/aws-error.js';
 import type { AccessKeyLastUse, AccessKeyMetadata } from '../aws/iam-access-key-store.js';
-import { AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
-import {
-  AccessKeyInUseError,
-  InvalidSecretValueError,
-  RotationError,
-  SecretBindingError,
-} from '../errors.js';
+import { AccessKeyInUseError, RotationError } from '../errors.js';
 import { findCurrentVersionId } from './guard.js';
 import {
   keysAwaitingLastUse,
@@ -15,7 +9,7 @@ import {
   staleBefore,
   type BlockingKey,
 } from './key-plan.js';
-import { readSecretValue, type StepContext } from './step-context.js';
+import { readPreviousAccessKeyId, type StepContext } from './step-context.js';
 
 /**
  * Deactivates (if Active) and then deletes one key of the bound user. An Active key is never
@@ -46,28 +40,6 @@ export const removeAccessKey = async (
       : `${context.event.Step}: access key to remove does not exist (already gone, or not this user's)`,
     { accessKeyId: key.accessKeyId, previousStatus: key.status, reason },
   );
-};
-
-/**
- * The AccessKeyId stored in AWSPREVIOUS, or undefined when it holds none. A value that cannot
- * be parsed (or names another user) counts as none, with a warning: its Active key then counts
- * as a key the secret does not hold, which goes only if it is not in use. A failed call
- * propagates, so the step fails and is retried.
- */
-const readPreviousAccessKeyId = async (context: StepContext): Promise<string | undefined> => {
-  try {
-    return (await readSecretValue(context, { versionStage: AWSPREVIOUS }))?.credentials
-      ?.accessKeyId;
-  } catch (error) {
-    if (!(error instanceof InvalidSecretValueError || error instanceof SecretBindingError)) {
-      throw error;
-    }
-    context.log.warn(
-      `${context.event.Step}: ${AWSPREVIOUS} holds no readable key; treating its key as one the secret does not hold`,
-      { error: error.message },
-    );
-    return undefined;
-  }
 };
 
 const describeUse = (use: AccessKeyLastUse | undefined): string =>
@@ -111,7 +83,9 @@ export const makeRoom = async (
   const activeOther = keys.some(
     (key) => key.status === 'Active' && key.accessKeyId !== currentAccessKeyId,
   );
-  const previousAccessKeyId = activeOther ? await readPreviousAccessKeyId(context) : undefined;
+  const previousAccessKeyId = activeOther
+    ? await readPreviousAccessKeyId(context, 'treating its key as one the secret does not hold')
+    : undefined;
   let orphanCutoff: Date | undefined;
   if (needsOrphanCutoff(keys, currentAccessKeyId)) {
     const currentVersionId = findCurrentVersionId(context.secret);

@@ -1,12 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AccessKeyStore, IamUserInfo } from '../aws/iam-access-key-store.js';
-import type {
-  SecretMetadata,
-  SecretStore,
-  VersionSelector,
+import {
+  AWSPREVIOUS,
+  type SecretMetadata,
+  type SecretStore,
+  type VersionSelector,
 } from '../aws/secrets-manager-secret-store.js';
 import type { CallerIdentityService } from '../aws/sts-caller-identity.js';
-import { SecretBindingError } from '../errors.js';
+import { InvalidSecretValueError, SecretBindingError } from '../errors.js';
 import type { RotationEvent } from '../event.js';
 import type { RotationSettings } from '../settings.js';
 import { parseSecretValue, type AccessKeySecretValue } from './secret-value.js';
@@ -67,4 +68,28 @@ export const readSecretValue = async (
     );
   }
   return value;
+};
+
+/**
+ * The AccessKeyId stored in AWSPREVIOUS, or undefined when it holds none. A value that cannot
+ * be parsed (or names another user) counts as none, with a warning that says what follows
+ * (`consequence`); it never stops the step. A failed call propagates, so the step is retried.
+ */
+export const readPreviousAccessKeyId = async (
+  context: StepContext,
+  consequence: string,
+): Promise<string | undefined> => {
+  try {
+    return (await readSecretValue(context, { versionStage: AWSPREVIOUS }))?.credentials
+      ?.accessKeyId;
+  } catch (error) {
+    if (!(error instanceof InvalidSecretValueError || error instanceof SecretBindingError)) {
+      throw error;
+    }
+    context.log.warn(
+      `${context.event.Step}: ${AWSPREVIOUS} holds no readable key; ${consequence}`,
+      { error: error.message },
+    );
+    return undefined;
+  }
 };

@@ -62,7 +62,8 @@ const storedAccessKeyIdOf = (request: HttpRequest): string | undefined => {
   }
 };
 
-const keyIdOf = (secretString: string | undefined): string | undefined => {
+/** The AccessKeyId a stored secret string holds, if it parses and holds one. */
+export const keyIdOf = (secretString: string | undefined): string | undefined => {
   if (secretString === undefined) return undefined;
   try {
     const id = (JSON.parse(secretString) as { AccessKeyId?: unknown }).AccessKeyId;

@@ -27,7 +27,7 @@ import {
   type RotationRunnerOptions,
 } from '../../../local/simulation/index.js';
 import { LogCapture } from '../log-capture.js';
-import { takeSnapshot, type CallSnapshot } from './call-snapshots.js';
+import { keyIdOf, takeSnapshot, type CallSnapshot } from './call-snapshots.js';
 import {
   applyOperatorAction,
   type LabelMove,
@@ -80,16 +80,6 @@ export type RotateSecretOutcome =
 
 export const errorNameOf = (error: unknown): string =>
   error instanceof Error ? error.name : typeof error === 'string' ? error : 'unknown error';
-
-const keyIdOf = (secretString: string | undefined): string | undefined => {
-  if (secretString === undefined) return undefined;
-  try {
-    const id = (JSON.parse(secretString) as { AccessKeyId?: unknown }).AccessKeyId;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * Two IAM users of one stack, alice and bob, each owned (by the user tag the stack sets) by its
