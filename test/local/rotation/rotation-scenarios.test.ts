@@ -62,6 +62,29 @@ describe('Rotation: against the simulated AWS', () => {
       );
     });
 
+    it('keeps, at a rotation that finds the secret emptied by hand, a key left by an abandoned rotation, as a first rotation keeps keys while there is room', async () => {
+      // Found by the random-seed soak: an attacker's value abandoned a rotation after it had
+      // stored its key, and later values emptied the secret; the rotation that followed found no
+      // key in the secret, so (as at a first rotation) it kept the key that was already there.
+      await playScenario(
+        {
+          start: 'empty',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+          testVersionValue: 'none',
+          listPropagationDelayMs: 1_500,
+        },
+        [
+          { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 10 },
+          { kind: 'out-of-band', change: 'deactivate-previous-key' },
+          { kind: 'out-of-band', change: 'put-value-by-hand' },
+        ],
+      );
+    });
+
     it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
       await Scenario.run({ start: 'empty' }, async (scenario) => {
         scenario.sim.injectFault({

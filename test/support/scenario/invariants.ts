@@ -18,10 +18,12 @@ import { OTHER_USER_NAME, STALE_KEY_DAYS, USER_NAME, type Scenario } from './sce
  *   last change by hand (or from the start, for a secret created holding a working key); a
  *   later failed rotation must not break it.
  * - 3 (no orphans) when alice's latest rotation succeeded and started after the last change by
- *   hand. Exempt are a key alice had before the secret existed while AWSPREVIOUS holds no key
- *   (the first rotation keeps it while there is room), and any key the secret does not hold
- *   that signed a request within staleKeyDays before that rotation (it may be in use: invariant
- *   8 forbids deleting it). Keys created by hand and never used are not exempt.
+ *   hand. Exempt are keys that existed before that rotation when it found no key in the secret
+ *   (AWSPREVIOUS then holds none: a first rotation keeps keys while there is room, as it cannot
+ *   tell a key alice had before the secret from one left by edits that emptied it), and any key
+ *   the secret does not hold that signed a request within staleKeyDays before that rotation (it
+ *   may be in use: invariant 8 forbids deleting it). Keys created by hand after the secret's
+ *   value and never used, and keys of crashed attempts, are not exempt.
  */
 
 const DAY_MS = 86_400_000;
@@ -165,7 +167,10 @@ export const checkNoOrphans = (scenario: Scenario): string[] => {
   const violations: string[] = [];
   for (const key of scenario.keys()) {
     if (key.accessKeyId === current || key.accessKeyId === previous) continue;
-    if (previous === undefined && scenario.preExistingKeyIds.has(key.accessKeyId)) continue;
+    // A rotation that found no key in the secret (AWSPREVIOUS then holds none) keeps keys that
+    // were there before it while there is room: the user's own, or any left by edits that
+    // emptied the secret. It cannot tell them apart, and they may be in use.
+    if (previous === undefined && key.createDate < latest.startedAt) continue;
     if (key.lastUsedDate !== undefined && key.lastUsedDate >= inUseSince) continue;
     violations.push(
       `3: ${key.status} key ${key.accessKeyId} is in neither ${AWSCURRENT} (${String(current)}) nor ${AWSPREVIOUS} (${String(previous)})`,
