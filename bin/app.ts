@@ -1,11 +1,25 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadIamKeyRotationConfig, usersByStack } from '../lib/config.js';
+import {
+  InvalidConfigurationError,
+  loadIamKeyRotationConfig,
+  usersByStack,
+  type IamKeyRotationConfig,
+} from '../lib/config.js';
 import { IamKeyRotationStack } from '../lib/iam-key-rotation-stack.js';
 
 const app = new App();
-const config = loadIamKeyRotationConfig((key) => app.node.tryGetContext(key) as unknown);
+let config: IamKeyRotationConfig;
+try {
+  config = loadIamKeyRotationConfig((key) => app.node.tryGetContext(key) as unknown);
+} catch (error) {
+  if (!(error instanceof InvalidConfigurationError)) throw error;
+  // A configuration error is the user's to fix: one line that names the field, no stack trace.
+  // (process.exit skips the App's synthesis on exit, so no cloud assembly is written.)
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
 for (const [stackName, users] of usersByStack(config)) {
   new IamKeyRotationStack(app, stackName, {
     description: 'Rotates IAM user access keys with Secrets Manager rotation (iam-key-rotation)',

@@ -63,7 +63,10 @@ export function usersByStack(
   return groups;
 }
 
-/** Thrown when the configuration is invalid; the message names the field and the value. */
+/**
+ * Thrown when the configuration is invalid; the message (one line) names the field and the
+ * value, as in `iamKeyRotation.users[1].schedule: ...`.
+ */
 export class InvalidConfigurationError extends Error {
   public constructor(field: string, message: string) {
     super(`${field}: ${message}`);
@@ -109,7 +112,7 @@ export function loadIamKeyRotationConfig(
     } catch (error) {
       throw new InvalidConfigurationError(
         CONFIG_FILE_CONTEXT_KEY,
-        `cannot read "${filePath}": ${(error as Error).message}`,
+        `cannot read "${filePath}": ${oneLine((error as Error).message)}`,
       );
     }
     return parseIamKeyRotationConfig(parseJson(text, `${CONFIG_FILE_CONTEXT_KEY} "${file}"`));
@@ -117,12 +120,44 @@ export function loadIamKeyRotationConfig(
   if (inline === undefined) {
     throw new InvalidConfigurationError(
       CONFIG_CONTEXT_KEY,
-      `missing: set context ${CONFIG_CONTEXT_KEY} (in cdk.json) or ${CONFIG_FILE_CONTEXT_KEY}`,
+      `no configuration: name a JSON file with -c ${CONFIG_FILE_CONTEXT_KEY}=<file> (e.g. examples/users.json) or pass the JSON itself with -c ${CONFIG_CONTEXT_KEY}='{"users":[...]}'`,
     );
   }
-  return parseIamKeyRotationConfig(
-    typeof inline === 'string' ? parseJson(inline, CONFIG_CONTEXT_KEY) : inline,
-  );
+  return parseIamKeyRotationConfig(typeof inline === 'string' ? parseInlineJson(inline) : inline);
+}
+
+/** How much of a received value an error message quotes. */
+const MAX_QUOTED_CHARACTERS = 120;
+
+/** `text` as a one-line JSON string, cut to {@link MAX_QUOTED_CHARACTERS} characters. */
+function quoteReceived(text: string): string {
+  return text.length <= MAX_QUOTED_CHARACTERS
+    ? JSON.stringify(text)
+    : `${JSON.stringify(text.slice(0, MAX_QUOTED_CHARACTERS))}... (${text.length} characters)`;
+}
+
+/**
+ * Parses the JSON passed as the `iamKeyRotation` context string. JSON spread over several lines
+ * is fine where the value arrives whole (cdk.json, `CDK_CONTEXT_JSON`), but the CDK CLI keeps
+ * only the first line of a `-c key=value`, so a one-line value that is not JSON gets a hint.
+ */
+function parseInlineJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const hint = text.includes('\n')
+      ? ''
+      : ` (the CDK CLI passes only the first line of a -c value: write the JSON on one line, or put it in a file and use -c ${CONFIG_FILE_CONTEXT_KEY}=<file>)`;
+    throw new InvalidConfigurationError(
+      CONFIG_CONTEXT_KEY,
+      `invalid JSON (${oneLine((error as Error).message)}), got ${quoteReceived(text)}${hint}`,
+    );
+  }
+}
+
+/** A message on one line. */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ');
 }
 
 /**
@@ -286,7 +321,10 @@ function parseJson(text: string, field: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new InvalidConfigurationError(field, `invalid JSON: ${(error as Error).message}`);
+    throw new InvalidConfigurationError(
+      field,
+      `invalid JSON: ${oneLine((error as Error).message)}`,
+    );
   }
 }
 

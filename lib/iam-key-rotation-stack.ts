@@ -1,4 +1,5 @@
-import { ArnFormat, Stack, type StackProps } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { ArnFormat, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
@@ -9,6 +10,45 @@ import { SECRET_NAME_PREFIX } from './user-ownership-tagger.js';
 
 /** Every secret of the stack is named `iam-key-rotation/<user name>`. */
 export { SECRET_NAME_PREFIX };
+
+/** The id of the stack output that holds the rotation function's name. */
+export const ROTATION_FUNCTION_NAME_OUTPUT_ID = 'RotationFunctionName';
+
+/** Every secret ARN output's id starts with this. */
+export const SECRET_ARN_OUTPUT_ID_PREFIX = 'SecretArn';
+
+/**
+ * The ids of the stack outputs that hold each user's secret ARN: `SecretArn` and the user name
+ * in PascalCase without its other characters (`ci-deployer` gives `SecretArnCiDeployer`). Users
+ * whose names give the same id each get the first 8 hex digits of their name's SHA-256 appended,
+ * so every id stays the same as long as the set of such users does.
+ *
+ * @returns the output id of every user name, in the order given
+ */
+export function secretArnOutputIds(userNames: readonly string[]): ReadonlyMap<string, string> {
+  const readable = (userName: string): string =>
+    SECRET_ARN_OUTPUT_ID_PREFIX +
+    userName
+      .split(/[^A-Za-z0-9]+/)
+      .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+      .join('');
+  const counts = new Map<string, number>();
+  for (const userName of userNames) {
+    const id = readable(userName);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return new Map(
+    userNames.map((userName) => {
+      const id = readable(userName);
+      return [
+        userName,
+        (counts.get(id) ?? 0) > 1
+          ? `${id}${createHash('sha256').update(userName).digest('hex').slice(0, 8).toUpperCase()}`
+          : id,
+      ];
+    }),
+  );
+}
 
 /** Properties of an {@link IamKeyRotationStack}. */
 export interface IamKeyRotationStackProps extends StackProps {
@@ -30,6 +70,9 @@ export interface IamKeyRotationStackProps extends StackProps {
  *
  * Construct ids are derived from the user name (`RotatedAccessKey-<name>`, `User-<name>`):
  * renaming a user replaces its secret.
+ *
+ * Outputs: `RotationFunctionName`, the rotation function's name, and per user the ARN of its
+ * secret under the id {@link secretArnOutputIds} gives (`SecretArnCiDeployer` for `ci-deployer`).
  */
 export class IamKeyRotationStack extends Stack {
   /** The shared rotation function. */
@@ -77,5 +120,17 @@ export class IamKeyRotationStack extends Stack {
         rotationFunction: this.rotationFunction,
       });
     });
+
+    new CfnOutput(this, ROTATION_FUNCTION_NAME_OUTPUT_ID, {
+      description: 'Name of the function that rotates the access keys of this stack',
+      value: this.rotationFunction.function.functionName,
+    });
+    const outputIds = secretArnOutputIds(this.rotatedAccessKeys.map((key) => key.userName));
+    for (const key of this.rotatedAccessKeys) {
+      new CfnOutput(this, outputIds.get(key.userName) ?? '', {
+        description: `ARN of the secret ${SECRET_NAME_PREFIX}${key.userName}, which holds the access key of IAM user ${key.userName}`,
+        value: key.secret.secretArn,
+      });
+    }
   }
 }

@@ -54,10 +54,17 @@ export class KeyRotationSchedule {
 
   /**
    * A Secrets Manager cron schedule: six fields `Minutes Hours Day-of-month Month Day-of-week
-   * Year`, minutes must be 0, year must be `*`, one of day-of-month and day-of-week must be `?`,
-   * and the hours must be at least 4 apart.
+   * Year`, checked field by field as Secrets Manager and EventBridge document them: minutes
+   * must be 0; hours 0-23 with `, - * /`; day-of-month 1-31 with `, - * /`, or `?`, `L` (last
+   * day) or `nW` (the weekday nearest day n) on their own; month 1-12 or JAN-DEC with `, - * /`;
+   * day-of-week 1-7 or SUN-SAT with `, - * /`, or `?`, `L`, `dL` (last day d of the month) or
+   * `d#n` (the n-th day d) on their own; year must be `*`. Exactly one of day-of-month and
+   * day-of-week must be `?`, ranges run from low to high, steps stay within the field, and the
+   * hours must be at least 4 apart. Forms neither documents (`LW`, `L-2`, wrapping ranges) are
+   * refused.
    *
    * @param fields the six fields, without the surrounding `cron(...)`
+   * @throws InvalidRotationScheduleError naming the field and the bad value
    */
   public static cron(fields: string): KeyRotationSchedule {
     const expression = `cron(${fields})`;
@@ -91,22 +98,10 @@ export class KeyRotationSchedule {
         `cron needs ? in exactly one of day-of-month and day-of-week, got "${dayOfMonth}" and "${dayOfWeek}" in "${expression}"`,
       );
     }
-    if (!/^[0-9LW,*?/-]+$/.test(dayOfMonth)) {
-      throw new InvalidRotationScheduleError(
-        `cron day-of-month field may hold 1-31 and , - * ? / L W, got "${dayOfMonth}" in "${expression}"`,
-      );
-    }
-    if (!/^([0-9]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|[,*/-])+$/i.test(month)) {
-      throw new InvalidRotationScheduleError(
-        `cron month field may hold 1-12, JAN-DEC and , - * /, got "${month}" in "${expression}"`,
-      );
-    }
-    if (!/^([0-9]|SUN|MON|TUE|WED|THU|FRI|SAT|[L#,*?/-])+$/i.test(dayOfWeek)) {
-      throw new InvalidRotationScheduleError(
-        `cron day-of-week field may hold 1-7, SUN-SAT and # , - * ? / L, got "${dayOfWeek}" in "${expression}"`,
-      );
-    }
-    const startHours = expandCronHours(hours, expression);
+    const startHours = expandCronField(hours, CRON_HOURS, expression);
+    checkDayOfMonth(dayOfMonth, expression);
+    expandCronField(month, CRON_MONTH, expression);
+    checkDayOfWeek(dayOfWeek, expression);
     for (let i = 1; i < startHours.length; i++) {
       const gap = (startHours[i] ?? 0) - (startHours[i - 1] ?? 0);
       if (gap < MIN_RATE_HOURS) {
@@ -192,47 +187,187 @@ export class KeyRotationSchedule {
   }
 }
 
-/** Expands the cron hours field into the sorted hours of the UTC day it selects. */
-function expandCronHours(field: string, expression: string): number[] {
-  const invalid = (): InvalidRotationScheduleError =>
-    new InvalidRotationScheduleError(
-      `cron hours field must hold hours 0-23 with , - * /, got "${field}" in "${expression}"`,
-    );
-  const hour = (text: string): number => {
-    if (!/^\d{1,2}$/.test(text) || Number(text) > 23) {
-      throw invalid();
-    }
-    return Number(text);
-  };
-  const hours = new Set<number>();
-  for (const part of field.split(',')) {
+/** What one numeric field of a cron expression may hold. */
+interface CronField {
+  /** The field's name in messages, e.g. `day-of-month`. */
+  readonly name: string;
+  /** Its values in messages, e.g. `days 1-31`. */
+  readonly values: string;
+  /** Its wildcards in messages, e.g. `, - * ? / L W`. */
+  readonly wildcards: string;
+  readonly min: number;
+  readonly max: number;
+  /** Names of the values from `min` on (JAN = 1, SUN = 1), upper case. */
+  readonly names?: readonly string[];
+}
+
+const CRON_HOURS: CronField = {
+  name: 'hours',
+  values: 'hours 0-23',
+  wildcards: ', - * /',
+  min: 0,
+  max: 23,
+};
+const CRON_DAY_OF_MONTH: CronField = {
+  name: 'day-of-month',
+  values: 'days 1-31',
+  wildcards: ', - * ? / L W',
+  min: 1,
+  max: 31,
+};
+const CRON_MONTH: CronField = {
+  name: 'month',
+  values: 'months 1-12 or JAN-DEC',
+  wildcards: ', - * /',
+  min: 1,
+  max: 12,
+  names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'],
+};
+const CRON_DAY_OF_WEEK: CronField = {
+  name: 'day-of-week',
+  values: 'days 1-7 or SUN-SAT',
+  wildcards: ', - * ? / L #',
+  min: 1,
+  max: 7,
+  names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'],
+};
+
+/** The highest `n` of `d#n` (the n-th day d of the month). */
+const MAX_WEEKDAY_INSTANCE = 5;
+
+const invalidCronValue = (
+  field: CronField,
+  value: string,
+  expression: string,
+): InvalidRotationScheduleError =>
+  new InvalidRotationScheduleError(
+    `cron ${field.name} field must hold ${field.values} with ${field.wildcards}, got "${value}" in "${expression}"`,
+  );
+
+/**
+ * One value of a cron field (a number or, where the field has names, a name) as a number.
+ *
+ * @throws InvalidRotationScheduleError naming the field and `part` when it is not in range
+ */
+function cronValue(text: string, field: CronField, part: string, expression: string): number {
+  const upper = text.toUpperCase();
+  const index = field.names?.indexOf(upper) ?? -1;
+  if (index >= 0) {
+    return field.min + index;
+  }
+  if (!/^\d{1,2}$/.test(text) || Number(text) < field.min || Number(text) > field.max) {
+    throw invalidCronValue(field, part, expression);
+  }
+  return Number(text);
+}
+
+/**
+ * Expands a cron field of values, ranges and steps (`*`, `n`, `a-b`, each with an optional
+ * `/step`, separated by commas) into the sorted values it selects.
+ *
+ * @throws InvalidRotationScheduleError naming the field and the bad part
+ */
+function expandCronField(text: string, field: CronField, expression: string): number[] {
+  const selected = new Set<number>();
+  for (const part of text.split(',')) {
     const [range, stepText, extra] = part.split('/');
-    if (range === undefined || extra !== undefined) {
-      throw invalid();
+    if (range === undefined || range === '' || extra !== undefined) {
+      throw invalidCronValue(field, part, expression);
     }
-    const step = stepText === undefined ? 1 : hour(stepText);
-    if (step < 1) {
-      throw invalid();
+    let step = 1;
+    if (stepText !== undefined) {
+      step = /^\d{1,2}$/.test(stepText) ? Number(stepText) : 0;
+      if (step < 1 || step > field.max) {
+        throw new InvalidRotationScheduleError(
+          `cron ${field.name} field step must be a whole number from 1 to ${field.max}, got "${part}" in "${expression}"`,
+        );
+      }
     }
     let from: number;
     let to: number;
     if (range === '*') {
-      from = 0;
-      to = 23;
+      from = field.min;
+      to = field.max;
     } else if (range.includes('-')) {
-      const [a, b] = range.split('-');
-      from = hour(a ?? '');
-      to = hour(b ?? '');
+      const [low, high, beyond] = range.split('-');
+      if (low === undefined || high === undefined || beyond !== undefined) {
+        throw invalidCronValue(field, part, expression);
+      }
+      from = cronValue(low, field, part, expression);
+      to = cronValue(high, field, part, expression);
       if (to < from) {
-        throw invalid();
+        throw new InvalidRotationScheduleError(
+          `cron ${field.name} field range must run from low to high, got "${part}" in "${expression}"`,
+        );
       }
     } else {
-      from = hour(range);
-      to = stepText === undefined ? from : 23;
+      from = cronValue(range, field, part, expression);
+      // `n/step` runs from n to the end of the field.
+      to = stepText === undefined ? from : field.max;
     }
-    for (let h = from; h <= to; h += step) {
-      hours.add(h);
+    for (let value = from; value <= to; value += step) {
+      selected.add(value);
     }
   }
-  return [...hours].sort((a, b) => a - b);
+  return [...selected].sort((a, b) => a - b);
+}
+
+/**
+ * Checks the day-of-month field: `?`, `L` or `nW` on its own, or values, ranges and steps.
+ *
+ * @throws InvalidRotationScheduleError naming the field and the bad value
+ */
+function checkDayOfMonth(text: string, expression: string): void {
+  const field = CRON_DAY_OF_MONTH;
+  if (text === '?' || text.toUpperCase() === 'L') {
+    return;
+  }
+  const nearestWeekday = /^(\d{1,2})W$/i.exec(text);
+  if (nearestWeekday?.[1] !== undefined) {
+    cronValue(nearestWeekday[1], field, text, expression);
+    return;
+  }
+  if (/[LW?]/i.test(text)) {
+    if (text.includes(',')) {
+      throw new InvalidRotationScheduleError(
+        `cron day-of-month field allows ?, L and nW (e.g. 15W) only on their own, not in a list, got "${text}" in "${expression}"`,
+      );
+    }
+    throw invalidCronValue(field, text, expression);
+  }
+  expandCronField(text, field, expression);
+}
+
+/**
+ * Checks the day-of-week field: `?`, `L`, `dL` or `d#n` on its own, or values, ranges and steps.
+ *
+ * @throws InvalidRotationScheduleError naming the field and the bad value
+ */
+function checkDayOfWeek(text: string, expression: string): void {
+  const field = CRON_DAY_OF_WEEK;
+  if (text === '?' || text.toUpperCase() === 'L') {
+    return;
+  }
+  const lastWeekday = /^(\w+?)L$/i.exec(text);
+  if (lastWeekday?.[1] !== undefined && !text.includes(',')) {
+    cronValue(lastWeekday[1], field, text, expression);
+    return;
+  }
+  const nthWeekday = /^(\w+)#(\w+)$/.exec(text);
+  if (nthWeekday?.[1] !== undefined && nthWeekday[2] !== undefined) {
+    cronValue(nthWeekday[1], field, text, expression);
+    const instance = nthWeekday[2];
+    if (!/^\d$/.test(instance) || Number(instance) < 1 || Number(instance) > MAX_WEEKDAY_INSTANCE) {
+      throw new InvalidRotationScheduleError(
+        `cron day-of-week field # needs an instance from 1 to ${MAX_WEEKDAY_INSTANCE} (e.g. MON#2, the second Monday), got "${text}" in "${expression}"`,
+      );
+    }
+    return;
+  }
+  if (text.includes(',') && /[L#?]/i.test(text.replace(/SAT|SUN|MON|TUE|WED|THU|FRI/gi, ''))) {
+    throw new InvalidRotationScheduleError(
+      `cron day-of-week field allows ?, L, dL and d#n (e.g. FRIL, MON#2) only on their own, not in a list, got "${text}" in "${expression}"`,
+    );
+  }
+  expandCronField(text, field, expression);
 }

@@ -65,6 +65,17 @@ export interface RotatedAccessKeyProps {
    * @default - "Access key of IAM user <user name>, rotated by iam-key-rotation"
    */
   readonly description?: string;
+
+  /**
+   * Whether a change of the schedule or window (a stack update) rotates the key at once
+   * (CloudFormation's `RotateImmediatelyOnUpdate`, documented for updates; creating the schedule
+   * is what starts the first rotation). With `false`, Secrets Manager only tests the
+   * configuration (the `testSecret` step) and the next rotation follows the new schedule; a
+   * `rate()` rotation scheduled before the change may still happen.
+   *
+   * @default false
+   */
+  readonly rotateImmediatelyOnUpdate?: boolean;
 }
 
 /**
@@ -74,10 +85,11 @@ export interface RotatedAccessKeyProps {
  * is bound to the user by the tag `iam-key-rotation:user`. The user in turn names the secret
  * that owns it, by full ARN, in its tag `iam-key-rotation:secret`: an `iam.User` of the same
  * stack carries the tag in its template, any other user is tagged by a custom resource of the
- * stack's {@link UserOwnershipTagger}. The rotation schedule (which starts a rotation at once)
- * waits for that tag. The shared rotation function gets exactly this user's key and read
- * actions, this secret's rotation actions and, with a customer-managed key, decrypt/encrypt
- * through Secrets Manager for this secret only.
+ * stack's {@link UserOwnershipTagger}. The rotation schedule (whose creation starts the first
+ * rotation; a later change of it does not, unless `rotateImmediatelyOnUpdate`) waits for that
+ * tag. The shared rotation function gets exactly this user's key and read actions, this
+ * secret's rotation actions and, with a customer-managed key, decrypt/encrypt through Secrets
+ * Manager for this secret only.
  */
 export class RotatedAccessKey extends Construct {
   /** The secret that holds `{"UserName","AccessKeyId","SecretAccessKey"}`. */
@@ -167,6 +179,7 @@ export class RotatedAccessKey extends Construct {
         scheduleExpression: props.schedule.expressionString,
         duration: props.window ? KeyRotationSchedule.windowString(props.window) : undefined,
       },
+      rotateImmediatelyOnUpdate: props.rotateImmediatelyOnUpdate ?? false,
     });
     // Creating the schedule starts a rotation at once: the invoke permission and every part of
     // the execution role's policy (including overflow policies) must exist by then.

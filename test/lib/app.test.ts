@@ -1,12 +1,13 @@
 // Exercises bin/app.ts (kept here because this suite owns test/lib; move to test/bin if preferred).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const EXAMPLE_CONFIG_FILE = path.join(PROJECT_ROOT, 'examples', 'users.json');
 
 /** Runs bin/app.ts the way `cdk synth` does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
 function synthApp(context: Record<string, unknown>, outdir: string): ReturnType<typeof spawnSync> {
@@ -32,15 +33,13 @@ describe('App: bin/app.ts', () => {
     outdir = undefined;
   });
 
-  it('synthesizes the example configuration of cdk.json with cdk-nag enabled', () => {
+  it('synthesizes the example configuration examples/users.json with cdk-nag enabled', () => {
     // Arrange
     outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
-    const cdkJson = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
-      context: Record<string, unknown>;
-    };
+    const example = JSON.parse(readFileSync(EXAMPLE_CONFIG_FILE, 'utf8')) as { users: unknown[] };
 
     // Act
-    const result = synthApp(cdkJson.context, outdir);
+    const result = synthApp({ iamKeyRotationConfigFile: 'examples/users.json' }, outdir);
 
     // Assert
     expect(result.stderr).toBe('');
@@ -51,8 +50,18 @@ describe('App: bin/app.ts', () => {
     const schedules = Object.values(template.Resources).filter(
       (r) => r.Type === 'AWS::SecretsManager::RotationSchedule',
     );
-    const configured = (cdkJson.context.iamKeyRotation as { users: unknown[] }).users;
-    expect(schedules).toHaveLength(configured.length);
+    expect(schedules).toHaveLength(example.users.length);
+  });
+
+  it('ships no users in cdk.json, so a configuration file can be named', () => {
+    // Act
+    const cdkJson = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
+      context?: Record<string, unknown>;
+    };
+
+    // Assert
+    expect(cdkJson.context?.iamKeyRotation).toBeUndefined();
+    expect(cdkJson.context?.iamKeyRotationConfigFile).toBeUndefined();
   });
 
   it('passes staleKeyDays to the rotation function of every stack', () => {
@@ -99,13 +108,13 @@ describe('App: bin/app.ts', () => {
     const result = synthApp(context, outdir);
 
     // Assert
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(
-      'iamKeyRotation.staleKeyDays: expected a whole number of days from 1 to 1000, got 0',
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'iamKeyRotation.staleKeyDays: expected a whole number of days from 1 to 1000, got 0\n',
     );
   });
 
-  it('fails when the configuration is invalid, naming the field and value', () => {
+  it('fails when the configuration is invalid, printing only one line that names the field and value', () => {
     // Arrange
     outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
     const context = {
@@ -121,9 +130,70 @@ describe('App: bin/app.ts', () => {
     const result = synthApp(context, outdir);
 
     // Assert
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(
-      'iamKeyRotation.users[1].schedule: rate in hours must be a whole number of at least 4, got 2',
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'iamKeyRotation.users[1].schedule: rate in hours must be a whole number of at least 4, got 2\n',
     );
+    expect(readdirSync(outdir)).toEqual([]);
+  });
+
+  it.each([
+    [
+      'cron(0 2 32 * ? *)',
+      'iamKeyRotation.users[0].schedule: cron day-of-month field must hold days 1-31 with , - * ? / L W, got "32" in "cron(0 2 32 * ? *)"',
+    ],
+    [
+      'cron(0 2 ? 13 MON *)',
+      'iamKeyRotation.users[0].schedule: cron month field must hold months 1-12 or JAN-DEC with , - * /, got "13" in "cron(0 2 ? 13 MON *)"',
+    ],
+  ])('fails when a schedule is %s, naming the field and value', (schedule, message) => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const context = { iamKeyRotation: { users: [{ userName: 'alice', schedule }] } };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`${message}\n`);
+  });
+
+  it('fails when no configuration is set, in one line that names both ways to set it', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+
+    // Act
+    const result = synthApp({}, outdir);
+
+    // Assert
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      `iamKeyRotation: no configuration: name a JSON file with -c iamKeyRotationConfigFile=<file> (e.g. examples/users.json) or pass the JSON itself with -c iamKeyRotation='{"users":[...]}'\n`,
+    );
+  });
+
+  it('fails through `cdk synth` with our one line, the CLI line and no stack trace', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const config = JSON.stringify({ users: [{ userName: 'alice', schedule: 'rate(2 hours)' }] });
+
+    // Act
+    const result = spawnSync(
+      'npx',
+      ['cdk', 'synth', '--no-notices', '-q', '-o', outdir, '-c', `iamKeyRotation=${config}`],
+      {
+        cwd: PROJECT_ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: 'true' },
+      },
+    );
+
+    // Assert
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'iamKeyRotation.users[0].schedule: rate in hours must be a whole number of at least 4, got 2',
+      'npx tsx bin/app.ts: Subprocess exited with error 1',
+    ]);
   });
 });

@@ -288,10 +288,21 @@ describe('Module: config', () => {
       expect(config.users.map((u) => u.userName)).toEqual(['alice', 'bob']);
     });
 
-    it('fails when no configuration is set', () => {
+    it('reads a JSON string that spans lines', () => {
+      // Arrange
+      const text = JSON.stringify({ users: [validUser] }, null, 2);
+
+      // Act
+      const config = loadIamKeyRotationConfig(contextOf({ iamKeyRotation: text }));
+
+      // Assert
+      expect(config.users.map((u) => u.userName)).toEqual(['alice']);
+    });
+
+    it('fails when no configuration is set, naming both ways to set it', () => {
       // Act & Assert
       expect(() => loadIamKeyRotationConfig(contextOf({}))).toThrow(
-        'iamKeyRotation: missing: set context iamKeyRotation (in cdk.json) or iamKeyRotationConfigFile',
+        `iamKeyRotation: no configuration: name a JSON file with -c iamKeyRotationConfigFile=<file> (e.g. examples/users.json) or pass the JSON itself with -c iamKeyRotation='{"users":[...]}'`,
       );
     });
 
@@ -315,10 +326,30 @@ describe('Module: config', () => {
       ).toThrow('iamKeyRotationConfigFile: cannot read "/nonexistent/users.json"');
     });
 
-    it('fails when the context string is not JSON', () => {
+    it('fails when the context string is not JSON, showing what it received', () => {
       // Act & Assert
-      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotation: '{users:' }))).toThrow(
-        'iamKeyRotation: invalid JSON',
+      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotation: '{' }))).toThrow(
+        /^iamKeyRotation: invalid JSON \(.+\), got "\{" \(the CDK CLI passes only the first line of a -c value: write the JSON on one line, or put it in a file and use -c iamKeyRotationConfigFile=<file>\)$/,
+      );
+    });
+
+    it('fails when a context string over several lines is not JSON, on one line', () => {
+      // Arrange
+      const text = '{\n  users: []\n}';
+
+      // Act & Assert
+      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotation: text }))).toThrow(
+        /^iamKeyRotation: invalid JSON \([^\n]+\), got "\{\\n {2}users: \[\]\\n\}"$/,
+      );
+    });
+
+    it('fails when a long context string is not JSON, quoting only its start', () => {
+      // Arrange
+      const text = `{"users": [${'"x", '.repeat(100)}`;
+
+      // Act & Assert
+      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotation: text }))).toThrow(
+        `got ${JSON.stringify(text.slice(0, 120))}... (${text.length} characters)`,
       );
     });
 

@@ -8,7 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { parseIamKeyRotationConfig, usersByStack } from '../../lib/config.js';
-import { IamKeyRotationStack } from '../../lib/iam-key-rotation-stack.js';
+import { IamKeyRotationStack, secretArnOutputIds } from '../../lib/iam-key-rotation-stack.js';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -367,6 +367,74 @@ describe('Construct: IamKeyRotationStack', () => {
         Principal: 'secretsmanager.amazonaws.com',
         SourceAccount: { Ref: 'AWS::AccountId' },
       });
+    });
+  });
+
+  describe('Outputs', () => {
+    it("outputs the rotation function's name", () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      template.hasOutput('RotationFunctionName', {
+        Value: { Ref: Match.stringLikeRegexp('^RotationFunction[0-9A-F]{8}$') },
+      });
+    });
+
+    it("outputs each user's secret ARN under a readable id", () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      const secretIds = Object.keys(template.findResources('AWS::SecretsManager::Secret'));
+      for (const [outputId, secretPattern] of [
+        ['SecretArnDemo', /^RotatedAccessKeydemoSecret/],
+        ['SecretArnCiDeployer', /^RotatedAccessKeycideployerSecret/],
+        ['SecretArnReporting', /^RotatedAccessKeyreportingSecret/],
+      ] as const) {
+        const secretId = secretIds.find((id) => secretPattern.test(id));
+        expect(secretId, outputId).toBeDefined();
+        template.hasOutput(outputId, {
+          Value: { Ref: secretId },
+          Description: Match.stringLikeRegexp('^ARN of the secret iam-key-rotation/'),
+        });
+      }
+      expect(Object.keys(template.findOutputs('*'))).toHaveLength(4);
+    });
+
+    it('keeps the output ids of users whose names give the same id apart', () => {
+      // Arrange
+      const users = ['ci-deployer', 'ci.deployer', 'alice'];
+
+      // Act
+      const ids = secretArnOutputIds(users);
+
+      // Assert
+      expect(ids.get('alice')).toBe('SecretArnAlice');
+      expect(ids.get('ci-deployer')).toMatch(/^SecretArnCiDeployer[0-9A-F]{8}$/);
+      expect(ids.get('ci.deployer')).toMatch(/^SecretArnCiDeployer[0-9A-F]{8}$/);
+      expect(ids.get('ci-deployer')).not.toBe(ids.get('ci.deployer'));
+      expect(secretArnOutputIds(['ci-deployer', 'ci.deployer']).get('ci-deployer')).toBe(
+        ids.get('ci-deployer'),
+      );
+    });
+
+    it('synthesizes a stack whose user names give the same output id', () => {
+      // Act
+      const template = Template.fromStack(
+        onlyStack({
+          users: [
+            { userName: 'ci-deployer', schedule: 'rate(30 days)' },
+            { userName: 'ci_deployer', schedule: 'rate(30 days)' },
+          ],
+        }),
+      );
+
+      // Assert
+      expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+        'RotationFunctionName',
+        ...[...secretArnOutputIds(['ci-deployer', 'ci_deployer']).values()].sort(),
+      ]);
     });
   });
 

@@ -11,6 +11,17 @@ describe('Class: KeyRotationSchedule', () => {
       ['rate(4 hours)', 'rate(4 hours)', 'rate-hours'],
       ['cron(0 2 ? * MON *)', 'cron(0 2 ? * MON *)', 'cron'],
       ['cron(0 4/12 * * ? *)', 'cron(0 4/12 * * ? *)', 'cron'],
+      ['cron(0 0,6,12,18 1-15/2 * ? *)', 'cron(0 0,6,12,18 1-15/2 * ? *)', 'cron'],
+      ['cron(0 2 L * ? *)', 'cron(0 2 L * ? *)', 'cron'],
+      ['cron(0 2 15W * ? *)', 'cron(0 2 15W * ? *)', 'cron'],
+      ['cron(0 2 1/7 JAN-MAR,10 ? *)', 'cron(0 2 1/7 JAN-MAR,10 ? *)', 'cron'],
+      ['cron(0 2 ? */3 MON-FRI *)', 'cron(0 2 ? */3 MON-FRI *)', 'cron'],
+      ['cron(0 2 ? * 1,7 *)', 'cron(0 2 ? * 1,7 *)', 'cron'],
+      ['cron(0 2 ? * FRIL *)', 'cron(0 2 ? * FRIL *)', 'cron'],
+      ['cron(0 2 ? * 6L *)', 'cron(0 2 ? * 6L *)', 'cron'],
+      ['cron(0 2 ? * L *)', 'cron(0 2 ? * L *)', 'cron'],
+      ['cron(0 10 ? FEB,MAY,AUG,NOV TUE#2 *)', 'cron(0 10 ? FEB,MAY,AUG,NOV TUE#2 *)', 'cron'],
+      ['cron(0 2 ? * mon *)', 'cron(0 2 ? * mon *)', 'cron'],
     ])('parses %s', (expression, expressionString, kind) => {
       // Act
       const schedule = KeyRotationSchedule.fromExpression(expression);
@@ -36,13 +47,96 @@ describe('Class: KeyRotationSchedule', () => {
         'cron(0 2 * * MON *)',
         'cron needs ? in exactly one of day-of-month and day-of-week, got "*" and "MON"',
       ],
-      ['cron(0 24 * * ? *)', 'cron hours field must hold hours 0-23 with , - * /, got "24"'],
+      [
+        'cron(0 24 * * ? *)',
+        'cron hours field must hold hours 0-23 with , - * /, got "24" in "cron(0 24 * * ? *)"',
+      ],
+      ['cron(0 2,25 * * ? *)', 'cron hours field must hold hours 0-23 with , - * /, got "25"'],
       ['cron(0 */2 * * ? *)', 'cron hours must be at least 4 hours apart'],
-      ['cron(0 2 x * ? *)', 'cron day-of-month field may hold 1-31 and , - * ? / L W, got "x"'],
-      ['cron(0 2 ? FOO MON *)', 'cron month field may hold 1-12, JAN-DEC and , - * /, got "FOO"'],
+      ['cron(0 8-4 * * ? *)', 'cron hours field range must run from low to high, got "8-4"'],
+      [
+        'cron(0 4/24 * * ? *)',
+        'cron hours field step must be a whole number from 1 to 23, got "4/24"',
+      ],
+      [
+        'cron(0 2 32 * ? *)',
+        'cron day-of-month field must hold days 1-31 with , - * ? / L W, got "32" in "cron(0 2 32 * ? *)"',
+      ],
+      [
+        'cron(0 2 0 * ? *)',
+        'cron day-of-month field must hold days 1-31 with , - * ? / L W, got "0"',
+      ],
+      [
+        'cron(0 2 1,32 * ? *)',
+        'cron day-of-month field must hold days 1-31 with , - * ? / L W, got "32"',
+      ],
+      [
+        'cron(0 2 x * ? *)',
+        'cron day-of-month field must hold days 1-31 with , - * ? / L W, got "x"',
+      ],
+      [
+        'cron(0 2 32W * ? *)',
+        'cron day-of-month field must hold days 1-31 with , - * ? / L W, got "32W"',
+      ],
+      [
+        'cron(0 2 L-2 * ? *)',
+        'cron day-of-month field must hold days 1-31 with , - * ? / L W, got "L-2"',
+      ],
+      [
+        'cron(0 2 1,L * ? *)',
+        'cron day-of-month field allows ?, L and nW (e.g. 15W) only on their own, not in a list, got "1,L"',
+      ],
+      [
+        'cron(0 2 20-10 * ? *)',
+        'cron day-of-month field range must run from low to high, got "20-10"',
+      ],
+      [
+        'cron(0 2 */0 * ? *)',
+        'cron day-of-month field step must be a whole number from 1 to 31, got "*/0"',
+      ],
+      [
+        'cron(0 2 ? 13 MON *)',
+        'cron month field must hold months 1-12 or JAN-DEC with , - * /, got "13" in "cron(0 2 ? 13 MON *)"',
+      ],
+      [
+        'cron(0 2 ? FOO MON *)',
+        'cron month field must hold months 1-12 or JAN-DEC with , - * /, got "FOO"',
+      ],
+      [
+        'cron(0 2 ? DEC-JAN MON *)',
+        'cron month field range must run from low to high, got "DEC-JAN"',
+      ],
+      [
+        'cron(0 2 ? ? MON *)',
+        'cron month field must hold months 1-12 or JAN-DEC with , - * /, got "?"',
+      ],
       [
         'cron(0 2 ? * FUNDAY *)',
-        'cron day-of-week field may hold 1-7, SUN-SAT and # , - * ? / L, got "FUNDAY"',
+        'cron day-of-week field must hold days 1-7 or SUN-SAT with , - * ? / L #, got "FUNDAY"',
+      ],
+      [
+        'cron(0 2 ? * 0 *)',
+        'cron day-of-week field must hold days 1-7 or SUN-SAT with , - * ? / L #, got "0"',
+      ],
+      [
+        'cron(0 2 ? * 8 *)',
+        'cron day-of-week field must hold days 1-7 or SUN-SAT with , - * ? / L #, got "8"',
+      ],
+      [
+        'cron(0 2 ? * 8L *)',
+        'cron day-of-week field must hold days 1-7 or SUN-SAT with , - * ? / L #, got "8L"',
+      ],
+      [
+        'cron(0 2 ? * MON#6 *)',
+        'cron day-of-week field # needs an instance from 1 to 5 (e.g. MON#2, the second Monday), got "MON#6"',
+      ],
+      [
+        'cron(0 2 ? * MON#1,FRI#3 *)',
+        'cron day-of-week field allows ?, L, dL and d#n (e.g. FRIL, MON#2) only on their own, not in a list, got "MON#1,FRI#3"',
+      ],
+      [
+        'cron(0 2 ? * FRI-MON *)',
+        'cron day-of-week field range must run from low to high, got "FRI-MON"',
       ],
     ])('fails when the expression is %s', (expression, message) => {
       // Act & Assert

@@ -337,6 +337,41 @@ describe('Construct: RotatedAccessKey', () => {
       });
     });
 
+    it('does not rotate at once when the schedule or window changes', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+      });
+
+      // Assert
+      Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+        RotateImmediatelyOnUpdate: false,
+      });
+    });
+
+    it('rotates at once on a change when rotateImmediatelyOnUpdate is true', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+        rotateImmediatelyOnUpdate: true,
+      });
+
+      // Assert
+      Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+        RotateImmediatelyOnUpdate: true,
+      });
+    });
+
     it.each([
       ['a user created in the stack', 'AWS::IAM::User', '^Bob'],
       ['an existing user', 'Custom::AWS', '^KeyOwnershipTag'],
