@@ -85,6 +85,26 @@ describe('Rotation: against the simulated AWS', () => {
       );
     });
 
+    it('refuses the promotion when a value put by hand lands between finishSecret’s guard and its move', async () => {
+      // Found by the random-seed soak: the move names the version it replaces, so it fails.
+      await playScenario(
+        {
+          start: 'empty',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+          testVersionValue: 'none',
+          listPropagationDelayMs: 0,
+        },
+        [
+          { kind: 'scheduled-rotation' },
+          { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 20 },
+        ],
+      );
+    });
+
     it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
       await Scenario.run({ start: 'empty' }, async (scenario) => {
         scenario.sim.injectFault({

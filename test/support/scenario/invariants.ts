@@ -224,8 +224,9 @@ export const checkNoSecretInLogs = (scenario: Scenario): string[] => {
 
 /**
  * 6. An operator's label move or value is never undone: after a rollback or a value put by hand
- * completed, the function moves AWSCURRENT only to a version created after it (by a later
- * rotation), and it never writes a value into AWSCURRENT itself.
+ * completed, no AWSCURRENT move of the function takes effect towards a version that existed
+ * then (only towards one a later rotation created), and the function never writes a value into
+ * AWSCURRENT itself.
  */
 export const checkOperatorChangesKept = (scenario: Scenario): string[] => {
   const violations: string[] = [];
@@ -247,6 +248,9 @@ export const checkOperatorChangesKept = (scenario: Scenario): string[] => {
       continue;
     }
     if (entry.secretArn !== scenario.secretArn) continue;
+    // The move names the version it replaces (RemoveFromVersionId): one refused because an
+    // operator moved AWSCURRENT first is that protection working, not an undo.
+    if (!call.effectApplied) continue;
     const target = param(call, 'MoveToVersionId');
     for (const move of scenario.labelMoves) {
       if (call.index > move.endCall && target !== undefined && move.versionIds.has(target)) {
