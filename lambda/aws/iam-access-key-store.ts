@@ -129,7 +129,7 @@ export class IamAccessKeyStore implements AccessKeyStore {
           createDate: key.CreateDate ?? new Date(0),
         });
       }
-      marker = output.IsTruncated === true ? output.Marker : undefined;
+      marker = output.IsTruncated === true && output.Marker !== '' ? output.Marker : undefined;
     } while (marker !== undefined);
     return keys;
   }

@@ -135,7 +135,8 @@ export class SecretsManagerSecretStore implements SecretStore {
       );
       const version = output.Versions?.find((candidate) => candidate.VersionId === versionId);
       if (version !== undefined) return version.CreatedDate;
-      nextToken = output.NextToken;
+      // An empty token ends the listing too (some emulators send one instead of none).
+      nextToken = output.NextToken === '' ? undefined : output.NextToken;
     } while (nextToken !== undefined);
     return undefined;
   }
