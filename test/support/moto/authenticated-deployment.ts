@@ -32,6 +32,17 @@ export interface AuthenticatedDeploymentOptions {
    * an existing user; IAM dates have second precision, so wait for the next second if it matters).
    */
   readonly beforeDeploy?: (setup: MotoAws) => Promise<void>;
+  /**
+   * Name the secrets as the template does (`iam-key-rotation/<user>`), as a real deployment names
+   * them, instead of after their logical ids.
+   * @default false
+   */
+  readonly templateSecretNames?: boolean;
+  /**
+   * ListSecretVersionIds reports when each version was created (see {@link MotoServer.start}).
+   * @default false
+   */
+  readonly versionCreatedDates?: boolean;
 }
 
 /** A principal signing with `key`, whose only policies are `policies`. */
@@ -89,7 +100,9 @@ export class AuthenticatedDeployment {
   public static async start(
     options: AuthenticatedDeploymentOptions,
   ): Promise<AuthenticatedDeployment> {
-    const moto = await MotoServer.start();
+    const moto = await MotoServer.start({
+      versionCreatedDates: options.versionCreatedDates === true,
+    });
     let synthesized: SynthesizedStack | undefined;
     const clients: MotoAws[] = [];
     try {
@@ -116,6 +129,7 @@ export class AuthenticatedDeployment {
         synthesized.template,
         userArns,
         logGroupArns,
+        { templateSecretNames: options.templateSecretNames === true },
       );
 
       const principal = await createPrincipal(setup, synthesized, FUNCTION_PRINCIPAL, values);

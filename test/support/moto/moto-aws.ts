@@ -404,11 +404,14 @@ export class MotoAws {
    *
    * @param userArns every configured user, created beforehand
    * @param extraAttributes deployed values for resources moto does not need (the log group)
+   * @param options `templateSecretNames`: name each secret as its template `Name` says
+   *   (`iam-key-rotation/<user>`) instead of after its logical id
    */
   public async deployStackResources(
     template: CloudFormationTemplate,
     userArns: ReadonlyMap<string, string>,
     extraAttributes: Record<string, string> = {},
+    options: { readonly templateSecretNames?: boolean } = {},
   ): Promise<{ values: DeploymentValues; secretArnByUser: Map<string, string> }> {
     const refs: Record<string, string> = {};
     const attributes: Record<string, string> = { ...extraAttributes };
@@ -437,6 +440,7 @@ export class MotoAws {
     for (const [logicalId, resource] of Object.entries(template.Resources)) {
       if (resource.Type !== 'AWS::SecretsManager::Secret') continue;
       const properties = resolveIntrinsics(resource.Properties ?? {}, values()) as {
+        Name?: string;
         Description?: string;
         SecretString?: string;
         Tags?: { Key: string; Value: string }[];
@@ -449,8 +453,12 @@ export class MotoAws {
       }
       const output = await this.secrets.send(
         new CreateSecretCommand({
-          // CloudFormation names a secret after its logical id plus a random suffix.
-          Name: `${logicalId}-${randomUUID().slice(0, 12)}`,
+          // CloudFormation names a secret after its logical id plus a random suffix when the
+          // template gives no Name.
+          Name:
+            options.templateSecretNames === true && properties.Name !== undefined
+              ? properties.Name
+              : `${logicalId}-${randomUUID().slice(0, 12)}`,
           Description: properties.Description,
           SecretString: properties.SecretString,
           Tags: properties.Tags,

@@ -19,13 +19,32 @@ InvalidClientTokenId, SignatureDoesNotMatch) with the XML error of the Query pro
 HTTP 403, which an SDK speaking Secrets Manager's JSON protocol cannot parse ("Deserialization
 error"). AWS answers with a JSON error (`AccessDeniedException`, `UnrecognizedClientException`,
 `InvalidSignatureException`, HTTP 400); this launcher re-encodes moto's refusal that way.
+
+Third fix, for rotation functions that exist in moto's Lambda backend only (a function ARN that
+names no function keeps moto's own behaviour, which the harness relies on elsewhere): moto 5.2.1's
+RotateSecret would run the function in Docker, forgets the configured function when a request
+omits RotationLambdaARN (and then moves AWSCURRENT to an empty version), and moves a pending
+AWSPENDING instead of refusing. With a deployed function this launcher does what AWS does before
+it invokes the function asynchronously: it refuses while AWSPENDING is on a version that is not
+AWSCURRENT ("A previous rotation isn't complete"), keeps the configured function when the request
+names none, creates the new version with AWSPENDING and no value, enables rotation, and returns
+its VersionId without invoking anything: the test invokes the steps, as Secrets Manager would.
+
+Fourth fix, only when the environment sets MOTO_HARNESS_VERSION_DATES=1 (other suites keep moto's
+own dates): moto 5.2.1's ListSecretVersionIds reports every version as created "now"; this launcher
+reports the time the version was created, as AWS does, so the age of a pending rotation shows.
 """
 
 import json
+import os
 import sys
+import time
+import uuid
 
 from moto.core.exceptions import JsonRESTError
 from moto.iam.responses import IamResponse
+from moto.secretsmanager.exceptions import InvalidRequestException
+from moto.secretsmanager.models import SecretsManagerBackend
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.server import main
 
@@ -130,6 +149,92 @@ def _secrets_authenticate(self, resource="*"):
         raise json_error from error
 
 
+_original_rotate_secret = SecretsManagerBackend.rotate_secret
+
+
+def _deployed_function(backend, function_arn):
+    """True when moto's Lambda backend of the secret's account and region has the function."""
+    if not function_arn:
+        return False
+    from moto.awslambda.utils import get_backend
+
+    try:
+        get_backend(backend.account_id, backend.region_name).get_function(function_arn)
+        return True
+    except Exception:
+        return False
+
+
+def _rotate_secret(
+    self,
+    secret_id,
+    client_request_token=None,
+    rotation_lambda_arn=None,
+    rotation_rules=None,
+    rotate_immediately=True,
+):
+    secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
+    function_arn = rotation_lambda_arn or getattr(secret, "rotation_lambda_arn", None)
+    if (
+        secret is None
+        or not rotate_immediately
+        or not secret.versions
+        or not _deployed_function(self, function_arn)
+    ):
+        return _original_rotate_secret(
+            self,
+            secret_id,
+            client_request_token=client_request_token,
+            rotation_lambda_arn=rotation_lambda_arn,
+            rotation_rules=rotation_rules,
+            rotate_immediately=rotate_immediately,
+        )
+    for version in secret.versions.values():
+        stages = version["version_stages"]
+        if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+            raise InvalidRequestException(
+                "A previous rotation isn't complete. That rotation will be reattempted."
+            )
+    # AWS moves an AWSPENDING left on the AWSCURRENT version to the new version.
+    secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+    if client_request_token:
+        self._client_request_token_validator(client_request_token)
+        new_version_id = client_request_token
+    else:
+        new_version_id = str(uuid.uuid4())
+    now = int(time.time())
+    secret.versions[new_version_id] = {
+        "createdate": now,
+        "version_id": new_version_id,
+        "version_stages": ["AWSPENDING"],
+    }
+    secret.rotation_requested = True
+    secret.rotation_lambda_arn = function_arn
+    if rotation_rules and "AutomaticallyAfterDays" in rotation_rules:
+        secret.auto_rotate_after_days = int(rotation_rules["AutomaticallyAfterDays"])
+    if secret.auto_rotate_after_days > 0:
+        secret.rotation_enabled = True
+        secret.next_rotation_date = now + secret.auto_rotate_after_days * 86400
+    secret.last_rotation_date = now
+    return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": new_version_id})
+
+
+_original_list_secret_version_ids = SecretsManagerBackend.list_secret_version_ids
+
+
+def _list_secret_version_ids(self, secret_id):
+    answer = json.loads(_original_list_secret_version_ids(self, secret_id))
+    versions = self.secrets[secret_id].versions
+    for entry in answer.get("Versions", []):
+        created = versions.get(entry.get("VersionId"), {}).get("createdate")
+        if created is not None:
+            entry["CreatedDate"] = created
+    return json.dumps(answer)
+
+
+SecretsManagerBackend.rotate_secret = _rotate_secret
+if os.environ.get("MOTO_HARNESS_VERSION_DATES") == "1":
+    SecretsManagerBackend.list_secret_version_ids = _list_secret_version_ids
 IamResponse._determine_resource = _iam_resource
 SecretsManagerResponse._authenticate_and_authorize_normal_action = _secrets_authenticate
 SecretsManagerResponse._determine_resource = _secret_resource

@@ -101,13 +101,24 @@ export class MotoServer {
     return pid;
   }
 
-  /** Starts moto on a free loopback port and waits until it answers. */
-  public static async start(): Promise<MotoServer> {
+  /**
+   * Starts moto on a free loopback port and waits until it answers.
+   *
+   * @param options `versionCreatedDates`: ListSecretVersionIds reports when each version was
+   *   created, as AWS does (moto says "now"; see the launcher's fourth fix)
+   */
+  public static async start(
+    options: { readonly versionCreatedDates?: boolean } = {},
+  ): Promise<MotoServer> {
     assertMotoInstalled();
     const port = await findFreePort();
     const child = spawn(PYTHON, [LAUNCHER, '-H', HOST, '-p', String(port)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PYTHONUNBUFFERED: '1' },
+      env: {
+        ...process.env,
+        PYTHONUNBUFFERED: '1',
+        MOTO_HARNESS_VERSION_DATES: options.versionCreatedDates === true ? '1' : '0',
+      },
     });
     const spawnError = new Promise<Error>((resolve) => {
       child.once('error', resolve);

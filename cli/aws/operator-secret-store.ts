@@ -1,0 +1,136 @@
+import {
+  DescribeSecretCommand,
+  ListSecretsCommand,
+  ListSecretVersionIdsCommand,
+  RotateSecretCommand,
+  type DescribeSecretCommandOutput,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import {
+  SecretsManagerSecretStore,
+  type SecretMetadata,
+  type SecretStore,
+} from '../../lambda/aws/secrets-manager-secret-store.js';
+
+/** DescribeSecret in full: what rotation reads, plus the schedule and the rotation function. */
+export interface SecretDescription extends SecretMetadata {
+  readonly lastRotatedDate?: Date;
+  readonly nextRotationDate?: Date;
+  /** The rotation function, when rotation was ever configured. */
+  readonly rotationLambdaArn?: string;
+}
+
+/** One version of a secret as ListSecretVersionIds lists it. */
+export interface SecretVersionInfo {
+  readonly versionId: string;
+  readonly stages: readonly string[];
+  readonly createdDate?: Date;
+}
+
+/** What the operator command does with Secrets Manager, beyond the rotation function's calls. */
+export interface OperatorSecretStore extends SecretStore {
+  describe(secretId: string): Promise<SecretDescription>;
+  /** The ARNs of every secret that carries the tag key (ListSecrets, all pages). */
+  listSecretArnsWithTagKey(tagKey: string): Promise<string[]>;
+  /** Every version that carries a staging label, with its creation date. */
+  listVersions(secretId: string): Promise<SecretVersionInfo[]>;
+  /** RotateSecret with the secret's own configuration; returns the new version's id. */
+  rotateSecret(secretId: string): Promise<string>;
+}
+
+const toDescription = (
+  secretId: string,
+  output: DescribeSecretCommandOutput,
+): SecretDescription => {
+  const tags: Record<string, string> = {};
+  for (const tag of output.Tags ?? []) {
+    if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
+  }
+  const versionIdsToStages: Record<string, readonly string[]> = {};
+  for (const [versionId, stages] of Object.entries(output.VersionIdsToStages ?? {})) {
+    // AWS lists only versions with labels; some emulators also list unlabelled ones.
+    if (stages.length > 0) versionIdsToStages[versionId] = stages;
+  }
+  return {
+    arn: output.ARN ?? secretId,
+    name: output.Name ?? secretId,
+    rotationEnabled: output.RotationEnabled === true,
+    versionIdsToStages,
+    tags,
+    ...(output.LastRotatedDate === undefined ? {} : { lastRotatedDate: output.LastRotatedDate }),
+    ...(output.NextRotationDate === undefined ? {} : { nextRotationDate: output.NextRotationDate }),
+    ...(output.RotationLambdaARN === undefined || output.RotationLambdaARN === ''
+      ? {}
+      : { rotationLambdaArn: output.RotationLambdaARN }),
+  };
+};
+
+/**
+ * The rotation function's Secrets Manager adapter (lambda/aws), extended with the calls only an
+ * operator makes. The function's bundle does not include these commands.
+ */
+export class SecretsManagerOperatorStore
+  extends SecretsManagerSecretStore
+  implements OperatorSecretStore
+{
+  public constructor(private readonly secretsManager: SecretsManagerClient) {
+    super(secretsManager);
+  }
+
+  public async describe(secretId: string): Promise<SecretDescription> {
+    const output = await this.secretsManager.send(
+      new DescribeSecretCommand({ SecretId: secretId }),
+    );
+    return toDescription(secretId, output);
+  }
+
+  public async listSecretArnsWithTagKey(tagKey: string): Promise<string[]> {
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const output = await this.secretsManager.send(
+        new ListSecretsCommand({
+          // A prefix match: the exact key is checked below.
+          Filters: [{ Key: 'tag-key', Values: [tagKey] }],
+          NextToken: nextToken,
+        }),
+      );
+      for (const entry of output.SecretList ?? []) {
+        if (entry.ARN === undefined || entry.DeletedDate !== undefined) continue;
+        if ((entry.Tags ?? []).some((tag) => tag.Key === tagKey)) arns.push(entry.ARN);
+      }
+      // An empty token also ends the listing (some emulators send one on the last page).
+      nextToken = output.NextToken === '' ? undefined : output.NextToken;
+    } while (nextToken !== undefined);
+    return arns;
+  }
+
+  public async listVersions(secretId: string): Promise<SecretVersionInfo[]> {
+    const versions: SecretVersionInfo[] = [];
+    let nextToken: string | undefined;
+    do {
+      const output = await this.secretsManager.send(
+        new ListSecretVersionIdsCommand({ SecretId: secretId, NextToken: nextToken }),
+      );
+      for (const version of output.Versions ?? []) {
+        if (version.VersionId === undefined) continue;
+        versions.push({
+          versionId: version.VersionId,
+          stages: version.VersionStages ?? [],
+          ...(version.CreatedDate === undefined ? {} : { createdDate: version.CreatedDate }),
+        });
+      }
+      // An empty token also ends the listing (some emulators send one on the last page).
+      nextToken = output.NextToken === '' ? undefined : output.NextToken;
+    } while (nextToken !== undefined);
+    return versions;
+  }
+
+  public async rotateSecret(secretId: string): Promise<string> {
+    const output = await this.secretsManager.send(new RotateSecretCommand({ SecretId: secretId }));
+    if (output.VersionId === undefined) {
+      throw new Error(`RotateSecret on ${secretId} returned no VersionId`);
+    }
+    return output.VersionId;
+  }
+}

@@ -1,0 +1,287 @@
+import { createRequire } from 'node:module';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { runCancel } from './commands/cancel.js';
+import { runCredentialProcess } from './commands/credential-process.js';
+import { runRollback } from './commands/rollback.js';
+import { DEFAULT_ROTATE_TIMEOUT_MS, runRotate } from './commands/rotate.js';
+import { DEFAULT_STUCK_AFTER_MS, runStatus } from './commands/status.js';
+import type { CliClientConfig, CliDependencies, CliIo } from './dependencies.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type ExitCode } from './errors.js';
+import { describeFailure } from './failure.js';
+import { parseDuration } from './format.js';
+
+/**
+ * Set in the environment of `credential-process` while it runs: a profile whose credentials come
+ * from this very command would otherwise start it again and again.
+ */
+export const CREDENTIAL_PROCESS_GUARD = 'IAM_KEY_ROTATION_CREDENTIAL_PROCESS';
+
+export interface CliRuntime {
+  readonly io: CliIo;
+  /** Builds the clients once the global options (`--region`, `--profile`) are known. */
+  readonly createDependencies: (clientConfig: CliClientConfig) => CliDependencies;
+  /** The process environment (read for, and marked by, `credential-process`). */
+  readonly environment: Record<string, string | undefined>;
+}
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string })
+  .version;
+
+const durationOption =
+  (name: string) =>
+  (value: string): number => {
+    try {
+      const milliseconds = parseDuration(value);
+      if (milliseconds <= 0) throw new Error(`expected more than 0, got ${JSON.stringify(value)}`);
+      return milliseconds;
+    } catch (error) {
+      throw new InvalidArgumentError(`${name}: ${(error as Error).message}`);
+    }
+  };
+
+interface GlobalOptions {
+  readonly region?: string;
+  readonly profile?: string;
+}
+
+const clientConfigOf = (options: GlobalOptions): CliClientConfig => ({
+  ...(options.region === undefined ? {} : { region: options.region }),
+  ...(options.profile === undefined ? {} : { profile: options.profile }),
+});
+
+/** Builds the `iam-key-rotation` program; `run` receives each command's exit code. */
+export const createProgram = (runtime: CliRuntime, run: (code: ExitCode) => void): Command => {
+  const { io } = runtime;
+  const program = new Command('iam-key-rotation');
+  program
+    .description(
+      'Operate the IAM access key rotation: see how every key stands, rotate, roll back, cancel a rotation, and hand the current key to the AWS CLI and SDKs.',
+    )
+    .version(PACKAGE_VERSION)
+    .option('--region <region>', 'AWS region (default: the AWS SDK default, e.g. AWS_REGION)')
+    .option(
+      '--profile <name>',
+      'profile of ~/.aws/config to take credentials from (default: AWS_PROFILE or the default chain)',
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(add --help for usage)')
+    .allowExcessArguments(false)
+    .addHelpText(
+      'after',
+      `
+AWS access: the AWS SDK default credentials and region (AWS_PROFILE, AWS_REGION, ~/.aws/config,
+SSO, instance roles), and AWS_ENDPOINT_URL* for local endpoints. A secret is named by its user
+name (alice means iam-key-rotation/alice), its name or its ARN.
+
+Data goes to stdout; progress, prompts and errors to stderr. Exit status: 0 success, 1 failure
+or a secret that needs attention, 2 usage error.`,
+    );
+
+  const dependencies = (command: Command): CliDependencies =>
+    runtime.createDependencies(clientConfigOf(command.optsWithGlobals<GlobalOptions>()));
+  const secretHelp =
+    'the secret: its user name (alice means iam-key-rotation/alice), its name or its ARN';
+
+  program
+    .command('status')
+    .description('Show every managed secret: its keys, their age and last use, and a verdict')
+    .argument(
+      '[secret...]',
+      `only these secrets (${secretHelp}); default: every secret tagged iam-key-rotation:user`,
+    )
+    .option('--stack <name>', 'only the secrets of this CloudFormation stack')
+    .option(
+      '--stuck-after <duration>',
+      'a rotation pending longer than this is stuck (seconds, or 90s, 5m, 1h)',
+      durationOption('--stuck-after'),
+      DEFAULT_STUCK_AFTER_MS,
+    )
+    .option('--json', 'print JSON for scripts')
+    .addHelpText(
+      'after',
+      `
+Verdicts: ok, rotating (a rotation is pending), stuck (pending longer than --stuck-after),
+overdue (the next rotation date has passed), ownership mismatch (the user's tag
+iam-key-rotation:secret is missing or names another secret), old key still used (the
+AWSPREVIOUS key signed a request after the AWSCURRENT key was made), no key yet, current key
+not active, rotation disabled, error. Exit 1 when any secret is neither ok nor rotating.
+
+Examples:
+  iam-key-rotation status
+  iam-key-rotation status ci-deployer --json
+  iam-key-rotation status --stack IamKeyRotation --stuck-after 5m`,
+    )
+    .action(
+      async (
+        secrets: string[],
+        options: { stack?: string; stuckAfter: number; json?: boolean },
+        command: Command,
+      ) => {
+        if (secrets.length > 0 && options.stack !== undefined) {
+          command.error('error: name secrets or pass --stack, not both', {
+            code: 'iam-key-rotation.conflictingArguments',
+            exitCode: EXIT_USAGE,
+          });
+        }
+        run(
+          await runStatus(dependencies(command), {
+            secrets,
+            ...(options.stack === undefined ? {} : { stack: options.stack }),
+            stuckAfterMs: options.stuckAfter,
+            json: options.json === true,
+          }),
+        );
+      },
+    );
+
+  program
+    .command('rotate')
+    .description('Start a rotation now (RotateSecret); with --wait, follow it to its end')
+    .argument('<secret>', secretHelp)
+    .option(
+      '--wait',
+      "follow the rotation: each step as it completes, with the function's log lines when readable",
+    )
+    .option(
+      '--timeout <duration>',
+      'with --wait, give up waiting after this long (seconds, or 90s, 5m)',
+      durationOption('--timeout'),
+      DEFAULT_ROTATE_TIMEOUT_MS,
+    )
+    .option('--json', 'print the outcome as JSON')
+    .addHelpText(
+      'after',
+      `
+Exit 1 when the rotation fails or does not finish within --timeout (it then prints the
+function's error for this rotation), or when an earlier rotation is incomplete (see cancel).
+
+Examples:
+  iam-key-rotation rotate ci-deployer --wait
+  iam-key-rotation rotate arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/ci-deployer-AbCdEf`,
+    )
+    .action(
+      async (
+        secret: string,
+        options: { wait?: boolean; timeout: number; json?: boolean },
+        command: Command,
+      ) => {
+        run(
+          await runRotate(dependencies(command), {
+            secret,
+            wait: options.wait === true,
+            timeoutMs: options.timeout,
+            json: options.json === true,
+          }),
+        );
+      },
+    );
+
+  program
+    .command('rollback')
+    .description('Go back to the AWSPREVIOUS key (the README procedure "Roll back")')
+    .argument('<secret>', secretHelp)
+    .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+    .option('--json', 'print the state before and after as JSON')
+    .addHelpText(
+      'after',
+      `
+Removes AWSPENDING from every version that is not AWSCURRENT, reactivates the AWSPREVIOUS key
+and moves AWSCURRENT back to its version. The key rolled back from stays Active as AWSPREVIOUS
+(some consumers may already use it); the next rotation deletes it. Refuses, changing nothing,
+when the user's tag iam-key-rotation:secret does not name this secret, or AWSPREVIOUS holds no
+key or a key that no longer exists. Without a terminal and without --yes it exits 2.
+
+Example:
+  iam-key-rotation rollback ci-deployer`,
+    )
+    .action(
+      async (secret: string, options: { yes?: boolean; json?: boolean }, command: Command) => {
+        run(
+          await runRollback(dependencies(command), {
+            secret,
+            yes: options.yes === true,
+            json: options.json === true,
+          }),
+        );
+      },
+    );
+
+  program
+    .command('cancel')
+    .description('Give up an incomplete rotation and delete the key it made')
+    .argument('<secret>', secretHelp)
+    .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+    .option('--json', 'print the state before and after as JSON')
+    .addHelpText(
+      'after',
+      `
+Removes AWSPENDING from the version that is not AWSCURRENT, then deactivates and deletes the
+access key that version holds, unless AWSCURRENT or AWSPREVIOUS holds it too. Nothing to
+cancel: says so and exits 0. Without a terminal and without --yes it exits 2.
+
+Example:
+  iam-key-rotation cancel ci-deployer --yes`,
+    )
+    .action(
+      async (secret: string, options: { yes?: boolean; json?: boolean }, command: Command) => {
+        run(
+          await runCancel(dependencies(command), {
+            secret,
+            yes: options.yes === true,
+            json: options.json === true,
+          }),
+        );
+      },
+    );
+
+  program
+    .command('credential-process')
+    .description("Print the AWSCURRENT key for an AWS profile's credential_process")
+    .argument('<secret>', secretHelp)
+    .addHelpText(
+      'after',
+      `
+Prints {"Version":1,"AccessKeyId":...,"SecretAccessKey":...} on stdout and nothing on stderr.
+In ~/.aws/config, with the path of this checkout and a profile that may read the secret:
+  [profile ci-deployer]
+  credential_process = /path/to/iam-key-rotation/cli/iam-key-rotation credential-process ci-deployer --profile secrets-reader`,
+    )
+    .action(async (secret: string, _options: unknown, command: Command) => {
+      if (runtime.environment[CREDENTIAL_PROCESS_GUARD] !== undefined) {
+        throw new CliError(
+          `credential-process for ${secret} was started by itself: the credentials it reads the secret with come from a profile whose credential_process is this command. Give it a profile that may read the secret: credential-process ${secret} --profile <profile>`,
+        );
+      }
+      runtime.environment[CREDENTIAL_PROCESS_GUARD] = secret;
+      run(await runCredentialProcess(dependencies(command), { secret }));
+    });
+
+  return program;
+};
+
+const USAGE_DONE = new Set(['commander.helpDisplayed', 'commander.version']);
+
+/** Runs the command line `argv` (without `node` and the script); returns the exit code. */
+export const runCli = async (argv: readonly string[], runtime: CliRuntime): Promise<ExitCode> => {
+  let exitCode: ExitCode = EXIT_OK;
+  const program = createProgram(runtime, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version requested: success. Anything else commander reports is a usage error,
+      // including help shown because no command was given.
+      return USAGE_DONE.has(error.code) ? EXIT_OK : EXIT_USAGE;
+    }
+    if (error instanceof CliError) {
+      runtime.io.stderr(`${error.message}\n`);
+      return error.exitCode;
+    }
+    runtime.io.stderr(`Failed: ${describeFailure(error)}\n`);
+    return EXIT_FAILURE;
+  }
+};
