@@ -2,7 +2,7 @@
  * What `cdk deploy` of the stack creates, inside a {@link Simulation}: the IAM user, its secret
  * `iam-key-rotation/<user>` holding `{"UserName"}` with its binding tag, the user's ownership
  * tag naming that secret, and the real rotation handler registered as the secret's rotation
- * function. Shared by `npm start` and the benchmarks, so both run the same setup.
+ * function, with rotation enabled (its configuration tested, no key created yet). Shared by `npm start` and the benchmarks, so both run the same setup.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { CreateUserCommand, IAMClient, TagUserCommand } from '@aws-sdk/client-iam';
@@ -43,10 +43,7 @@ export interface SimulatedDeployment {
   /** Clients signed as an administrator (setup and changes by hand). */
   readonly iam: IAMClient;
   readonly secretsManager: SecretsManagerClient;
-  /**
-   * RotateSecret (the first call also enables rotation, as creating the rotation schedule
-   * does), then waits until the rotation and everything it started has ended.
-   */
+  /** RotateSecret, then waits until the rotation and everything it started has ended. */
   rotate(): Promise<RotationRecord | undefined>;
 }
 
@@ -78,7 +75,17 @@ export const deployToSimulation = async (
   await iam.send(
     new TagUserCommand({ UserName: userName, Tags: [{ Key: OWNER_TAG_KEY, Value: secretArn }] }),
   );
-  let rotations = 0;
+  // The rotation schedule: enables rotation with a configuration test (RotateImmediately=false,
+  // testSecret only, which passes on a secret that never rotated); rotate() then starts rotations.
+  await secretsManager.send(
+    new RotateSecretCommand({
+      SecretId: secretName,
+      RotationLambdaARN: functionArn,
+      RotationRules: { AutomaticallyAfterDays: 30 },
+      RotateImmediately: false,
+    }),
+  );
+  await sim.settle();
   return {
     userName,
     secretName,
@@ -87,16 +94,7 @@ export const deployToSimulation = async (
     iam,
     secretsManager,
     rotate: async () => {
-      const first = rotations === 0;
-      rotations += 1;
-      await secretsManager.send(
-        new RotateSecretCommand({
-          SecretId: secretName,
-          ...(first
-            ? { RotationLambdaARN: functionArn, RotationRules: { AutomaticallyAfterDays: 30 } }
-            : {}),
-        }),
-      );
+      await secretsManager.send(new RotateSecretCommand({ SecretId: secretName }));
       await sim.settle();
       return sim.rotations.filter((rotation) => rotation.secretArn === secretArn).at(-1);
     },

@@ -2,12 +2,14 @@
  * `npm start`: the real rotation handler rotates an IAM user's access key three times against
  * the in-process AWS simulation (local/simulation), with a realistic IAM propagation delay.
  * No AWS account, credentials or network are used. Exit code 0 on success, 1 with the reason
- * on failure.
+ * on failure, 2 on a usage error (`npm start -- --help` lists the options).
  */
-import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SERVICE_NAME } from '../lambda/dependencies.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
+import { renderStatus } from '../cli/commands/status.js';
+import { createCliDependencies } from '../cli/dependencies.js';
 import { deployToSimulation, secretNameOf } from './simulated-deployment.js';
 import {
   AWSCURRENT,
@@ -26,28 +28,90 @@ interface StepTiming {
   readonly error?: string;
 }
 
+interface StartOptions {
+  readonly delaySeconds: number;
+  readonly rotations: number;
+  readonly verbose: boolean;
+}
+
 const USER_NAME = 'demo-ses-smtp-sender';
 const SECRET_NAME = secretNameOf(USER_NAME);
 
-const parseOptions = (): { delaySeconds: number; rotations: number; verbose: boolean } => {
-  const { values } = parseArgs({
-    options: {
-      'delay-seconds': { type: 'string', default: '5' },
-      rotations: { type: 'string', default: '3' },
-      verbose: { type: 'boolean', default: false },
-    },
-  });
-  const delaySeconds = Number(values['delay-seconds']);
-  const rotations = Number(values.rotations);
-  if (!Number.isFinite(delaySeconds) || delaySeconds < 0 || delaySeconds > 60) {
-    throw new Error(
-      `--delay-seconds must be a number from 0 to 60, got ${values['delay-seconds']}`,
+/** Exit code of a usage error (1 is a failed rotation). */
+const USAGE_ERROR_EXIT_CODE = 2;
+
+const DELAY_SECONDS = { min: 0, max: 60, default: 5 } as const;
+const ROTATIONS = { min: 1, max: 20, default: 3 } as const;
+
+/** `--delay-seconds`: 0-60, whole or with up to 3 decimals (`5`, `2.5`); nothing else. */
+const parseDelaySeconds = (text: string): number => {
+  const value = Number(text);
+  if (
+    !/^\d{1,2}(\.\d{1,3})?$/.test(text) ||
+    value < DELAY_SECONDS.min ||
+    value > DELAY_SECONDS.max
+  ) {
+    throw new InvalidArgumentError(
+      `Expected seconds from ${DELAY_SECONDS.min} to ${DELAY_SECONDS.max}, like 5 or 2.5.`,
     );
   }
-  if (!Number.isInteger(rotations) || rotations < 1 || rotations > 20) {
-    throw new Error(`--rotations must be a whole number from 1 to 20, got ${values.rotations}`);
+  return value;
+};
+
+/** `--rotations`: a whole number 1-20 written as digits only (not `1e1` or `2.0`). */
+const parseRotations = (text: string): number => {
+  const value = Number(text);
+  if (!/^\d{1,2}$/.test(text) || value < ROTATIONS.min || value > ROTATIONS.max) {
+    throw new InvalidArgumentError(
+      `Expected a whole number from ${ROTATIONS.min} to ${ROTATIONS.max}.`,
+    );
   }
-  return { delaySeconds, rotations, verbose: values.verbose };
+  return value;
+};
+
+/**
+ * Parses the command line. `--help` prints the options and a usage error prints one line and a
+ * hint on stderr; both return `undefined` with `process.exitCode` set (0 and 2).
+ */
+const parseOptions = (argv: readonly string[]): StartOptions | undefined => {
+  const program = new Command()
+    .name('npm start --')
+    .description(
+      "Rotates an IAM user's access key with the real rotation handler against a local simulation of IAM, STS and Secrets Manager (no AWS account, no network).",
+    )
+    .option(
+      '--delay-seconds <seconds>',
+      `how long STS rejects a new key, as IAM's eventual consistency does: ${DELAY_SECONDS.min} to ${DELAY_SECONDS.max} seconds, e.g. 5 or 2.5`,
+      parseDelaySeconds,
+      DELAY_SECONDS.default,
+    )
+    .option(
+      '--rotations <count>',
+      `how many rotations to run: a whole number from ${ROTATIONS.min} to ${ROTATIONS.max}`,
+      parseRotations,
+      ROTATIONS.default,
+    )
+    .option('--verbose', "also print the rotation handler's JSON log lines")
+    .addHelpText(
+      'after',
+      '\nExit status: 0 when every rotation succeeded and every check held, 1 when one did not, 2 on a usage error.',
+    )
+    .showHelpAfterError("(run 'npm start -- --help' for the options)")
+    .exitOverride();
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    // Help was shown (exit code 0) or the usage error and the hint are already on stderr.
+    process.exitCode = error.exitCode === 0 ? 0 : USAGE_ERROR_EXIT_CODE;
+    return undefined;
+  }
+  const values = program.opts<{ delaySeconds: number; rotations: number; verbose?: true }>();
+  return {
+    delaySeconds: values.delaySeconds,
+    rotations: values.rotations,
+    verbose: values.verbose ?? false,
+  };
 };
 
 const seconds = (milliseconds: number): string =>
@@ -57,10 +121,11 @@ const seconds = (milliseconds: number): string =>
 
 const pad = (text: string, width: number): string => text.padEnd(width);
 
-const main = async (): Promise<void> => {
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ');
+
+const main = async (options: StartOptions): Promise<void> => {
   // The SDK warns once that releases after January 2027 need Node.js 22; the demo runs on 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const options = parseOptions();
   const clock = new RealClock();
   const sim = new Simulation({
     clock,
@@ -68,9 +133,11 @@ const main = async (): Promise<void> => {
     propagationDelayMs: options.delaySeconds * 1_000,
     rotation: { retry: { maxAttempts: 3, delayMs: 2_000 }, lambdaTimeoutMs: 60_000 },
   });
+  // Without --verbose the handler's JSON log lines stay silent: each failed attempt is one line
+  // of the rotation's step list, with the error's message.
   const logger = new Logger({
     serviceName: SERVICE_NAME,
-    logLevel: options.verbose ? 'INFO' : 'WARN',
+    logLevel: options.verbose ? 'INFO' : 'SILENT',
   });
   const timings: StepTiming[] = [];
   const timed =
@@ -92,7 +159,7 @@ const main = async (): Promise<void> => {
           attempt,
           durationMs: clock.now() - startedAt,
           outcome: 'failed',
-          error: error instanceof Error ? error.message : String(error),
+          error: oneLine(error instanceof Error ? error.message : String(error)),
         });
         throw error;
       }
@@ -107,13 +174,22 @@ const main = async (): Promise<void> => {
     `\nSetup, as the CDK stack does: secret ${SECRET_NAME} holding {"UserName"}, tagged ${BINDING_TAG_KEY}=${USER_NAME}, and IAM user ${USER_NAME} (no keys), tagged ${OWNER_TAG_KEY}=<the secret's ARN>.`,
   );
 
+  // The operator command's `status`, run in-process against the simulation.
+  const operator = createCliDependencies({ clientConfig: sim.adminClientConfig(), clock });
+  const showStatus = async (when: string): Promise<void> => {
+    const report = await renderStatus(operator, { secrets: [SECRET_NAME] });
+    console.log(`\nnpx iam-key-rotation status ${USER_NAME}, ${when}:`);
+    console.log(indent(report.text.trimEnd()));
+  };
+  await showStatus('before the first rotation');
+
   const runStartedAt = clock.now();
   for (let index = 1; index <= options.rotations; index += 1) {
     timings.length = 0;
     const startedAt = clock.now();
     const label =
       index === 1
-        ? 'enables rotation (rate(30 days)); the first rotation bootstraps the first key'
+        ? 'aws secretsmanager rotate-secret: the first rotation bootstraps the first key'
         : 'aws secretsmanager rotate-secret';
     const rotation = await deployment.rotate();
     report(sim, index, label, clock.now() - startedAt, rotation, timings);
@@ -124,10 +200,19 @@ const main = async (): Promise<void> => {
     }
     checkInvariants(sim);
   }
+  await showStatus(
+    `after ${String(options.rotations)} rotation${options.rotations === 1 ? '' : 's'}`,
+  );
   console.log(
-    `\nTotal: ${String(options.rotations)} rotations in ${seconds(clock.now() - runStartedAt)}. ${String(sim.calls.length)} AWS API calls. Every check passed: AWSCURRENT holds an Active key that authenticates as ${USER_NAME}, the user has at most two keys, and every key is AWSCURRENT or AWSPREVIOUS.`,
+    `\nTotal: ${String(options.rotations)} rotation${options.rotations === 1 ? '' : 's'} in ${seconds(clock.now() - runStartedAt)}. ${String(sim.calls.length)} AWS API calls. Every check passed: AWSCURRENT holds an Active key that authenticates as ${USER_NAME}, the user has at most two keys, and every key is AWSCURRENT or AWSPREVIOUS.`,
   );
 };
+
+const indent = (text: string): string =>
+  text
+    .split('\n')
+    .map((line) => (line === '' ? line : `  ${line}`))
+    .join('\n');
 
 const report = (
   sim: Simulation,
@@ -200,12 +285,15 @@ const checkInvariants = (sim: Simulation): void => {
   }
 };
 
-main().then(
-  () => {
-    process.exitCode = 0;
-  },
-  (error: unknown) => {
-    console.error(`\nFAILED: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  },
-);
+const options = parseOptions(process.argv.slice(2));
+if (options !== undefined) {
+  main(options).then(
+    () => {
+      process.exitCode = 0;
+    },
+    (error: unknown) => {
+      console.error(`\nFAILED: ${oneLine(error instanceof Error ? error.message : String(error))}`);
+      process.exitCode = 1;
+    },
+  );
+}
