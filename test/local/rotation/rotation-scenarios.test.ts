@@ -105,6 +105,29 @@ describe('Rotation: against the simulated AWS', () => {
       );
     });
 
+    it('leaves a key that IAM did not list yet to the next rotation', async () => {
+      // Found by the random-seed soak: an abandoned rotation's key, created moments before the
+      // next rotation listed the user's keys, was not listed yet; with room for the new key
+      // nothing revealed it. The recovery's rotation (hours later) removes it.
+      await playScenario(
+        {
+          start: 'pre-existing-key',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+          testVersionValue: 'none',
+          listPropagationDelayMs: 1_500,
+        },
+        [
+          { kind: 'out-of-band', change: 'delete-current-key' },
+          { kind: 'out-of-band-during-rotation', change: 'put-value-by-hand', atCall: 11 },
+          { kind: 'concurrent-rotate-secret', atCall: 1 },
+        ],
+      );
+    });
+
     it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
       await Scenario.run({ start: 'empty' }, async (scenario) => {
         scenario.sim.injectFault({
