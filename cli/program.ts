@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { runCancel } from './commands/cancel.js';
 import { runCredentialProcess } from './commands/credential-process.js';
-import { runRollback } from './commands/rollback.js';
+import { DEFAULT_STEP_TIMEOUT_MS, runRollback } from './commands/rollback.js';
 import { DEFAULT_ROTATE_TIMEOUT_MS, runRotate } from './commands/rotate.js';
 import { DEFAULT_STUCK_AFTER_MS, runStatus } from './commands/status.js';
 import type { CliClientConfig, CliDependencies, CliIo } from './dependencies.js';
@@ -183,11 +183,18 @@ Examples:
     .argument('<secret>', secretHelp)
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print the state before and after as JSON')
+    .option(
+      '--step-timeout <duration>',
+      "the rotation function's timeout: after stopping a rotation in flight, wait this long before touching a key (seconds, or 90s, 2m)",
+      durationOption('--step-timeout'),
+      DEFAULT_STEP_TIMEOUT_MS,
+    )
     .addHelpText(
       'after',
       `
-Removes AWSPENDING from every version that is not AWSCURRENT, reactivates the AWSPREVIOUS key
-and moves AWSCURRENT back to its version. The key rolled back from stays Active as AWSPREVIOUS
+Removes AWSPENDING from every version that is not AWSCURRENT (and then, if that stopped a
+rotation, waits out the function's timeout so that a step still running ends), reactivates the
+AWSPREVIOUS key and moves AWSCURRENT back to its version. The key rolled back from stays Active as AWSPREVIOUS
 (some consumers may already use it); the next rotation deletes it. Refuses, changing nothing,
 when the user's tag iam-key-rotation:secret does not name this secret, or AWSPREVIOUS holds no
 key or a key that no longer exists. Without a terminal and without --yes it exits 2.
@@ -196,12 +203,17 @@ Example:
   iam-key-rotation rollback ci-deployer`,
     )
     .action(
-      async (secret: string, options: { yes?: boolean; json?: boolean }, command: Command) => {
+      async (
+        secret: string,
+        options: { yes?: boolean; json?: boolean; stepTimeout: number },
+        command: Command,
+      ) => {
         run(
           await runRollback(dependencies(command), {
             secret,
             yes: options.yes === true,
             json: options.json === true,
+            stepTimeoutMs: options.stepTimeout,
           }),
         );
       },

@@ -17,7 +17,7 @@ import { readSecretVersions, versionLines, type SecretVersions } from '../secret
 export interface ChangeDependencies {
   readonly secrets: OperatorSecretStore;
   readonly iam: OperatorAccessKeyStore;
-  readonly clock: Pick<Clock, 'now'>;
+  readonly clock: Clock;
   readonly io: CliIo;
   readonly confirm: Confirm;
 }
@@ -26,7 +26,18 @@ export interface ChangeOptions {
   readonly secret: string;
   readonly yes?: boolean;
   readonly json?: boolean;
+  /**
+   * How long a step of the rotation function may run (its timeout). After a rollback stops a
+   * rotation in flight it waits this long before it touches a key, so that a step that passed
+   * its checks before AWSPENDING went (createSecret deleting the AWSPREVIOUS key to make room)
+   * has ended; later steps refuse the version.
+   * @default 2 minutes, the function's default timeout
+   */
+  readonly stepTimeoutMs?: number;
 }
+
+/** The rotation function's default timeout (lib/key-rotation-function.ts). */
+export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
 
 /** A version as `--json` prints it. */
 export interface VersionReport {
@@ -122,6 +133,9 @@ export const runRollback = async (
     ...pending.map(
       (version) => `remove ${AWSPENDING} from version ${version.versionId} (stops its rotation)`,
     ),
+    ...(pending.length > 0
+      ? ["wait out the function's timeout, so that a step of that rotation still running ends"]
+      : []),
     previousKey.status === 'Active'
       ? `access key ${previousKeyId} (${AWSPREVIOUS}) is already Active`
       : `reactivate access key ${previousKeyId} (${AWSPREVIOUS}, now ${previousKey.status})`,
@@ -165,6 +179,13 @@ export const runRollback = async (
         removeFromVersionId: version.versionId,
       }),
     );
+  }
+  if (pending.length > 0) {
+    const waitMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    io.stderr(
+      `  waiting ${String(Math.round(waitMs / 1_000))} s (the function's timeout) for a step of the stopped rotation that may still be running to end, before any key is touched\n`,
+    );
+    await clock.sleep(waitMs);
   }
   if (previousKey.status !== 'Active') {
     await step(`reactivate access key ${previousKeyId}`, () =>

@@ -57,12 +57,23 @@ describe('Command: rollback', () => {
     const { first, second } = twoRotations();
     fake.startRotation(SECRET, 'v3');
     const io = new CapturedIo();
+    const waits: number[] = [];
+    let reactivatedBeforeTheWaitEnded = false;
 
     // Act
-    const code = await runRollback(fake.dependencies(io), { secret: 'alice', yes: true });
+    const code = await runRollback(
+      fake.dependencies(io, (milliseconds) => {
+        waits.push(milliseconds);
+        reactivatedBeforeTheWaitEnded = statusOf(first) === 'Active';
+        return Promise.resolve();
+      }),
+      { secret: 'alice', yes: true },
+    );
 
-    // Assert
+    // Assert: it waited out the function's timeout after stopping the rotation, before any key
     expect(code).toBe(0);
+    expect(waits).toEqual([120_000]);
+    expect(reactivatedBeforeTheWaitEnded).toBe(false);
     expect(stagesOf('v1')).toEqual(['AWSCURRENT']);
     expect(stagesOf('v2')).toEqual(['AWSPREVIOUS']);
     expect(stagesOf('v3')).toEqual([]);
@@ -82,7 +93,7 @@ describe('Command: rollback', () => {
       { UserName: 'alice', AccessKeyId: first, Status: 'Active' },
     ]);
     expect(io.err).toContain(
-      'Rollback:\n  1. remove AWSPENDING from version v3 (stops its rotation)\n  2. reactivate access key',
+      "Rollback:\n  1. remove AWSPENDING from version v3 (stops its rotation)\n  2. wait out the function's timeout, so that a step of that rotation still running ends\n  3. reactivate access key",
     );
     expect(io.out).toContain(`Rolled back ${SECRET}: AWSCURRENT holds access key ${first} again.`);
     expect(io.out).toMatch(

@@ -128,6 +128,29 @@ describe('Rotation: against the simulated AWS', () => {
       );
     });
 
+    it('never deletes the key an operator rolls back to while a step of a rotation is running', async () => {
+      // Found by the random-seed soak: a rollback during createSecret reactivated and promoted
+      // the very key createSecret was about to delete as AWSPREVIOUS. The documented rollback
+      // now waits out the function's timeout after stopping a rotation.
+      await playScenario(
+        {
+          start: 'empty',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+          testVersionValue: 'none',
+          listPropagationDelayMs: 0,
+        },
+        [
+          { kind: 'scheduled-rotation' },
+          { kind: 'out-of-band', change: 'rollback' },
+          { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 3 },
+        ],
+      );
+    });
+
     it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
       await Scenario.run({ start: 'empty' }, async (scenario) => {
         scenario.sim.injectFault({

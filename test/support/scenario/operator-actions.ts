@@ -29,7 +29,8 @@ import {
  * What people do to a rotated secret and its user outside the rotation, as the AWS CLI would:
  * - changes to alice's keys (delete, deactivate, create), to the user itself;
  * - `rollback`: the documented procedure (remove AWSPENDING from any version that is not
- *   AWSCURRENT, reactivate the AWSPREVIOUS key, move AWSCURRENT back to the AWSPREVIOUS version);
+ *   AWSCURRENT and, if that stopped a rotation, wait out the function's timeout; reactivate the
+ *   AWSPREVIOUS key; move AWSCURRENT back to the AWSPREVIOUS version);
  * - `put-value-by-hand`: PutSecretValue of the AWSCURRENT value again (a new current version);
  * - `retag-secret-to-other-user`: an attacker who may tag and put values on alice's secret
  *   rebinds it (tag and value) to bob, hoping the next rotation hands over bob's key;
@@ -85,6 +86,9 @@ export interface LabelMove {
   readonly versionIds: ReadonlySet<string>;
   readonly currentVersionId: string;
 }
+
+/** The Lambda timeout of the scenario's rotation function (the runner's default). */
+const ROTATION_FUNCTION_TIMEOUT_MS = 30_000;
 
 /** Errors a human racing the rotation can get; the action then simply did not happen. */
 const LOST_RACES = new Set([
@@ -171,6 +175,7 @@ const rollBack = async (scenario: Scenario): Promise<void> => {
   ) {
     return;
   }
+  let stoppedARotation = false;
   for (const [versionId, labels] of Object.entries(stages)) {
     if (labels.includes(AWSPENDING) && !labels.includes(AWSCURRENT)) {
       await scenario.sm.send(
@@ -180,8 +185,12 @@ const rollBack = async (scenario: Scenario): Promise<void> => {
           RemoveFromVersionId: versionId,
         }),
       );
+      stoppedARotation = true;
     }
   }
+  // The procedure then waits out the function's timeout: a step that passed its guard before
+  // AWSPENDING went may still be making room, and would delete the key about to be reactivated.
+  if (stoppedARotation) await scenario.sim.clock.sleep(ROTATION_FUNCTION_TIMEOUT_MS + 1_000);
   await setKeyStatus(scenario, previousKey, 'Active');
   await scenario.sm.send(
     new UpdateSecretVersionStageCommand({
