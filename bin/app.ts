@@ -24,7 +24,9 @@ for (const [stackName, users] of usersByStack(config)) {
   new IamKeyRotationStack(app, stackName, {
     description: 'Rotates IAM user access keys with Secrets Manager rotation (iam-key-rotation)',
     users,
-    rotationFunction: { staleKeyDays: config.staleKeyDays },
+    rotationFunction: { staleKeyDays: config.staleKeyDays, gracePeriod: config.gracePeriod },
+    notifications: config.notifications,
+    complianceRules: config.complianceRules,
   });
 }
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,11 +1,16 @@
 import { createHash } from 'node:crypto';
-import { ArnFormat, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { RotatedUserConfig } from './config.js';
+import type { ComplianceRulesConfig, NotificationsConfig, RotatedUserConfig } from './config.js';
 import { KeyRotationFunction, type KeyRotationFunctionProps } from './key-rotation-function.js';
 import { RotatedAccessKey } from './rotated-access-key.js';
+import { RotationAlarms } from './rotation-alarms.js';
+import { RotationComplianceRules } from './rotation-compliance-rules.js';
+import { RotationDashboard } from './rotation-dashboard.js';
+import { RotationNotifications } from './rotation-notifications.js';
 import { SECRET_NAME_PREFIX } from './user-ownership-tagger.js';
 
 /** Every secret of the stack is named `iam-key-rotation/<user name>`. */
@@ -16,6 +21,15 @@ export const ROTATION_FUNCTION_NAME_OUTPUT_ID = 'RotationFunctionName';
 
 /** Every secret ARN output's id starts with this. */
 export const SECRET_ARN_OUTPUT_ID_PREFIX = 'SecretArn';
+
+/** The id of the stack output that holds the console URL of the stack's dashboard. */
+export const DASHBOARD_URL_OUTPUT_ID = 'DashboardUrl';
+
+/** The id of the stack output that holds the notification topic's ARN (with notifications). */
+export const NOTIFICATION_TOPIC_ARN_OUTPUT_ID = 'NotificationTopicArn';
+
+/** The id of the stack output that names the retirement schedule group (with a grace period). */
+export const RETIREMENT_SCHEDULE_GROUP_OUTPUT_ID = 'RetirementScheduleGroupName';
 
 /**
  * The ids of the stack outputs that hold each user's secret ARN: `SecretArn` and the user name
@@ -56,11 +70,28 @@ export interface IamKeyRotationStackProps extends StackProps {
   readonly users: readonly RotatedUserConfig[];
 
   /**
-   * Options of the shared rotation function.
+   * Options of the shared rotation function, among them its `gracePeriod`.
    *
    * @default - the defaults of `KeyRotationFunction`
    */
   readonly rotationFunction?: KeyRotationFunctionProps;
+
+  /**
+   * Where rotation events and alarm state changes go, validated by `parseIamKeyRotationConfig`:
+   * a topic of the stack (with optional email subscriptions) or an existing topic.
+   *
+   * @default - no topic and no event rule; the alarms and the dashboard exist regardless, the
+   * alarms without actions
+   */
+  readonly notifications?: NotificationsConfig;
+
+  /**
+   * AWS Config rules for the stack's secrets and for access key age. The account needs a
+   * configuration recorder in the region.
+   *
+   * @default - no Config rule
+   */
+  readonly complianceRules?: ComplianceRulesConfig;
 }
 
 /**
@@ -71,8 +102,15 @@ export interface IamKeyRotationStackProps extends StackProps {
  * Construct ids are derived from the user name (`RotatedAccessKey-<name>`, `User-<name>`):
  * renaming a user replaces its secret.
  *
- * Outputs: `RotationFunctionName`, the rotation function's name, and per user the ARN of its
- * secret under the id {@link secretArnOutputIds} gives (`SecretArnCiDeployer` for `ci-deployer`).
+ * Monitoring: the function's alarms (`RotationAlarms`) and a dashboard (`RotationDashboard`)
+ * always; with `notifications`, a topic and rules that send rotation events and alarm state
+ * changes to it (`RotationNotifications`); with `complianceRules`, AWS Config rules
+ * (`RotationComplianceRules`).
+ *
+ * Outputs: `RotationFunctionName`, the rotation function's name, per user the ARN of its
+ * secret under the id {@link secretArnOutputIds} gives (`SecretArnCiDeployer` for `ci-deployer`),
+ * `DashboardUrl`, and `NotificationTopicArn` with notifications and `RetirementScheduleGroupName`
+ * with a grace period.
  */
 export class IamKeyRotationStack extends Stack {
   /** The shared rotation function. */
@@ -80,6 +118,18 @@ export class IamKeyRotationStack extends Stack {
 
   /** The rotated access keys, in configuration order. */
   public readonly rotatedAccessKeys: readonly RotatedAccessKey[];
+
+  /** The rotation function's alarms. */
+  public readonly alarms: RotationAlarms;
+
+  /** The stack's dashboard. */
+  public readonly dashboard: RotationDashboard;
+
+  /** The notifications, when configured. */
+  public readonly notifications?: RotationNotifications;
+
+  /** The AWS Config rules, when configured. */
+  public readonly complianceRules?: RotationComplianceRules;
 
   public constructor(scope: Construct, id: string, props: IamKeyRotationStackProps) {
     super(scope, id, props);
@@ -121,10 +171,58 @@ export class IamKeyRotationStack extends Stack {
       });
     });
 
+    this.alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.rotationFunction });
+    this.dashboard = new RotationDashboard(this, 'Dashboard', {
+      rotationFunction: this.rotationFunction,
+      alarms: this.alarms.alarms,
+    });
+    if (props.notifications) {
+      const { topicArn, email, onSuccess } = props.notifications;
+      this.notifications = new RotationNotifications(this, 'Notifications', {
+        rotationFunction: this.rotationFunction,
+        secrets: this.rotatedAccessKeys.map((key) => ({
+          secretArn: key.secret.secretArn,
+          secretName: key.secretName,
+        })),
+        alarms: this.alarms,
+        topic:
+          topicArn === undefined
+            ? undefined
+            : sns.Topic.fromTopicArn(this, 'ExistingNotificationTopic', topicArn),
+        emailAddresses: email,
+        notifyOnSuccess: onSuccess,
+      });
+    }
+    if (props.complianceRules) {
+      this.complianceRules = new RotationComplianceRules(this, 'ComplianceRules', {
+        secrets: this.rotatedAccessKeys.map((key) => key.secret),
+        maxAccessKeyAge: Duration.days(props.complianceRules.maxAccessKeyAgeDays),
+      });
+    }
+
     new CfnOutput(this, ROTATION_FUNCTION_NAME_OUTPUT_ID, {
       description: 'Name of the function that rotates the access keys of this stack',
       value: this.rotationFunction.function.functionName,
     });
+    new CfnOutput(this, DASHBOARD_URL_OUTPUT_ID, {
+      description: 'CloudWatch dashboard of the key rotations of this stack',
+      value: this.dashboard.dashboardUrl,
+    });
+    if (this.notifications) {
+      new CfnOutput(this, NOTIFICATION_TOPIC_ARN_OUTPUT_ID, {
+        description:
+          'SNS topic that receives failed rotations and alarm state changes of this stack',
+        value: this.notifications.topic.topicArn,
+      });
+    }
+    const scheduleGroup = this.rotationFunction.retirementScheduleGroup;
+    if (scheduleGroup) {
+      new CfnOutput(this, RETIREMENT_SCHEDULE_GROUP_OUTPUT_ID, {
+        description:
+          'EventBridge Scheduler group of the schedules that deactivate previous keys when their grace period ends',
+        value: scheduleGroup.ref,
+      });
+    }
     const outputIds = secretArnOutputIds(this.rotatedAccessKeys.map((key) => key.userName));
     for (const key of this.rotatedAccessKeys) {
       new CfnOutput(this, outputIds.get(key.userName) ?? '', {

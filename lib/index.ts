@@ -3,4 +3,8 @@ export * from './iam-key-rotation-stack.js';
 export * from './key-rotation-function.js';
 export * from './key-rotation-schedule.js';
 export * from './rotated-access-key.js';
+export * from './rotation-alarms.js';
+export * from './rotation-compliance-rules.js';
+export * from './rotation-dashboard.js';
+export * from './rotation-notifications.js';
 export * from './user-ownership-tagger.js';

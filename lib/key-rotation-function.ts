@@ -1,13 +1,27 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Tokenization,
+  Validations,
+} from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import {
+  GRACE_PERIOD_SECONDS_ENV,
+  RETIREMENT_SCHEDULER_ROLE_ARN_ENV,
+  RETIREMENT_SCHEDULE_GROUP_ENV,
+} from '../lambda/observability.js';
 import { DEFAULT_STALE_KEY_DAYS, STALE_KEY_DAYS_ENV } from '../lambda/rotation/binding.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -79,6 +93,13 @@ export const ROTATION_SECRET_ACTIONS = [
 export const ROTATION_KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
 
 /**
+ * EventBridge Scheduler actions the function needs, with a grace period, on the schedules of its
+ * retirement schedule group: create the one-time schedule that retires a previous key (it deletes
+ * itself once it has run: ActionAfterCompletion DELETE).
+ */
+export const RETIREMENT_SCHEDULE_ACTIONS = ['scheduler:CreateSchedule'] as const;
+
+/**
  * ARNs per shared policy statement. CDK estimates every unresolved ARN at 150 characters; with
  * 18 ARNs a user statement and a secret statement together (about 5,860 estimated characters)
  * fill one 6,000-character overflow managed policy.
@@ -142,6 +163,20 @@ export interface KeyRotationFunctionProps {
   readonly logRemovalPolicy?: RemovalPolicy;
 
   /**
+   * How long the previous key stays Active after a rotation made the new key current. With a
+   * grace period, finishSecret leaves the previous key Active and creates a one-time EventBridge
+   * Scheduler schedule, in a schedule group of this function, that invokes the function at the end
+   * of the grace period to deactivate it. Whole minutes; `Duration.minutes(0)` means none. The
+   * function gets the environment variables `GRACE_PERIOD_SECONDS`, `RETIREMENT_SCHEDULE_GROUP`
+   * and `RETIREMENT_SCHEDULER_ROLE_ARN`, may create and delete schedules only in that group, and
+   * may pass only the scheduler role, which may only invoke this function.
+   *
+   * @default - no grace period: finishSecret deactivates the previous key at once, and none of
+   * the scheduler resources exist
+   */
+  readonly gracePeriod?: Duration;
+
+  /**
    * The TypeScript entry file of the rotation handler (exports `handler`).
    *
    * @default - `lambda/handler.ts` of this project
@@ -183,6 +218,24 @@ export class KeyRotationFunction extends Construct {
   /** Days without use after which a key the secret does not hold may be deleted (`STALE_KEY_DAYS`). */
   public readonly staleKeyDays: number;
 
+  /** How long the previous key stays Active after a rotation; zero for no grace period. */
+  public readonly gracePeriod: Duration;
+
+  /** Whether {@link gracePeriod} is more than zero (the scheduler resources exist). */
+  public readonly hasGracePeriod: boolean;
+
+  /**
+   * With a grace period, the EventBridge Scheduler group that holds the one-time schedules which
+   * retire previous keys (`RETIREMENT_SCHEDULE_GROUP`).
+   */
+  public readonly retirementScheduleGroup?: scheduler.CfnScheduleGroup;
+
+  /**
+   * With a grace period, the role EventBridge Scheduler assumes to invoke this function
+   * (`RETIREMENT_SCHEDULER_ROLE_ARN`).
+   */
+  public readonly retirementSchedulerRole?: iam.Role;
+
   private grantedSecrets = 0;
   private readonly keySecretArns = new Map<string, string[]>();
   private userStatement?: iam.PolicyStatement;
@@ -221,8 +274,18 @@ export class KeyRotationFunction extends Construct {
         `staleKeyDays must be a whole number of days from ${MIN_STALE_KEY_DAYS} to ${MAX_STALE_KEY_DAYS}, got ${staleKeyDays}`,
       );
     }
+    const gracePeriod = props.gracePeriod ?? Duration.minutes(0);
+    if (!gracePeriod.isUnresolved()) {
+      if (gracePeriod.toSeconds() % 60 !== 0) {
+        throw new Error(
+          `gracePeriod must be whole minutes (Duration.minutes(0) for none), got ${gracePeriod.toHumanString()}`,
+        );
+      }
+    }
     this.timeout = timeout;
     this.staleKeyDays = staleKeyDays;
+    this.gracePeriod = gracePeriod;
+    this.hasGracePeriod = gracePeriod.isUnresolved() || gracePeriod.toSeconds() > 0;
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -268,6 +331,12 @@ export class KeyRotationFunction extends Construct {
       },
     });
 
+    if (this.hasGracePeriod) {
+      const retirement = this.addRetirementScheduling(gracePeriod);
+      this.retirementScheduleGroup = retirement.group;
+      this.retirementSchedulerRole = retirement.role;
+    }
+
     // Written by hand instead of `grantInvoke`: secretsmanager.amazonaws.com may only invoke the
     // function for secrets of this account (confused-deputy protection; aws-cdk issues 28406 and
     // 29791, Control Tower CT.LAMBDA.PR.2).
@@ -277,6 +346,78 @@ export class KeyRotationFunction extends Construct {
       principal: 'secretsmanager.amazonaws.com',
       sourceAccount: Stack.of(this).account,
     });
+  }
+
+  /**
+   * The grace period's scheduling: a schedule group, a role that EventBridge Scheduler of this
+   * account may assume for schedules of that group and that may only invoke this function, the
+   * function's permission to create and delete schedules in the group and to pass that role to
+   * EventBridge Scheduler only, and the environment variables that name them.
+   */
+  private addRetirementScheduling(gracePeriod: Duration): {
+    group: scheduler.CfnScheduleGroup;
+    role: iam.Role;
+  } {
+    const stack = Stack.of(this);
+    // A generated name (Ref of the group is its name): no clash between stacks or regions.
+    const group = new scheduler.CfnScheduleGroup(this, 'RetirementScheduleGroup');
+    const role = new iam.Role(this, 'RetirementSchedulerRole', {
+      description:
+        'Assumed by EventBridge Scheduler to invoke the key rotation function when a grace period ends',
+      // Confused-deputy protection: only EventBridge Scheduler of this account, for schedules of
+      // this group.
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnEquals: { 'aws:SourceArn': group.attrArn },
+        },
+      }),
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.function.functionArn],
+      }),
+    );
+
+    // Schedule names are chosen at run time: the group is the narrowest resource there is.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...RETIREMENT_SCHEDULE_ACTIONS],
+        resources: [
+          stack.formatArn({
+            service: 'scheduler',
+            resource: 'schedule',
+            resourceName: `${group.ref}/*`,
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    // cdk-nag (AwsSolutions-IAM5) flags the wildcard; the finding names the resource as rendered
+    // in the template, the group by its logical id.
+    const rendered = (value: string, pseudoParameter: string): string =>
+      Token.isUnresolved(value) ? `<${pseudoParameter}>` : value;
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:${rendered(stack.partition, 'AWS::Partition')}:scheduler:${rendered(stack.region, 'AWS::Region')}:${rendered(stack.account, 'AWS::AccountId')}:schedule/<${stack.getLogicalId(group)}>/*]`,
+      reason:
+        'The function names each one-time retirement schedule when a rotation completes; scheduler:CreateSchedule is limited to the schedules of its own schedule group, the narrowest resource EventBridge Scheduler offers.',
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+    );
+
+    this.function.addEnvironment(
+      GRACE_PERIOD_SECONDS_ENV,
+      Tokenization.stringifyNumber(gracePeriod.toSeconds()),
+    );
+    this.function.addEnvironment(RETIREMENT_SCHEDULE_GROUP_ENV, group.ref);
+    this.function.addEnvironment(RETIREMENT_SCHEDULER_ROLE_ARN_ENV, role.roleArn);
+    return { group, role };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Duration } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 
 /** Smallest interval Secrets Manager allows between two rotations. */
 const MIN_RATE_HOURS = 4;
@@ -6,6 +6,14 @@ const MIN_RATE_HOURS = 4;
 const MIN_RATE_DAYS = 1;
 const MAX_RATE_DAYS = 1000;
 const HOURS_PER_DAY = 24;
+const DAYS_PER_WEEK = 7;
+/** The shortest month: the least number of days between the same day of two months. */
+const SHORTEST_MONTH_DAYS = 28;
+/**
+ * `nW` moves a window to the weekday nearest day n, by up to 2 days (3 at the start or end of a
+ * month): two such windows can be this much closer than a month.
+ */
+const NEAREST_WEEKDAY_SHIFT_DAYS = 3;
 
 /** The unit of a rotation schedule, which decides where its rotation windows open. */
 export type KeyRotationScheduleKind = 'rate-days' | 'rate-hours' | 'cron';
@@ -36,6 +44,7 @@ export class KeyRotationSchedule {
     return new KeyRotationSchedule('rate-days', `rate(${days} ${days === 1 ? 'day' : 'days'})`, {
       startHours: [0],
       intervalHours: days * HOURS_PER_DAY,
+      shortestIntervalHours: days * HOURS_PER_DAY,
     });
   }
 
@@ -49,6 +58,7 @@ export class KeyRotationSchedule {
     return new KeyRotationSchedule('rate-hours', `rate(${hours} hours)`, {
       startHours: [0],
       intervalHours: hours,
+      shortestIntervalHours: hours,
     });
   }
 
@@ -110,7 +120,15 @@ export class KeyRotationSchedule {
         );
       }
     }
-    return new KeyRotationSchedule('cron', expression, { startHours });
+    return new KeyRotationSchedule('cron', expression, {
+      startHours,
+      shortestIntervalHours: shortestCronIntervalHours(
+        startHours,
+        dayOfMonth === '?'
+          ? shortestDayOfWeekGapDays(dayOfWeek, expression)
+          : shortestDayOfMonthGapDays(dayOfMonth, expression),
+      ),
+    });
   }
 
   /**
@@ -141,14 +159,37 @@ export class KeyRotationSchedule {
   /** For rate schedules, the hours between two windows. */
   private readonly intervalHours: number | undefined;
 
+  /**
+   * The shortest time between the openings of two rotation windows: the interval of a `rate()`
+   * schedule; for a `cron()` schedule a lower bound derived from its hours and days (the month
+   * field is ignored, so a schedule restricted to some months is treated as if it ran every
+   * month). Two rotations can still come closer than this, one late in a window and the next
+   * early in the following one, or when someone runs `rotate-secret`.
+   */
+  public readonly shortestInterval: Duration;
+
   private constructor(
     public readonly kind: KeyRotationScheduleKind,
     expressionString: string,
-    windows: { startHours: readonly number[]; intervalHours?: number },
+    windows: {
+      startHours: readonly number[];
+      intervalHours?: number;
+      shortestIntervalHours: number;
+    },
   ) {
     this.expressionString = expressionString;
     this.startHours = windows.startHours;
     this.intervalHours = windows.intervalHours;
+    this.shortestInterval = Duration.hours(windows.shortestIntervalHours);
+  }
+
+  /**
+   * {@link shortestInterval} for messages: `every 30 days` for a `rate()` schedule, `windows as
+   * little as 7 days apart` for a `cron()` schedule.
+   */
+  public describeShortestInterval(): string {
+    const interval = this.shortestInterval.toHumanString();
+    return this.kind === 'cron' ? `windows as little as ${interval} apart` : `every ${interval}`;
   }
 
   /**
@@ -370,4 +411,72 @@ function checkDayOfWeek(text: string, expression: string): void {
     );
   }
   expandCronField(text, field, expression);
+}
+
+/**
+ * The shortest time between two window openings of a cron schedule that opens windows at
+ * `startHours` on days at least `dayGapDays` apart: two hours of one day, or the last hour of a
+ * day and the first hour of the next day with a window.
+ */
+function shortestCronIntervalHours(startHours: readonly number[], dayGapDays: number): number {
+  const first = startHours[0] ?? 0;
+  const last = startHours[startHours.length - 1] ?? 0;
+  let shortest = dayGapDays * HOURS_PER_DAY - (last - first);
+  for (let i = 1; i < startHours.length; i++) {
+    shortest = Math.min(shortest, (startHours[i] ?? 0) - (startHours[i - 1] ?? 0));
+  }
+  return shortest;
+}
+
+/**
+ * The least number of days between two days a day-of-week field selects: `*` every day, a set of
+ * weekdays the shortest gap between them (around the week), `L` once a week, `dL` and `d#n`
+ * once a month (28 days at least).
+ */
+function shortestDayOfWeekGapDays(text: string, expression: string): number {
+  const upper = text.toUpperCase();
+  if (upper === 'L') {
+    return DAYS_PER_WEEK;
+  }
+  if (/^\w+?L$/.test(upper) || upper.includes('#')) {
+    return SHORTEST_MONTH_DAYS;
+  }
+  const days = expandCronField(text, CRON_DAY_OF_WEEK, expression);
+  return shortestCyclicGap(days, DAYS_PER_WEEK);
+}
+
+/**
+ * The least number of days between two days a day-of-month field selects: within a month the
+ * shortest gap between the selected days; across the end of a month, from the last selected day
+ * to the first one of the next month as if every month had 28 days (a day beyond 28 counted as
+ * 28: the 31st and the 1st can be a day apart). `L` once a month; `nW` once a month, moved by up
+ * to 3 days.
+ */
+function shortestDayOfMonthGapDays(text: string, expression: string): number {
+  const upper = text.toUpperCase();
+  if (upper === 'L') {
+    return SHORTEST_MONTH_DAYS;
+  }
+  if (upper.endsWith('W')) {
+    return SHORTEST_MONTH_DAYS - NEAREST_WEEKDAY_SHIFT_DAYS;
+  }
+  const days = expandCronField(text, CRON_DAY_OF_MONTH, expression);
+  const first = days[0] ?? 1;
+  const last = days[days.length - 1] ?? 1;
+  let shortest = Math.max(1, SHORTEST_MONTH_DAYS - Math.min(last, SHORTEST_MONTH_DAYS) + first);
+  for (let i = 1; i < days.length; i++) {
+    shortest = Math.min(shortest, (days[i] ?? 0) - (days[i - 1] ?? 0));
+  }
+  return shortest;
+}
+
+/** The shortest gap between sorted `values` on a cycle of `length` (one value: `length`). */
+function shortestCyclicGap(values: readonly number[], length: number): number {
+  const first = values[0] ?? 0;
+  const last = values[values.length - 1] ?? 0;
+  let shortest = length - (last - first);
+  for (let i = 1; i < values.length; i++) {
+    shortest = Math.min(shortest, (values[i] ?? 0) - (values[i - 1] ?? 0));
+  }
+  return shortest;
 }

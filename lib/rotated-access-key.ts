@@ -110,6 +110,9 @@ export class RotatedAccessKey extends Construct {
   /** The user's name (literal). */
   public readonly userName: string;
 
+  /** The secret's name as configured (literal unless a token was passed as `secretName`). */
+  public readonly secretName: string;
+
   /**
    * What sets the user's ownership tag: the `iam.User` itself, or the tagging custom resource.
    * Anything that relies on the tag must depend on it.
@@ -130,8 +133,18 @@ export class RotatedAccessKey extends Construct {
     this.encryptionKey = props.encryptionKey;
     const userName = literalUserName(props.user);
     this.userName = userName;
+    const gracePeriod = props.rotationFunction.gracePeriod;
+    if (
+      !gracePeriod.isUnresolved() &&
+      gracePeriod.toSeconds() >= props.schedule.shortestInterval.toSeconds()
+    ) {
+      throw new Error(
+        `the rotation function's gracePeriod (${gracePeriod.toHumanString()}) must be shorter than the rotation interval of user ${userName} (${props.schedule.expressionString}: ${props.schedule.describeShortestInterval()}): the previous key must be retired before the next rotation`,
+      );
+    }
     const createdHere = props.user instanceof iam.User && Stack.of(props.user) === Stack.of(this);
     const secretName = props.secretName ?? `${SECRET_NAME_PREFIX}${userName}`;
+    this.secretName = secretName;
     if (
       !createdHere &&
       (Token.isUnresolved(secretName) || !secretName.startsWith(SECRET_NAME_PREFIX))
@@ -190,6 +203,11 @@ export class RotatedAccessKey extends Construct {
       props.rotationFunction.invokePermission,
       this.ownershipTag,
     );
+    // With a grace period, the first rotation schedules the previous key's retirement: the
+    // scheduler role and its permission to invoke the function must exist before it can run.
+    if (props.rotationFunction.retirementSchedulerRole) {
+      this.rotationSchedule.node.addDependency(props.rotationFunction.retirementSchedulerRole);
+    }
   }
 }
 

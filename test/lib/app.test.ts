@@ -94,6 +94,91 @@ describe('App: bin/app.ts', () => {
     }
   });
 
+  it('synthesizes a configuration with every switch on in every stack, with cdk-nag enabled', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const context = {
+      iamKeyRotation: {
+        gracePeriod: '24h',
+        notifications: { email: ['security-team@example.com'], onSuccess: true },
+        complianceRules: true,
+        users: [
+          { userName: 'alice', createUser: true, schedule: 'rate(30 days)' },
+          { userName: 'bob', schedule: 'cron(0 2 ? * MON *)', stack: 'Other' },
+        ],
+      },
+    };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    for (const stackName of ['IamKeyRotation', 'Other']) {
+      const template = JSON.parse(
+        readFileSync(path.join(outdir, `${stackName}.template.json`), 'utf8'),
+      ) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+      const count = (type: string): number =>
+        Object.values(template.Resources).filter((r) => r.Type === type).length;
+      expect(count('AWS::SNS::Topic'), stackName).toBe(1);
+      expect(count('AWS::SNS::Subscription'), stackName).toBe(1);
+      expect(count('AWS::Events::Rule'), stackName).toBe(2);
+      expect(count('AWS::CloudWatch::Alarm'), stackName).toBe(3);
+      expect(count('AWS::CloudWatch::Dashboard'), stackName).toBe(1);
+      expect(count('AWS::Config::ConfigRule'), stackName).toBe(3);
+      expect(count('AWS::Scheduler::ScheduleGroup'), stackName).toBe(1);
+      const environment = Object.values(template.Resources).find(
+        (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment,
+      )?.Properties.Environment as { Variables: Record<string, unknown> } | undefined;
+      expect(environment?.Variables.GRACE_PERIOD_SECONDS, stackName).toBe('86400');
+    }
+  });
+
+  it('fails when the grace period is not shorter than the rotation interval of a user, naming the user and both values', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const context = {
+      iamKeyRotation: {
+        gracePeriod: '7d',
+        users: [
+          { userName: 'alice', schedule: 'rate(30 days)' },
+          { userName: 'bob', schedule: 'cron(0 2 ? * MON *)' },
+        ],
+      },
+    };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'iamKeyRotation.gracePeriod: must be shorter than the rotation interval of every user, got "7d" (7 days) but user "bob" (iamKeyRotation.users[1]) has schedule "cron(0 2 ? * MON *)": windows as little as 7 days apart; the previous key must be retired before the next rotation\n',
+    );
+    expect(readdirSync(outdir)).toEqual([]);
+  });
+
+  it('fails when notifications are invalid, naming the field and value', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const context = {
+      iamKeyRotation: {
+        notifications: { email: ['ops@example'] },
+        users: [{ userName: 'alice', schedule: 'rate(30 days)' }],
+      },
+    };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'iamKeyRotation.notifications.email[0]: expected an email address like "security-team@example.com", got "ops@example"\n',
+    );
+  });
+
   it('fails when staleKeyDays is invalid, naming the field and value', () => {
     // Arrange
     outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));

@@ -223,6 +223,238 @@ describe('Module: config', () => {
         'iamKeyRotation.users: stack "IamKeyRotation" would hold 101 users, at most 100 per stack',
       );
     });
+
+    it('leaves notifications, the grace period and compliance rules off by default', () => {
+      // Act
+      const config = parseIamKeyRotationConfig({ users: [validUser] });
+
+      // Assert
+      expect(config.notifications).toBeUndefined();
+      expect(config.gracePeriod.toSeconds()).toBe(0);
+      expect(config.complianceRules).toBeUndefined();
+    });
+
+    it.each<[string, unknown, unknown]>([
+      ['{}', {}, { email: [], onSuccess: false }],
+      [
+        'email addresses and onSuccess',
+        { email: ['security-team@example.com', 'ops+keys@corp.example.co.uk'], onSuccess: true },
+        { email: ['security-team@example.com', 'ops+keys@corp.example.co.uk'], onSuccess: true },
+      ],
+      [
+        'an existing topic',
+        { topicArn: 'arn:aws:sns:eu-west-1:123456789012:ops-alerts' },
+        { email: [], topicArn: 'arn:aws:sns:eu-west-1:123456789012:ops-alerts', onSuccess: false },
+      ],
+    ])('parses notifications with %s', (_case, notifications, expected) => {
+      // Act
+      const config = parseIamKeyRotationConfig({ users: [validUser], notifications });
+
+      // Assert
+      expect(config.notifications).toEqual(expected);
+    });
+
+    it.each<[unknown, number]>([
+      [0, 0],
+      ['0', 0],
+      ['0h', 0],
+      ['90m', 90 * 60],
+      ['24h', 24 * 3600],
+      ['7d', 7 * 86400],
+    ])('parses gracePeriod %j', (gracePeriod, seconds) => {
+      // Act
+      const config = parseIamKeyRotationConfig({
+        users: [{ ...validUser, schedule: 'rate(30 days)' }],
+        gracePeriod,
+      });
+
+      // Assert
+      expect(config.gracePeriod.toSeconds()).toBe(seconds);
+    });
+
+    it.each<[unknown, number | undefined]>([
+      [true, 90],
+      [{}, 90],
+      [{ maxAccessKeyAgeDays: 30 }, 30],
+      [false, undefined],
+    ])('parses complianceRules %j', (complianceRules, maxAccessKeyAgeDays) => {
+      // Act
+      const config = parseIamKeyRotationConfig({ users: [validUser], complianceRules });
+
+      // Assert
+      expect(config.complianceRules?.maxAccessKeyAgeDays).toBe(maxAccessKeyAgeDays);
+    });
+
+    it.each<[string, unknown, string]>([
+      [
+        'notifications is not an object',
+        true,
+        'iamKeyRotation.notifications: expected an object, got true',
+      ],
+      [
+        'notifications has an unknown field',
+        { emails: ['ops@example.com'] },
+        'iamKeyRotation.notifications.emails: unknown field (allowed: email, topicArn, onSuccess), got ["ops@example.com"]',
+      ],
+      [
+        'email is not an array',
+        { email: 'ops@example.com' },
+        'iamKeyRotation.notifications.email: expected a non-empty array of email addresses, got "ops@example.com"',
+      ],
+      [
+        'email is empty',
+        { email: [] },
+        'iamKeyRotation.notifications.email: expected a non-empty array of email addresses, got []',
+      ],
+      [
+        'an email address has no domain',
+        { email: ['ops@example.com', 'ops'] },
+        'iamKeyRotation.notifications.email[1]: expected an email address like "security-team@example.com", got "ops"',
+      ],
+      [
+        'an email address has a space',
+        { email: ['ops team@example.com'] },
+        'iamKeyRotation.notifications.email[0]: expected an email address like "security-team@example.com", got "ops team@example.com"',
+      ],
+      [
+        'an email address has a one-label domain',
+        { email: ['ops@localhost'] },
+        'iamKeyRotation.notifications.email[0]: expected an email address like "security-team@example.com", got "ops@localhost"',
+      ],
+      [
+        'an email address repeats',
+        { email: ['ops@example.com', 'OPS@example.com'] },
+        'iamKeyRotation.notifications.email[1]: duplicate email address "OPS@example.com" (already at iamKeyRotation.notifications.email[0])',
+      ],
+      [
+        'topicArn is not an SNS topic ARN',
+        { topicArn: 'arn:aws:sqs:eu-west-1:123456789012:ops-alerts' },
+        'iamKeyRotation.notifications.topicArn: expected an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic name>), got "arn:aws:sqs:eu-west-1:123456789012:ops-alerts"',
+      ],
+      [
+        'topicArn is a topic name',
+        { topicArn: 'ops-alerts' },
+        'iamKeyRotation.notifications.topicArn: expected an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic name>), got "ops-alerts"',
+      ],
+      [
+        'topicArn is a FIFO topic',
+        { topicArn: 'arn:aws:sns:eu-west-1:123456789012:ops-alerts.fifo' },
+        'iamKeyRotation.notifications.topicArn: expected a standard SNS topic (CloudWatch alarms do not publish to FIFO topics), got "arn:aws:sns:eu-west-1:123456789012:ops-alerts.fifo"',
+      ],
+      [
+        'email comes with topicArn',
+        {
+          topicArn: 'arn:aws:sns:eu-west-1:123456789012:ops-alerts',
+          email: ['ops@example.com'],
+        },
+        'iamKeyRotation.notifications.email: subscriptions are made only to the topic the stack creates: leave out "topicArn", or subscribe the addresses to "arn:aws:sns:eu-west-1:123456789012:ops-alerts" where that topic is managed, got ["ops@example.com"]',
+      ],
+      [
+        'onSuccess is not a boolean',
+        { onSuccess: 'yes' },
+        'iamKeyRotation.notifications.onSuccess: expected true or false, got "yes"',
+      ],
+    ])('fails when %s', (_case, notifications, message) => {
+      // Act & Assert
+      expect(() => parseIamKeyRotationConfig({ users: [validUser], notifications })).toThrow(
+        message,
+      );
+    });
+
+    it.each<[unknown, string]>([
+      [
+        '24',
+        'iamKeyRotation.gracePeriod: expected whole minutes, hours or days like "90m", "24h" or "7d", or 0 for none, got "24"',
+      ],
+      [
+        86400,
+        'iamKeyRotation.gracePeriod: expected whole minutes, hours or days like "90m", "24h" or "7d", or 0 for none, got 86400',
+      ],
+      [
+        '90s',
+        'iamKeyRotation.gracePeriod: expected whole minutes, hours or days like "90m", "24h" or "7d", or 0 for none, got "90s"',
+      ],
+      [
+        '1.5h',
+        'iamKeyRotation.gracePeriod: expected whole minutes, hours or days like "90m", "24h" or "7d", or 0 for none, got "1.5h"',
+      ],
+      [
+        '-1h',
+        'iamKeyRotation.gracePeriod: expected whole minutes, hours or days like "90m", "24h" or "7d", or 0 for none, got "-1h"',
+      ],
+    ])('fails when gracePeriod is %j', (gracePeriod, message) => {
+      // Act & Assert
+      expect(() => parseIamKeyRotationConfig({ users: [validUser], gracePeriod })).toThrow(message);
+    });
+
+    it.each<[string, string, string]>([
+      [
+        'rate(7 days)',
+        '7d',
+        'iamKeyRotation.gracePeriod: must be shorter than the rotation interval of every user, got "7d" (7 days) but user "bob" (iamKeyRotation.users[1]) has schedule "rate(7 days)": every 7 days; the previous key must be retired before the next rotation',
+      ],
+      [
+        'rate(12 hours)',
+        '720m',
+        'iamKeyRotation.gracePeriod: must be shorter than the rotation interval of every user, got "720m" (12 hours) but user "bob" (iamKeyRotation.users[1]) has schedule "rate(12 hours)": every 12 hours; the previous key must be retired before the next rotation',
+      ],
+      [
+        'cron(0 2 ? * MON,WED *)',
+        '48h',
+        'iamKeyRotation.gracePeriod: must be shorter than the rotation interval of every user, got "48h" (2 days) but user "bob" (iamKeyRotation.users[1]) has schedule "cron(0 2 ? * MON,WED *)": windows as little as 2 days apart; the previous key must be retired before the next rotation',
+      ],
+    ])(
+      'fails when the grace period is not shorter than the interval of %s, naming the user and both values',
+      (schedule, gracePeriod, message) => {
+        // Arrange
+        const users = [
+          { userName: 'alice', schedule: 'rate(30 days)' },
+          { userName: 'bob', schedule },
+        ];
+
+        // Act & Assert
+        expect(() => parseIamKeyRotationConfig({ users, gracePeriod })).toThrow(message);
+      },
+    );
+
+    it('accepts a grace period just shorter than the interval', () => {
+      // Act
+      const config = parseIamKeyRotationConfig({
+        users: [{ userName: 'bob', schedule: 'cron(0 2 ? * MON,WED *)' }],
+        gracePeriod: '47h',
+      });
+
+      // Assert
+      expect(config.gracePeriod.toHours()).toBe(47);
+    });
+
+    it.each<[unknown, string]>([
+      [
+        'yes',
+        'iamKeyRotation.complianceRules: expected true, false or an object like {"maxAccessKeyAgeDays": 90}, got "yes"',
+      ],
+      [
+        { maxAccessKeyAge: 90 },
+        'iamKeyRotation.complianceRules.maxAccessKeyAge: unknown field (allowed: maxAccessKeyAgeDays), got 90',
+      ],
+      [
+        { maxAccessKeyAgeDays: 0 },
+        'iamKeyRotation.complianceRules.maxAccessKeyAgeDays: expected a whole number of days from 1 to 1000, got 0',
+      ],
+      [
+        { maxAccessKeyAgeDays: '90' },
+        'iamKeyRotation.complianceRules.maxAccessKeyAgeDays: expected a whole number of days from 1 to 1000, got "90"',
+      ],
+      [
+        { maxAccessKeyAgeDays: 90.5 },
+        'iamKeyRotation.complianceRules.maxAccessKeyAgeDays: expected a whole number of days from 1 to 1000, got 90.5',
+      ],
+    ])('fails when complianceRules is %j', (complianceRules, message) => {
+      // Act & Assert
+      expect(() => parseIamKeyRotationConfig({ users: [validUser], complianceRules })).toThrow(
+        message,
+      );
+    });
   });
 
   describe('Function: usersByStack', () => {

@@ -20,14 +20,38 @@ const EXAMPLE_CONFIG = {
   ],
 };
 
+/** Every switch on: notifications to a topic of the stack, a grace period, compliance rules. */
+const ALL_SWITCHES_CONFIG = {
+  ...EXAMPLE_CONFIG,
+  // Shorter than rate(12 hours) of 'reporting'.
+  gracePeriod: '2h',
+  notifications: { email: ['security-team@example.com', 'ops@example.com'], onSuccess: true },
+  complianceRules: { maxAccessKeyAgeDays: 45 },
+};
+
+const EXISTING_TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:ops-alerts';
+
+/** Every switch on, notifications to an existing topic. */
+const EXISTING_TOPIC_CONFIG = {
+  ...ALL_SWITCHES_CONFIG,
+  notifications: { topicArn: EXISTING_TOPIC_ARN, onSuccess: true },
+};
+
 function synthStacks(
   rawConfig: unknown,
   options: { bundling?: boolean } = {},
 ): { app: App; stacks: IamKeyRotationStack[] } {
   const app = new App(options.bundling ? {} : { context: { 'aws:cdk:bundling-stacks': [] } });
   const config = parseIamKeyRotationConfig(rawConfig);
+  // As bin/app.ts passes the configuration.
   const stacks = [...usersByStack(config)].map(
-    ([stackName, users]) => new IamKeyRotationStack(app, stackName, { users }),
+    ([stackName, users]) =>
+      new IamKeyRotationStack(app, stackName, {
+        users,
+        rotationFunction: { staleKeyDays: config.staleKeyDays, gracePeriod: config.gracePeriod },
+        notifications: config.notifications,
+        complianceRules: config.complianceRules,
+      }),
   );
   return { app, stacks };
 }
@@ -399,7 +423,7 @@ describe('Construct: IamKeyRotationStack', () => {
           Description: Match.stringLikeRegexp('^ARN of the secret iam-key-rotation/'),
         });
       }
-      expect(Object.keys(template.findOutputs('*'))).toHaveLength(4);
+      expect(Object.keys(template.findOutputs('*'))).toHaveLength(5);
     });
 
     it('keeps the output ids of users whose names give the same id apart', () => {
@@ -432,6 +456,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
       // Assert
       expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+        'DashboardUrl',
         'RotationFunctionName',
         ...[...secretArnOutputIds(['ci-deployer', 'ci_deployer']).values()].sort(),
       ]);
@@ -628,6 +653,241 @@ describe('Construct: IamKeyRotationStack', () => {
     });
   });
 
+  describe('Monitoring', () => {
+    it('has the alarms and the dashboard but no topic, rule, alarm action or Config rule by default', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+      template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+      for (const type of [
+        'AWS::SNS::Topic',
+        'AWS::SNS::TopicPolicy',
+        'AWS::SNS::Subscription',
+        'AWS::KMS::Key',
+        'AWS::Events::Rule',
+        'AWS::Config::ConfigRule',
+        'AWS::Scheduler::ScheduleGroup',
+      ]) {
+        template.resourceCountIs(type, 0);
+      }
+      template.resourcePropertiesCountIs(
+        'AWS::CloudWatch::Alarm',
+        { AlarmActions: Match.anyValue() },
+        0,
+      );
+    });
+
+    it('outputs the URL of the dashboard under a stable id', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      template.hasOutput('DashboardUrl', {
+        Value: {
+          'Fn::Join': [
+            '',
+            [
+              'https://',
+              { Ref: 'AWS::Region' },
+              '.console.aws.amazon.com/cloudwatch/home?region=',
+              { Ref: 'AWS::Region' },
+              '#dashboards/dashboard/IamKeyRotation-',
+              { Ref: 'AWS::Region' },
+            ],
+          ],
+        },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Dashboard', {
+        DashboardName: { 'Fn::Join': ['', ['IamKeyRotation-', { Ref: 'AWS::Region' }]] },
+      });
+    });
+  });
+
+  describe('Notifications', () => {
+    it('creates an encrypted topic, the email subscriptions, the rules and the alarm actions', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(ALL_SWITCHES_CONFIG));
+
+      // Assert
+      template.resourceCountIs('AWS::SNS::Topic', 1);
+      template.resourceCountIs('AWS::KMS::Key', 1);
+      template.resourceCountIs('AWS::SNS::TopicPolicy', 1);
+      template.resourceCountIs('AWS::SNS::Subscription', 2);
+      // Failed and abandoned rotations; completed ones (onSuccess).
+      template.resourceCountIs('AWS::Events::Rule', 2);
+      const topicId = onlyLogicalId(
+        template.toJSON() as TemplateJson,
+        'AWS::SNS::Topic',
+        /^NotificationsTopic/,
+      );
+      template.resourcePropertiesCountIs(
+        'AWS::CloudWatch::Alarm',
+        { AlarmActions: [{ Ref: topicId }], OKActions: [{ Ref: topicId }] },
+        3,
+      );
+      template.hasOutput('NotificationTopicArn', { Value: { Ref: topicId } });
+    });
+
+    it("limits the rules to the stack's own secrets", () => {
+      // Arrange
+      const { stacks } = synthStacks({
+        ...ALL_SWITCHES_CONFIG,
+        users: [
+          ...ALL_SWITCHES_CONFIG.users,
+          { userName: 'other', schedule: 'rate(7 days)', stack: 'Other' },
+        ],
+      });
+
+      // Act
+      const templates = stacks.map((stack) => Template.fromStack(stack));
+
+      // Assert
+      for (const template of templates) {
+        const secretRefs = Object.keys(template.findResources('AWS::SecretsManager::Secret')).map(
+          (id) => ({ Ref: id }),
+        );
+        const rules = Object.values(template.findResources('AWS::Events::Rule')) as {
+          Properties: {
+            EventPattern: { detail: { additionalEventData: { SecretId: unknown[] } } };
+          };
+        }[];
+        expect(rules).toHaveLength(2);
+        for (const rule of rules) {
+          expect(rule.Properties.EventPattern.detail.additionalEventData.SecretId).toEqual(
+            secretRefs,
+          );
+        }
+      }
+      expect(stacks.map((stack) => stack.stackName)).toEqual(['IamKeyRotation', 'Other']);
+    });
+
+    it('has no RotationSucceeded rule without onSuccess', () => {
+      // Act
+      const template = Template.fromStack(
+        onlyStack({ ...ALL_SWITCHES_CONFIG, notifications: { email: ['ops@example.com'] } }),
+      );
+
+      // Assert
+      template.resourceCountIs('AWS::Events::Rule', 1);
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: Match.objectLike({
+          detail: Match.objectLike({ eventName: ['RotationFailed', 'RotationAbandoned'] }),
+        }),
+      });
+    });
+
+    it('creates a topic without subscriptions for notifications {}', () => {
+      // Act
+      const template = Template.fromStack(onlyStack({ ...EXAMPLE_CONFIG, notifications: {} }));
+
+      // Assert
+      template.resourceCountIs('AWS::SNS::Topic', 1);
+      template.resourceCountIs('AWS::SNS::Subscription', 0);
+      template.resourceCountIs('AWS::Events::Rule', 1);
+    });
+
+    it('sends everything to an existing topicArn without creating a topic, key or topic policy', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXISTING_TOPIC_CONFIG));
+
+      // Assert
+      template.resourceCountIs('AWS::SNS::Topic', 0);
+      template.resourceCountIs('AWS::KMS::Key', 0);
+      template.resourceCountIs('AWS::SNS::TopicPolicy', 0);
+      template.resourceCountIs('AWS::SNS::Subscription', 0);
+      template.resourcePropertiesCountIs(
+        'AWS::Events::Rule',
+        { Targets: [Match.objectLike({ Arn: EXISTING_TOPIC_ARN })] },
+        2,
+      );
+      template.resourcePropertiesCountIs(
+        'AWS::CloudWatch::Alarm',
+        { AlarmActions: [EXISTING_TOPIC_ARN], OKActions: [EXISTING_TOPIC_ARN] },
+        3,
+      );
+      template.hasOutput('NotificationTopicArn', { Value: EXISTING_TOPIC_ARN });
+    });
+  });
+
+  describe('Grace period', () => {
+    it('has a schedule group, a scheduler role and the grace period environment with gracePeriod', () => {
+      // Act
+      const template = Template.fromStack(onlyStack({ ...EXAMPLE_CONFIG, gracePeriod: '90m' }));
+
+      // Assert
+      const json = template.toJSON() as TemplateJson;
+      const groupId = onlyLogicalId(json, 'AWS::Scheduler::ScheduleGroup', /^RotationFunction/);
+      const schedulerRoleId = onlyLogicalId(json, 'AWS::IAM::Role', /^RotationFunctionRetirement/);
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: {
+            STALE_KEY_DAYS: '7',
+            GRACE_PERIOD_SECONDS: '5400',
+            RETIREMENT_SCHEDULE_GROUP: { Ref: groupId },
+            RETIREMENT_SCHEDULER_ROLE_ARN: { 'Fn::GetAtt': [schedulerRoleId, 'Arn'] },
+          },
+        },
+      });
+      const actions = new Set(statementsOfRole(json, ROTATION_ROLE).flatMap((s) => s.Action));
+      for (const action of ['scheduler:CreateSchedule', 'iam:PassRole']) {
+        expect(actions).toContain(action);
+      }
+      expect(actions).not.toContain('scheduler:DeleteSchedule');
+      template.hasOutput('RetirementScheduleGroupName', { Value: { Ref: groupId } });
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+      expect(findCycle(json)).toBeUndefined();
+    });
+
+    it('has none of them without gracePeriod', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+
+      // Assert
+      const json = template.toJSON() as TemplateJson;
+      template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 0);
+      expect(logicalIds(json, 'AWS::IAM::Role', /^RotationFunctionRetirement/)).toEqual([]);
+      expect(JSON.stringify(json)).not.toMatch(
+        /GRACE_PERIOD_SECONDS|RETIREMENT_|scheduler:|iam:PassRole/,
+      );
+      expect(Object.keys(template.findOutputs('RetirementScheduleGroupName'))).toEqual([]);
+    });
+  });
+
+  describe('Compliance rules', () => {
+    it('adds the Config rules with complianceRules, scoped to the secrets of the stack', () => {
+      // Act
+      const template = Template.fromStack(onlyStack(ALL_SWITCHES_CONFIG));
+
+      // Assert
+      template.resourceCountIs('AWS::Config::ConfigRule', 3);
+      template.resourcePropertiesCountIs(
+        'AWS::Config::ConfigRule',
+        { Scope: { TagKey: 'iam-key-rotation:stack', TagValue: 'IamKeyRotation' } },
+        2,
+      );
+      template.hasResourceProperties('AWS::Config::ConfigRule', {
+        Source: { Owner: 'AWS', SourceIdentifier: 'ACCESS_KEYS_ROTATED' },
+        InputParameters: { maxAccessKeyAge: 45 },
+      });
+      template.resourcePropertiesCountIs(
+        'AWS::SecretsManager::Secret',
+        { Tags: Match.arrayWith([{ Key: 'iam-key-rotation:stack', Value: 'IamKeyRotation' }]) },
+        3,
+      );
+    });
+
+    it('has no Config rule and no scope tag without complianceRules', () => {
+      // Act
+      const template = Template.fromStack(onlyStack({ ...EXAMPLE_CONFIG, complianceRules: false }));
+
+      // Assert
+      template.resourceCountIs('AWS::Config::ConfigRule', 0);
+      expect(JSON.stringify(template.toJSON())).not.toContain('iam-key-rotation:stack');
+    });
+  });
+
   describe('Stale keys', () => {
     it('sets STALE_KEY_DAYS to 7 by default', () => {
       // Act
@@ -696,6 +956,35 @@ describe('Construct: IamKeyRotationStack', () => {
       },
     );
 
+    it('synthesizes 100 existing users with every switch on within the CloudFormation and IAM limits', () => {
+      // Arrange
+      const users = Array.from({ length: 100 }, (_, i) => ({
+        userName: `bench-user-${String(i).padStart(3, '0')}-${'x'.repeat(40)}`,
+        schedule: 'rate(30 days)',
+        ...(i % 5 === 0 ? { kmsKeyArn: KEY_ARN } : {}),
+      }));
+
+      // Act
+      const template = Template.fromStack(
+        onlyStack({ ...ALL_SWITCHES_CONFIG, gracePeriod: '24h', users }),
+      ).toJSON() as TemplateJson;
+
+      // Assert
+      const types = Object.values(template.Resources).map((r) => r.Type);
+      expect(types.length).toBeLessThanOrEqual(500);
+      // The secrets are spread over several rules per event group, each pattern within 2,048
+      // characters.
+      expect(types.filter((t) => t === 'AWS::Events::Rule').length).toBeGreaterThan(2);
+      for (const roleId of logicalIds(template, 'AWS::IAM::Role', /./)) {
+        const managed = Object.values(template.Resources).filter(
+          (r) =>
+            r.Type === 'AWS::IAM::ManagedPolicy' &&
+            JSON.stringify(r.Properties?.Roles ?? []).includes(`"${roleId}"`),
+        );
+        expect(managed.length, roleId).toBeLessThanOrEqual(10);
+      }
+    });
+
     it('spreads 200 users over the stacks named in the configuration', () => {
       // Arrange
       const users = Array.from({ length: 200 }, (_, i) => ({
@@ -718,9 +1007,13 @@ describe('Construct: IamKeyRotationStack', () => {
   });
 
   describe('cdk-nag AwsSolutionsChecks', () => {
-    it('reports no unacknowledged finding', () => {
+    it.each([
+      ['the example configuration', EXAMPLE_CONFIG],
+      ['every switch on', ALL_SWITCHES_CONFIG],
+      ['every switch on and an existing topic', EXISTING_TOPIC_CONFIG],
+    ])('reports no unacknowledged finding with %s', (_case, config) => {
       // Arrange
-      const stack = onlyStack(EXAMPLE_CONFIG);
+      const stack = onlyStack(config);
 
       // Act
       const report = new AwsSolutionsChecks().validateScope(stack);
@@ -733,19 +1026,22 @@ describe('Construct: IamKeyRotationStack', () => {
 
   describe('cfn-lint', () => {
     it('finds no error and no warning in the synthesized templates', () => {
-      // Arrange
-      const { app } = synthStacks({
-        users: [
-          ...EXAMPLE_CONFIG.users,
-          { userName: 'other', schedule: 'rate(7 days)', stack: 'Other' },
-        ],
-      });
-      const assembly = app.synth();
+      // Arrange: the default configuration, every switch on, and an existing topic
       const directory = temporaryDirectory();
-      const files = assembly.stacks.map((artifact) => {
-        const file = path.join(directory, `${artifact.stackName}.template.json`);
-        writeFileSync(file, JSON.stringify(artifact.template, null, 1));
-        return file;
+      const files = [
+        { name: 'default', config: EXAMPLE_CONFIG },
+        { name: 'all-switches', config: ALL_SWITCHES_CONFIG },
+        { name: 'existing-topic', config: EXISTING_TOPIC_CONFIG },
+      ].flatMap(({ name, config }) => {
+        const { app } = synthStacks({
+          ...config,
+          users: [...config.users, { userName: 'other', schedule: 'rate(7 days)', stack: 'Other' }],
+        });
+        return app.synth().stacks.map((artifact) => {
+          const file = path.join(directory, `${name}-${artifact.stackName}.template.json`);
+          writeFileSync(file, JSON.stringify(artifact.template, null, 1));
+          return file;
+        });
       });
 
       // Act

@@ -3,7 +3,13 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import {
+  GRACE_PERIOD_SECONDS_ENV,
+  RETIREMENT_SCHEDULER_ROLE_ARN_ENV,
+  RETIREMENT_SCHEDULE_GROUP_ENV,
+} from '../../lambda/observability.js';
 import { KeyRotationFunction } from '../../lib/key-rotation-function.js';
 
 function newStack(): Stack {
@@ -281,6 +287,202 @@ describe('Construct: KeyRotationFunction', () => {
           ]),
         },
       });
+    });
+  });
+
+  describe('Grace period', () => {
+    /** The logical id of the only resource of `type` whose id starts with `prefix`. */
+    function logicalIdOf(template: Template, type: string, prefix: string): string {
+      const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
+      if (ids.length !== 1 || ids[0] === undefined) {
+        throw new Error(`expected one ${type} ${prefix}*, got [${ids.join(', ')}]`);
+      }
+      return ids[0];
+    }
+
+    it('has no schedule group, scheduler role or grace period environment by default', () => {
+      // Arrange
+      const stack = newStack();
+
+      // Act
+      const fn = new KeyRotationFunction(stack, 'RotationFunction');
+
+      // Assert
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 0);
+      template.resourceCountIs('AWS::IAM::Role', 1);
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: { STALE_KEY_DAYS: '7' } },
+      });
+      expect(JSON.stringify(template.toJSON())).not.toMatch(/scheduler:|iam:PassRole/);
+      expect(fn.hasGracePeriod).toBe(false);
+      expect(fn.retirementScheduleGroup).toBeUndefined();
+      expect(fn.retirementSchedulerRole).toBeUndefined();
+    });
+
+    it('has none of them with a grace period of zero', () => {
+      // Arrange
+      const stack = newStack();
+
+      // Act
+      new KeyRotationFunction(stack, 'RotationFunction', { gracePeriod: Duration.minutes(0) });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 0);
+      template.resourceCountIs('AWS::IAM::Role', 1);
+    });
+
+    it('passes the grace period, the schedule group and the scheduler role in the environment', () => {
+      // Arrange
+      const stack = newStack();
+
+      // Act
+      new KeyRotationFunction(stack, 'RotationFunction', { gracePeriod: Duration.hours(24) });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+      const groupId = logicalIdOf(template, 'AWS::Scheduler::ScheduleGroup', 'RotationFunction');
+      const roleId = logicalIdOf(template, 'AWS::IAM::Role', 'RotationFunctionRetirementScheduler');
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: {
+            STALE_KEY_DAYS: '7',
+            [GRACE_PERIOD_SECONDS_ENV]: '86400',
+            [RETIREMENT_SCHEDULE_GROUP_ENV]: { Ref: groupId },
+            [RETIREMENT_SCHEDULER_ROLE_ARN_ENV]: { 'Fn::GetAtt': [roleId, 'Arn'] },
+          },
+        },
+      });
+    });
+
+    it('lets only EventBridge Scheduler of this account assume the scheduler role, for schedules of the group', () => {
+      // Arrange
+      const stack = newStack();
+
+      // Act
+      new KeyRotationFunction(stack, 'RotationFunction', { gracePeriod: Duration.minutes(90) });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      const groupId = logicalIdOf(template, 'AWS::Scheduler::ScheduleGroup', 'RotationFunction');
+      template.hasResourceProperties('AWS::IAM::Role', {
+        AssumeRolePolicyDocument: {
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: 'sts:AssumeRole',
+              Principal: { Service: 'scheduler.amazonaws.com' },
+              Condition: {
+                StringEquals: { 'aws:SourceAccount': '123456789012' },
+                ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [groupId, 'Arn'] } },
+              },
+            },
+          ],
+        },
+        ManagedPolicyArns: Match.absent(),
+      });
+    });
+
+    it('lets the scheduler role only invoke this function', () => {
+      // Arrange
+      const stack = newStack();
+
+      // Act
+      new KeyRotationFunction(stack, 'RotationFunction', { gracePeriod: Duration.minutes(90) });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      const roleId = logicalIdOf(template, 'AWS::IAM::Role', 'RotationFunctionRetirementScheduler');
+      const functionId = logicalIdOf(template, 'AWS::Lambda::Function', 'RotationFunction');
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: roleId }],
+        PolicyDocument: {
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: 'lambda:InvokeFunction',
+              Resource: { 'Fn::GetAtt': [functionId, 'Arn'] },
+            },
+          ],
+        },
+      });
+    });
+
+    it('lets the function create and delete schedules only in its group, and pass only the scheduler role to EventBridge Scheduler', () => {
+      // Arrange
+      const stack = newStack();
+
+      // Act
+      new KeyRotationFunction(stack, 'RotationFunction', { gracePeriod: Duration.days(7) });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      const groupId = logicalIdOf(template, 'AWS::Scheduler::ScheduleGroup', 'RotationFunction');
+      const roleId = logicalIdOf(template, 'AWS::IAM::Role', 'RotationFunctionRetirementScheduler');
+      const serviceRoleId = logicalIdOf(template, 'AWS::IAM::Role', 'RotationFunctionServiceRole');
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: serviceRoleId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Effect: 'Allow',
+              Action: 'scheduler:CreateSchedule',
+              Resource: {
+                'Fn::Join': [
+                  '',
+                  [
+                    'arn:',
+                    { Ref: 'AWS::Partition' },
+                    ':scheduler:eu-west-1:123456789012:schedule/',
+                    { Ref: groupId },
+                    '/*',
+                  ],
+                ],
+              },
+            },
+            {
+              Effect: 'Allow',
+              Action: 'iam:PassRole',
+              Resource: { 'Fn::GetAtt': [roleId, 'Arn'] },
+              Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+            },
+          ]),
+        },
+      });
+      const actions = JSON.stringify(template.toJSON())
+        .match(/"(scheduler|iam):[A-Za-z]+"/g)
+        ?.filter((name) => name !== '"iam:PassedToService"');
+      expect(new Set(actions)).toEqual(new Set(['"scheduler:CreateSchedule"', '"iam:PassRole"']));
+    });
+
+    it('reports no unacknowledged cdk-nag finding', () => {
+      // Arrange
+      const stack = newStack();
+      new KeyRotationFunction(stack, 'RotationFunction', { gracePeriod: Duration.hours(24) });
+
+      // Act
+      const report = new AwsSolutionsChecks().validateScope(stack);
+
+      // Assert
+      expect(report.violations).toEqual([]);
+    });
+
+    it.each([
+      [
+        Duration.seconds(90),
+        'gracePeriod must be whole minutes (Duration.minutes(0) for none), got 1 minute 30 seconds',
+      ],
+      [Duration.seconds(30), 'gracePeriod must be whole minutes'],
+    ])('fails when the grace period is %s', (gracePeriod, message) => {
+      // Arrange
+      const stack = newStack();
+
+      // Act & Assert
+      expect(() => new KeyRotationFunction(stack, 'RotationFunction', { gracePeriod })).toThrow(
+        message,
+      );
     });
   });
 });

@@ -194,4 +194,38 @@ describe('Class: KeyRotationSchedule', () => {
       expect(schedule.windowProblem(window)).toContain(message);
     });
   });
+
+  describe('Property: shortestInterval', () => {
+    it.each<[string, number, string]>([
+      ['rate(30 days)', 30 * 24, 'every 30 days'],
+      ['rate(1 day)', 24, 'every 1 day'],
+      ['rate(12 hours)', 12, 'every 12 hours'],
+      ['cron(0 2 ? * MON *)', 7 * 24, 'windows as little as 7 days apart'],
+      ['cron(0 2 ? * MON,WED *)', 2 * 24, 'windows as little as 2 days apart'],
+      ['cron(0 2 ? * MON,SAT *)', 2 * 24, 'windows as little as 2 days apart'],
+      ['cron(0 2 ? * MON-FRI *)', 24, 'windows as little as 1 day apart'],
+      ['cron(0 2 * * ? *)', 24, 'windows as little as 1 day apart'],
+      ['cron(0 4/12 * * ? *)', 12, 'windows as little as 12 hours apart'],
+      ['cron(0 2,20 ? * MON *)', 18, 'windows as little as 18 hours apart'],
+      ['cron(0 1,21 ? * MON,TUE *)', 4, 'windows as little as 4 hours apart'],
+      ['cron(0 2 ? * L *)', 7 * 24, 'windows as little as 7 days apart'],
+      ['cron(0 2 ? * FRIL *)', 28 * 24, 'windows as little as 28 days apart'],
+      ['cron(0 10 ? FEB,MAY,AUG,NOV TUE#2 *)', 28 * 24, 'windows as little as 28 days apart'],
+      ['cron(0 2 15 * ? *)', 28 * 24, 'windows as little as 28 days apart'],
+      ['cron(0 2 1,15 * ? *)', 14 * 24, 'windows as little as 14 days apart'],
+      ['cron(0 2 1,31 * ? *)', 24, 'windows as little as 1 day apart'],
+      ['cron(0 2 30 * ? *)', 30 * 24, 'windows as little as 30 days apart'],
+      ['cron(0 2 L * ? *)', 28 * 24, 'windows as little as 28 days apart'],
+      ['cron(0 2 15W * ? *)', 25 * 24, 'windows as little as 25 days apart'],
+      // The 29th of February and the 1st of March.
+      ['cron(0 2 1/7 JAN-MAR,10 ? *)', 24, 'windows as little as 1 day apart'],
+    ])('is at most the time between two windows of %s', (expression, hours, description) => {
+      // Act
+      const schedule = KeyRotationSchedule.fromExpression(expression);
+
+      // Assert
+      expect(schedule.shortestInterval.toHours()).toBe(hours);
+      expect(schedule.describeShortestInterval()).toBe(description);
+    });
+  });
 });

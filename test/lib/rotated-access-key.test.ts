@@ -450,6 +450,77 @@ describe('Construct: RotatedAccessKey', () => {
           }),
       ).toThrow('window must be a whole number of hours, at least 1 hour, got 45 minutes');
     });
+
+    it.each<[string, Duration, string]>([
+      [
+        'rate(1 day)',
+        Duration.hours(24),
+        "the rotation function's gracePeriod (1 day) must be shorter than the rotation interval of user alice (rate(1 day): every 1 day)",
+      ],
+      [
+        'cron(0 2 ? * MON,THU *)',
+        Duration.days(3),
+        "the rotation function's gracePeriod (3 days) must be shorter than the rotation interval of user alice (cron(0 2 ? * MON,THU *): windows as little as 3 days apart)",
+      ],
+    ])(
+      'fails when the grace period is not shorter than the interval of %s',
+      (expression, gracePeriod, message) => {
+        // Arrange
+        const { stack, user } = arrange();
+        const rotationFunction = new KeyRotationFunction(stack, 'GraceFunction', { gracePeriod });
+
+        // Act & Assert
+        expect(
+          () =>
+            new RotatedAccessKey(stack, 'Key', {
+              user,
+              rotationFunction,
+              schedule: KeyRotationSchedule.fromExpression(expression),
+            }),
+        ).toThrow(message);
+      },
+    );
+
+    it('waits for the scheduler role and its policy with a grace period', () => {
+      // Arrange
+      const { stack, user } = arrange();
+      const rotationFunction = new KeyRotationFunction(stack, 'GraceFunction', {
+        gracePeriod: Duration.hours(1),
+      });
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(1),
+      });
+
+      // Assert
+      Template.fromStack(stack).hasResource('AWS::SecretsManager::RotationSchedule', {
+        DependsOn: Match.arrayWith([
+          Match.stringLikeRegexp('^GraceFunctionRetirementSchedulerRoleDefaultPolicy'),
+          Match.stringLikeRegexp('^GraceFunctionRetirementSchedulerRole[0-9A-F]{8}$'),
+        ]),
+      });
+    });
+
+    it('accepts a grace period shorter than the interval', () => {
+      // Arrange
+      const { stack, user } = arrange();
+      const rotationFunction = new KeyRotationFunction(stack, 'GraceFunction', {
+        gracePeriod: Duration.hours(23),
+      });
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(1),
+      });
+
+      // Assert
+      Template.fromStack(stack).resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    });
   });
 
   describe('Permissions', () => {
