@@ -1,8 +1,17 @@
 import { errorName } from './aws/aws-error.js';
 import type { HandlerDependencies } from './dependencies.js';
 import { InvalidSettingsError, RotationError } from './errors.js';
-import { parseRotationEvent, type RotationEvent } from './event.js';
+import {
+  parseFunctionEvent,
+  type FunctionEvent,
+  type FunctionOperation,
+  type RetirePreviousKeyEvent,
+  type RotationEvent,
+} from './event.js';
+import { InvocationMeasurements, publishInvocationMetrics } from './invocation-metrics.js';
+import { RETIRE_OPERATION } from './observability.js';
 import { createSecret } from './rotation/create-secret.js';
+import { retirePreviousKey } from './rotation/retire-previous-key.js';
 import { finishSecret } from './rotation/finish-secret.js';
 import { checkTokenVersion, resolveBoundUser } from './rotation/guard.js';
 import { verifyOwnership } from './rotation/ownership.js';
@@ -13,6 +22,8 @@ import { testSecret } from './rotation/test-secret.js';
 /** The part of the Lambda context the handler uses. */
 export interface InvocationContext {
   getRemainingTimeInMillis(): number;
+  /** The function's own ARN: the target of the grace period's schedules. */
+  readonly invokedFunctionArn?: string;
 }
 
 export type RotationHandler = (event: unknown, context?: InvocationContext) => Promise<void>;
@@ -37,80 +48,165 @@ const assertNever = (step: never): never => {
   throw new RotationError(`Unhandled rotation step ${String(step)}`);
 };
 
+/** Publishes the invocation's metrics; a failure to do so is logged, never thrown. */
+const publishMetrics = (
+  dependencies: HandlerDependencies,
+  operation: FunctionOperation,
+  outcome: 'succeeded' | 'failed',
+  durationMs: number,
+  measurements: InvocationMeasurements,
+): void => {
+  try {
+    publishInvocationMetrics(dependencies.metrics, operation, outcome, durationMs, measurements);
+  } catch (error) {
+    dependencies.logger.warn('Could not publish the invocation metrics', {
+      errorName: errorName(error),
+    });
+  }
+};
+
 /** Builds the rotation function from its dependencies; `handler.ts` wires the real ones. */
 export const createHandler =
   (dependencies: HandlerDependencies): RotationHandler =>
   async (rawEvent, invocationContext) => {
     const { logger, clock } = dependencies;
     const startedAt = clock.now();
-    let event: RotationEvent;
+    let parsed: FunctionEvent;
     try {
-      event = parseRotationEvent(rawEvent);
+      parsed = parseFunctionEvent(rawEvent);
     } catch (error) {
-      logger.error('Rejected an invalid rotation event', { error });
+      logger.error('Rejected an invalid event', { error });
       throw error;
     }
-
-    const log = logger.createChild();
-    log.appendKeys({
-      secretId: event.SecretId,
-      step: event.Step,
-      clientRequestToken: event.ClientRequestToken,
-    });
-    const remaining = invocationContext?.getRemainingTimeInMillis() ?? DEFAULT_TIME_BUDGET_MS;
-    const deadline = startedAt + remaining - DEADLINE_SAFETY_MARGIN_MS;
-
+    const operation = parsed.kind === 'step' ? parsed.event.Step : RETIRE_OPERATION;
+    const measurements = new InvocationMeasurements();
+    let outcome: 'succeeded' | 'failed' = 'failed';
     try {
-      const { settings } = dependencies;
-      if (settings instanceof InvalidSettingsError) throw settings;
-      const secret = await dependencies.secrets.describeSecret(event.SecretId);
-      const userName = resolveBoundUser(secret);
-      const state = checkTokenVersion(secret, event.ClientRequestToken);
-      if (state === 'finished' || (state === 'promoted' && event.Step !== 'finishSecret')) {
-        log.info(
-          `${event.Step}: the version is already AWSCURRENT${state === 'finished' ? ' and the rotation complete' : ''}; nothing to do`,
-        );
-        return;
+      if (parsed.kind === 'step') {
+        await runStep(dependencies, parsed.event, invocationContext, startedAt, measurements);
+      } else {
+        await runRetirement(dependencies, parsed.event, startedAt, measurements);
       }
-      // Ownership is checked before every step that acts, right before it acts.
-      const user = await verifyOwnership(dependencies.iam, secret, userName);
-      const context: StepContext = {
-        event,
-        secret,
-        userName,
-        user,
-        settings,
-        services: dependencies,
-        log,
-        deadline,
-      };
-      switch (event.Step) {
-        case 'createSecret':
-          await createSecret(context);
-          break;
-        case 'setSecret':
-          await setSecret(context);
-          break;
-        case 'testSecret':
-          await testSecret(context);
-          break;
-        case 'finishSecret':
-          await finishSecret(context, state);
-          break;
-        default:
-          assertNever(event.Step);
-      }
-      log.info(`${event.Step}: done`, { userName, durationMs: clock.now() - startedAt });
-    } catch (error) {
-      const failure =
-        error instanceof RotationError
-          ? error.withContext(event.Step, event.SecretId)
-          : new RotationError(`${event.Step} failed: ${describeAwsError(error)}`, {
-              cause: error,
-              step: event.Step,
-              secretId: event.SecretId,
-            });
-      log.error(`${event.Step}: failed`, { error: failure, durationMs: clock.now() - startedAt });
-      throw failure;
+      outcome = 'succeeded';
+    } finally {
+      publishMetrics(dependencies, operation, outcome, clock.now() - startedAt, measurements);
     }
   };
+
+/** Wraps what a step or a retirement threw into a RotationError that says where. */
+const asFailure = (
+  error: unknown,
+  operation: FunctionOperation,
+  secretId: string,
+): RotationError =>
+  error instanceof RotationError
+    ? error.withContext(operation, secretId)
+    : new RotationError(`${operation} failed: ${describeAwsError(error)}`, {
+        cause: error,
+        step: operation,
+        secretId,
+      });
+
+/** A Secrets Manager rotation step: the guard, the ownership check, then the step. */
+const runStep = async (
+  dependencies: HandlerDependencies,
+  event: RotationEvent,
+  invocationContext: InvocationContext | undefined,
+  startedAt: number,
+  measurements: InvocationMeasurements,
+): Promise<void> => {
+  const { logger, clock } = dependencies;
+  const log = logger.createChild();
+  log.appendKeys({
+    secretId: event.SecretId,
+    step: event.Step,
+    clientRequestToken: event.ClientRequestToken,
+  });
+  const remaining = invocationContext?.getRemainingTimeInMillis() ?? DEFAULT_TIME_BUDGET_MS;
+  const deadline = startedAt + remaining - DEADLINE_SAFETY_MARGIN_MS;
+
+  try {
+    const { settings } = dependencies;
+    if (settings instanceof InvalidSettingsError) throw settings;
+    const secret = await dependencies.secrets.describeSecret(event.SecretId);
+    const userName = resolveBoundUser(secret);
+    const state = checkTokenVersion(secret, event.ClientRequestToken);
+    if (state === 'finished' || (state === 'promoted' && event.Step !== 'finishSecret')) {
+      log.info(
+        `${event.Step}: the version is already AWSCURRENT${state === 'finished' ? ' and the rotation complete' : ''}; nothing to do`,
+      );
+      return;
+    }
+    // Ownership is checked before every step that acts, right before it acts.
+    const user = await verifyOwnership(dependencies.iam, secret, userName);
+    const context: StepContext = {
+      event,
+      secret,
+      userName,
+      user,
+      settings,
+      services: dependencies,
+      log,
+      deadline,
+      functionArn: invocationContext?.invokedFunctionArn,
+      measurements,
+    };
+    switch (event.Step) {
+      case 'createSecret':
+        await createSecret(context);
+        break;
+      case 'setSecret':
+        await setSecret(context);
+        break;
+      case 'testSecret':
+        await testSecret(context);
+        break;
+      case 'finishSecret':
+        await finishSecret(context, state);
+        break;
+      default:
+        assertNever(event.Step);
+    }
+    log.info(`${event.Step}: done`, { userName, durationMs: clock.now() - startedAt });
+  } catch (error) {
+    const failure = asFailure(error, event.Step, event.SecretId);
+    log.error(`${event.Step}: failed`, { error: failure, durationMs: clock.now() - startedAt });
+    throw failure;
+  }
+};
+
+/** A grace-period schedule's event: retire the previous key if it is still AWSPREVIOUS. */
+const runRetirement = async (
+  dependencies: HandlerDependencies,
+  event: RetirePreviousKeyEvent,
+  startedAt: number,
+  measurements: InvocationMeasurements,
+): Promise<void> => {
+  const { logger, clock } = dependencies;
+  const log = logger.createChild();
+  log.appendKeys({
+    secretId: event.SecretId,
+    step: RETIRE_OPERATION,
+    versionId: event.VersionId,
+    accessKeyId: event.AccessKeyId,
+  });
+  try {
+    const { settings } = dependencies;
+    if (settings instanceof InvalidSettingsError) throw settings;
+    await retirePreviousKey({
+      event,
+      services: dependencies,
+      gracePeriodSeconds: settings.gracePeriod?.seconds,
+      log,
+      measurements,
+    });
+    log.info(`${RETIRE_OPERATION}: done`, { durationMs: clock.now() - startedAt });
+  } catch (error) {
+    const failure = asFailure(error, RETIRE_OPERATION, event.SecretId);
+    log.error(`${RETIRE_OPERATION}: failed`, {
+      error: failure,
+      durationMs: clock.now() - startedAt,
+    });
+    throw failure;
+  }
+};

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { IAMClient } from '@aws-sdk/client-iam';
 import {
   SecretsManagerClient,
@@ -6,9 +7,19 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
 import { IamAccessKeyStore } from './aws/iam-access-key-store.js';
+import {
+  EventBridgeRetirementScheduler,
+  type RetirementScheduler,
+} from './aws/scheduler-retirement-schedules.js';
 import { SecretsManagerSecretStore } from './aws/secrets-manager-secret-store.js';
 import { STS_ATTEMPT_TIMEOUT_MS, StsCallerIdentityService } from './aws/sts-caller-identity.js';
 import type { InvalidSettingsError } from './errors.js';
+import type { MetricsSink } from './invocation-metrics.js';
+import {
+  METRIC_DIMENSION_SERVICE,
+  METRIC_SERVICE_NAME,
+  METRICS_NAMESPACE,
+} from './observability.js';
 import type { Clock, RotationServices } from './rotation/step-context.js';
 import { parseRotationSettings, type RotationSettings } from './settings.js';
 
@@ -17,6 +28,11 @@ export type { Clock } from './rotation/step-context.js';
 /** Everything the handler needs, built once per Lambda container. */
 export interface HandlerDependencies extends RotationServices {
   readonly logger: Logger;
+  /**
+   * The invocation metrics (embedded metric format on stdout, beside the log lines), published
+   * once at the end of every invocation.
+   */
+  readonly metrics: MetricsSink;
   /**
    * The function's settings, or why its environment is invalid: then every invocation fails
    * with that message before touching anything.
@@ -39,10 +55,19 @@ export interface DependencyOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
   /**
+   * @default - Powertools Metrics in namespace METRICS_NAMESPACE with the `service` dimension
+   */
+  readonly metrics?: MetricsSink;
+  /**
    * The environment the settings are read from.
    * @default process.env
    */
   readonly environment?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Creates the grace period's schedules.
+   * @default - CreateSchedule requests signed like the other clients' calls, sent by their handler
+   */
+  readonly retirementScheduler?: RetirementScheduler;
 }
 
 /**
@@ -61,7 +86,16 @@ export const systemClock: Clock = {
     }),
 };
 
-export const SERVICE_NAME = 'iam-key-rotation';
+export const SERVICE_NAME = METRIC_SERVICE_NAME;
+
+/** The function's metrics, with the one default dimension `service`. */
+export const createMetrics = (logger?: Logger): Metrics =>
+  new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: METRIC_SERVICE_NAME,
+    defaultDimensions: { [METRIC_DIMENSION_SERVICE]: METRIC_SERVICE_NAME },
+    ...(logger === undefined ? {} : { logger }),
+  });
 
 /** The only place that constructs AWS SDK clients. */
 export const defaultDependencies = (options: DependencyOptions = {}): HandlerDependencies => {
@@ -77,15 +111,33 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
   };
   const secretsManager = new SecretsManagerClient({ ...clientConfig });
   const iam = new IAMClient({ ...(clientConfig as object) });
+  const environment = options.environment ?? process.env;
+  const schedulerEndpoint =
+    (options.clientConfig?.endpoint as string | undefined) ??
+    environment.AWS_ENDPOINT_URL_SCHEDULER ??
+    environment.AWS_ENDPOINT_URL;
+  const scheduler =
+    options.retirementScheduler ??
+    new EventBridgeRetirementScheduler({
+      region: () => secretsManager.config.region(),
+      credentials: (identityProperties) => secretsManager.config.credentials(identityProperties),
+      requestHandler: secretsManager.config.requestHandler,
+      ...(schedulerEndpoint === undefined || schedulerEndpoint === ''
+        ? {}
+        : { endpoint: schedulerEndpoint }),
+      sleep: (milliseconds) => (options.clock ?? systemClock).sleep(milliseconds),
+    });
+  const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
   let settings: RotationSettings | InvalidSettingsError;
   try {
-    settings = parseRotationSettings(options.environment ?? process.env);
+    settings = parseRotationSettings(environment);
   } catch (error) {
     settings = error as InvalidSettingsError;
   }
   return {
     secrets: new SecretsManagerSecretStore(secretsManager),
     iam: new IamAccessKeyStore(iam),
+    scheduler,
     // One attempt per call and a request timeout: testSecret retries by itself, within its
     // deadline, so an attempt can never outlast the time it was given.
     sts: new StsCallerIdentityService(
@@ -101,7 +153,8 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
         }),
     ),
     clock: options.clock ?? systemClock,
-    logger: options.logger ?? new Logger({ serviceName: SERVICE_NAME }),
+    logger,
+    metrics: options.metrics ?? createMetrics(logger),
     settings,
   };
 };

@@ -1,9 +1,9 @@
-import type { RotationStep } from './event.js';
+import type { FunctionOperation } from './event.js';
 
 export interface RotationErrorOptions {
   /** The underlying error. Never an error whose message can contain a secret value. */
   cause?: unknown;
-  step?: RotationStep;
+  step?: FunctionOperation;
   secretId?: string;
 }
 
@@ -15,7 +15,7 @@ export interface RotationErrorOptions {
 export class RotationError extends Error {
   /** Spelled out in every class: the minified bundle renames classes, so `new.target.name` would not survive. */
   public override name = 'RotationError';
-  public step?: RotationStep;
+  public step?: FunctionOperation;
   public secretId?: string;
 
   public constructor(message: string, options: RotationErrorOptions = {}) {
@@ -25,7 +25,7 @@ export class RotationError extends Error {
   }
 
   /** Records where the error happened, unless it already says so. */
-  public withContext(step: RotationStep, secretId: string): this {
+  public withContext(step: FunctionOperation, secretId: string): this {
     this.step ??= step;
     this.secretId ??= secretId;
     return this;

@@ -1,9 +1,13 @@
 import { describeType } from './describe-type.js';
 import { InvalidEventError } from './errors.js';
+import { RETIRE_EVENT_SOURCE, RETIRE_OPERATION } from './observability.js';
 
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
 
 export type RotationStep = (typeof ROTATION_STEPS)[number];
+
+/** What an invocation does: a rotation step, or the retirement of a key after its grace period. */
+export type FunctionOperation = RotationStep | typeof RETIRE_OPERATION;
 
 /**
  * The event Secrets Manager sends to a rotation function. `@types/aws-lambda` lacks
@@ -67,3 +71,126 @@ export const parseRotationEvent = (raw: unknown): RotationEvent => {
     ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
   };
 };
+
+/**
+ * The event a grace-period schedule sends (its `Target.Input`): deactivate `AccessKeyId` if it
+ * is still the key of version `VersionId`, and that version still AWSPREVIOUS, of `SecretId`.
+ */
+export interface RetirePreviousKeyEvent {
+  readonly source: typeof RETIRE_EVENT_SOURCE;
+  /** The secret's full ARN. */
+  readonly SecretId: string;
+  /** The version that became AWSPREVIOUS when the rotation completed. */
+  readonly VersionId: string;
+  /** The key that version holds. */
+  readonly AccessKeyId: string;
+}
+
+/** Either kind of event the function accepts. */
+export type FunctionEvent =
+  | { readonly kind: 'step'; readonly event: RotationEvent }
+  | { readonly kind: 'retire'; readonly event: RetirePreviousKeyEvent };
+
+/** A Secrets Manager secret ARN: partition, region, account, name and its 6-character suffix. */
+export const SECRET_ARN_PATTERN =
+  /^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[\w/+=.@-]{1,512}-[A-Za-z0-9]{6}$/;
+
+/** A secret version id (a ClientRequestToken): 32-64 characters, as Secrets Manager requires. */
+export const SECRET_VERSION_ID_PATTERN = /^[\w-]{32,64}$/;
+
+/** An IAM access key id: 16-128 word characters. */
+export const ACCESS_KEY_ID_PATTERN = /^\w{16,128}$/;
+
+const RETIRE_EVENT_FIELDS = ['source', 'SecretId', 'VersionId', 'AccessKeyId'] as const;
+
+const describeFound = (value: unknown): string =>
+  typeof value === 'string'
+    ? value === ''
+      ? 'an empty string'
+      : `a string of length ${String(value.length)}`
+    : describeType(value);
+
+const requirePattern = (
+  record: Record<string, unknown>,
+  field: string,
+  pattern: RegExp,
+  expected: string,
+): string => {
+  const value = record[field];
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new InvalidEventError(
+      `Invalid ${RETIRE_OPERATION} event: field ${field} must be ${expected}, got ${
+        typeof value === 'string' && pattern.test(value.trim())
+          ? 'it with surrounding spaces'
+          : describeFound(value)
+      }; nothing was changed`,
+    );
+  }
+  return value;
+};
+
+/**
+ * Validates a grace-period schedule's event: exactly the fields {@link RetirePreviousKeyEvent}
+ * names, each of its shape. The error names the field and what was expected, never its value
+ * (a forged event's content is not echoed into the log).
+ */
+export const parseRetireEvent = (raw: object): RetirePreviousKeyEvent => {
+  const record = raw as Record<string, unknown>;
+  const unknown = Object.keys(record).filter(
+    (field) => !(RETIRE_EVENT_FIELDS as readonly string[]).includes(field),
+  );
+  if (unknown.length > 0) {
+    throw new InvalidEventError(
+      `Invalid ${RETIRE_OPERATION} event: unexpected field${unknown.length > 1 ? 's' : ''} ${unknown
+        .slice(0, 5)
+        .map((field) => JSON.stringify(field.slice(0, 40)))
+        .join(', ')}; expected only ${RETIRE_EVENT_FIELDS.join(', ')}; nothing was changed`,
+    );
+  }
+  if (record.source !== RETIRE_EVENT_SOURCE) {
+    throw new InvalidEventError(
+      `Invalid event: field source must be "${RETIRE_EVENT_SOURCE}" (a grace-period schedule), got ${describeFound(record.source)}; nothing was changed`,
+    );
+  }
+  return {
+    source: RETIRE_EVENT_SOURCE,
+    SecretId: requirePattern(
+      record,
+      'SecretId',
+      SECRET_ARN_PATTERN,
+      'the full ARN of a secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)',
+    ),
+    VersionId: requirePattern(
+      record,
+      'VersionId',
+      SECRET_VERSION_ID_PATTERN,
+      'a secret version id (32-64 letters, digits, _ and -)',
+    ),
+    AccessKeyId: requirePattern(
+      record,
+      'AccessKeyId',
+      ACCESS_KEY_ID_PATTERN,
+      'an IAM access key id (16-128 letters, digits and _)',
+    ),
+  };
+};
+
+/**
+ * Tells a grace-period schedule's event (it has `source`) from a Secrets Manager step event
+ * and validates it as such.
+ */
+export const parseFunctionEvent = (raw: unknown): FunctionEvent => {
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'source' in raw) {
+    return { kind: 'retire', event: parseRetireEvent(raw) };
+  }
+  return { kind: 'step', event: parseRotationEvent(raw) };
+};
+
+/** The `Target.Input` of a grace-period schedule: the event {@link parseRetireEvent} accepts. */
+export const serializeRetireEvent = (event: Omit<RetirePreviousKeyEvent, 'source'>): string =>
+  JSON.stringify({
+    source: RETIRE_EVENT_SOURCE,
+    SecretId: event.SecretId,
+    VersionId: event.VersionId,
+    AccessKeyId: event.AccessKeyId,
+  });

@@ -1,5 +1,24 @@
 import { DEFAULT_STALE_KEY_DAYS, STALE_KEY_DAYS_ENV } from './rotation/binding.js';
 import { InvalidSettingsError } from './errors.js';
+import {
+  GRACE_PERIOD_SECONDS_ENV,
+  RETIREMENT_SCHEDULE_GROUP_ENV,
+  RETIREMENT_SCHEDULER_ROLE_ARN_ENV,
+} from './observability.js';
+
+/**
+ * Where finishSecret schedules the retirement of the previous key when a grace period is set:
+ * an EventBridge Scheduler group of the stack and the role the scheduler assumes to invoke the
+ * function.
+ */
+export interface GracePeriodSettings {
+  /** Seconds the previous key stays Active after the new key became current. */
+  readonly seconds: number;
+  /** `RETIREMENT_SCHEDULE_GROUP`: the schedule group the one-time schedules go into. */
+  readonly scheduleGroup: string;
+  /** `RETIREMENT_SCHEDULER_ROLE_ARN`: the role EventBridge Scheduler assumes to invoke the function. */
+  readonly schedulerRoleArn: string;
+}
 
 /** The function's settings, read once from its environment (set by the CDK stack). */
 export interface RotationSettings {
@@ -8,26 +27,75 @@ export interface RotationSettings {
    * used for this many days (GetAccessKeyLastUsed).
    */
   readonly staleKeyDays: number;
+  /**
+   * The grace period of the previous key: finishSecret leaves it Active and schedules its
+   * deactivation. Absent (GRACE_PERIOD_SECONDS unset or 0): finishSecret deactivates it at once.
+   */
+  readonly gracePeriod?: GracePeriodSettings;
 }
 
 export const MIN_STALE_KEY_DAYS = 1;
 export const MAX_STALE_KEY_DAYS = 1000;
+
+/** The longest grace period: the longest rotation interval (1000 days) less a second. */
+export const MAX_GRACE_PERIOD_SECONDS = 1000 * 86_400 - 1;
+
+/** EventBridge Scheduler's schedule group names: 1-64 of letters, digits, `-`, `_` and `.`. */
+const SCHEDULE_GROUP_PATTERN = /^[\w.-]{1,64}$/;
+
+/** An IAM role ARN (any partition), path allowed. */
+const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+const quoted = (raw: string): string => JSON.stringify(raw.slice(0, 80));
+
+const parseStaleKeyDays = (environment: Environment): number => {
+  const raw = environment[STALE_KEY_DAYS_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_STALE_KEY_DAYS;
+  const days = /^\d{1,4}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isInteger(days) || days < MIN_STALE_KEY_DAYS || days > MAX_STALE_KEY_DAYS) {
+    throw new InvalidSettingsError(
+      `Environment variable ${STALE_KEY_DAYS_ENV} must be a whole number of days from ${MIN_STALE_KEY_DAYS} to ${MAX_STALE_KEY_DAYS}, got ${quoted(raw)}; fix the staleKeyDays setting of the stack and deploy again`,
+    );
+  }
+  return days;
+};
+
+const FIX_GRACE_PERIOD = 'fix the gracePeriod setting of the stack and deploy again';
+
+const parseGracePeriod = (environment: Environment): GracePeriodSettings | undefined => {
+  const raw = environment[GRACE_PERIOD_SECONDS_ENV];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_GRACE_PERIOD_SECONDS) {
+    throw new InvalidSettingsError(
+      `Environment variable ${GRACE_PERIOD_SECONDS_ENV} must be a whole number of seconds from 0 (no grace period) to ${MAX_GRACE_PERIOD_SECONDS}, got ${quoted(raw)}; ${FIX_GRACE_PERIOD}`,
+    );
+  }
+  if (seconds === 0) return undefined;
+  const scheduleGroup = environment[RETIREMENT_SCHEDULE_GROUP_ENV] ?? '';
+  if (!SCHEDULE_GROUP_PATTERN.test(scheduleGroup)) {
+    throw new InvalidSettingsError(
+      `Environment variable ${RETIREMENT_SCHEDULE_GROUP_ENV} must name an EventBridge Scheduler schedule group (1-64 letters, digits, -, _ and .) when ${GRACE_PERIOD_SECONDS_ENV} is ${String(seconds)}, got ${scheduleGroup === '' ? 'nothing' : quoted(scheduleGroup)}; ${FIX_GRACE_PERIOD}`,
+    );
+  }
+  const schedulerRoleArn = environment[RETIREMENT_SCHEDULER_ROLE_ARN_ENV] ?? '';
+  if (!ROLE_ARN_PATTERN.test(schedulerRoleArn)) {
+    throw new InvalidSettingsError(
+      `Environment variable ${RETIREMENT_SCHEDULER_ROLE_ARN_ENV} must be an IAM role ARN (arn:aws:iam::<account>:role/<name>) when ${GRACE_PERIOD_SECONDS_ENV} is ${String(seconds)}, got ${schedulerRoleArn === '' ? 'nothing' : quoted(schedulerRoleArn)}; ${FIX_GRACE_PERIOD}`,
+    );
+  }
+  return { seconds, scheduleGroup, schedulerRoleArn };
+};
 
 /**
  * Validates the environment into {@link RotationSettings}.
  *
  * @throws InvalidSettingsError naming the variable, the expected form and the value found
  */
-export const parseRotationSettings = (
-  environment: Readonly<Record<string, string | undefined>>,
-): RotationSettings => {
-  const raw = environment[STALE_KEY_DAYS_ENV];
-  if (raw === undefined || raw === '') return { staleKeyDays: DEFAULT_STALE_KEY_DAYS };
-  const days = /^\d{1,4}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
-  if (!Number.isInteger(days) || days < MIN_STALE_KEY_DAYS || days > MAX_STALE_KEY_DAYS) {
-    throw new InvalidSettingsError(
-      `Environment variable ${STALE_KEY_DAYS_ENV} must be a whole number of days from ${MIN_STALE_KEY_DAYS} to ${MAX_STALE_KEY_DAYS}, got ${JSON.stringify(raw.slice(0, 40))}; fix the staleKeyDays setting of the stack and deploy again`,
-    );
-  }
-  return { staleKeyDays: days };
+export const parseRotationSettings = (environment: Environment): RotationSettings => {
+  const staleKeyDays = parseStaleKeyDays(environment);
+  const gracePeriod = parseGracePeriod(environment);
+  return gracePeriod === undefined ? { staleKeyDays } : { staleKeyDays, gracePeriod };
 };

@@ -1,11 +1,12 @@
 import { ignoreNoSuchEntity } from '../aws/aws-error.js';
-import { AWSCURRENT, AWSPENDING } from '../aws/secrets-manager-secret-store.js';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
 import { RotationStateError } from '../errors.js';
 import { giveUpRotation, removePendingLabel } from './give-up.js';
 import type { TokenVersionState } from './guard.js';
 import { findCurrentVersionId } from './guard.js';
 import { findAccessKey } from './access-key-lookup.js';
 import { giveWayIfOvertaken, readPendingKey } from './pending-credentials.js';
+import { scheduleRetirement } from './retirement-schedule.js';
 import { readPreviousAccessKeyId, readSecretValue, type StepContext } from './step-context.js';
 
 /**
@@ -13,6 +14,11 @@ import { readPreviousAccessKeyId, readSecretValue, type StepContext } from './st
  * AWSPREVIOUS, kept for rollback until the next rotation deletes it), then remove AWSPENDING
  * from the token's version: the rotation is complete and can never be resumed. A retry that
  * finds AWSCURRENT already moved but AWSPENDING still there completes the cleanup.
+ *
+ * With a grace period the previous key stays Active: instead of deactivating it, the step
+ * creates the one-time schedule that retires it when the grace period ends (see
+ * retirement-schedule.ts), before it removes AWSPENDING, so a retry creates it if a crash came
+ * first.
  *
  * Everything the step needs is read and checked before AWSCURRENT moves; the move names the
  * version that was current when the step began, so it fails if someone moved AWSCURRENT since.
@@ -25,6 +31,8 @@ export const finishSecret = async (
   const token = event.ClientRequestToken;
   let newAccessKeyId: string;
   let previousAccessKeyId: string | undefined;
+  /** The version that holds the previous key: AWSCURRENT before the move, AWSPREVIOUS after. */
+  let previousVersionId: string | undefined;
   if (state === 'pending') {
     const pending = await readPendingKey(context);
     newAccessKeyId = pending.credentials.accessKeyId;
@@ -36,6 +44,7 @@ export const finishSecret = async (
         ? undefined
         : await readSecretValue(context, { versionId: currentVersionId, versionStage: AWSCURRENT });
     previousAccessKeyId = current?.credentials?.accessKeyId;
+    previousVersionId = currentVersionId;
     // Never promote a key that can no longer work (deleted or deactivated since testSecret).
     const { key } = await findAccessKey(context, newAccessKeyId);
     if (key === undefined || key.status !== 'Active') {
@@ -70,10 +79,19 @@ export const finishSecret = async (
       context,
       'the previous key stays Active until the next rotation',
     );
+    previousVersionId = Object.entries(context.secret.versionIdsToStages).find(([, stages]) =>
+      stages.includes(AWSPREVIOUS),
+    )?.[0];
   }
 
+  const { gracePeriod } = context.settings;
   if (previousAccessKeyId === undefined || previousAccessKeyId === newAccessKeyId) {
     log.info('finishSecret: no previous access key to deactivate');
+  } else if (gracePeriod !== undefined && previousVersionId !== undefined) {
+    await scheduleRetirement(context, gracePeriod, {
+      versionId: previousVersionId,
+      accessKeyId: previousAccessKeyId,
+    });
   } else {
     const found = await ignoreNoSuchEntity(() =>
       services.iam.deactivateAccessKey(userName, previousAccessKeyId),

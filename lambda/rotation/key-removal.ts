@@ -34,6 +34,7 @@ export const removeAccessKey = async (
     }
     await services.iam.deleteAccessKey(userName, key.accessKeyId);
   });
+  if (existed) context.measurements.keysDeleted += 1;
   log.info(
     existed
       ? `${context.event.Step}: removed access key`

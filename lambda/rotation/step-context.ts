@@ -6,9 +6,11 @@ import {
   type SecretStore,
   type VersionSelector,
 } from '../aws/secrets-manager-secret-store.js';
+import type { RetirementScheduler } from '../aws/scheduler-retirement-schedules.js';
 import type { CallerIdentityService } from '../aws/sts-caller-identity.js';
 import { InvalidSecretValueError, SecretBindingError } from '../errors.js';
 import type { RotationEvent } from '../event.js';
+import type { InvocationMeasurements } from '../invocation-metrics.js';
 import type { RotationSettings } from '../settings.js';
 import { parseSecretValue, type AccessKeySecretValue } from './secret-value.js';
 
@@ -23,6 +25,8 @@ export interface RotationServices {
   readonly secrets: SecretStore;
   readonly iam: AccessKeyStore;
   readonly sts: CallerIdentityService;
+  /** The grace period's one-time schedules (EventBridge Scheduler). */
+  readonly scheduler: RetirementScheduler;
   readonly clock: Clock;
 }
 
@@ -38,6 +42,10 @@ export interface StepContext {
   readonly log: Logger;
   /** Epoch milliseconds by which the step must have finished its waiting. */
   readonly deadline: number;
+  /** The function's own ARN (the Lambda context's invokedFunctionArn), if known. */
+  readonly functionArn: string | undefined;
+  /** What the invocation measured, published as metrics when it ends. */
+  readonly measurements: InvocationMeasurements;
 }
 
 const describeSelector = (selector: VersionSelector): string =>

@@ -150,11 +150,13 @@ const authenticate = async (
   const session = services.sts.open(credentials);
   let lastError = 'no attempt';
   let keyStateChecked = false;
+  let attempts = 0;
   try {
     for (let attempt = 1; ; attempt += 1) {
       if (services.clock.now() + attemptTimeoutMs > deadline) {
         return { kind: 'rejected', lastError, attempts: attempt - 1, waitedMs: waited() };
       }
+      attempts = attempt;
       try {
         const identity = await session.getCallerIdentity();
         return { kind: 'authenticated', identity, attempts: attempt, waitedMs: waited() };
@@ -186,6 +188,7 @@ const authenticate = async (
     }
   } finally {
     session.close();
+    context.measurements.stsTest = { attempts, waitedMs: waited() };
   }
 };
 

@@ -993,10 +993,19 @@ describe('Function: createHandler', () => {
       expect(logs.text).not.toContain('fake-secret-');
       expect(logs.text).not.toContain(ROTATION_TOKEN);
       expect(logs.text).not.toContain('SecretAccessKey');
-      for (const entry of logs.entries) {
+      for (const entry of logs.logEntries) {
         expect(typeof entry.secretId).toBe('string');
         expect(typeof entry.step).toBe('string');
         expect(typeof entry.clientRequestToken).toBe('string');
+      }
+      // The metrics lines (EMF, on stdout too) carry the step and the service, nothing else.
+      expect(logs.metricEntries.length).toBeGreaterThan(4);
+      for (const entry of logs.metricEntries) {
+        expect(
+          Object.keys(entry)
+            .filter((key) => typeof entry[key] === 'string')
+            .sort(),
+        ).toEqual(['operation', 'service']);
       }
     });
   });

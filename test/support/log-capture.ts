@@ -26,11 +26,36 @@ export class LogCapture {
     return this.chunks.join('');
   }
 
-  /** Every JSON log line written so far. */
+  /** Every JSON line written so far: log lines and metrics (EMF) lines. */
   public get entries(): Record<string, unknown>[] {
     return this.text
       .split('\n')
       .filter((line) => line.trim().startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
+
+  /** The JSON log lines (the Logger's), without the metrics lines. */
+  public get logEntries(): Record<string, unknown>[] {
+    return this.entries.filter((entry) => !('_aws' in entry));
+  }
+
+  /**
+   * The metrics lines: CloudWatch embedded metric format, one per flush, written to stdout like
+   * the log lines (Powertools Metrics).
+   */
+  public get metricEntries(): EmfEntry[] {
+    return this.entries.filter((entry) => '_aws' in entry) as EmfEntry[];
+  }
+}
+
+/** One line of CloudWatch embedded metric format as Powertools Metrics writes it. */
+export interface EmfEntry extends Record<string, unknown> {
+  readonly _aws: {
+    readonly Timestamp: number;
+    readonly CloudWatchMetrics: readonly {
+      readonly Namespace: string;
+      readonly Dimensions: readonly (readonly string[])[];
+      readonly Metrics: readonly { readonly Name: string; readonly Unit: string }[];
+    }[];
+  };
 }

@@ -3,6 +3,7 @@ import { createHandler, type RotationHandler } from '../../lambda/create-handler
 import { defaultDependencies, type Clock } from '../../lambda/dependencies.js';
 import type { RotationStep } from '../../lambda/event.js';
 import { REGION, type FakeAws } from './fake-aws.js';
+import { RecordingScheduler } from './recording-scheduler.js';
 
 /** A clock whose sleep advances time at once, so retry schedules run instantly. */
 export class ManualClock implements Clock {
@@ -31,14 +32,37 @@ export const ROTATION_TOKEN = 'rotation-token-SENSITIVE-3f9d2c';
 export interface TestRotation {
   readonly handler: RotationHandler;
   readonly clock: ManualClock;
+  /** The grace period's schedules the handler asked for. */
+  readonly scheduler: RecordingScheduler;
   step(step: RotationStep, token: string, remainingMs?: number): Promise<void>;
   /** RotateSecret's placeholder, then the four steps in order. */
   rotate(token: string): Promise<void>;
 }
 
+/** The ARN the test Lambda context gives as invokedFunctionArn. */
+export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:123456789012:function:iam-key-rotation`;
+
+export interface TestRotationOptions {
+  /**
+   * The function's environment (its settings).
+   * @default {} (the defaults: no grace period)
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Receives the grace period's schedules.
+   * @default a {@link RecordingScheduler}, available as `TestRotation.scheduler`
+   */
+  readonly retirementScheduler?: RecordingScheduler;
+}
+
 /** The real handler, with the real SDK clients (mocked by {@link FakeAws}). */
-export const createTestRotation = (fake: FakeAws, secretName: string): TestRotation => {
+export const createTestRotation = (
+  fake: FakeAws,
+  secretName: string,
+  options: TestRotationOptions = {},
+): TestRotation => {
   const clock = new ManualClock();
+  const scheduler = options.retirementScheduler ?? new RecordingScheduler();
   const handler = createHandler(
     defaultDependencies({
       clientConfig: {
@@ -47,6 +71,8 @@ export const createTestRotation = (fake: FakeAws, secretName: string): TestRotat
       },
       clock,
       logger: new Logger({ serviceName: 'iam-key-rotation-test', logLevel: 'DEBUG' }),
+      environment: options.environment ?? {},
+      retirementScheduler: scheduler,
     }),
   );
   const step = (name: RotationStep, token: string, remainingMs = 120_000): Promise<void> =>
@@ -57,11 +83,12 @@ export const createTestRotation = (fake: FakeAws, secretName: string): TestRotat
         ClientRequestToken: token,
         RotationToken: ROTATION_TOKEN,
       },
-      { getRemainingTimeInMillis: () => remainingMs },
+      { getRemainingTimeInMillis: () => remainingMs, invokedFunctionArn: FUNCTION_ARN },
     );
   return {
     handler,
     clock,
+    scheduler,
     step,
     rotate: async (token) => {
       fake.startRotation(secretName, token);
