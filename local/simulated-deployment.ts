@@ -11,13 +11,38 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { createHandler, type RotationHandler } from '../lambda/create-handler.js';
 import { defaultDependencies } from '../lambda/dependencies.js';
+import type { MetricsSink } from '../lambda/invocation-metrics.js';
+import {
+  GRACE_PERIOD_SECONDS_ENV,
+  RETIREMENT_SCHEDULE_GROUP_ENV,
+  RETIREMENT_SCHEDULER_ROLE_ARN_ENV,
+} from '../lambda/observability.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
 import type { RotationFunction, RotationRecord, Simulation } from './simulation/index.js';
 
 /** Every secret of the stack is named `iam-key-rotation/<user name>` (lib/ does the same). */
 export const secretNameOf = (userName: string): string => `iam-key-rotation/${userName}`;
+
+/** The schedule group and scheduler role a deployment with a grace period gets. */
+export const RETIREMENT_SCHEDULE_GROUP = 'iam-key-rotation-retirement';
+export const retirementSchedulerRoleArn = (accountId: string): string =>
+  `arn:aws:iam::${accountId}:role/iam-key-rotation-retirement-scheduler`;
+
+/**
+ * The function's environment for a grace period of `seconds` in `sim`: GRACE_PERIOD_SECONDS, the
+ * schedule group and the scheduler's role, as the stack sets them.
+ */
+export const gracePeriodEnvironment = (
+  sim: Simulation,
+  seconds: number,
+): Record<string, string> => ({
+  [GRACE_PERIOD_SECONDS_ENV]: String(seconds),
+  [RETIREMENT_SCHEDULE_GROUP_ENV]: RETIREMENT_SCHEDULE_GROUP,
+  [RETIREMENT_SCHEDULER_ROLE_ARN_ENV]: retirementSchedulerRoleArn(sim.accountId),
+});
 
 export interface SimulatedDeploymentOptions {
   readonly sim: Simulation;
@@ -33,7 +58,25 @@ export interface SimulatedDeploymentOptions {
    * @default {} (the defaults)
    */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * A grace period in seconds: the stack's schedule group is created and the function's
+   * environment gets {@link gracePeriodEnvironment} (added to `environment`).
+   * @default 0 (none)
+   */
+  readonly gracePeriodSeconds?: number;
+  /**
+   * Where the function's metrics go.
+   * @default - Powertools Metrics: one EMF line per invocation on stdout, as in Lambda
+   */
+  readonly metrics?: MetricsSink;
 }
+
+/** Metrics that go nowhere, for runs that print their own output instead of the function's. */
+export const discardedMetrics: MetricsSink = {
+  addDimension: () => undefined,
+  addMetric: () => undefined,
+  publishStoredMetrics: () => undefined,
+};
 
 export interface SimulatedDeployment {
   readonly userName: string;
@@ -51,14 +94,24 @@ export const deployToSimulation = async (
   options: SimulatedDeploymentOptions,
 ): Promise<SimulatedDeployment> => {
   const { sim, userName } = options;
+  const grace = options.gracePeriodSeconds ?? 0;
   const handler = createHandler(
     defaultDependencies({
       clientConfig: sim.lambdaClientConfig(),
       clock: sim.clock,
       logger: options.logger,
-      environment: options.environment ?? {},
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      environment: {
+        ...options.environment,
+        ...(grace > 0 ? gracePeriodEnvironment(sim, grace) : {}),
+      },
     }),
   );
+  if (grace > 0) {
+    const scheduler = new SchedulerClient({ ...sim.adminClientConfig() });
+    await scheduler.send(new CreateScheduleGroupCommand({ Name: RETIREMENT_SCHEDULE_GROUP }));
+    scheduler.destroy();
+  }
   const functionArn = sim.registerRotationFunction(options.wrap?.(handler) ?? handler);
   const iam = new IAMClient({ ...sim.adminClientConfig() });
   const secretsManager = new SecretsManagerClient({ ...sim.adminClientConfig() });

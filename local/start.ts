@@ -10,7 +10,8 @@ import { SERVICE_NAME } from '../lambda/dependencies.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
 import { renderStatus } from '../cli/commands/status.js';
 import { createCliDependencies } from '../cli/dependencies.js';
-import { deployToSimulation, secretNameOf } from './simulated-deployment.js';
+import { RETIRE_OPERATION } from '../lambda/observability.js';
+import { deployToSimulation, discardedMetrics, secretNameOf } from './simulated-deployment.js';
 import {
   AWSCURRENT,
   AWSPREVIOUS,
@@ -32,6 +33,8 @@ interface StartOptions {
   readonly delaySeconds: number;
   readonly rotations: number;
   readonly verbose: boolean;
+  /** 0: none. */
+  readonly gracePeriodSeconds: number;
 }
 
 const USER_NAME = 'demo-ses-smtp-sender';
@@ -69,6 +72,25 @@ const parseRotations = (text: string): number => {
   return value;
 };
 
+const GRACE_PERIOD = { maxSeconds: 600 } as const;
+
+/** `--grace-period`: `0`, or 1-600 seconds written as `<n>s` or `<n>m` (`10s`, `2m`). */
+const parseGracePeriod = (text: string): number => {
+  const match = /^(\d{1,3})(s|m)$/.exec(text);
+  const seconds =
+    text === '0' ? 0 : match === null ? Number.NaN : Number(match[1]) * (match[2] === 'm' ? 60 : 1);
+  if (
+    !Number.isInteger(seconds) ||
+    seconds > GRACE_PERIOD.maxSeconds ||
+    (seconds === 0 && text !== '0')
+  ) {
+    throw new InvalidArgumentError(
+      `Expected 0 or a duration of 1s to ${String(GRACE_PERIOD.maxSeconds / 60)}m, like 10s or 2m.`,
+    );
+  }
+  return seconds;
+};
+
 /**
  * Parses the command line. `--help` prints the options and a usage error prints one line and a
  * hint on stderr; both return `undefined` with `process.exitCode` set (0 and 2).
@@ -91,7 +113,13 @@ const parseOptions = (argv: readonly string[]): StartOptions | undefined => {
       parseRotations,
       ROTATIONS.default,
     )
-    .option('--verbose', "also print the rotation handler's JSON log lines")
+    .option(
+      '--grace-period <duration>',
+      `keep the previous key Active for this long after each rotation, then let an EventBridge Scheduler schedule deactivate it: 0 (none) or 1s to ${String(GRACE_PERIOD.maxSeconds / 60)}m, e.g. 10s or 2m`,
+      parseGracePeriod,
+      0,
+    )
+    .option('--verbose', "also print the rotation handler's JSON log lines and metrics")
     .addHelpText(
       'after',
       '\nExit status: 0 when every rotation succeeded and every check held, 1 when one did not, 2 on a usage error.',
@@ -106,11 +134,17 @@ const parseOptions = (argv: readonly string[]): StartOptions | undefined => {
     process.exitCode = error.exitCode === 0 ? 0 : USAGE_ERROR_EXIT_CODE;
     return undefined;
   }
-  const values = program.opts<{ delaySeconds: number; rotations: number; verbose?: true }>();
+  const values = program.opts<{
+    delaySeconds: number;
+    rotations: number;
+    gracePeriod: number;
+    verbose?: true;
+  }>();
   return {
     delaySeconds: values.delaySeconds,
     rotations: values.rotations,
     verbose: values.verbose ?? false,
+    gracePeriodSeconds: values.gracePeriod,
   };
 };
 
@@ -144,18 +178,15 @@ const main = async (options: StartOptions): Promise<void> => {
     (handler: RotationFunction): RotationFunction =>
     async (event, context) => {
       const startedAt = clock.now();
-      const attempt = timings.filter((timing) => timing.step === event.Step).length + 1;
+      // A grace-period schedule's event has no Step: it retires the previous key.
+      const step = (event.Step as string | undefined) ?? RETIRE_OPERATION;
+      const attempt = timings.filter((timing) => timing.step === step).length + 1;
       try {
         await handler(event, context);
-        timings.push({
-          step: event.Step,
-          attempt,
-          durationMs: clock.now() - startedAt,
-          outcome: 'ok',
-        });
+        timings.push({ step, attempt, durationMs: clock.now() - startedAt, outcome: 'ok' });
       } catch (error) {
         timings.push({
-          step: event.Step,
+          step,
           attempt,
           durationMs: clock.now() - startedAt,
           outcome: 'failed',
@@ -169,9 +200,23 @@ const main = async (options: StartOptions): Promise<void> => {
   console.log(
     `against a simulated IAM, STS and Secrets Manager (no AWS account, no network). New keys are rejected by STS for ${seconds(options.delaySeconds * 1_000)}, as IAM's eventual consistency does.`,
   );
-  const deployment = await deployToSimulation({ sim, userName: USER_NAME, logger, wrap: timed });
+  const grace = options.gracePeriodSeconds;
+  if (grace > 0) {
+    console.log(
+      `Grace period ${seconds(grace * 1_000)}: after each rotation the previous key stays Active, and a one-time EventBridge Scheduler schedule invokes the function to deactivate it when the grace period ends.`,
+    );
+  }
+  const deployment = await deployToSimulation({
+    sim,
+    userName: USER_NAME,
+    logger,
+    wrap: timed,
+    gracePeriodSeconds: grace,
+    // Without --verbose the metrics (EMF lines on stdout, as in Lambda) stay silent too.
+    ...(options.verbose ? {} : { metrics: discardedMetrics }),
+  });
   console.log(
-    `\nSetup, as the CDK stack does: secret ${SECRET_NAME} holding {"UserName"}, tagged ${BINDING_TAG_KEY}=${USER_NAME}, and IAM user ${USER_NAME} (no keys), tagged ${OWNER_TAG_KEY}=<the secret's ARN>.`,
+    `\nSetup, as the CDK stack does: secret ${SECRET_NAME} holding {"UserName"}, tagged ${BINDING_TAG_KEY}=${USER_NAME}, and IAM user ${USER_NAME} (no keys), tagged ${OWNER_TAG_KEY}=<the secret's ARN>${grace > 0 ? ', and the schedule group of the grace period' : ''}.`,
   );
 
   // The operator command's `status`, run in-process against the simulation.
@@ -185,6 +230,7 @@ const main = async (options: StartOptions): Promise<void> => {
 
   const runStartedAt = clock.now();
   for (let index = 1; index <= options.rotations; index += 1) {
+    await fireDueSchedules(sim, timings);
     timings.length = 0;
     const startedAt = clock.now();
     const label =
@@ -200,12 +246,72 @@ const main = async (options: StartOptions): Promise<void> => {
     }
     checkInvariants(sim);
   }
+  if (grace > 0) await waitForGracePeriod(sim, timings);
   await showStatus(
     `after ${String(options.rotations)} rotation${options.rotations === 1 ? '' : 's'}`,
   );
   console.log(
     `\nTotal: ${String(options.rotations)} rotation${options.rotations === 1 ? '' : 's'} in ${seconds(clock.now() - runStartedAt)}. ${String(sim.calls.length)} AWS API calls. Every check passed: AWSCURRENT holds an Active key that authenticates as ${USER_NAME}, the user has at most two keys, and every key is AWSCURRENT or AWSPREVIOUS.`,
   );
+};
+
+/** Runs the schedules that are due, printing what each invocation did. */
+const fireDueSchedules = async (sim: Simulation, timings: StepTiming[]): Promise<void> => {
+  timings.length = 0;
+  const fired = await sim.runDueSchedules();
+  if (fired.length === 0) return;
+  console.log(`\nEventBridge Scheduler: ${String(fired.length)} schedule invocation(s) came due`);
+  for (const timing of timings) {
+    console.log(
+      `    ${pad(timing.step, 17)} ${pad(seconds(timing.durationMs), 9)} ${timing.outcome}${timing.error === undefined ? '' : `: ${timing.error}`}`,
+    );
+  }
+};
+
+/**
+ * After the last rotation: the previous key is still Active; wait (on the real clock) until its
+ * schedule is due, counting down, then let it fire and show the keys.
+ */
+const waitForGracePeriod = async (sim: Simulation, timings: StepTiming[]): Promise<void> => {
+  const due = sim.nextScheduleTime();
+  const previous = keyHeldBy(sim, AWSPREVIOUS);
+  if (due === undefined) return;
+  console.log(
+    `\nGrace period: the previous key ${previous ?? '(none)'} is ${sim.accessKey(previous ?? '')?.status ?? 'gone'}; its schedule fires at ${new Date(due).toISOString()}.`,
+  );
+  if (process.stdout.isTTY) {
+    // A countdown on one line of the terminal.
+    while (sim.clock.now() < due) {
+      const left = due - sim.clock.now();
+      process.stdout.write(`  waiting ${seconds(left)}...   \r`);
+      await sim.clock.sleep(Math.min(1_000, left));
+    }
+    process.stdout.write(`${' '.repeat(30)}\r`);
+  } else {
+    console.log(`  waiting ${seconds(due - sim.clock.now())}...`);
+    await sim.clock.sleep(due - sim.clock.now());
+  }
+  await fireDueSchedules(sim, timings);
+  console.log(`  Access keys of ${USER_NAME}:`);
+  for (const key of sim.accessKeys(USER_NAME)) {
+    const role =
+      key.accessKeyId === keyHeldBy(sim, AWSCURRENT)
+        ? AWSCURRENT
+        : key.accessKeyId === previous
+          ? AWSPREVIOUS
+          : 'in no labelled version';
+    console.log(`    ${key.accessKeyId}  ${pad(key.status, 8)}  ${role}`);
+  }
+  if (previous !== undefined && sim.accessKey(previous)?.status !== 'Inactive') {
+    throw new Error(`the previous key ${previous} is still Active after its grace period`);
+  }
+};
+
+const keyHeldBy = (sim: Simulation, stage: string): string | undefined => {
+  const secretString = sim.versionWithStage(SECRET_NAME, stage)?.secretString;
+  return secretString === undefined
+    ? undefined
+    : (JSON.parse(secretString) as { AccessKeyId?: string }).AccessKeyId;
 };
 
 const indent = (text: string): string =>

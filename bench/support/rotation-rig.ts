@@ -4,7 +4,11 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SERVICE_NAME } from '../../lambda/dependencies.js';
-import { deployToSimulation, secretNameOf } from '../../local/simulated-deployment.js';
+import {
+  deployToSimulation,
+  discardedMetrics,
+  secretNameOf,
+} from '../../local/simulated-deployment.js';
 import { Simulation, type CallRecord, type Clock } from '../../local/simulation/index.js';
 
 export const USER_NAME = 'bench-user';
@@ -41,7 +45,13 @@ export const createRotationRig = async (options: RotationRigOptions): Promise<Ro
     rotation: { retry: { maxAttempts: 1, delayMs: 1_000 }, lambdaTimeoutMs: 120_000 },
   });
   const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'SILENT' });
-  const deployment = await deployToSimulation({ sim, userName: USER_NAME, logger });
+  // Silent: the function's metrics (EMF lines on stdout) would mix into the benchmark's table.
+  const deployment = await deployToSimulation({
+    sim,
+    userName: USER_NAME,
+    logger,
+    ...((options.logLevel ?? 'SILENT') === 'SILENT' ? { metrics: discardedMetrics } : {}),
+  });
   return {
     sim,
     rotate: async () => {

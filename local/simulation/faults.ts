@@ -1,6 +1,6 @@
 import { SimulationError } from './errors.js';
 
-export type ServiceName = 'iam' | 'sts' | 'secretsmanager';
+export type ServiceName = 'iam' | 'sts' | 'secretsmanager' | 'scheduler';
 
 /**
  * - `throttling`: the service answers `Throttling` (IAM, STS) / `ThrottlingException`

@@ -8,7 +8,8 @@ import { parseQueryBody, queryErrorResponse, queryResponse, type XmlObject } fro
 /**
  * The HTTP side of the simulation: what the SDK clients' request handler receives, how a request
  * is taken apart, and how answers and errors are encoded as each service's protocol does (AWS
- * query protocol with XML answers for IAM and STS, JSON 1.1 for Secrets Manager).
+ * query protocol with XML answers for IAM and STS, JSON 1.1 for Secrets Manager, REST-JSON for
+ * EventBridge Scheduler).
  */
 
 /** Whatever answers the requests the handler receives (the Simulation). */
@@ -73,8 +74,52 @@ const bodyText = (body: unknown): string => {
 
 const serviceOf = (auth: ParsedAuthorization | undefined, hostname: string): ServiceName => {
   const name = auth?.service ?? hostname.split('.')[0];
-  if (name === 'iam' || name === 'sts' || name === 'secretsmanager') return name;
+  if (name === 'iam' || name === 'sts' || name === 'secretsmanager' || name === 'scheduler') {
+    return name;
+  }
   throw new SimulationError(`The simulation does not serve ${hostname} (service ${String(name)})`);
+};
+
+/** The query parameters of a REST request and the member names they stand for. */
+const SCHEDULER_QUERY_MEMBERS: Readonly<Record<string, string>> = {
+  groupName: 'GroupName',
+  clientToken: 'ClientToken',
+  ScheduleGroup: 'GroupName',
+  NamePrefix: 'NamePrefix',
+  State: 'State',
+  NextToken: 'NextToken',
+  MaxResults: 'MaxResults',
+};
+
+/**
+ * EventBridge Scheduler's REST-JSON routes: the operation from the method and the path, the
+ * parameters from the path (`Name`), the query and the JSON body.
+ */
+const parseSchedulerRoute = (
+  request: HttpRequest,
+  text: string,
+): { operation: string; params: Record<string, unknown> } => {
+  const body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+  const params: Record<string, unknown> = { ...body };
+  for (const [name, value] of Object.entries(request.query)) {
+    const member = SCHEDULER_QUERY_MEMBERS[name];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (member !== undefined && typeof first === 'string') params[member] = first;
+  }
+  const [collection, encodedName, extra] = request.path.split('/').filter((part) => part !== '');
+  const method = request.method.toUpperCase();
+  const named = encodedName !== undefined && extra === undefined;
+  if (named) params.Name = decodeURIComponent(encodedName);
+  const routes: Record<string, string> = {
+    'POST schedules named': 'CreateSchedule',
+    'PUT schedules named': 'UpdateSchedule',
+    'GET schedules named': 'GetSchedule',
+    'DELETE schedules named': 'DeleteSchedule',
+    'GET schedules all': 'ListSchedules',
+    'POST schedule-groups named': 'CreateScheduleGroup',
+  };
+  const key = `${method} ${String(collection)} ${named ? 'named' : encodedName === undefined ? 'all' : 'other'}`;
+  return { operation: routes[key] ?? `${method} ${request.path}`, params };
 };
 
 /** Reads service, operation and parameters from a request. */
@@ -84,6 +129,9 @@ export const parseRequest = (request: HttpRequest): SimulatedRequest => {
   const text = bodyText(request.body);
   const attemptHeader = /attempt=(\d+)/.exec(headerOf(request, 'amz-sdk-request') ?? '');
   const attempt = attemptHeader?.[1] === undefined ? {} : { attempt: Number(attemptHeader[1]) };
+  if (service === 'scheduler') {
+    return { auth, service, ...parseSchedulerRoute(request, text), query: new Map(), ...attempt };
+  }
   if (service === 'secretsmanager') {
     const target = headerOf(request, 'x-amz-target') ?? '';
     return {
@@ -131,14 +179,16 @@ export const successResponse = (
   body: XmlObject | Record<string, unknown>,
   requestId: string,
 ): HttpResponse =>
-  service === 'secretsmanager'
-    ? response(200, JSON_CONTENT_TYPE, JSON.stringify(body), requestId)
-    : response(
-        200,
-        'text/xml',
-        queryResponse(operation, NAMESPACES[service], body as XmlObject, requestId),
-        requestId,
-      );
+  service === 'scheduler'
+    ? response(200, 'application/json', JSON.stringify(body), requestId)
+    : service === 'secretsmanager'
+      ? response(200, JSON_CONTENT_TYPE, JSON.stringify(body), requestId)
+      : response(
+          200,
+          'text/xml',
+          queryResponse(operation, NAMESPACES[service], body as XmlObject, requestId),
+          requestId,
+        );
 
 /**
  * The error as the service sends it: JSON `{__type, message}` with `x-amzn-errortype`
@@ -149,6 +199,16 @@ export const errorResponse = (
   error: AwsServiceError,
   requestId: string,
 ): HttpResponse => {
+  if (service === 'scheduler') {
+    const res = response(
+      error.statusCode,
+      'application/json',
+      JSON.stringify({ Message: error.message }),
+      requestId,
+    );
+    res.headers['x-amzn-errortype'] = error.code;
+    return res;
+  }
   if (service === 'secretsmanager') {
     const text = JSON.stringify({ __type: error.code, message: error.message });
     const res = response(error.statusCode, JSON_CONTENT_TYPE, text, requestId);

@@ -38,7 +38,17 @@ export {
   type RotationRunnerOptions,
   type RotationStatus,
   type RotationStep,
+  LAMBDA_ASYNC_RETRY_DELAYS_MS,
+  SCHEDULED_STEP,
+  type ScheduledInvocationRecord,
 } from './rotation.js';
+export {
+  DEFAULT_SCHEDULE_GROUP,
+  parseAtExpression,
+  type ScheduleGroupState,
+  type ScheduleState,
+  type ScheduleTarget,
+} from './scheduler.js';
 export {
   AWSCURRENT,
   AWSPENDING,

@@ -137,8 +137,37 @@ export interface RotationRunnerOptions {
   readonly testVersionValue?: 'none' | 'copy-current';
 }
 
+/**
+ * An invocation of a function by an EventBridge Scheduler schedule (its `Target.Input` as the
+ * event). Lambda invokes it asynchronously: a failed invocation is retried twice (see
+ * {@link LAMBDA_ASYNC_RETRY_DELAYS_MS}), each retry a record of its own.
+ */
+export interface ScheduledInvocationRecord {
+  /** `inv-N`, numbered with the rotation invocations. */
+  readonly id: string;
+  readonly scheduleArn: string;
+  readonly functionArn: string;
+  /** The schedule's Target.Input, as the function received it (parsed as JSON). */
+  readonly input: string;
+  /** The `step` the call log gives this invocation's calls. */
+  readonly step: typeof SCHEDULED_STEP;
+  /** Lambda's attempt: 1, then 2 and 3 for its retries. */
+  readonly attempt: number;
+  readonly startedAt: number;
+  readonly deadline: number;
+  endedAt?: number;
+  outcome?: InvocationOutcome;
+  error?: unknown;
+}
+
+/** The `step` of calls made by a scheduled invocation (see {@link CallInfo.step}). */
+export const SCHEDULED_STEP = 'scheduled';
+
+/** Lambda's asynchronous invocation retries a failed invocation twice, after 1 and 2 minutes. */
+export const LAMBDA_ASYNC_RETRY_DELAYS_MS: readonly number[] = [60_000, 120_000];
+
 interface LiveInvocation {
-  readonly record: InvocationRecord;
+  readonly record: InvocationRecord | ScheduledInvocationRecord;
   state: 'running' | 'dead' | 'ended';
   deathCause?: 'crashed' | 'timed-out';
   kill: () => void;
@@ -152,6 +181,7 @@ interface LiveInvocation {
  */
 export class RotationRunner implements RotationHooks {
   public readonly rotations: RotationRecord[] = [];
+  public readonly scheduledInvocations: ScheduledInvocationRecord[] = [];
   private readonly functions = new Map<string, RotationFunction>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly storage = new AsyncLocalStorage<LiveInvocation>();
@@ -182,6 +212,53 @@ export class RotationRunner implements RotationHooks {
 
   public isRotationFunction(arn: string): boolean {
     return this.functions.has(arn);
+  }
+
+  /**
+   * Invokes the function `functionArn` once with `input` (a schedule's Target.Input, parsed as
+   * JSON as Lambda does), in an invocation context of its own. A function that does not exist
+   * fails the invocation.
+   */
+  public async invokeScheduled(
+    functionArn: string,
+    input: string,
+    scheduleArn: string,
+    attempt: number,
+  ): Promise<ScheduledInvocationRecord> {
+    this.invocationCount += 1;
+    const startedAt = this.clock.now();
+    const record: ScheduledInvocationRecord = {
+      id: `inv-${this.invocationCount}`,
+      scheduleArn,
+      functionArn,
+      input,
+      step: SCHEDULED_STEP,
+      attempt,
+      startedAt,
+      deadline: startedAt + (this.options.lambdaTimeoutMs ?? 30_000),
+    };
+    this.scheduledInvocations.push(record);
+    const fn = this.functions.get(functionArn);
+    if (fn === undefined) {
+      record.outcome = 'failed';
+      record.error = new SimulationError(`No function ${functionArn}`);
+      record.endedAt = startedAt;
+      return record;
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(input === '' ? '{}' : input);
+    } catch {
+      event = input;
+    }
+    const context: RotationInvocationContext = {
+      awsRequestId: record.id,
+      functionName: functionArn.slice(functionArn.lastIndexOf(':') + 1),
+      invokedFunctionArn: functionArn,
+      getRemainingTimeInMillis: () => Math.max(0, record.deadline - this.clock.now()),
+    };
+    await this.execute(record, () => fn(event as RotationInvocationEvent, context));
+    return record;
   }
 
   /** The invocation whose async context the caller runs in, if any. */
@@ -391,13 +468,6 @@ export class RotationRunner implements RotationHooks {
       invocationRecord.endedAt = startedAt;
       return invocationRecord;
     }
-    let killed!: () => void;
-    const death = new Promise<'dead'>((resolve) => {
-      killed = () => {
-        resolve('dead');
-      };
-    });
-    const live: LiveInvocation = { record: invocationRecord, state: 'running', kill: killed };
     const functionArn = secret.rotationLambdaArn;
     const event: RotationInvocationEvent = {
       Step: step,
@@ -411,27 +481,45 @@ export class RotationRunner implements RotationHooks {
       invokedFunctionArn: functionArn,
       getRemainingTimeInMillis: () => Math.max(0, invocationRecord.deadline - this.clock.now()),
     };
+    await this.execute(invocationRecord, () => fn(event, context));
+    return invocationRecord;
+  }
+
+  /**
+   * Runs one invocation in its own async context (so every call it makes is attributed to it),
+   * and records how it ended: its result, a crash fault, or its deadline.
+   */
+  private async execute(
+    record: InvocationRecord | ScheduledInvocationRecord,
+    body: () => Promise<unknown>,
+  ): Promise<void> {
+    let killed!: () => void;
+    const death = new Promise<'dead'>((resolve) => {
+      killed = () => {
+        resolve('dead');
+      };
+    });
+    const live: LiveInvocation = { record, state: 'running', kill: killed };
     const run = this.storage
-      .run(live, () => Promise.resolve().then(() => fn(event, context)))
+      .run(live, () => Promise.resolve().then(body))
       .then(
         () => ({ ok: true as const }),
         (error: unknown) => ({ ok: false as const, error }),
       );
     this.track(run);
     const result = await Promise.race([run, death]);
-    invocationRecord.endedAt = this.clock.now();
+    record.endedAt = this.clock.now();
     if (live.state === 'dead' || result === 'dead') {
-      invocationRecord.outcome = live.deathCause ?? 'crashed';
-    } else if (invocationRecord.endedAt > invocationRecord.deadline) {
-      invocationRecord.outcome = 'timed-out';
+      record.outcome = live.deathCause ?? 'crashed';
+    } else if (record.endedAt > record.deadline) {
+      record.outcome = 'timed-out';
     } else if (result.ok) {
-      invocationRecord.outcome = 'succeeded';
+      record.outcome = 'succeeded';
     } else {
-      invocationRecord.outcome = 'failed';
-      invocationRecord.error = result.error;
+      record.outcome = 'failed';
+      record.error = result.error;
     }
     live.state = 'ended';
-    return invocationRecord;
   }
 
   private isAbandoned(record: RotationRecord): boolean {

@@ -20,6 +20,11 @@ const BAD_SIGNATURE =
 export type AuthFailure = 'token' | 'signature' | 'missing';
 
 export const authError = (service: ServiceName, kind: AuthFailure): AwsServiceError => {
+  if (service === 'scheduler') {
+    // REST-JSON: the same codes as Secrets Manager, with HTTP 403.
+    const { code, message } = authError('secretsmanager', kind);
+    return new AwsServiceError(code, message, 403);
+  }
   const sm = service === 'secretsmanager';
   switch (kind) {
     case 'token':
@@ -51,6 +56,15 @@ export const faultError = (
   kind: 'throttling' | 'server-error',
   code?: string,
 ): AwsServiceError => {
+  if (service === 'scheduler') {
+    return kind === 'throttling'
+      ? new AwsServiceError(code ?? 'ThrottlingException', 'Rate exceeded', 429)
+      : new AwsServiceError(
+          code ?? 'InternalServerException',
+          'We encountered an internal error. Please try again.',
+          500,
+        );
+  }
   if (kind === 'throttling') {
     return new AwsServiceError(
       code ?? (service === 'secretsmanager' ? 'ThrottlingException' : 'Throttling'),
@@ -83,6 +97,8 @@ export const accessDeniedError = (
   code?: string,
 ): AwsServiceError => {
   const message = `User: ${principalArn} is not authorized to perform: ${service}:${operation}${resource === undefined ? '' : ` on resource: ${resource}`} with an explicit deny in a service control policy`;
+  if (service === 'scheduler')
+    return new AwsServiceError(code ?? 'AccessDeniedException', message, 403);
   return service === 'secretsmanager'
     ? new AwsServiceError(code ?? 'AccessDeniedException', message, 400)
     : new AwsServiceError(code ?? 'AccessDenied', message, 403);

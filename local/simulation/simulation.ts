@@ -32,10 +32,13 @@ import { createRetryStrategy } from './retry-strategy.js';
 import {
   RotationRunner,
   type InvocationRecord,
+  type ScheduledInvocationRecord,
   type RotationFunction,
   type RotationRecord,
   type RotationRunnerOptions,
 } from './rotation.js';
+import { executeScheduler } from './scheduler-api.js';
+import { fireDueSchedules, SchedulerModel, type ScheduleState } from './scheduler.js';
 import { executeSecretsManager } from './secrets-manager-api.js';
 import { SecretsManagerModel, type SecretState } from './secrets-manager.js';
 import { accessDeniedError, authError, faultError } from './service-errors.js';
@@ -140,13 +143,15 @@ export interface SecretVersionView {
 }
 
 /**
- * A stateful, in-process simulation of the IAM, STS and Secrets Manager behaviour the rotation
+ * A stateful, in-process simulation of the IAM, STS, Secrets Manager and EventBridge Scheduler
+ * behaviour the rotation
  * service depends on (see shared/docs/aws-rotation-facts.md), plugged in under the real SDK v3
  * clients as their request handler.
  *
- * The pieces: `http.ts` takes requests apart and encodes answers; `iam-api.ts`, `sts-api.ts` and
- * `secrets-manager-api.ts` run each service's operations on the models in `iam.ts` and
- * `secrets-manager.ts`; `rotation.ts` plays Secrets Manager's part in rotation. This class
+ * The pieces: `http.ts` takes requests apart and encodes answers; `iam-api.ts`, `sts-api.ts`,
+ * `secrets-manager-api.ts` and `scheduler-api.ts` run each service's operations on the models in
+ * `iam.ts`, `secrets-manager.ts` and `scheduler.ts`; `rotation.ts` plays Secrets Manager's part
+ * in rotation and invokes functions. This class
  * builds them, gives SDK clients their configuration, and dispatches every request:
  * authentication, injected faults, attribution to a Lambda invocation, and the call log.
  */
@@ -156,6 +161,7 @@ export class Simulation {
   public readonly accountId: string;
   public readonly iam: IamModel;
   public readonly secretsManager: SecretsManagerModel;
+  public readonly scheduler: SchedulerModel;
   public readonly faults = new FaultInjector();
   /** Every request received, in order. */
   public readonly calls: CallRecord[] = [];
@@ -211,6 +217,7 @@ export class Simulation {
       this.runner,
     );
     this.runner.attach(this.secretsManager);
+    this.scheduler = new SchedulerModel(this.region, this.accountId, this.clock);
     this.lambdaRole = this.createRole('iam-key-rotation-function');
     this.adminRole = this.createRole('simulation-admin');
     this.handler = new SimulatedHttpHandler(this);
@@ -275,6 +282,35 @@ export class Simulation {
 
   public get invocations(): InvocationRecord[] {
     return this.runner.rotations.flatMap((rotation) => rotation.invocations);
+  }
+
+  // ---- EventBridge Scheduler ----
+
+  /**
+   * Fires every one-time schedule that is due on the clock, in order (see
+   * {@link fireDueSchedules}), and resolves when their invocations (with Lambda's retries) have
+   * ended. Time does not fire schedules by itself: call this where time has passed (after a
+   * wait, between actions), so when a schedule's invocation runs is always explicit.
+   */
+  public runDueSchedules(): Promise<ScheduledInvocationRecord[]> {
+    return this.runner.outsideInvocation(() =>
+      fireDueSchedules(this.scheduler, this.runner, this.clock),
+    );
+  }
+
+  /** When the next schedule that has not fired is due, if any. */
+  public nextScheduleTime(): number | undefined {
+    return this.scheduler.nextDueTime();
+  }
+
+  /** Every schedule that exists (a DELETE schedule that fired no longer does). */
+  public get schedules(): readonly ScheduleState[] {
+    return this.scheduler.all();
+  }
+
+  /** Every invocation by a schedule, retries included, in order. */
+  public get scheduledInvocations(): readonly ScheduledInvocationRecord[] {
+    return this.runner.scheduledInvocations;
   }
 
   // ---- Faults ----
@@ -441,7 +477,8 @@ export class Simulation {
         });
         return errorResponse(service, error, requestId);
       }
-      const rotatingSecretArn = live?.state === 'running' ? live.record.secretArn : undefined;
+      const rotatingSecretArn =
+        live?.state === 'running' && 'secretArn' in live.record ? live.record.secretArn : undefined;
       const body = this.execute(parsed, principal, rotatingSecretArn);
       result = {
         ok: true,
@@ -531,6 +568,8 @@ export class Simulation {
         return executeIam(this.iam, operation, query, caller);
       case 'sts':
         return executeSts(this.iam, this.accountId, operation, caller);
+      case 'scheduler':
+        return executeScheduler(this.scheduler, operation, params);
     }
   }
 
@@ -551,6 +590,13 @@ export class Simulation {
       }
       case 'sts':
         return undefined;
+      case 'scheduler': {
+        const name = typeof params.Name === 'string' ? params.Name : undefined;
+        const group = typeof params.GroupName === 'string' ? params.GroupName : 'default';
+        return name === undefined
+          ? undefined
+          : `arn:aws:scheduler:${this.region}:${this.accountId}:schedule/${group}/${name}`;
+      }
     }
   }
 

@@ -30,6 +30,8 @@ describe('Command: npm start (local/start.ts)', () => {
     expect(help).toContain('--rotations <count>');
     expect(help).toContain('a whole number from 1 to 20 (default: 3)');
     expect(help).toContain('--verbose');
+    expect(help).toContain('--grace-period <duration>');
+    expect(help).toContain('0 (none) or 1s to 10m, e.g. 10s or 2m (default: 0)');
     expect(help).toContain('2 on a usage error');
   });
 
@@ -38,6 +40,9 @@ describe('Command: npm start (local/start.ts)', () => {
     [['--rotations', '2.0'], "option '--rotations <count>' argument '2.0' is invalid"],
     [['--delay-seconds', '5s'], "option '--delay-seconds <seconds>' argument '5s' is invalid"],
     [['--delay'], "unknown option '--delay'"],
+    [['--grace-period', '10'], "option '--grace-period <duration>' argument '10' is invalid"],
+    [['--grace-period', '11m'], "option '--grace-period <duration>' argument '11m' is invalid"],
+    [['--grace-period', '0s'], "option '--grace-period <duration>' argument '0s' is invalid"],
   ])(
     'fails when the arguments are %j, with one line and a hint on stderr and exit code 2',
     (args, message) => {
@@ -62,6 +67,23 @@ describe('Command: npm start (local/start.ts)', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Total: 1 rotation in');
     expect(result.stdout).toContain('Every check passed');
+    expect(result.stdout).not.toMatch(/^\{/m);
+  });
+
+  it('keeps the previous key Active for the grace period, then shows the schedule deactivate it', () => {
+    // Act
+    const result = start('--delay-seconds', '0', '--rotations', '2', '--grace-period', '1s');
+
+    // Assert
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(
+      /Grace period 1\.0 s: after each rotation the previous key stays Active/,
+    );
+    expect(result.stdout).toMatch(
+      /Grace period: the previous key (AKIA\w+) is Active; its schedule fires at/,
+    );
+    expect(result.stdout).toContain('retirePreviousKey');
+    expect(result.stdout).toMatch(/AKIA\w+ {2}Inactive {2}AWSPREVIOUS/);
     expect(result.stdout).not.toMatch(/^\{/m);
   });
 });

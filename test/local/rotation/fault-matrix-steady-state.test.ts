@@ -23,7 +23,15 @@ describe('Rotation: every single fault at every call of a steady-state rotation'
       expect(calls[0]).toBe('createSecret DescribeSecret');
       expect(calls).toContain('createSecret DeleteAccessKey');
       expect(calls).toContain('createSecret CreateAccessKey');
-      expect(calls).toContain('finishSecret UpdateAccessKey');
+      if (setup.gracePeriodSeconds === undefined) {
+        expect(calls).toContain('finishSecret UpdateAccessKey');
+      } else {
+        // The previous key stays Active: finishSecret schedules its retirement, which the
+        // schedule's invocation performs when the grace period ends.
+        expect(calls).not.toContain('finishSecret UpdateAccessKey');
+        expect(calls).toContain('finishSecret CreateSchedule');
+        expect(calls).toContain('scheduled UpdateAccessKey');
+      }
     });
 
     it.each(faultCases(calls))(

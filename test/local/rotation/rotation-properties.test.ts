@@ -9,8 +9,9 @@ import { addTally, type Effect } from '../../support/scenario/effects.js';
 
 /**
  * Runs per property: 2,000 scenarios of up to eight actions take about three minutes on a
- * two-core machine (a rotation through the real SDK clients costs about 20 ms). Set
- * ROTATION_PROPERTY_RUNS for a quicker run or a longer soak.
+ * two-core machine (a rotation through the real SDK clients costs about 20 ms), about half of
+ * them with a grace period (a parameter of each run). Set ROTATION_PROPERTY_RUNS for a quicker
+ * run or a longer soak.
  */
 const RUNS = Number(process.env.ROTATION_PROPERTY_RUNS ?? '2000');
 
@@ -39,6 +40,12 @@ const EXPECTED_EFFECTS: readonly Effect[] = [
   'listed again to confirm a missing key',
   'configuration test passed',
   'operator rolled back',
+  'grace period: retirement scheduled',
+  'grace period: previous key retired',
+  'grace period: retirement after a rollback did nothing',
+  'grace period: retirement after a newer rotation did nothing',
+  'grace period: old key still used',
+  'grace period: newer rotation deleted the Active previous key',
 ];
 
 describe('Rotation: random scenarios (property)', () => {

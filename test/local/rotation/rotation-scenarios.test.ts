@@ -151,6 +151,27 @@ describe('Rotation: against the simulated AWS', () => {
       );
     });
 
+    it('deactivates the key it replaced although a value put by hand unlabelled it during finishSecret', async () => {
+      // Found by the random-seed soak: invariant 8 took the replaced key, unlabelled by the
+      // value put by hand, for a key the secret does not hold.
+      await playScenario(
+        {
+          start: 'empty',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+          testVersionValue: 'none',
+          listPropagationDelayMs: 1_500,
+        },
+        [
+          { kind: 'fault', fault: 'throttling', nth: 24, times: 1 },
+          { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 23 },
+        ],
+      );
+    });
+
     it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
       await Scenario.run({ start: 'empty' }, async (scenario) => {
         scenario.sim.injectFault({

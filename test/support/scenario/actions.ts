@@ -67,7 +67,15 @@ export interface RunParameters {
   readonly testVersionValue: 'none' | 'copy-current';
   /** How long a new key is missing from ListAccessKeys (IAM's eventually consistent listings). */
   readonly listPropagationDelayMs: number;
+  /**
+   * The function's grace period: 0 (the previous key deactivated at once) or 1 hour.
+   * @default 0
+   */
+  readonly gracePeriodSeconds?: number;
 }
+
+/** The grace period of the runs that have one: an hour, so the waits cross its end or not. */
+export const PROPERTY_GRACE_PERIOD_SECONDS = 3_600;
 
 export const describeAction = (action: Action): string => {
   switch (action.kind) {
@@ -192,7 +200,15 @@ export const actionArbitrary: fc.Arbitrary<Action> = fc
       weight: 1,
       arbitrary: fc.record({
         kind: fc.constant('wait' as const),
-        ms: fc.constantFrom(1_000, 3_600_000, 8 * 86_400_000, 30 * 86_400_000),
+        // Within and across the end of a one-hour grace period, and far beyond.
+        ms: fc.constantFrom(
+          1_000,
+          1_800_000,
+          3_600_000,
+          3_700_000,
+          8 * 86_400_000,
+          30 * 86_400_000,
+        ),
       }),
     },
   )
@@ -221,12 +237,14 @@ export const parametersArbitrary: fc.Arbitrary<RunParameters> = fc
     propagationDelayMs: fc.constantFrom(0, 0, 1_000, 5_000),
     testVersionValue: fc.constantFrom('none' as const, 'copy-current' as const),
     listPropagationDelayMs: fc.constantFrom(0, 0, 0, 1_500),
+    // Half the runs with a grace period, half without: the same number of runs in all.
+    gracePeriodSeconds: fc.constantFrom(0, PROPERTY_GRACE_PERIOD_SECONDS),
   })
   .map((parameters) =>
     readable(
       parameters,
       (p) =>
-        `${p.start}, seed ${p.seed}, ${p.maxAttempts} attempt(s), ${p.reuseToken ? 'same' : 'new'} token on retry, duplicate ${p.duplicateStep}, propagation ${p.propagationDelayMs} ms, listing lag ${p.listPropagationDelayMs} ms, test version ${p.testVersionValue}`,
+        `${p.start}, seed ${p.seed}, ${p.maxAttempts} attempt(s), ${p.reuseToken ? 'same' : 'new'} token on retry, duplicate ${p.duplicateStep}, propagation ${p.propagationDelayMs} ms, listing lag ${p.listPropagationDelayMs} ms, test version ${p.testVersionValue}, grace period ${String(p.gracePeriodSeconds)} s`,
     ),
   );
 
@@ -363,6 +381,15 @@ export const applyAction = async (scenario: Scenario, action: Action): Promise<v
   }
 };
 
+/** An action, then the schedules that came due meanwhile (the grace period's retirements). */
+export const applyActionAndSchedules = async (
+  scenario: Scenario,
+  action: Action,
+): Promise<void> => {
+  await applyAction(scenario, action);
+  await scenario.runDueSchedules();
+};
+
 /**
  * What an operator does when a rotation refused to delete keys in use: deactivate the least
  * recently used key the secret does not hold (after moving its consumers), then rotate again.
@@ -426,6 +453,7 @@ export const playScenario = async (
       start: parameters.start,
       seed: parameters.seed,
       propagationDelayMs: parameters.propagationDelayMs,
+      gracePeriodSeconds: parameters.gracePeriodSeconds ?? 0,
       rotation: {
         retry: {
           maxAttempts: parameters.maxAttempts,
@@ -449,7 +477,7 @@ export const playScenario = async (
       await rotate(scenario, 'manual');
       expect(checkInvariants(scenario), 'after the deployment').toEqual([]);
       for (const [index, action] of actions.entries()) {
-        await applyAction(scenario, action);
+        await applyActionAndSchedules(scenario, action);
         expect(
           checkInvariants(scenario),
           `after action ${index}: ${describeAction(action)}`,
@@ -463,6 +491,8 @@ export const playScenario = async (
       }
       // Scheduled rotations are at least 4 hours apart: any key propagation has long finished.
       await scenario.sim.clock.sleep(RECOVERY_WAIT_MS);
+      await scenario.runDueSchedules();
+      expect(checkInvariants(scenario), 'after the recovery wait').toEqual([]);
       const first = await scenario.runScheduledRotation();
       if (first.status !== 'succeeded') {
         const reasons = first.invocations
@@ -479,6 +509,10 @@ export const playScenario = async (
         expect(second.status, 'the second recovery rotation').toBe('succeeded');
       }
       expect(checkInvariants(scenario), 'after recovery').toEqual([]);
+      // The recovery rotation's grace period ends: its previous key is retired.
+      await scenario.sim.clock.sleep(scenario.gracePeriodMs + 2_000);
+      await scenario.runDueSchedules();
+      expect(checkInvariants(scenario), 'after the grace period of the recovery').toEqual([]);
       expect(
         bob(),
         `bob's keys and secret after everything (claimant: ${String(scenario.sim.secret(CLAIMANT_SECRET_NAME) !== undefined)})`,

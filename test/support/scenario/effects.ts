@@ -29,7 +29,21 @@ export type Effect =
   /** A RotateImmediately=false test rotation succeeded. */
   | 'configuration test passed'
   /** An operator's rollback completed. */
-  | 'operator rolled back';
+  | 'operator rolled back'
+  /** finishSecret left the previous key Active and scheduled its retirement (grace period). */
+  | 'grace period: retirement scheduled'
+  /** A retried finishSecret found its schedule already created (ConflictException). */
+  | 'grace period: retirement already scheduled'
+  /** A schedule's invocation deactivated the previous key at the end of its grace period. */
+  | 'grace period: previous key retired'
+  /** ... found the previous key AWSCURRENT again (an operator rolled back within the grace period). */
+  | 'grace period: retirement after a rollback did nothing'
+  /** ... found the previous key gone or its version superseded (a newer rotation). */
+  | 'grace period: retirement after a newer rotation did nothing'
+  /** ... warned that the previous key signed a request after the new key was created. */
+  | 'grace period: old key still used'
+  /** A newer rotation's createSecret deactivated, then deleted, a previous key still Active. */
+  | 'grace period: newer rotation deleted the Active previous key';
 
 export type EffectTally = ReadonlyMap<Effect, number>;
 
@@ -51,6 +65,35 @@ export const tallyEffects = (scenario: Scenario): EffectTally => {
       if (typeof entry.reason === 'string' && entry.reason.startsWith('unused (last used')) {
         add('deleted a key unused for staleKeyDays');
       }
+    }
+    if (
+      message === 'createSecret: removed access key' &&
+      entry.reason === 'AWSPREVIOUS' &&
+      entry.previousStatus === 'Active'
+    ) {
+      add('grace period: newer rotation deleted the Active previous key');
+    } else if (
+      message.startsWith('finishSecret: the previous access key stays Active for its grace period')
+    ) {
+      add(
+        message.endsWith('already scheduled')
+          ? 'grace period: retirement already scheduled'
+          : 'grace period: retirement scheduled',
+      );
+    } else if (message.startsWith('retirePreviousKey: deactivated the previous access key')) {
+      add('grace period: previous key retired');
+    } else if (
+      message.startsWith('retirePreviousKey: ') &&
+      message.includes('is AWSCURRENT again')
+    ) {
+      add('grace period: retirement after a rollback did nothing');
+    } else if (
+      message.startsWith('retirePreviousKey: ') &&
+      (message.includes('is no longer AWSPREVIOUS') || message.includes('any more'))
+    ) {
+      add('grace period: retirement after a newer rotation did nothing');
+    } else if (message.startsWith('retirePreviousKey: the previous access key is still used')) {
+      add('grace period: old key still used');
     } else if (message === 'testSecret: the new access key is not accepted yet; retrying') {
       add(`testSecret retried after ${String(entry.errorName)}`);
     } else if (message.endsWith('access key not listed yet; listing again to confirm')) {

@@ -28,6 +28,12 @@ export interface Setup {
    * @default 0
    */
   readonly idleDaysBeforeNext?: number;
+  /**
+   * The function's grace period. The rotation under test is then followed by the end of its
+   * grace period and the schedules that fire, whose calls are faulted too.
+   * @default 0 (none)
+   */
+  readonly gracePeriodSeconds?: number;
 }
 
 export const SETUPS: readonly Setup[] = [
@@ -54,6 +60,12 @@ export const SETUPS: readonly Setup[] = [
     start: 'stored-key',
     rotationsBefore: 2,
     operator: 'rollback',
+  },
+  {
+    name: 'steady state with a grace period (the Active AWSPREVIOUS key deleted, the new previous key retired when its schedule fires)',
+    start: 'stored-key',
+    rotationsBefore: 1,
+    gracePeriodSeconds: 3_600,
   },
 ];
 
@@ -114,30 +126,40 @@ export const runRotationUnderTest = async (
   }
   const record = scenario.lastRotation;
   if (record === undefined) throw new Error('no rotation was started');
+  if (scenario.gracePeriodMs > 0) {
+    // The grace period ends: the schedules fire (the one of the rotation under test retires
+    // its previous key; an older one finds nothing to do).
+    await scenario.sim.clock.sleep(scenario.gracePeriodMs + 2_000);
+    await scenario.runDueSchedules();
+  }
   return record;
 };
 
+/** The scenario options of a setup under a retry configuration. */
+const scenarioOptions = (
+  setup: Setup,
+  config: RetryConfig,
+): Parameters<typeof Scenario.run>[0] => ({
+  start: setup.start,
+  seed: SEED,
+  propagationDelayMs: PROPAGATION_DELAY_MS,
+  rotation: config.rotation,
+  gracePeriodSeconds: setup.gracePeriodSeconds ?? 0,
+});
+
 /** The calls the rotation under test makes in a clean run: "step Operation" each. */
 export const cleanRunCalls = async (setup: Setup, config: RetryConfig): Promise<string[]> =>
-  Scenario.run(
-    {
-      start: setup.start,
-      seed: SEED,
-      propagationDelayMs: PROPAGATION_DELAY_MS,
-      rotation: config.rotation,
-    },
-    async (scenario) => {
-      let from = 0;
-      const record = await runRotationUnderTest(scenario, setup, () => {
-        from = scenario.sim.callCount;
-      });
-      if (record.status !== 'succeeded') throw new Error(`clean run ${record.status}`);
-      return scenario.sim.calls
-        .slice(from)
-        .filter((call) => call.invocationId !== undefined)
-        .map((call) => `${String(call.step)} ${call.operation}`);
-    },
-  );
+  Scenario.run(scenarioOptions(setup, config), async (scenario) => {
+    let from = 0;
+    const record = await runRotationUnderTest(scenario, setup, () => {
+      from = scenario.sim.callCount;
+    });
+    if (record.status !== 'succeeded') throw new Error(`clean run ${record.status}`);
+    return scenario.sim.calls
+      .slice(from)
+      .filter((call) => call.invocationId !== undefined)
+      .map((call) => `${String(call.step)} ${call.operation}`);
+  });
 
 export interface FaultCase {
   readonly kind: FaultKind;
@@ -167,34 +189,26 @@ export const runFaultCase = async (
   config: RetryConfig,
   { kind, position }: FaultCase,
 ): Promise<void> => {
-  await Scenario.run(
-    {
-      start: setup.start,
-      seed: SEED,
-      propagationDelayMs: PROPAGATION_DELAY_MS,
-      rotation: config.rotation,
-    },
-    async (scenario) => {
-      let fired = (): number => 0;
-      const faulted = await runRotationUnderTest(scenario, setup, () => {
-        const fault = scenario.sim.injectFault({
-          kind,
-          match: { insideInvocation: true, nth: position + 1 },
-        });
-        fired = () => fault.fired;
+  await Scenario.run(scenarioOptions(setup, config), async (scenario) => {
+    let fired = (): number => 0;
+    const faulted = await runRotationUnderTest(scenario, setup, () => {
+      const fault = scenario.sim.injectFault({
+        kind,
+        match: { insideInvocation: true, nth: position + 1 },
       });
+      fired = () => fault.fired;
+    });
 
-      expect(fired()).toBe(1);
-      expect(checkInvariants(scenario)).toEqual([]);
-      if (config.retried) expect(faulted.status).toBe('succeeded');
+    expect(fired()).toBe(1);
+    expect(checkInvariants(scenario)).toEqual([]);
+    if (config.retried) expect(faulted.status).toBe('succeeded');
 
-      await scenario.sim.clock.sleep((setup.idleDaysBeforeNext ?? 0) * 86_400_000);
-      const next = await scenario.runScheduledRotation();
+    await scenario.sim.clock.sleep((setup.idleDaysBeforeNext ?? 0) * 86_400_000);
+    const next = await scenario.runScheduledRotation();
 
-      expect(next.status).toBe('succeeded');
-      expect(checkInvariants(scenario)).toEqual([]);
-    },
-  );
+    expect(next.status).toBe('succeeded');
+    expect(checkInvariants(scenario)).toEqual([]);
+  });
 };
 
 export interface MatrixEntry {

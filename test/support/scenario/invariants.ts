@@ -13,6 +13,8 @@ import { OTHER_USER_NAME, STALE_KEY_DAYS, USER_NAME, type Scenario } from './sce
  * where. Checks about calls judge each call of the rotation function by the world as it found
  * the call on arrival (the scenario's snapshots), not by the state at the end.
  *
+ * Invariant 10 (the grace period) applies to scenarios with a grace period only.
+ *
  * Two of them only hold once the rotation had a chance to repair what a human did:
  * - 1 (AWSCURRENT works) from the first rotation of alice's secret that succeeded after the
  *   last change by hand (or from the start, for a secret created holding a working key); a
@@ -62,8 +64,23 @@ interface FunctionCall {
   readonly snapshot: CallSnapshot;
 }
 
+/** The secret a grace-period schedule's invocation acts on: its event's SecretId. */
+const secretOfScheduled = (input: string): string => {
+  try {
+    const secretId = (JSON.parse(input) as { SecretId?: unknown }).SecretId;
+    return typeof secretId === 'string' ? secretId : '';
+  } catch {
+    return '';
+  }
+};
+
 const functionCalls = (scenario: Scenario): FunctionCall[] => {
-  const secretOf = new Map(scenario.sim.invocations.map((i) => [i.id, i.secretArn]));
+  const secretOf = new Map<string, string>(
+    scenario.sim.invocations.map((i) => [i.id, i.secretArn]),
+  );
+  for (const invocation of scenario.sim.scheduledInvocations) {
+    secretOf.set(invocation.id, secretOfScheduled(invocation.input));
+  }
   const calls: FunctionCall[] = [];
   for (const call of scenario.sim.calls) {
     if (call.invocationId === undefined) continue;
@@ -319,13 +336,21 @@ export const checkOwnership = (scenario: Scenario): string[] => {
 };
 
 /**
- * 8. A key the secret does not hold (not AWSCURRENT, AWSPREVIOUS or the pending key) that
- * signed a request within staleKeyDays is never deactivated or deleted. And 9: an Active key is
+ * 8. A key the secret does not hold (not AWSCURRENT, AWSPREVIOUS or the pending key, when the
+ * call arrives or when its invocation began) that signed a request within staleKeyDays is never
+ * deactivated or deleted. And 9: an Active key is
  * never deleted without being deactivated first.
  */
 export const checkKeysInUseKept = (scenario: Scenario): string[] => {
   const violations: string[] = [];
-  for (const entry of functionCalls(scenario)) {
+  const calls = functionCalls(scenario);
+  // What each invocation's first call found: the labels its decisions rest on.
+  const atStart = new Map<string, FunctionCall>();
+  for (const entry of calls) {
+    const id = entry.call.invocationId ?? '';
+    if (!atStart.has(id)) atStart.set(id, entry);
+  }
+  for (const entry of calls) {
     const { call, snapshot, secretArn } = entry;
     if (!removesKey(call)) continue;
     const id = param(call, 'AccessKeyId') ?? '';
@@ -338,6 +363,11 @@ export const checkKeysInUseKept = (scenario: Scenario): string[] => {
     }
     const held = snapshot.secrets.get(secretArn);
     if (id === held?.current || id === held?.previous || id === held?.pending) continue;
+    // A key the secret held (AWSCURRENT or AWSPREVIOUS) when the invocation began is the
+    // rotation's own to retire: a value put by hand during the step only unlabels its version
+    // (finishSecret still deactivates the key it replaced; with a grace period it is Active).
+    const first = atStart.get(call.invocationId ?? '')?.snapshot.secrets.get(secretArn);
+    if (id === first?.previous || id === first?.current) continue;
     // An Inactive key authenticates nothing: it may go whatever its last use.
     if (key.status !== 'Active') continue;
     if (
@@ -352,8 +382,96 @@ export const checkKeysInUseKept = (scenario: Scenario): string[] => {
   return violations;
 };
 
+/** A function call that moved AWSCURRENT of alice's secret and the key it made AWSPREVIOUS. */
+interface PreviousKeyStart {
+  readonly accessKeyId: string;
+  readonly time: number;
+  readonly callIndex: number;
+}
+
+/** Every AWSCURRENT move of alice's secret by the function that took effect, in order. */
+const previousKeyStarts = (calls: readonly FunctionCall[], secretArn: string): PreviousKeyStart[] =>
+  calls.flatMap(({ call, snapshot, secretArn: arn }) => {
+    if (
+      arn !== secretArn ||
+      call.operation !== 'UpdateSecretVersionStage' ||
+      param(call, 'VersionStage') !== AWSCURRENT ||
+      !call.effectApplied
+    ) {
+      return [];
+    }
+    const previous = snapshot.secrets.get(arn)?.current;
+    return previous === undefined
+      ? []
+      : [{ accessKeyId: previous, time: call.time, callIndex: call.index }];
+  });
+
+/**
+ * 10. With a grace period, a previous key is Active until its grace period ends and Inactive
+ * after, unless the operator rolled back (or changed anything else by hand since) or a newer
+ * rotation deleted it:
+ * - no call of the function deactivates a key within the grace period that began when the
+ *   function's AWSCURRENT move made it AWSPREVIOUS, except a newer rotation's createSecret, which
+ *   deactivates it to delete it;
+ * - once a completed rotation's grace period has ended (its finishSecret's end plus the grace
+ *   period, rounded up to the second as the schedule is), and the due schedules ran, the key it
+ *   made AWSPREVIOUS is Inactive or deleted. Exempt: no change by hand since the rotation began,
+ *   the key is AWSCURRENT again, or every invocation of its retirement failed (faults; the next
+ *   rotation deletes it).
+ */
+export const checkGracePeriod = (scenario: Scenario): string[] => {
+  const grace = scenario.gracePeriodMs;
+  if (grace <= 0) return [];
+  const calls = functionCalls(scenario);
+  const starts = previousKeyStarts(calls, scenario.secretArn);
+  const violations: string[] = [];
+  for (const entry of calls) {
+    const { call } = entry;
+    if (call.operation !== 'UpdateAccessKey' || call.params.Status !== 'Inactive') continue;
+    if (call.step === 'createSecret') continue;
+    const id = param(call, 'AccessKeyId');
+    const start = starts.filter((s) => s.accessKeyId === id && s.callIndex < call.index).at(-1);
+    if (start !== undefined && call.time < start.time + grace) {
+      violations.push(
+        `10: ${describeCall(entry)} deactivates ${String(id)} ${Math.round((call.time - start.time) / 1_000)} s after it became ${AWSPREVIOUS}, within its grace period of ${grace / 1_000} s`,
+      );
+    }
+  }
+  const now = scenario.sim.clock.now();
+  for (const [index, rotation] of scenario.rotations.entries()) {
+    if (rotation.kind !== 'rotation' || rotation.status !== 'succeeded') continue;
+    const finish = rotation.invocations
+      .filter((i) => i.step === 'finishSecret' && i.outcome === 'succeeded')
+      .at(-1);
+    const invocationIds = new Set(rotation.invocations.map((i) => i.id));
+    const move = calls.find(
+      ({ call }) =>
+        call.invocationId !== undefined &&
+        invocationIds.has(call.invocationId) &&
+        call.operation === 'UpdateSecretVersionStage' &&
+        param(call, 'VersionStage') === AWSCURRENT &&
+        call.effectApplied,
+    );
+    const keyId = move?.snapshot.secrets.get(scenario.secretArn)?.current;
+    if (finish?.endedAt === undefined || keyId === undefined) continue;
+    const graceEnd = Math.ceil((finish.endedAt + grace) / 1_000) * 1_000;
+    if (now < graceEnd) continue;
+    if (scenario.outOfBandChanges.some((change) => change.rotationsBefore > index)) continue;
+    const key = scenario.sim.accessKey(keyId);
+    if (key === undefined || key.status !== 'Active') continue;
+    if (scenario.storedKeyId(AWSCURRENT) === keyId) continue;
+    const retirements = scenario.sim.scheduledInvocations.filter((i) => i.input.includes(keyId));
+    if (retirements.length > 0 && retirements.every((i) => i.outcome !== 'succeeded')) continue;
+    violations.push(
+      `10: key ${keyId}, made ${AWSPREVIOUS} by ${rotation.id}, is still Active ${Math.round((now - graceEnd) / 1_000)} s after its grace period ended (${retirements.length} retirement invocation(s))`,
+    );
+  }
+  return violations;
+};
+
 /** Every invariant; each applies only where its own condition holds (see above). */
 export const checkInvariants = (scenario: Scenario): string[] => [
+  ...checkGracePeriod(scenario),
   ...checkCurrentKeyWorks(scenario),
   ...checkKeyLimit(scenario),
   ...checkNoOrphans(scenario),

@@ -10,11 +10,16 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { HttpRequest } from '@smithy/core/protocols';
 import { createHandler } from '../../../lambda/create-handler.js';
 import { defaultDependencies, SERVICE_NAME } from '../../../lambda/dependencies.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
+import {
+  gracePeriodEnvironment,
+  RETIREMENT_SCHEDULE_GROUP,
+} from '../../../local/simulated-deployment.js';
 import {
   AWSCURRENT,
   AWSPENDING,
@@ -25,6 +30,7 @@ import {
   type RotationFunction,
   type RotationRecord,
   type RotationRunnerOptions,
+  type ScheduledInvocationRecord,
 } from '../../../local/simulation/index.js';
 import { LogCapture } from '../log-capture.js';
 import { keyIdOf, takeSnapshot, type CallSnapshot } from './call-snapshots.js';
@@ -65,6 +71,12 @@ export interface ScenarioOptions {
   readonly rotation?: RotationRunnerOptions;
   /** Lets a checker self-test run a deliberately broken function (see the Simulation option). */
   readonly accessKeysPerUser?: number;
+  /**
+   * The function's grace period (GRACE_PERIOD_SECONDS): the stack's schedule group exists and
+   * the previous key stays Active until its schedule fires ({@link Scenario.runDueSchedules}).
+   * @default 0 (none: finishSecret deactivates the previous key at once)
+   */
+  readonly gracePeriodSeconds?: number;
   /**
    * Replaces the rotation function, for self-tests of the invariant checks: gets the real
    * handler and the scenario, returns the function Secrets Manager invokes.
@@ -116,6 +128,8 @@ export class Scenario {
     public readonly iam: IAMClient,
     public readonly sm: SecretsManagerClient,
     public readonly start: ScenarioStart,
+    /** The function's grace period in ms; 0 for none. */
+    public readonly gracePeriodMs: number,
   ) {}
 
   public static async create(options: ScenarioOptions = {}): Promise<Scenario> {
@@ -133,6 +147,7 @@ export class Scenario {
       new IAMClient({ ...sim.adminClientConfig() }),
       new SecretsManagerClient({ ...sim.adminClientConfig() }),
       options.start ?? 'empty',
+      (options.gracePeriodSeconds ?? 0) * 1_000,
     );
     scenario.instrument();
     scenario.logs.start();
@@ -218,6 +233,18 @@ export class Scenario {
     const record = await this.sim.runScheduledRotation(SECRET_NAME);
     await this.settle();
     return record;
+  }
+
+  /**
+   * Fires the schedules that are due on the clock (the grace period's retirements) and waits
+   * for their invocations, Lambda's retries included. The property and fault runs call it after
+   * every action, so a schedule fires between actions, never in the middle of one.
+   */
+  public async runDueSchedules(): Promise<readonly ScheduledInvocationRecord[]> {
+    await this.settle();
+    const fired = await this.sim.runDueSchedules();
+    await this.settle();
+    return fired;
   }
 
   /** Waits until every rotation, invocation and interleaved action has ended. */
@@ -309,9 +336,17 @@ export class Scenario {
         clientConfig: this.sim.lambdaClientConfig(),
         clock: this.sim.clock,
         logger: new Logger({ serviceName: SERVICE_NAME, logLevel: 'DEBUG' }),
-        environment: {},
+        environment:
+          this.gracePeriodMs > 0
+            ? gracePeriodEnvironment(this.sim, this.gracePeriodMs / 1_000)
+            : {},
       }),
     );
+    if (this.gracePeriodMs > 0) {
+      const scheduler = new SchedulerClient({ ...this.sim.adminClientConfig() });
+      await scheduler.send(new CreateScheduleGroupCommand({ Name: RETIREMENT_SCHEDULE_GROUP }));
+      scheduler.destroy();
+    }
     const realFunction: RotationFunction = (event, context) => real(event, context);
     const fn = options.rotationFunction?.(realFunction, this) ?? realFunction;
     this.functionArn = this.sim.registerRotationFunction(async (event, context) => {
