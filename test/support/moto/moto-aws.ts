@@ -405,7 +405,8 @@ export class MotoAws {
    * @param userArns every configured user, created beforehand
    * @param extraAttributes deployed values for resources moto does not need (the log group)
    * @param options `templateSecretNames`: name each secret as its template `Name` says
-   *   (`iam-key-rotation/<user>`) instead of after its logical id
+   *   (`iam-key-rotation/<user>`), as CloudFormation does (the default; the rotation policy covers
+   *   only secrets named `iam-key-rotation/*`), or with `false` after its logical id
    */
   public async deployStackResources(
     template: CloudFormationTemplate,
@@ -456,7 +457,7 @@ export class MotoAws {
           // CloudFormation names a secret after its logical id plus a random suffix when the
           // template gives no Name.
           Name:
-            options.templateSecretNames === true && properties.Name !== undefined
+            options.templateSecretNames !== false && properties.Name !== undefined
               ? properties.Name
               : `${logicalId}-${randomUUID().slice(0, 12)}`,
           Description: properties.Description,
@@ -697,13 +698,14 @@ const HANDLER_ENVIRONMENT_KEYS = [
   'AWS_ENDPOINT_URL_SECRETS_MANAGER',
   'POWERTOOLS_LOG_LEVEL',
   'AWS_LAMBDA_LOG_LEVEL',
+  'POWERTOOLS_METRICS_DISABLED',
 ] as const;
 
 /**
  * The environment a Lambda container would give the bundled handler, pointed at moto and signing
  * with `credentials`: the function's own variables from the template (`functionEnvironment`),
  * no shared AWS config, no instance metadata (nothing but 127.0.0.1 is ever contacted), and its
- * log lines silenced.
+ * log lines and metrics lines silenced (test/lambda/metrics.test.ts checks the metrics).
  */
 export const bundledHandlerEnvironment = (
   handlerFile: string,
@@ -720,6 +722,7 @@ export const bundledHandlerEnvironment = (
   AWS_SHARED_CREDENTIALS_FILE: `${handlerFile}.no-aws-credentials`,
   AWS_EC2_METADATA_DISABLED: 'true',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_METRICS_DISABLED: 'true',
 });
 
 /**
