@@ -137,6 +137,15 @@ const makeRoomForNewKey = async (
   }
 };
 
+/**
+ * How many times createSecret lists and makes room again after CreateAccessKey hits the two-key
+ * limit. Each time means a key appeared since the last listing: one made by hand, or one created
+ * by an attempt of ours whose answer was lost (a timeout after IAM acted: the SDK's retry then
+ * meets the limit). Two covers two lost answers in one step; beyond that the step fails and
+ * Secrets Manager's retry starts over.
+ */
+const CREATE_RECONCILIATIONS = 2;
+
 const createAccessKeyWithRoom = async (
   context: StepContext,
   currentAccessKeyId: string | undefined,
@@ -148,25 +157,25 @@ const createAccessKeyWithRoom = async (
     await services.iam.listAccessKeys(userName),
   );
   let created: CreatedAccessKey | undefined;
-  try {
-    created = await services.iam.createAccessKey(userName);
-  } catch (error) {
-    if (errorName(error) !== 'LimitExceededException') throw error;
-    // Someone (or a concurrent attempt) added a key since we listed: reconcile once.
-    log.warn('createSecret: CreateAccessKey hit the two-key limit; reconciling once', {
-      userName,
-    });
-  }
-  if (created === undefined) {
-    kept = await makeRoomForNewKey(context, currentAccessKeyId, await listAllKeys(context));
+  for (let reconciled = 0; created === undefined; reconciled += 1) {
     try {
       created = await services.iam.createAccessKey(userName);
     } catch (error) {
       if (errorName(error) !== 'LimitExceededException') throw error;
-      throw new PendingAccessKeyError(
-        `createSecret: IAM user ${userName} still has ${ACCESS_KEYS_PER_USER} access keys after reconciling (a key too new to be listed yet?); expected room for one more. Nothing was created; the rotation will be retried`,
-        { cause: error },
-      );
+      if (reconciled === CREATE_RECONCILIATIONS) {
+        throw new PendingAccessKeyError(
+          `createSecret: IAM user ${userName} still has ${ACCESS_KEYS_PER_USER} access keys after reconciling ${String(reconciled)} times (a key too new to be listed yet?); expected room for one more. Nothing was created; the rotation will be retried`,
+          { cause: error },
+        );
+      }
+      // Someone, or an attempt of ours whose answer was lost (its key and secret with it), added
+      // a key since we listed: list again and make room again.
+      log.warn('createSecret: CreateAccessKey hit the two-key limit; reconciling', {
+        userName,
+        reconciliation: reconciled + 1,
+        of: CREATE_RECONCILIATIONS,
+      });
+      kept = await makeRoomForNewKey(context, currentAccessKeyId, await listAllKeys(context));
     }
   }
   if (created.retried) {

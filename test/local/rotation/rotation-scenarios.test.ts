@@ -172,6 +172,29 @@ describe('Rotation: against the simulated AWS', () => {
       );
     });
 
+    it('makes room again after each of two CreateAccessKey answers lost in one step', async () => {
+      // Found by the random-seed soak: two timeouts after IAM created the key, in one
+      // createSecret, met the two-key limit twice; the step reconciled only once and failed.
+      await playScenario(
+        {
+          start: 'pre-existing-key',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+          testVersionValue: 'none',
+          listPropagationDelayMs: 0,
+          gracePeriodSeconds: 0,
+        },
+        [
+          { kind: 'fault', fault: 'timeout-after-effect', nth: 18, times: 1 },
+          { kind: 'fault', fault: 'timeout-after-effect', nth: 10, times: 1 },
+          { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 4 },
+        ],
+      );
+    });
+
     it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
       await Scenario.run({ start: 'empty' }, async (scenario) => {
         scenario.sim.injectFault({
