@@ -12,8 +12,15 @@ import {
   type RetirementScheduler,
 } from './aws/scheduler-retirement-schedules.js';
 import { SecretsManagerSecretStore } from './aws/secrets-manager-secret-store.js';
+import {
+  LazySmtpLoginService,
+  SES_SMTP_ENDPOINT_ENV,
+  type SmtpLoginClient,
+  type SmtpLoginService,
+} from './aws/ses-smtp-login.js';
 import { STS_ATTEMPT_TIMEOUT_MS, StsCallerIdentityService } from './aws/sts-caller-identity.js';
-import type { InvalidSettingsError } from './errors.js';
+import { InvalidSettingsError } from './errors.js';
+import { SES_SMTP_TEST_TAG_KEY } from './rotation/ses-smtp-settings.js';
 import type { MetricsSink } from './invocation-metrics.js';
 import {
   METRIC_DIMENSION_SERVICE,
@@ -68,7 +75,43 @@ export interface DependencyOptions {
    * @default - CreateSchedule requests signed like the other clients' calls, sent by their handler
    */
   readonly retirementScheduler?: RetirementScheduler;
+  /**
+   * SES SMTP logins for testSecret's SMTP check.
+   * @default - nodemailer's SMTP connection, loaded on first use, to `email-smtp.<region>.amazonaws.com:587`
+   * or to the `host:port` of `AWS_ENDPOINT_URL_SES_SMTP` in `environment`
+   */
+  readonly smtpLogin?: SmtpLoginService;
 }
+
+/**
+ * Set only in the function's asset, by esbuild's `define` (lib/key-rotation-function.ts): the
+ * file, beside `index.mjs`, into which the SMTP client is bundled on its own, or `''` in the asset
+ * of a stack without an SMTP test, which has no such file.
+ */
+declare const IAM_KEY_ROTATION_SMTP_CLIENT_FILE: string | undefined;
+
+/**
+ * Loads the SMTP client when the first SMTP test runs: in the asset from its own file (a
+ * computed specifier, which esbuild leaves alone), elsewhere from its source module. A function
+ * whose secrets have no SMTP test never loads it.
+ */
+export const loadSmtpLoginClient = async (): Promise<SmtpLoginClient> => {
+  // typeof first: outside the asset the name is not defined at all.
+  if (
+    typeof IAM_KEY_ROTATION_SMTP_CLIENT_FILE === 'string' &&
+    IAM_KEY_ROTATION_SMTP_CLIENT_FILE === ''
+  ) {
+    throw new InvalidSettingsError(
+      `this rotation function was built without the SMTP client of the SES SMTP login test: no user of its stack has "sesSmtpTest": true, yet the secret's tag ${SES_SMTP_TEST_TAG_KEY} asks for the test; set "sesSmtpTest": true for the user in the configuration and deploy, or remove the tag`,
+    );
+  }
+  const module = (
+    typeof IAM_KEY_ROTATION_SMTP_CLIENT_FILE === 'string'
+      ? await import(new URL(IAM_KEY_ROTATION_SMTP_CLIENT_FILE, import.meta.url).href)
+      : await import('./aws/smtp-login-client.js')
+  ) as { smtpLogin: SmtpLoginClient };
+  return module.smtpLogin;
+};
 
 /**
  * Request timeouts of the Secrets Manager and IAM clients: a call that hangs (a VPC without an
@@ -77,6 +120,14 @@ export interface DependencyOptions {
  */
 export const CONNECTION_TIMEOUT_MS = 3_000;
 export const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Attempts per IAM call. IAM throttles each API with its own token bucket and publishes no
+ * rates: with a thousand users rotating in one account, a step that meets `Throttling` waits
+ * and tries again (the SDK's adaptive mode also slows this client down after a throttle) rather
+ * than failing the step, within the function's timeout.
+ */
+export const IAM_MAX_ATTEMPTS = 6;
 
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -110,7 +161,13 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
     ...options.clientConfig,
   };
   const secretsManager = new SecretsManagerClient({ ...clientConfig });
-  const iam = new IAMClient({ ...(clientConfig as object) });
+  // Adaptive retry: throttling errors back off and rate-limit the client; overrides (tests, the
+  // simulation) may still set their own retry strategy.
+  const iam = new IAMClient({
+    retryMode: 'adaptive',
+    maxAttempts: IAM_MAX_ATTEMPTS,
+    ...(clientConfig as object),
+  });
   const environment = options.environment ?? process.env;
   const schedulerEndpoint =
     (options.clientConfig?.endpoint as string | undefined) ??
@@ -152,6 +209,9 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
           credentials,
         }),
     ),
+    smtp:
+      options.smtpLogin ??
+      new LazySmtpLoginService(loadSmtpLoginClient, environment[SES_SMTP_ENDPOINT_ENV]),
     clock: options.clock ?? systemClock,
     logger,
     metrics: options.metrics ?? createMetrics(logger),

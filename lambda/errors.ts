@@ -85,3 +85,8 @@ export class InvalidSettingsError extends RotationError {
 export class AccessKeyTestError extends RotationError {
   public override name = 'AccessKeyTestError';
 }
+
+/** A tag of the secret that configures the rotation (its SES SMTP tags) has an invalid value. */
+export class InvalidSecretTagError extends RotationError {
+  public override name = 'InvalidSecretTagError';
+}

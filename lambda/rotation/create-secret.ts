@@ -15,16 +15,21 @@ import { makeRoom, removeAccessKey } from './key-removal.js';
 import { giveWayIfOvertaken } from './pending-credentials.js';
 import { ABSENCE_CONFIRMATION_DELAYS_MS, findAccessKey } from './access-key-lookup.js';
 import { serializeSecretValue, type AccessKeySecretValue } from './secret-value.js';
+import { SesSmtpCredentials } from './ses-smtp-credentials.js';
+import { parseSesSmtpSettings } from './ses-smtp-settings.js';
 import { readSecretValue, type StepContext } from './step-context.js';
 
 /**
  * createSecret: create the user's new access key and store it in the token's AWSPENDING
  * version at once. Safe to run again: a retry finds the stored key and stops, and a key left
  * by an attempt that died before storing it is found and removed. A key that may be in use is
- * never deleted to make room.
+ * never deleted to make room. With SES SMTP regions (the secret's tags), the same value also holds
+ * the key's SMTP user name and its password for each region.
  */
 export const createSecret = async (context: StepContext): Promise<void> => {
   const { event, services, log, userName } = context;
+  // Validated before anything is read or changed: a bad tag stops the step here.
+  const smtpSettings = parseSesSmtpSettings(context.secret);
   const current = await readSecretValue(context, { versionStage: AWSCURRENT });
   if (current === undefined) {
     throw new RotationStateError(
@@ -47,7 +52,14 @@ export const createSecret = async (context: StepContext): Promise<void> => {
     await services.secrets.putPendingSecretString({
       secretId: event.SecretId,
       clientRequestToken: event.ClientRequestToken,
-      secretString: serializeSecretValue(userName, created, findCurrentVersionId(context.secret)),
+      secretString: serializeSecretValue(
+        userName,
+        created,
+        findCurrentVersionId(context.secret),
+        smtpSettings === undefined
+          ? undefined
+          : SesSmtpCredentials.derive(created, smtpSettings.regions),
+      ),
       rotationToken: event.RotationToken,
     });
   } catch (error) {
@@ -66,6 +78,7 @@ export const createSecret = async (context: StepContext): Promise<void> => {
   }
   log.info('createSecret: stored the new access key in AWSPENDING', {
     accessKeyId: created.accessKeyId,
+    ...(smtpSettings === undefined ? {} : { sesSmtpRegions: smtpSettings.regions }),
   });
 };
 

@@ -1,11 +1,15 @@
 import { describeType } from '../describe-type.js';
 import { InvalidSecretValueError } from '../errors.js';
 import { AccessKeyCredentials } from './access-key-credentials.js';
+import { AWS_REGION_PATTERN } from './ses-smtp-password.js';
+import { SesSmtpCredentials } from './ses-smtp-credentials.js';
 
 /**
  * The JSON document stored in each secret version:
  * `{"UserName": "...", "AccessKeyId": "AKIA...", "SecretAccessKey": "..."}`.
- * Before the first rotation the secret holds only `{"UserName": "..."}`.
+ * Before the first rotation the secret holds only `{"UserName": "..."}`. A secret with SES SMTP
+ * regions also holds `"SmtpUsername"` (the access key id) and `"SmtpPasswords"`
+ * (`{"<region>": "<password>"}`).
  */
 export interface AccessKeySecretValue {
   readonly userName: string;
@@ -16,10 +20,15 @@ export interface AccessKeySecretValue {
    * rollback, a value put by hand), the rotation gives way instead of undoing that.
    */
   readonly replacesVersionId?: string;
+  /** `SmtpUsername` and `SmtpPasswords`: the key's SES SMTP credentials, when stored. */
+  readonly smtp?: SesSmtpCredentials;
 }
 
 /** IAM's AccessKeyId pattern: `[\w]+`, 16 to 128 characters. */
 const ACCESS_KEY_ID_PATTERN = /^\w{16,128}$/;
+
+/** An SES SMTP password: base64 of the version byte and a SHA-256 HMAC (33 bytes). */
+const SMTP_PASSWORD_PATTERN = /^[A-Za-z0-9+/]{44}$/;
 
 /** A Secrets Manager version id (a ClientRequestToken): 32 to 64 characters. */
 const VERSION_ID_PATTERN = /^[\w-]{1,64}$/;
@@ -70,6 +79,11 @@ export const parseSecretValue = (
   }
   const lineage = replaces === undefined ? {} : { replacesVersionId: replaces };
   if (accessKeyId === undefined && secretAccessKey === undefined) {
+    if (fields.SmtpUsername !== undefined || fields.SmtpPasswords !== undefined) {
+      throw new InvalidSecretValueError(
+        `${prefix}: fields SmtpUsername and SmtpPasswords are set without an access key; expected them only beside AccessKeyId and SecretAccessKey`,
+      );
+    }
     return { userName, ...lineage };
   }
   if (typeof accessKeyId !== 'string' || !ACCESS_KEY_ID_PATTERN.test(accessKeyId)) {
@@ -86,20 +100,70 @@ export const parseSecretValue = (
       `${prefix}: field SecretAccessKey must be a non-empty string when AccessKeyId is set, got ${describeType(secretAccessKey)}`,
     );
   }
+  const smtp = parseSmtpFields(fields, accessKeyId, prefix);
   return {
     userName,
     credentials: new AccessKeyCredentials(accessKeyId, secretAccessKey),
     ...lineage,
+    ...(smtp === undefined ? {} : { smtp }),
   };
+};
+
+/**
+ * `SmtpUsername` and `SmtpPasswords`: both or neither; the user name is the access key id, the
+ * passwords a non-empty object of region names to SES SMTP passwords. Errors name the field and
+ * the region, never a value.
+ */
+const parseSmtpFields = (
+  fields: Record<string, unknown>,
+  accessKeyId: string,
+  prefix: string,
+): SesSmtpCredentials | undefined => {
+  const { SmtpUsername: username, SmtpPasswords: passwords } = fields;
+  if (username === undefined && passwords === undefined) return undefined;
+  if (username !== accessKeyId) {
+    throw new InvalidSecretValueError(
+      `${prefix}: field SmtpUsername must equal AccessKeyId when SmtpPasswords is set (the SES SMTP user name is the access key id), got ${
+        typeof username === 'string' ? 'another string' : describeType(username)
+      }`,
+    );
+  }
+  const entries =
+    typeof passwords === 'object' && passwords !== null && !Array.isArray(passwords)
+      ? Object.entries(passwords as Record<string, unknown>)
+      : [];
+  if (entries.length === 0) {
+    throw new InvalidSecretValueError(
+      `${prefix}: field SmtpPasswords must be a non-empty JSON object of region names to SES SMTP passwords when SmtpUsername is set, got ${describeType(passwords)}`,
+    );
+  }
+  const byRegion = new Map<string, string>();
+  entries.forEach(([region, password], index) => {
+    if (
+      !AWS_REGION_PATTERN.test(region) ||
+      typeof password !== 'string' ||
+      !SMTP_PASSWORD_PATTERN.test(password)
+    ) {
+      throw new InvalidSecretValueError(
+        `${prefix}: field SmtpPasswords entry ${index + 1} must be an AWS region name and an SES SMTP password (44 base64 characters), got a ${typeof password} for ${
+          AWS_REGION_PATTERN.test(region) ? region : 'a key that is no region name'
+        }`,
+      );
+    }
+    byRegion.set(region, password);
+  });
+  return new SesSmtpCredentials(username, byRegion);
 };
 
 export const serializeSecretValue = (
   userName: string,
   credentials: AccessKeyCredentials,
   replacesVersionId?: string,
+  smtp?: SesSmtpCredentials,
 ): string =>
   JSON.stringify({
     UserName: userName,
     ...credentials.toSecretFields(),
+    ...(smtp === undefined ? {} : smtp.toSecretFields()),
     ...(replacesVersionId === undefined ? {} : { ReplacesVersionId: replacesVersionId }),
   });

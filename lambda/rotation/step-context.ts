@@ -7,6 +7,7 @@ import {
   type VersionSelector,
 } from '../aws/secrets-manager-secret-store.js';
 import type { RetirementScheduler } from '../aws/scheduler-retirement-schedules.js';
+import type { SmtpLoginService } from '../aws/ses-smtp-login.js';
 import type { CallerIdentityService } from '../aws/sts-caller-identity.js';
 import { InvalidSecretValueError, SecretBindingError } from '../errors.js';
 import type { RotationEvent } from '../event.js';
@@ -25,6 +26,8 @@ export interface RotationServices {
   readonly secrets: SecretStore;
   readonly iam: AccessKeyStore;
   readonly sts: CallerIdentityService;
+  /** SES SMTP logins, for testSecret when the secret's tags ask for the SMTP test. */
+  readonly smtp: SmtpLoginService;
   /** The grace period's one-time schedules (EventBridge Scheduler). */
   readonly scheduler: RetirementScheduler;
   readonly clock: Clock;

@@ -6,6 +6,9 @@ import type { AccessKeyCredentials } from './access-key-credentials.js';
 import { giveUpRotation } from './give-up.js';
 import { giveWayIfOvertaken } from './pending-credentials.js';
 import { findAccessKey } from './access-key-lookup.js';
+import type { SesSmtpCredentials } from './ses-smtp-credentials.js';
+import { parseSesSmtpSettings } from './ses-smtp-settings.js';
+import { proveSesSmtpLogins } from './ses-smtp-test.js';
 import { readSecretValue, type StepContext } from './step-context.js';
 
 /**
@@ -64,6 +67,8 @@ interface TestSubject {
   readonly credentials: AccessKeyCredentials;
   /** True for the pending key of a rotation; false when the AWSCURRENT key is tested. */
   readonly pending: boolean;
+  /** The SES SMTP credentials stored beside the key, if any. */
+  readonly smtp?: SesSmtpCredentials;
 }
 
 /**
@@ -72,14 +77,21 @@ interface TestSubject {
  * attempt is a single request with a timeout, started only when it can end before the deadline,
  * so the step always fails by itself. A pending key that signs as someone else, or that was
  * deleted or deactivated, can never become current: the rotation is given up. Only a key that
- * is still propagating keeps AWSPENDING for Secrets Manager's retry.
+ * is still propagating keeps AWSPENDING for Secrets Manager's retry. When the secret's tag
+ * `iam-key-rotation:ses-smtp-test` is "true", the key must then also log in to the SES SMTP
+ * endpoint of each of its regions, within the same deadline (ses-smtp-test.ts).
  */
 export const testSecret = async (context: StepContext): Promise<void> => {
+  // Validated before anything is read: a bad tag stops the step here.
+  const smtpSettings = parseSesSmtpSettings(context.secret);
   const subject = await keyToTest(context);
   if (subject === undefined) return;
   const outcome = await authenticate(context, subject);
   if (outcome.kind === 'authenticated') {
     await verifyIdentity(context, subject, outcome.identity, outcome);
+    if (smtpSettings?.test === true) {
+      await proveSesSmtpLogins(context, subject.credentials, subject.smtp, smtpSettings.regions);
+    }
     return;
   }
   const { credentials } = subject;
@@ -110,7 +122,7 @@ const keyToTest = async (context: StepContext): Promise<TestSubject | undefined>
   if (pending?.credentials !== undefined) {
     // A copy of AWSCURRENT (an emulator's configuration test) is tested as the current key.
     const copy = (await giveWayIfOvertaken(context, pending)) === 'copy of current';
-    return { credentials: pending.credentials, pending: !copy };
+    return { credentials: pending.credentials, pending: !copy, smtp: pending.smtp };
   }
   const current = await readSecretValue(context, { versionStage: AWSCURRENT });
   context.log.info(
@@ -121,7 +133,7 @@ const keyToTest = async (context: StepContext): Promise<TestSubject | undefined>
   );
   return current?.credentials === undefined
     ? undefined
-    : { credentials: current.credentials, pending: false };
+    : { credentials: current.credentials, pending: false, smtp: current.smtp };
 };
 
 type AuthenticationOutcome =

@@ -45,7 +45,8 @@ export const motoCliEnvironment = (
 
 /**
  * Starts `node cli/iam-key-rotation <args>` as a user would run it, with exactly `environment`,
- * stdin not a terminal, in `cwd`. Killed by its pid if it outlives `timeoutMs`.
+ * stdin not a terminal (a pipe that delivers `input`, if any, and ends), in `cwd`. Killed by
+ * its pid if it outlives `timeoutMs`.
  */
 export const startCli = (
   args: readonly string[],
@@ -54,14 +55,19 @@ export const startCli = (
     readonly cwd?: string;
     readonly timeoutMs?: number;
     readonly command?: readonly string[];
+    /** Written to the command's standard input, which then ends. */
+    readonly input?: string;
   } = {},
 ): RunningCli => {
   const [executable, ...prefix] = options.command ?? [process.execPath, CLI_ENTRY];
   const child = spawn(executable ?? process.execPath, [...prefix, ...args], {
     cwd: options.cwd ?? PROJECT_ROOT,
     env: { ...environment },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // A command that exits without reading its input closes the pipe: not an error of the test.
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(options.input ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -94,5 +100,6 @@ export const runCliProcess = (
     readonly cwd?: string;
     readonly timeoutMs?: number;
     readonly command?: readonly string[];
+    readonly input?: string;
   } = {},
 ): Promise<CliRun> => startCli(args, environment, options).done;
