@@ -4,7 +4,8 @@
  * missed target is marked ❌ in the table; the exit code is non-zero only when a benchmark
  * could not run at all.
  *
- * `--only asset,cold-start,memory,api-calls,latency,synth` runs a subset.
+ * `--only asset,cold-start,memory,api-calls,latency,synth,scale` runs a subset (`scale`: synth of
+ * 1, 200 and 1,000 users, resources per stack and the rotation role's policy characters).
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -18,12 +19,26 @@ import {
 import { coldStartRows, measureColdStart, smokeTestAsset } from './benchmarks/cold-start.js';
 import { measureMemory, memoryRows } from './benchmarks/memory.js';
 import { latencyRows, measureRotationLatency } from './benchmarks/rotation-latency.js';
-import { synthesize, synthRows, type SynthResult } from './benchmarks/synth.js';
+import {
+  measureScale,
+  scaleRows,
+  synthesize,
+  synthRows,
+  type SynthResult,
+} from './benchmarks/synth.js';
 import { removeTempDirs } from './support/paths.js';
 import { progress } from './support/stats.js';
 import { renderTable, type BenchRow } from './support/table.js';
 
-const BENCHMARKS = ['synth', 'asset', 'cold-start', 'memory', 'api-calls', 'latency'] as const;
+const BENCHMARKS = [
+  'synth',
+  'scale',
+  'asset',
+  'cold-start',
+  'memory',
+  'api-calls',
+  'latency',
+] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 const selected = (): ReadonlySet<BenchmarkName> => {
@@ -117,6 +132,11 @@ const main = async (): Promise<number> => {
       });
     }
     rows.push(...synthRows(synthResults));
+  }
+  if (only.has('scale')) {
+    await attempt('scale', async () => {
+      rows.push(...scaleRows(await measureScale()));
+    });
   }
 
   process.stdout.write(`${renderTable(rows)}\n`);

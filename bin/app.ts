@@ -8,6 +8,7 @@ import {
   type IamKeyRotationConfig,
 } from '../lib/config.js';
 import { IamKeyRotationStack } from '../lib/iam-key-rotation-stack.js';
+import { withSpreadRotationWindows } from '../lib/rotation-window-spread.js';
 
 const app = new App();
 let config: IamKeyRotationConfig;
@@ -21,9 +22,13 @@ try {
   process.exit(1);
 }
 for (const [stackName, users] of usersByStack(config)) {
+  // Every user of a stack names the same account and region (the configuration checks it);
+  // without them the stack deploys to the CLI's account and region.
+  const { account, region } = users[0] ?? {};
   new IamKeyRotationStack(app, stackName, {
     description: 'Rotates IAM user access keys with Secrets Manager rotation (iam-key-rotation)',
-    users,
+    ...(account === undefined && region === undefined ? {} : { env: { account, region } }),
+    users: withSpreadRotationWindows(users),
     rotationFunction: { staleKeyDays: config.staleKeyDays, gracePeriod: config.gracePeriod },
     notifications: config.notifications,
     complianceRules: config.complianceRules,

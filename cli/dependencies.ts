@@ -6,6 +6,7 @@ import {
   SecretsManagerClient,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Clock } from '../lambda/rotation/step-context.js';
 import {
   IamOperatorAccessKeyStore,
@@ -120,4 +121,93 @@ export const createCliDependencies = (options: CliDependencyOptions = {}): CliDe
     io: options.io ?? processIo(),
     confirm: options.confirm ?? terminalConfirm,
   };
+};
+
+/** The session name of `status --role-name` in the target accounts' CloudTrail. */
+export const ASSUMED_ROLE_SESSION_NAME = 'iam-key-rotation-status';
+
+/** How long the assumed role's credentials last: a status run takes seconds. */
+const ASSUMED_ROLE_SECONDS = 900;
+
+/** Temporary credentials of an assumed role. */
+export interface AssumedRoleCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  readonly expiration?: Date;
+}
+
+/**
+ * Assumes `roleArn` (STS AssumeRole, signed with the credentials `clientConfig` gives:
+ * `--profile`, or the default chain) and returns its temporary credentials.
+ */
+export const assumeRole = async (
+  clientConfig: CliClientConfig,
+  roleArn: string,
+): Promise<AssumedRoleCredentials> => {
+  const sts = new STSClient({
+    requestHandler: {
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+    },
+    ...(clientConfig as object),
+  });
+  try {
+    const output = await sts.send(
+      new AssumeRoleCommand({
+        RoleArn: roleArn,
+        RoleSessionName: ASSUMED_ROLE_SESSION_NAME,
+        DurationSeconds: ASSUMED_ROLE_SECONDS,
+      }),
+    );
+    const credentials = output.Credentials;
+    if (
+      credentials?.AccessKeyId === undefined ||
+      credentials.SecretAccessKey === undefined ||
+      credentials.SessionToken === undefined
+    ) {
+      throw new Error(`STS AssumeRole of ${roleArn} returned no credentials`);
+    }
+    return {
+      accessKeyId: credentials.AccessKeyId,
+      secretAccessKey: credentials.SecretAccessKey,
+      sessionToken: credentials.SessionToken,
+      ...(credentials.Expiration === undefined ? {} : { expiration: credentials.Expiration }),
+    };
+  } finally {
+    sts.destroy();
+  }
+};
+
+/**
+ * The clients of one account and region for `status --role-name`: for an account, signed with
+ * the credentials of `arn:<partition>:iam::<account>:role/<roleName>`, assumed first (so that a
+ * role that cannot be assumed fails here, before any other call); without one, as
+ * {@link createCliDependencies} builds them. `region` overrides the configured region.
+ */
+export const createCliDependenciesFor = async (
+  options: CliDependencyOptions & {
+    readonly account?: string;
+    readonly region?: string;
+    readonly roleName: string;
+    readonly partition?: string;
+  },
+): Promise<CliDependencies> => {
+  const base: CliClientConfig = {
+    ...options.clientConfig,
+    ...(options.region === undefined ? {} : { region: options.region }),
+  };
+  const clientConfig: CliClientConfig =
+    options.account === undefined
+      ? base
+      : {
+          ...base,
+          // The profile signs the AssumeRole call only; the clients use the role's credentials.
+          profile: undefined,
+          credentials: await assumeRole(
+            base,
+            `arn:${options.partition ?? 'aws'}:iam::${options.account}:role/${options.roleName}`,
+          ),
+        };
+  return createCliDependencies({ ...options, clientConfig });
 };

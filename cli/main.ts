@@ -2,7 +2,7 @@
  * The `iam-key-rotation` command (package.json `bin`, through ./iam-key-rotation): wires the
  * process to the program, its streams, its environment and the AWS SDK clients.
  */
-import { createCliDependencies, processIo } from './dependencies.js';
+import { createCliDependencies, createCliDependenciesFor, processIo } from './dependencies.js';
 import { runCli } from './program.js';
 
 /** Runs the command line and sets the process's exit code. */
@@ -22,6 +22,8 @@ export const main = async (argv: readonly string[] = process.argv.slice(2)): Pro
   process.exitCode = await runCli(argv, {
     io,
     createDependencies: (clientConfig) => createCliDependencies({ clientConfig, io }),
+    createTargetDependencies: (clientConfig, target) =>
+      createCliDependenciesFor({ clientConfig, io, ...target }),
     environment: process.env,
   });
 };

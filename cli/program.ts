@@ -4,10 +4,16 @@ import { runCancel } from './commands/cancel.js';
 import { runCredentialProcess } from './commands/credential-process.js';
 import { DEFAULT_STEP_TIMEOUT_MS, runRollback } from './commands/rollback.js';
 import { DEFAULT_ROTATE_TIMEOUT_MS, runRotate } from './commands/rotate.js';
+import { readProcessStdin, runSmtpPassword } from './commands/smtp-password.js';
 import { DEFAULT_STUCK_AFTER_MS, runStatus } from './commands/status.js';
+import {
+  runStatusAcrossAccountsCommand,
+  type AccountStatusOptions,
+} from './commands/status-targets.js';
 import type { CliClientConfig, CliDependencies, CliIo } from './dependencies.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type ExitCode } from './errors.js';
 import { describeFailure } from './failure.js';
+import { AWS_REGION_PATTERN } from '../lambda/rotation/ses-smtp-password.js';
 import { parseDuration } from './format.js';
 
 /**
@@ -20,8 +26,21 @@ export interface CliRuntime {
   readonly io: CliIo;
   /** Builds the clients once the global options (`--region`, `--profile`) are known. */
   readonly createDependencies: (clientConfig: CliClientConfig) => CliDependencies;
+  /**
+   * Builds the clients of one account (through `roleName`) and region for `status --role-name`.
+   * @default - none: `status --role-name` fails
+   */
+  readonly createTargetDependencies?: (
+    clientConfig: CliClientConfig,
+    target: { readonly account?: string; readonly region?: string; readonly roleName: string },
+  ) => Promise<CliDependencies>;
   /** The process environment (read for, and marked by, `credential-process`). */
   readonly environment: Record<string, string | undefined>;
+  /**
+   * Reads the whole of standard input (`smtp-password`).
+   * @default - process.stdin
+   */
+  readonly readStdin?: () => Promise<string>;
 }
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string })
@@ -98,6 +117,19 @@ or a secret that needs attention, 2 usage error.`,
       DEFAULT_STUCK_AFTER_MS,
     )
     .option('--json', 'print JSON for scripts')
+    .option(
+      '--role-name <role>',
+      'look into other accounts through arn:aws:iam::<account>:role/<role> (with --account or --config)',
+    )
+    .option(
+      '--account <id>',
+      'an account to look into with --role-name (repeat for several)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option(
+      '--config <file>',
+      'with --role-name: the accounts and regions of the users of this iamKeyRotation configuration file',
+    )
     .addHelpText(
       'after',
       `
@@ -110,12 +142,14 @@ not active, rotation disabled, error. Exit 1 when any secret is neither ok nor r
 Examples:
   iam-key-rotation status
   iam-key-rotation status ci-deployer --json
-  iam-key-rotation status --stack IamKeyRotation --stuck-after 5m`,
+  iam-key-rotation status --stack IamKeyRotation --stuck-after 5m
+  iam-key-rotation status --role-name IamKeyRotationStatus --account 111111111111 --account 222222222222
+  iam-key-rotation status --role-name IamKeyRotationStatus --config users.json`,
     )
     .action(
       async (
         secrets: string[],
-        options: { stack?: string; stuckAfter: number; json?: boolean },
+        options: { stack?: string; stuckAfter: number; json?: boolean } & AccountStatusOptions,
         command: Command,
       ) => {
         if (secrets.length > 0 && options.stack !== undefined) {
@@ -123,6 +157,30 @@ Examples:
             code: 'iam-key-rotation.conflictingArguments',
             exitCode: EXIT_USAGE,
           });
+        }
+        if (
+          options.roleName !== undefined ||
+          options.account !== undefined ||
+          options.config !== undefined
+        ) {
+          const clientConfig = clientConfigOf(command.optsWithGlobals<GlobalOptions>());
+          run(
+            await runStatusAcrossAccountsCommand(
+              {
+                io,
+                createTargetDependencies: runtime.createTargetDependencies,
+                clientConfig,
+              },
+              {
+                ...options,
+                secrets,
+                ...(options.stack === undefined ? {} : { stack: options.stack }),
+                stuckAfterMs: options.stuckAfter,
+                json: options.json === true,
+              },
+            ),
+          );
+          return;
         }
         run(
           await runStatus(dependencies(command), {
@@ -267,6 +325,37 @@ In ~/.aws/config, with the path of this checkout and a profile that may read the
       }
       runtime.environment[CREDENTIAL_PROCESS_GUARD] = secret;
       run(await runCredentialProcess(dependencies(command), { secret }));
+    });
+
+  program
+    .command('smtp-password')
+    .description(
+      'Print the Amazon SES SMTP password of a secret access key read on stdin, for a region (--region)',
+    )
+    .addHelpText(
+      'after',
+      `
+Reads one secret access key on standard input and prints its SES SMTP password for the region
+of --region (required; AWS's algorithm, the one rotation uses for SmtpPasswords). The SMTP user
+name is the key's access key id. Nothing is printed on stderr on success; no AWS call is made.
+Exit 1 when standard input is empty, 2 when --region is missing or not a region name.
+
+Example:
+  iam-key-rotation smtp-password --region eu-west-1 < secret-access-key.txt`,
+    )
+    .action(async (_options: unknown, command: Command) => {
+      const { region } = command.optsWithGlobals<GlobalOptions>();
+      if (region === undefined || !AWS_REGION_PATTERN.test(region)) {
+        command.error(
+          region === undefined
+            ? 'error: smtp-password needs --region <region>, e.g. --region eu-west-1'
+            : `error: --region: expected an AWS region name like "eu-west-1", got ${JSON.stringify(region)}`,
+          { code: 'iam-key-rotation.invalidRegion', exitCode: EXIT_USAGE },
+        );
+      }
+      run(
+        await runSmtpPassword({ io, readStdin: runtime.readStdin ?? readProcessStdin }, { region }),
+      );
     });
 
   return program;

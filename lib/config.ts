@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { DEFAULT_STALE_KEY_DAYS } from '../lambda/rotation/binding.js';
+import { AWS_REGION_PATTERN } from '../lambda/rotation/ses-smtp-password.js';
+import { MAX_TAG_VALUE_LENGTH } from '../lambda/rotation/ses-smtp-settings.js';
 import { MAX_STALE_KEY_DAYS, MIN_STALE_KEY_DAYS } from './key-rotation-function.js';
 import { KeyRotationSchedule } from './key-rotation-schedule.js';
+import { assignStackNames, environmentKey } from './stack-sharding.js';
 
 /** The cdk.json context key that holds the configuration object. */
 export const CONFIG_CONTEXT_KEY = 'iamKeyRotation';
@@ -16,8 +19,15 @@ export interface RotatedUserConfig {
   readonly userName: string;
   /** The IAM path of the user, `/` or `/division/`. */
   readonly path: string;
-  /** The CloudFormation stack that holds the user's secret. */
+  /**
+   * The CloudFormation stack that holds the user's secret: the user's `stack`, or the automatic
+   * stack that `assignStackNames` (lib/stack-sharding.ts) picks for it.
+   */
   readonly stackName: string;
+  /** The AWS account (12 digits) the user and its secret live in; absent for the CLI's account. */
+  readonly account?: string;
+  /** The region of the user's secret and stack; absent for the CLI's region. */
+  readonly region?: string;
   /** Whether the stack creates the user (otherwise it must exist already). */
   readonly createUser: boolean;
   /** When to rotate. */
@@ -26,6 +36,10 @@ export interface RotatedUserConfig {
   readonly window?: Duration;
   /** ARN of the customer-managed KMS key that encrypts the secret, if any. */
   readonly kmsKeyArn?: string;
+  /** Regions whose SES SMTP password the secret holds beside the key; absent for none. */
+  readonly sesSmtpRegions?: readonly string[];
+  /** Whether testSecret proves the SMTP login in each of `sesSmtpRegions`. */
+  readonly sesSmtpTest?: boolean;
 }
 
 /** Where each stack sends its rotation events and alarm notifications. */
@@ -112,7 +126,22 @@ const WINDOW_PATTERN = /^(\d+)h$/;
 const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const PATH_PATTERN = /^\/([\x21-\x7E]+\/)?$/;
 const STACK_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
-const USER_FIELDS = ['userName', 'path', 'createUser', 'schedule', 'window', 'kmsKeyArn', 'stack'];
+const USER_FIELDS = [
+  'userName',
+  'path',
+  'createUser',
+  'schedule',
+  'window',
+  'kmsKeyArn',
+  'stack',
+  'account',
+  'region',
+  'sesSmtpRegions',
+  'sesSmtpTest',
+];
+const ACCOUNT_PATTERN = /^\d{12}$/;
+/** A commercial, China or GovCloud region such as `eu-west-1` or `us-gov-west-1`. */
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const ROOT_FIELDS = ['users', 'staleKeyDays', 'notifications', 'gracePeriod', 'complianceRules'];
 const NOTIFICATIONS_FIELDS = ['email', 'topicArn', 'onSuccess'];
 const COMPLIANCE_RULES_FIELDS = ['maxAccessKeyAgeDays'];
@@ -227,20 +256,30 @@ export function parseIamKeyRotationConfig(
     );
   }
   const firstIndexByName = new Map<string, number>();
-  const parsed = users.map((user: unknown, index) => {
+  const requestsSoFar: ParsedUser[] = [];
+  const requests = users.map((user: unknown, index) => {
     const userField = `${usersField}[${index}]`;
     const result = parseUser(user, userField);
-    // IAM user names are unique regardless of case.
-    const key = result.userName.toLowerCase();
+    // IAM user names are unique in an account regardless of case, and a user is owned by one
+    // secret: the same user of the same account may be configured once (whatever the region).
+    const key = `${result.account ?? ''}/${result.userName.toLowerCase()}`;
     const first = firstIndexByName.get(key);
     if (first !== undefined) {
+      const firstPlace = describePlace(requestsSoFar[first]);
       throw new InvalidConfigurationError(
         `${userField}.userName`,
-        `duplicate user name "${result.userName}" (already configured at ${usersField}[${first}]; IAM user names are case-insensitive)`,
+        `duplicate user name "${result.userName}" in ${result.account === undefined ? 'the default account' : `account ${result.account}`}: here ${describePlace(result)}, already configured at ${usersField}[${first}] ${firstPlace}; IAM user names are case-insensitive and global to an account, and one secret owns a user: configure it once`,
       );
     }
     firstIndexByName.set(key, index);
+    requestsSoFar.push(result);
     return result;
+  });
+  const stackNames = assignStackNames(requests, DEFAULT_STACK_NAME, MAX_USERS_PER_STACK);
+  const parsed: RotatedUserConfig[] = requests.map((request, index) => {
+    const user: { -readonly [K in keyof ParsedUser]?: ParsedUser[K] } = { ...request };
+    delete user.stack;
+    return { ...(user as ParsedUser), stackName: stackNames[index] ?? DEFAULT_STACK_NAME };
   });
   const staleKeyDays = root.staleKeyDays ?? DEFAULT_STALE_KEY_DAYS;
   if (
@@ -274,18 +313,53 @@ export function parseIamKeyRotationConfig(
       ? undefined
       : parseComplianceRules(root.complianceRules, `${field}.complianceRules`);
   const config = { users: parsed, staleKeyDays, notifications, gracePeriod, complianceRules };
+  const environmentOfStack = new Map<string, number>();
+  parsed.forEach((user, index) => {
+    const first = environmentOfStack.get(user.stackName);
+    const firstUser = first === undefined ? undefined : parsed[first];
+    if (
+      firstUser !== undefined &&
+      environmentKey(firstUser.account, firstUser.region) !==
+        environmentKey(user.account, user.region)
+    ) {
+      throw new InvalidConfigurationError(
+        `${usersField}[${index}].stack`,
+        `stack "${user.stackName}" is used in two places: here ${describeEnvironment(user)}, and at ${usersField}[${first}] ${describeEnvironment(firstUser)}; a stack lives in one account and region: give one of them another "stack", or leave "stack" out to have one chosen per account and region`,
+      );
+    }
+    if (first === undefined) environmentOfStack.set(user.stackName, index);
+  });
   for (const [stackName, stackUsers] of usersByStack(config)) {
     if (stackUsers.length > MAX_USERS_PER_STACK) {
       throw new InvalidConfigurationError(
         usersField,
-        `stack "${stackName}" would hold ${stackUsers.length} users, at most ${MAX_USERS_PER_STACK} per stack (CloudFormation's 500 resources per stack, the role's 10 managed policies); give some users another "stack", e.g. "${stackName}-2"`,
+        `stack "${stackName}" would hold ${stackUsers.length} users, at most ${MAX_USERS_PER_STACK} per stack (CloudFormation's 500 resources per stack, the role's 10 managed policies); give some users another "stack", e.g. "${stackName}-2", or leave "stack" out to have them placed in automatic stacks`,
       );
     }
   }
   return config;
 }
 
-function parseUser(raw: unknown, field: string): RotatedUserConfig {
+/** A user as configured: its explicit `stack`, if any, instead of the stack it is placed in. */
+type ParsedUser = Omit<RotatedUserConfig, 'stackName'> & { readonly stack?: string };
+
+/** Where a user is deployed, for messages: `(region eu-west-1, stack "X")`. */
+function describePlace(user: ParsedUser | RotatedUserConfig | undefined): string {
+  if (user === undefined) return '(unknown)';
+  const stack = 'stackName' in user ? user.stackName : user.stack;
+  const parts = [
+    user.region === undefined ? 'the default region' : `region ${user.region}`,
+    ...(stack === undefined ? [] : [`stack "${stack}"`]),
+  ];
+  return `(${parts.join(', ')})`;
+}
+
+/** A user's account and region, for messages: `(account 123456789012, the default region)`. */
+function describeEnvironment(user: RotatedUserConfig): string {
+  return `(${user.account === undefined ? 'the default account' : `account ${user.account}`}, ${user.region === undefined ? 'the default region' : `region ${user.region}`})`;
+}
+
+function parseUser(raw: unknown, field: string): ParsedUser {
   const user = expectObject(raw, field, USER_FIELDS);
 
   const userName = user.userName;
@@ -304,11 +378,26 @@ function parseUser(raw: unknown, field: string): RotatedUserConfig {
     );
   }
 
-  const stackName = user.stack ?? DEFAULT_STACK_NAME;
-  if (typeof stackName !== 'string' || !STACK_NAME_PATTERN.test(stackName)) {
+  const stack = user.stack;
+  if (stack !== undefined && (typeof stack !== 'string' || !STACK_NAME_PATTERN.test(stack))) {
     throw new InvalidConfigurationError(
       `${field}.stack`,
-      `expected a CloudFormation stack name (a letter, then letters, digits and -, at most 128), got ${describe(stackName)}`,
+      `expected a CloudFormation stack name (a letter, then letters, digits and -, at most 128), got ${describe(stack)}`,
+    );
+  }
+
+  const account = user.account;
+  if (account !== undefined && (typeof account !== 'string' || !ACCOUNT_PATTERN.test(account))) {
+    throw new InvalidConfigurationError(
+      `${field}.account`,
+      `expected an AWS account id of 12 digits as a string, e.g. "123456789012", got ${describe(account)}`,
+    );
+  }
+  const region = user.region;
+  if (region !== undefined && (typeof region !== 'string' || !REGION_PATTERN.test(region))) {
+    throw new InvalidConfigurationError(
+      `${field}.region`,
+      `expected an AWS region such as "eu-west-1", got ${describe(region)}`,
     );
   }
 
@@ -364,7 +453,76 @@ function parseUser(raw: unknown, field: string): RotatedUserConfig {
     );
   }
 
-  return { userName, path: userPath, stackName, createUser, schedule, window, kmsKeyArn };
+  return {
+    userName,
+    path: userPath,
+    ...(stack === undefined ? {} : { stack }),
+    ...(account === undefined ? {} : { account }),
+    ...(region === undefined ? {} : { region }),
+    createUser,
+    schedule,
+    window,
+    kmsKeyArn,
+    ...parseSesSmtp(user, field),
+  };
+}
+
+/**
+ * `sesSmtpRegions` (a non-empty list of distinct AWS region names, which must fit the secret's
+ * tag value) and `sesSmtpTest` (a boolean, only with `sesSmtpRegions`).
+ */
+function parseSesSmtp(
+  user: Record<string, unknown>,
+  field: string,
+): Pick<RotatedUserConfig, 'sesSmtpRegions' | 'sesSmtpTest'> {
+  const { sesSmtpRegions: regions, sesSmtpTest: test } = user;
+  if (regions === undefined) {
+    if (test !== undefined) {
+      throw new InvalidConfigurationError(
+        `${field}.sesSmtpTest`,
+        `is only allowed with sesSmtpRegions (the regions whose SMTP login to test), got ${describe(test)}`,
+      );
+    }
+    return {};
+  }
+  if (!Array.isArray(regions) || regions.length === 0) {
+    throw new InvalidConfigurationError(
+      `${field}.sesSmtpRegions`,
+      `expected a non-empty array of AWS region names like ["eu-west-1"], got ${describe(regions)}`,
+    );
+  }
+  regions.forEach((region: unknown, index) => {
+    if (typeof region !== 'string' || !AWS_REGION_PATTERN.test(region)) {
+      throw new InvalidConfigurationError(
+        `${field}.sesSmtpRegions[${index}]`,
+        `expected an AWS region name like "eu-west-1", got ${describe(region)}`,
+      );
+    }
+    const first = regions.indexOf(region);
+    if (first !== index) {
+      throw new InvalidConfigurationError(
+        `${field}.sesSmtpRegions[${index}]`,
+        `duplicate region ${describe(region)} (already at ${field}.sesSmtpRegions[${first}])`,
+      );
+    }
+  });
+  const tagValue = (regions as string[]).join(' ');
+  if (tagValue.length > MAX_TAG_VALUE_LENGTH) {
+    throw new InvalidConfigurationError(
+      `${field}.sesSmtpRegions`,
+      `the regions, separated by spaces, must fit in a secret tag of ${MAX_TAG_VALUE_LENGTH} characters, got ${tagValue.length} characters for ${regions.length} regions`,
+    );
+  }
+  if (test !== undefined && typeof test !== 'boolean') {
+    throw new InvalidConfigurationError(
+      `${field}.sesSmtpTest`,
+      `expected true or false, got ${describe(test)}`,
+    );
+  }
+  return {
+    sesSmtpRegions: regions as string[],
+    ...(test === undefined ? {} : { sesSmtpTest: test }),
+  };
 }
 
 function parseNotifications(raw: unknown, field: string): NotificationsConfig {

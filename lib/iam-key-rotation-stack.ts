@@ -134,11 +134,11 @@ export class IamKeyRotationStack extends Stack {
   public constructor(scope: Construct, id: string, props: IamKeyRotationStackProps) {
     super(scope, id, props);
 
-    this.rotationFunction = new KeyRotationFunction(
-      this,
-      'RotationFunction',
-      props.rotationFunction,
-    );
+    this.rotationFunction = new KeyRotationFunction(this, 'RotationFunction', {
+      // The SMTP client goes into the asset only for a stack with an SES SMTP login test.
+      sesSmtpLoginTest: props.users.some((user) => user.sesSmtpTest === true),
+      ...props.rotationFunction,
+    });
 
     this.rotatedAccessKeys = props.users.map((config) => {
       const user: iam.IUser = config.createUser
@@ -168,6 +168,8 @@ export class IamKeyRotationStack extends Stack {
         window: config.window,
         encryptionKey,
         rotationFunction: this.rotationFunction,
+        sesSmtpRegions: config.sesSmtpRegions,
+        sesSmtpTest: config.sesSmtpTest,
       });
     });
 

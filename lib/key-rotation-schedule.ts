@@ -192,6 +192,48 @@ export class KeyRotationSchedule {
     return this.kind === 'cron' ? `windows as little as ${interval} apart` : `every ${interval}`;
   }
 
+  /** Hours of the UTC day (0-23) at which a rotation window opens. */
+  public get windowStartHours(): readonly number[] {
+    return this.startHours;
+  }
+
+  /**
+   * The hours of Secrets Manager's default window: 1 for a schedule in hours (a `rate()` in hours,
+   * or a `cron()` that opens several windows a day), else the rest of the UTC day from the
+   * (last) opening.
+   */
+  public get defaultWindowHours(): number {
+    if (this.kind === 'rate-hours' || this.startHours.length > 1) {
+      return 1;
+    }
+    return HOURS_PER_DAY - (this.startHours[this.startHours.length - 1] ?? 0);
+  }
+
+  /**
+   * This `cron()` schedule with every window opening `offsetHours` later the same day: the hours
+   * field becomes the list of shifted hours (`cron(0 2,14 * * ? *)` shifted by 3 is
+   * `cron(0 5,17 * * ? *)`); the other fields stay as they are.
+   *
+   * @throws InvalidRotationScheduleError for a `rate()` schedule (its windows open at midnight)
+   * or when a shifted hour passes 23
+   */
+  public withStartHoursShiftedBy(offsetHours: number): KeyRotationSchedule {
+    const fields = /^cron\((.*)\)$/.exec(this.expressionString)?.[1]?.trim().split(/\s+/);
+    if (this.kind !== 'cron' || fields === undefined) {
+      throw new InvalidRotationScheduleError(
+        `only a cron() schedule can open its windows later, got "${this.expressionString}"`,
+      );
+    }
+    const hours = this.startHours.map((hour) => hour + offsetHours);
+    if (!Number.isInteger(offsetHours) || offsetHours < 0 || hours.some((hour) => hour > 23)) {
+      throw new InvalidRotationScheduleError(
+        `shifting the windows of "${this.expressionString}" by ${offsetHours} hours must keep them within the UTC day (hours 0-23)`,
+      );
+    }
+    fields[1] = hours.join(',');
+    return KeyRotationSchedule.cron(fields.join(' '));
+  }
+
   /**
    * Checks a rotation window (`Duration` of the rotation rules) against this schedule: whole
    * hours, at least 1 hour, not into the next UTC day and not into the next rotation window.

@@ -4,6 +4,12 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
+import { AWS_REGION_PATTERN } from '../lambda/rotation/ses-smtp-password.js';
+import {
+  MAX_TAG_VALUE_LENGTH,
+  SES_SMTP_REGIONS_TAG_KEY,
+  SES_SMTP_TEST_TAG_KEY,
+} from '../lambda/rotation/ses-smtp-settings.js';
 import type { KeyRotationFunction } from './key-rotation-function.js';
 import { KeyRotationSchedule } from './key-rotation-schedule.js';
 import { SECRET_NAME_PREFIX, UserOwnershipTagger } from './user-ownership-tagger.js';
@@ -76,6 +82,27 @@ export interface RotatedAccessKeyProps {
    * @default false
    */
   readonly rotateImmediatelyOnUpdate?: boolean;
+
+  /**
+   * Regions whose Amazon SES SMTP password the secret's value holds beside the key
+   * (`SmtpUsername`, the access key id, and `SmtpPasswords`, `{"<region>": "<password>"}`), derived
+   * by createSecret from each new secret access key. Passed to the function as the secret's tag
+   * `iam-key-rotation:ses-smtp-regions` (space-separated): distinct AWS region names, at most 256
+   * characters in all.
+   *
+   * @default - none: the value holds only the key, as without SMTP
+   */
+  readonly sesSmtpRegions?: readonly string[];
+
+  /**
+   * Whether testSecret also logs in to the SES SMTP endpoint of each of `sesSmtpRegions`
+   * (STARTTLS and AUTH LOGIN on `email-smtp.<region>.amazonaws.com:587`), within its deadline.
+   * The function then needs an outbound network path to port 587. Tag
+   * `iam-key-rotation:ses-smtp-test`. Only with `sesSmtpRegions`.
+   *
+   * @default false
+   */
+  readonly sesSmtpTest?: boolean;
 }
 
 /**
@@ -128,6 +155,7 @@ export class RotatedAccessKey extends Construct {
         throw new Error(problem);
       }
     }
+    validateSesSmtp(props);
     this.user = props.user;
     this.rotationFunction = props.rotationFunction;
     this.encryptionKey = props.encryptionKey;
@@ -165,6 +193,18 @@ export class RotatedAccessKey extends Construct {
       ),
     });
     Tags.of(this.secret).add(BINDING_TAG_KEY, userName);
+    if (props.sesSmtpRegions !== undefined) {
+      // Tags the function reads from DescribeSecret, which it calls anyway: no extra call.
+      Tags.of(this.secret).add(SES_SMTP_REGIONS_TAG_KEY, props.sesSmtpRegions.join(' '));
+      if (props.sesSmtpTest === true) {
+        if (!props.rotationFunction.hasSmtpLoginClient) {
+          throw new Error(
+            `sesSmtpTest of user ${userName} needs the SMTP client in the rotation function's asset: create the KeyRotationFunction with sesSmtpLoginTest: true`,
+          );
+        }
+        Tags.of(this.secret).add(SES_SMTP_TEST_TAG_KEY, 'true');
+      }
+    }
 
     // The user names its one owner, by the full ARN of the secret (Ref of a secret is its ARN).
     if (createdHere) {
@@ -208,6 +248,42 @@ export class RotatedAccessKey extends Construct {
     if (props.rotationFunction.retirementSchedulerRole) {
       this.rotationSchedule.node.addDependency(props.rotationFunction.retirementSchedulerRole);
     }
+  }
+}
+
+/**
+ * `sesSmtpRegions`: distinct AWS region names that fit one tag value; `sesSmtpTest` only with them.
+ *
+ * @throws Error naming the prop, what was expected and the value found
+ */
+function validateSesSmtp(props: RotatedAccessKeyProps): void {
+  const regions = props.sesSmtpRegions;
+  if (regions === undefined) {
+    if (props.sesSmtpTest !== undefined) {
+      throw new Error(
+        `sesSmtpTest is only allowed with sesSmtpRegions (the regions whose SMTP login to test), got ${String(props.sesSmtpTest)}`,
+      );
+    }
+    return;
+  }
+  if (regions.length === 0) {
+    throw new Error('sesSmtpRegions must name at least one AWS region, got []');
+  }
+  regions.forEach((region, index) => {
+    if (Token.isUnresolved(region) || !AWS_REGION_PATTERN.test(region)) {
+      throw new Error(
+        `sesSmtpRegions[${index}] must be a literal AWS region name like "eu-west-1", got ${JSON.stringify(region)}`,
+      );
+    }
+    if (regions.indexOf(region) !== index) {
+      throw new Error(`sesSmtpRegions[${index}] repeats region ${region}`);
+    }
+  });
+  const tagValue = regions.join(' ');
+  if (tagValue.length > MAX_TAG_VALUE_LENGTH) {
+    throw new Error(
+      `sesSmtpRegions must fit in the secret's tag ${SES_SMTP_REGIONS_TAG_KEY} (at most ${MAX_TAG_VALUE_LENGTH} characters, separated by spaces), got ${tagValue.length} characters`,
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * `cdk synth` wall time and resources per stack for 1, 50 and 200 configured users, and the
- * rotation function's asset exactly as synth writes it.
+ * `cdk synth` wall time and resources per stack for 1, 50 and 200 configured users, the scale
+ * benchmark (1, 200 and 1,000 users: resources per stack and the characters of the rotation
+ * role's policies), and the rotation function's asset exactly as synth writes it.
  *
  * Synth runs in a temporary working directory with no cdk.json, so the only configuration is
  * the generated file named by `-c iamKeyRotationConfigFile`, and the app runs as `tsx
@@ -15,28 +16,52 @@ import type { BenchRow } from '../support/table.js';
 
 /** CloudFormation's limit of resources per stack. */
 export const STACK_RESOURCE_LIMIT = 500;
-const USERS_PER_STACK = 100;
+/** The characters IAM allows in a role's inline policies together (managed ones: 6,144 each). */
+export const ROLE_INLINE_POLICY_LIMIT = 10_240;
 
 export interface SynthResult {
   readonly users: number;
   readonly wallMs: number;
   readonly resourcesPerStack: ReadonlyMap<string, number>;
+  /**
+   * Per stack, the characters of the rotation function role's policies (inline and overflow
+   * managed), as minified JSON, which is how IAM counts them (without white space).
+   */
+  readonly rotationPolicyCharactersPerStack: ReadonlyMap<string, number>;
   readonly outDir: string;
 }
 
-/** A config of `count` users, 100 per stack (the `stack` field on users past the first 100). */
+/**
+ * A config of `count` users without `stack` (the app places them in stacks of 100 by itself),
+ * half of them created by the stack, on one weekly schedule with a 24-hour window (spread).
+ */
 export const generateConfig = (count: number): unknown => ({
-  users: Array.from({ length: count }, (_, index) => {
-    const stackIndex = Math.floor(index / USERS_PER_STACK);
-    return {
-      userName: `bench-user-${String(index + 1).padStart(3, '0')}`,
-      createUser: index % 2 === 0,
-      schedule: 'rate(30 days)',
-      window: '4h',
-      ...(stackIndex === 0 ? {} : { stack: `IamKeyRotation-${String(stackIndex + 1)}` }),
-    };
-  }),
+  users: Array.from({ length: count }, (_, index) => ({
+    userName: `bench-user-${String(index + 1).padStart(4, '0')}`,
+    createUser: index % 2 === 0,
+    schedule: 'cron(0 0 ? * SUN *)',
+  })),
 });
+
+type TemplateResources = Record<
+  string,
+  { Type: string; Properties?: { PolicyDocument?: unknown; Roles?: unknown } }
+>;
+
+/** The characters of the policies attached to the rotation function's role. */
+const rotationPolicyCharacters = (resources: TemplateResources): number => {
+  const roleIds = Object.entries(resources)
+    .filter(
+      ([id, r]) => r.Type === 'AWS::IAM::Role' && id.startsWith('RotationFunctionServiceRole'),
+    )
+    .map(([id]) => id);
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+    .filter((r) =>
+      roleIds.some((id) => JSON.stringify(r.Properties?.Roles ?? []).includes(`"${id}"`)),
+    )
+    .reduce((sum, r) => sum + JSON.stringify(r.Properties?.PolicyDocument ?? {}).length, 0);
+};
 
 const run = (
   command: string,
@@ -93,16 +118,19 @@ export const synthesize = async (users: number): Promise<SynthResult> => {
     );
   }
   const resourcesPerStack = new Map<string, number>();
+  const rotationPolicyCharactersPerStack = new Map<string, number>();
   for (const file of readdirSync(outDir).filter((name) => name.endsWith('.template.json'))) {
     const template = JSON.parse(readFileSync(path.join(outDir, file), 'utf8')) as {
-      Resources?: Record<string, unknown>;
+      Resources?: TemplateResources;
     };
-    resourcesPerStack.set(
-      file.replace(/\.template\.json$/, ''),
-      Object.keys(template.Resources ?? {}).length,
+    const stackName = file.replace(/\.template\.json$/, '');
+    resourcesPerStack.set(stackName, Object.keys(template.Resources ?? {}).length);
+    rotationPolicyCharactersPerStack.set(
+      stackName,
+      rotationPolicyCharacters(template.Resources ?? {}),
     );
   }
-  return { users, wallMs, resourcesPerStack, outDir };
+  return { users, wallMs, resourcesPerStack, rotationPolicyCharactersPerStack, outDir };
 };
 
 export const synthRows = (results: readonly SynthResult[]): BenchRow[] =>
@@ -129,3 +157,37 @@ export const runSynthBenchmarks = async (): Promise<SynthResult[]> => {
   }
   return results;
 };
+
+/** The user counts of the scale benchmark (issue 11). */
+export const SCALE_USER_COUNTS = [1, 200, 1000] as const;
+
+/**
+ * The scale benchmark: `cdk synth` of 1, 200 and 1,000 users without `stack` fields, each one
+ * row with the wall time, the number of stacks, the largest stack's resources and the rotation
+ * role's policy characters (largest stack).
+ */
+export const measureScale = async (): Promise<SynthResult[]> => {
+  const results: SynthResult[] = [];
+  for (const users of SCALE_USER_COUNTS) {
+    progress(`cdk synth (scale) with ${String(users)} users`);
+    results.push(await synthesize(users));
+  }
+  return results;
+};
+
+export const scaleRows = (results: readonly SynthResult[]): BenchRow[] =>
+  results.map((result) => {
+    const resources = [...result.resourcesPerStack.values()];
+    const policies = [...result.rotationPolicyCharactersPerStack.values()];
+    const maxResources = Math.max(...resources);
+    const maxPolicy = Math.max(...policies);
+    return {
+      figure: `scale: synth, ${String(result.users)} user${result.users === 1 ? '' : 's'}`,
+      value: `${ms(result.wallMs)}; ${String(resources.length)} stack${resources.length === 1 ? '' : 's'}; resources per stack ${String(Math.min(...resources))}-${String(maxResources)}; rotation role policy ${String(Math.min(...policies))}-${String(maxPolicy)} characters`,
+      target: `< 60 s; ≤ ${String(STACK_RESOURCE_LIMIT)} resources per stack; policy ≤ ${String(ROLE_INLINE_POLICY_LIMIT)} characters`,
+      met:
+        result.wallMs < 60_000 &&
+        maxResources <= STACK_RESOURCE_LIMIT &&
+        maxPolicy <= ROLE_INLINE_POLICY_LIMIT,
+    };
+  });

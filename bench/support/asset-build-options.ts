@@ -1,10 +1,12 @@
 /**
  * esbuild options equal to those NodejsFunction passes for the rotation function
  * (lib/key-rotation-function.ts: ESM, node22, minify, mainFields module,main, the createRequire
- * banner, and its extra esbuild arguments), for bundles the benchmarks build themselves.
+ * banner, its extra esbuild arguments and its `define`s), for bundles the benchmarks build
+ * themselves. The SES SMTP test's client, which the asset holds in a file of its own
+ * (SMTP_CLIENT_FILE), is left out of these bundles the same way: no benchmark runs that test.
  */
 import type { BuildOptions } from 'esbuild';
-import { ROTATION_ESBUILD_ARGS } from '../../lib/key-rotation-function.js';
+import { ROTATION_ESBUILD_ARGS, ROTATION_ESBUILD_DEFINE } from '../../lib/key-rotation-function.js';
 import { projectPath } from './paths.js';
 
 const CREATE_REQUIRE_BANNER =
@@ -29,6 +31,7 @@ export const assetBuildOptions = (overrides: BuildOptions = {}): BuildOptions =>
   mainFields: ['module', 'main'],
   banner: { js: CREATE_REQUIRE_BANNER },
   alias: assetAliases(),
+  define: { ...ROTATION_ESBUILD_DEFINE },
   logLevel: 'error',
   ...overrides,
 });

@@ -458,3 +458,107 @@ export const runStatus = async (
   if (report.notes.length > 0) io.stderr(`\n${report.notes.join('\n')}\n`);
   return report.needsAttention ? EXIT_FAILURE : EXIT_OK;
 };
+
+/** One account and region that `status --role-name` looks into; absent parts are the CLI's. */
+export interface StatusTarget {
+  /** The account, reached through the role; absent: the CLI's own credentials. */
+  readonly account?: string;
+  /** The region; absent: the CLI's region. */
+  readonly region?: string;
+}
+
+/** A row of `status --role-name`: where the secret lives, then the secret. */
+export interface LocatedStatusRow extends StatusRow {
+  readonly account: string;
+  readonly region: string;
+}
+
+export interface AcrossAccountsDependencies {
+  readonly io: CliIo;
+  readonly clock: Pick<Clock, 'now'>;
+  /** The clients of one account and region (through the assumed role, for an account). */
+  readonly dependenciesFor: (target: StatusTarget) => Promise<StatusDependencies>;
+}
+
+export interface AcrossAccountsOptions extends StatusCommandOptions {
+  /** The role assumed in each account (`arn:aws:iam::<account>:role/<roleName>`). */
+  readonly roleName: string;
+  readonly targets: readonly StatusTarget[];
+}
+
+const LOCATED_COLUMNS: readonly Column[] = [
+  { header: 'ACCOUNT' },
+  { header: 'REGION' },
+  ...STATUS_COLUMNS,
+];
+
+/** Renders located rows as one table with ACCOUNT and REGION columns. */
+export const renderLocatedStatusTable = (
+  rows: readonly LocatedStatusRow[],
+  now: number,
+  columns?: number,
+): string =>
+  rows.length === 0
+    ? ''
+    : renderTable(
+        LOCATED_COLUMNS,
+        rows.map((row) => [row.account, row.region, ...tableCells(row, now)]),
+        columns,
+      );
+
+const CURRENT_ACCOUNT = '(current)';
+const CURRENT_REGION = '(default)';
+
+/**
+ * `iam-key-rotation status --role-name <role>`: the status of every target account and region,
+ * each read through `arn:aws:iam::<account>:role/<role>` (the CLI's own credentials for a target
+ * without account), in one table (or `--json`) with account and region columns. A target that
+ * cannot be read (the role cannot be assumed, access is denied) is reported on stderr with what
+ * to check, and the others are still shown. Exit 1 when a target failed or a secret needs
+ * attention.
+ */
+export const runStatusAcrossAccounts = async (
+  deps: AcrossAccountsDependencies,
+  options: AcrossAccountsOptions,
+): Promise<ExitCode> => {
+  const { io } = deps;
+  const located: LocatedStatusRow[] = [];
+  const notes: string[] = [];
+  let failed = false;
+  for (const target of options.targets) {
+    const account = target.account ?? CURRENT_ACCOUNT;
+    const region = target.region ?? CURRENT_REGION;
+    try {
+      const report = await renderStatus(await deps.dependenciesFor(target), options);
+      located.push(...report.rows.map((row) => ({ account, region, ...row })));
+      notes.push(...report.notes.map((note) => `${account} ${region}: ${note}`));
+      failed ||= report.needsAttention;
+    } catch (error) {
+      failed = true;
+      const role =
+        target.account === undefined
+          ? 'the current credentials'
+          : `role arn:aws:iam::${target.account}:role/${options.roleName}`;
+      notes.push(
+        `${account} ${region}: error: cannot read the secrets through ${role}: ${oneLineMessage(error)}; check that the role exists in that account, trusts your identity (sts:AssumeRole) and may read the secrets (README: "Run it in an Organization")`,
+      );
+    }
+  }
+  if (options.json === true) {
+    io.stdout(`${JSON.stringify({ secrets: located }, null, 2)}\n`);
+  } else if (located.length > 0) {
+    io.stdout(renderLocatedStatusTable(located, deps.clock.now(), io.columns));
+  } else {
+    io.stderr(
+      `No secrets tagged ${BINDING_TAG_KEY} were found in the accounts and regions read.\n`,
+    );
+  }
+  if (notes.length > 0) io.stderr(`\n${notes.join('\n')}\n`);
+  return failed ? EXIT_FAILURE : EXIT_OK;
+};
+
+const oneLineMessage = (error: unknown): string =>
+  (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(
+    /\s*\n\s*/g,
+    ' ',
+  );

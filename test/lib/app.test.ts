@@ -26,6 +26,20 @@ function synthApp(context: Record<string, unknown>, outdir: string): ReturnType<
   );
 }
 
+type TemplateJson = {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+};
+
+function readTemplate(outdir: string, stackName: string): TemplateJson {
+  return JSON.parse(
+    readFileSync(path.join(outdir, `${stackName}.template.json`), 'utf8'),
+  ) as TemplateJson;
+}
+
+function resourcesOf(template: TemplateJson, type: string): TemplateJson['Resources'][string][] {
+  return Object.values(template.Resources).filter((r) => r.Type === type);
+}
+
 describe('App: bin/app.ts', () => {
   let outdir: string | undefined;
   afterEach(() => {
@@ -133,6 +147,150 @@ describe('App: bin/app.ts', () => {
       )?.Properties.Environment as { Variables: Record<string, unknown> } | undefined;
       expect(environment?.Variables.GRACE_PERIOD_SECONDS, stackName).toBe('86400');
     }
+  });
+
+  it('synthesizes two accounts and two regions stack by stack, each with its env, with cdk-nag enabled', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const places = [
+      { account: '111111111111', region: 'eu-west-1' },
+      { account: '111111111111', region: 'us-east-1' },
+      { account: '222222222222', region: 'eu-west-1' },
+      { account: '222222222222', region: 'us-east-1' },
+    ];
+    const context = {
+      iamKeyRotation: {
+        notifications: { email: ['security-team@example.com'] },
+        users: [
+          { userName: 'local', schedule: 'rate(30 days)' },
+          ...places.map((place, i) => ({
+            // The same name in both accounts: IAM users are per account.
+            userName: i % 2 === 0 ? 'ci-deployer' : `ses-sender-${place.account}`,
+            createUser: i >= 2,
+            schedule: 'cron(0 2 ? * MON *)',
+            window: '3h',
+            ...place,
+          })),
+        ],
+      },
+    };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as {
+      artifacts: Record<string, { type: string; environment?: string }>;
+    };
+    const environments = Object.fromEntries(
+      Object.entries(manifest.artifacts)
+        .filter(([, artifact]) => artifact.type === 'aws:cloudformation:stack')
+        .map(([name, artifact]) => [name, artifact.environment]),
+    );
+    expect(environments).toEqual({
+      IamKeyRotation: 'aws://unknown-account/unknown-region',
+      'IamKeyRotation-111111111111-eu-west-1': 'aws://111111111111/eu-west-1',
+      'IamKeyRotation-111111111111-us-east-1': 'aws://111111111111/us-east-1',
+      'IamKeyRotation-222222222222-eu-west-1': 'aws://222222222222/eu-west-1',
+      'IamKeyRotation-222222222222-us-east-1': 'aws://222222222222/us-east-1',
+    });
+    for (const [index, place] of places.entries()) {
+      const stackName = `IamKeyRotation-${place.account}-${place.region}`;
+      const template = readTemplate(outdir, stackName);
+      const schedules = resourcesOf(template, 'AWS::SecretsManager::RotationSchedule');
+      expect(schedules, stackName).toHaveLength(1);
+      // The window is spread: it opens 0-2 hours after 02:00 and lasts 1 hour.
+      expect(schedules[0]?.Properties.RotationRules, stackName).toEqual({
+        ScheduleExpression: expect.stringMatching(/^cron\(0 [234] \? \* MON \*\)$/) as unknown,
+        Duration: '1h',
+      });
+      const secret = resourcesOf(template, 'AWS::SecretsManager::Secret')[0];
+      expect(secret?.Properties.Tags, stackName).toContainEqual({
+        Key: 'iam-key-rotation:stack',
+        Value: stackName,
+      });
+      // The ownership tag may only name secrets of the stack's own region and account.
+      expect(JSON.stringify(template), stackName).toContain(
+        `:secretsmanager:${place.region}:${place.account}:secret:iam-key-rotation/*`,
+      );
+      expect(resourcesOf(template, 'AWS::IAM::User'), stackName).toHaveLength(index >= 2 ? 1 : 0);
+    }
+    const lint = spawnSync(
+      'cfn-lint',
+      [
+        // W3005: aws-cdk-lib's Function repeats its role in DependsOn (see the stack tests).
+        '--ignore-checks',
+        'W3005',
+        '--',
+        ...Object.keys(environments).map((name) =>
+          path.join(outdir ?? '', `${name}.template.json`),
+        ),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(`${lint.stdout}${lint.stderr}`).toBe('');
+    expect(lint.status).toBe(0);
+  });
+
+  it('fails when the same user of an account is configured in two regions, naming both', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const context = {
+      iamKeyRotation: {
+        users: [
+          { userName: 'ci-deployer', schedule: 'rate(30 days)', account: '111111111111' },
+          {
+            userName: 'ci-deployer',
+            schedule: 'rate(30 days)',
+            account: '111111111111',
+            region: 'us-east-1',
+          },
+        ],
+      },
+    };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'iamKeyRotation.users[1].userName: duplicate user name "ci-deployer" in account 111111111111: here (region us-east-1), already configured at iamKeyRotation.users[0] (the default region); IAM user names are case-insensitive and global to an account, and one secret owns a user: configure it once\n',
+    );
+    expect(readdirSync(outdir)).toEqual([]);
+  });
+
+  it('places 201 users without stack in stacks of at most 100 users and 500 resources, with cdk-nag enabled', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const context = {
+      iamKeyRotation: {
+        gracePeriod: '24h',
+        notifications: { email: ['security-team@example.com'], onSuccess: true },
+        complianceRules: true,
+        users: Array.from({ length: 201 }, (_, i) => ({
+          userName: `user-${String(i).padStart(4, '0')}`,
+          createUser: i % 2 === 0,
+          schedule: 'cron(0 0 ? * SUN *)',
+        })),
+      },
+    };
+
+    // Act
+    const result = synthApp(context, outdir);
+
+    // Assert
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const counts = ['IamKeyRotation', 'IamKeyRotation-2', 'IamKeyRotation-3'].map((stackName) => {
+      const template = readTemplate(outdir ?? '', stackName);
+      const total = Object.keys(template.Resources).length;
+      expect(total, stackName).toBeLessThanOrEqual(500);
+      return resourcesOf(template, 'AWS::SecretsManager::RotationSchedule').length;
+    });
+    expect(counts).toEqual([100, 100, 1]);
   });
 
   it('fails when the grace period is not shorter than the rotation interval of a user, naming the user and both values', () => {

@@ -118,7 +118,7 @@ describe('Module: config', () => {
       [
         'a user has an unknown field',
         { users: [{ ...validUser, scheduel: 'x' }] },
-        'iamKeyRotation.users[0].scheduel: unknown field (allowed: userName, path, createUser, schedule, window, kmsKeyArn, stack), got "x"',
+        'iamKeyRotation.users[0].scheduel: unknown field (allowed: userName, path, createUser, schedule, window, kmsKeyArn, stack, account, region',
       ],
       [
         'userName is missing',
@@ -204,18 +204,49 @@ describe('Module: config', () => {
             { ...validUser, userName: 'Alice' },
           ],
         },
-        'iamKeyRotation.users[2].userName: duplicate user name "Alice" (already configured at iamKeyRotation.users[0]; IAM user names are case-insensitive)',
+        'iamKeyRotation.users[2].userName: duplicate user name "Alice" in the default account: here (the default region), already configured at iamKeyRotation.users[0] (the default region); IAM user names are case-insensitive and global to an account, and one secret owns a user: configure it once',
+      ],
+      [
+        'a user of an account repeats in another region',
+        {
+          users: [
+            { ...validUser, account: '111111111111', region: 'eu-west-1' },
+            { ...validUser, account: '111111111111', region: 'us-east-1', stack: 'Keys' },
+          ],
+        },
+        'iamKeyRotation.users[1].userName: duplicate user name "alice" in account 111111111111: here (region us-east-1, stack "Keys"), already configured at iamKeyRotation.users[0] (region eu-west-1); IAM user names are case-insensitive and global to an account',
+      ],
+      [
+        'account is not 12 digits',
+        { users: [{ ...validUser, account: 123456789012 }] },
+        'iamKeyRotation.users[0].account: expected an AWS account id of 12 digits as a string, e.g. "123456789012", got 123456789012',
+      ],
+      [
+        'region is not a region',
+        { users: [{ ...validUser, region: 'Frankfurt' }] },
+        'iamKeyRotation.users[0].region: expected an AWS region such as "eu-west-1", got "Frankfurt"',
+      ],
+      [
+        'a stack is named for two accounts',
+        {
+          users: [
+            { ...validUser, stack: 'Keys', account: '111111111111' },
+            { ...validUser, userName: 'bob', stack: 'Keys', account: '222222222222' },
+          ],
+        },
+        'iamKeyRotation.users[1].stack: stack "Keys" is used in two places: here (account 222222222222, the default region), and at iamKeyRotation.users[0] (account 111111111111, the default region); a stack lives in one account and region',
       ],
     ])('fails when %s', (_case, raw, message) => {
       // Act & Assert
       expect(() => parseIamKeyRotationConfig(raw)).toThrow(message);
     });
 
-    it('fails when a stack would hold more than 100 users', () => {
+    it('fails when a stack named by the users would hold more than 100 users', () => {
       // Arrange
       const users = Array.from({ length: 101 }, (_, i) => ({
         ...validUser,
         userName: `user-${i}`,
+        stack: 'IamKeyRotation',
       }));
 
       // Act & Assert
@@ -454,6 +485,89 @@ describe('Module: config', () => {
       expect(() => parseIamKeyRotationConfig({ users: [validUser], complianceRules })).toThrow(
         message,
       );
+    });
+  });
+
+  describe('Automatic stacks and accounts', () => {
+    it('places 250 users without stack in stacks of 100, in configuration order', () => {
+      // Arrange
+      const users = Array.from({ length: 250 }, (_, i) => ({ ...validUser, userName: `u-${i}` }));
+
+      // Act
+      const config = parseIamKeyRotationConfig({ users });
+
+      // Assert
+      const groups = usersByStack(config);
+      expect([...groups].map(([name, group]) => [name, group.length])).toEqual([
+        ['IamKeyRotation', 100],
+        ['IamKeyRotation-2', 100],
+        ['IamKeyRotation-3', 50],
+      ]);
+      expect(groups.get('IamKeyRotation-2')?.[0]?.userName).toBe('u-100');
+    });
+
+    it('keeps every user in its stack when users are appended', () => {
+      // Arrange
+      const users = Array.from({ length: 230 }, (_, i) => ({ ...validUser, userName: `u-${i}` }));
+      const before = parseIamKeyRotationConfig({ users }).users;
+
+      // Act
+      const after = parseIamKeyRotationConfig({
+        users: [...users, ...['x', 'y'].map((userName) => ({ ...validUser, userName }))],
+      }).users;
+
+      // Assert
+      expect(after.slice(0, before.length).map((u) => u.stackName)).toEqual(
+        before.map((u) => u.stackName),
+      );
+      expect(after.slice(before.length).map((u) => u.stackName)).toEqual([
+        'IamKeyRotation-3',
+        'IamKeyRotation-3',
+      ]);
+    });
+
+    it('counts users that name an automatic stack explicitly against its 100', () => {
+      // Arrange
+      const users = [
+        ...Array.from({ length: 30 }, (_, i) => ({
+          ...validUser,
+          userName: `pinned-${i}`,
+          stack: 'IamKeyRotation',
+        })),
+        ...Array.from({ length: 80 }, (_, i) => ({ ...validUser, userName: `u-${i}` })),
+      ];
+
+      // Act
+      const groups = usersByStack(parseIamKeyRotationConfig({ users }));
+
+      // Assert
+      expect([...groups].map(([name, group]) => [name, group.length])).toEqual([
+        ['IamKeyRotation', 100],
+        ['IamKeyRotation-2', 10],
+      ]);
+    });
+
+    it('gives each account and region its own automatic stacks, and allows a user name once per account', () => {
+      // Arrange
+      const users = [
+        { ...validUser },
+        { ...validUser, account: '111111111111' },
+        { ...validUser, account: '222222222222', region: 'eu-west-1' },
+        { ...validUser, userName: 'bob', account: '222222222222', region: 'us-east-1' },
+        { ...validUser, userName: 'carol', region: 'us-east-1' },
+      ];
+
+      // Act
+      const config = parseIamKeyRotationConfig({ users });
+
+      // Assert
+      expect(config.users.map((u) => [u.stackName, u.account, u.region])).toEqual([
+        ['IamKeyRotation', undefined, undefined],
+        ['IamKeyRotation-111111111111', '111111111111', undefined],
+        ['IamKeyRotation-222222222222-eu-west-1', '222222222222', 'eu-west-1'],
+        ['IamKeyRotation-222222222222-us-east-1', '222222222222', 'us-east-1'],
+        ['IamKeyRotation-us-east-1', undefined, 'us-east-1'],
+      ]);
     });
   });
 

@@ -287,11 +287,12 @@ describe('Construct: IamKeyRotationStack', () => {
       }
     });
 
-    it('scopes the IAM actions to the configured users, with their paths', () => {
+    it('scopes the IAM actions by the ownership tag and the secrets by name prefix and stack tag, not by ARN', () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
 
       // Assert
+      const allUsers = existingUserArn('*');
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
           Statement: Match.arrayWith([
@@ -303,36 +304,13 @@ describe('Construct: IamKeyRotationStack', () => {
                 'iam:UpdateAccessKey',
                 'iam:DeleteAccessKey',
                 'iam:GetUser',
-                'iam:GetAccessKeyLastUsed',
               ],
-              Resource: [
-                { 'Fn::GetAtt': [Match.stringLikeRegexp('^Userdemo'), 'Arn'] },
-                {
-                  'Fn::Join': [
-                    '',
-                    [
-                      'arn:',
-                      { Ref: 'AWS::Partition' },
-                      ':iam::',
-                      { Ref: 'AWS::AccountId' },
-                      ':user/ci/ci-deployer',
-                    ],
-                  ],
-                },
-                {
-                  'Fn::Join': [
-                    '',
-                    [
-                      'arn:',
-                      { Ref: 'AWS::Partition' },
-                      ':iam::',
-                      { Ref: 'AWS::AccountId' },
-                      ':user/reporting',
-                    ],
-                  ],
-                },
-              ],
+              Resource: allUsers,
+              Condition: {
+                StringLike: { [`iam:ResourceTag/${OWNER_TAG_KEY}`]: STACK_SECRETS_PATTERN },
+              },
             },
+            { Effect: 'Allow', Action: 'iam:GetAccessKeyLastUsed', Resource: allUsers },
             {
               Effect: 'Allow',
               Action: [
@@ -342,15 +320,39 @@ describe('Construct: IamKeyRotationStack', () => {
                 'secretsmanager:UpdateSecretVersionStage',
                 'secretsmanager:ListSecretVersionIds',
               ],
-              Resource: [
-                { Ref: Match.stringLikeRegexp('^RotatedAccessKeydemoSecret') },
-                { Ref: Match.stringLikeRegexp('^RotatedAccessKeycideployerSecret') },
-                { Ref: Match.stringLikeRegexp('^RotatedAccessKeyreportingSecret') },
-              ],
+              Resource: STACK_SECRETS_PATTERN,
+              Condition: {
+                StringEquals: {
+                  'secretsmanager:ResourceTag/iam-key-rotation:stack': 'IamKeyRotation',
+                },
+              },
             },
           ]),
         },
       });
+    });
+
+    it('grants the rotation function the same statements for 1 user and for 100', () => {
+      // Arrange
+      const users = (count: number): unknown[] =>
+        Array.from({ length: count }, (_, i) => ({
+          userName: `user-${String(i).padStart(3, '0')}`,
+          createUser: i % 2 === 0,
+          schedule: 'rate(30 days)',
+          kmsKeyArn: KEY_ARN,
+        }));
+
+      // Act
+      const statements = (count: number): string =>
+        JSON.stringify(
+          statementsOfRole(
+            Template.fromStack(onlyStack({ users: users(count) })).toJSON() as TemplateJson,
+            ROTATION_ROLE,
+          ),
+        );
+
+      // Assert
+      expect(statements(100)).toBe(statements(1));
     });
 
     it('grants the rotation function no wildcard resource and no action beyond the listed ones', () => {
@@ -379,6 +381,15 @@ describe('Construct: IamKeyRotationStack', () => {
         ]),
       );
       expect(JSON.stringify(statements.map((s) => s.Resource))).not.toMatch(/"\*"/);
+      // The only wildcards: users and secrets iam-key-rotation/* of the account, each scoped by tag
+      // (GetAccessKeyLastUsed, read-only, excepted).
+      for (const statement of statements.filter((s) => JSON.stringify(s.Resource).includes('*'))) {
+        const actions = [statement.Action].flat();
+        expect(
+          statement.Condition !== undefined || actions.join() === 'iam:GetAccessKeyLastUsed',
+          actions.join(),
+        ).toBe(true);
+      }
     });
 
     it('lets Secrets Manager invoke the function only for this account', () => {
@@ -878,13 +889,15 @@ describe('Construct: IamKeyRotationStack', () => {
       );
     });
 
-    it('has no Config rule and no scope tag without complianceRules', () => {
+    it('has no Config rule without complianceRules (the secrets keep the stack tag of the rotation policy)', () => {
       // Act
       const template = Template.fromStack(onlyStack({ ...EXAMPLE_CONFIG, complianceRules: false }));
 
       // Assert
       template.resourceCountIs('AWS::Config::ConfigRule', 0);
-      expect(JSON.stringify(template.toJSON())).not.toContain('iam-key-rotation:stack');
+      template.allResourcesProperties('AWS::SecretsManager::Secret', {
+        Tags: Match.arrayWith([{ Key: 'iam-key-rotation:stack', Value: 'IamKeyRotation' }]),
+      });
     });
   });
 
@@ -1086,7 +1099,9 @@ describe('Construct: IamKeyRotationStack', () => {
       );
       expect(bundles).toHaveLength(1);
       const assetDirectory = path.join(assembly.directory, bundles[0] ?? '');
-      expect(readdirSync(assetDirectory)).toEqual(['index.mjs']);
+      // No user of the example has sesSmtpTest: no SMTP client beside it
+      // (test/integration/ses-smtp-bundle.test.ts builds the asset with one).
+      expect(readdirSync(assetDirectory).sort()).toEqual(['index.mjs']);
       const bundle = readFileSync(path.join(assetDirectory, 'index.mjs'), 'utf8');
       expect(bundle.startsWith('import { createRequire as __createRequire }')).toBe(true);
       // The SDK clients are inside the bundle, not imported from the runtime's copy. (Booleans,

@@ -161,7 +161,7 @@ describe('Construct: KeyRotationFunction', () => {
       });
     });
 
-    it('grants the key actions, iam:GetUser and iam:GetAccessKeyLastUsed on the user, and no tagging', () => {
+    it('grants the key actions, iam:GetUser and iam:GetAccessKeyLastUsed on the user of an imported secret by ARN, and no tagging', () => {
       // Arrange
       const stack = newStack();
       const fn = new KeyRotationFunction(stack, 'RotationFunction');
@@ -202,6 +202,126 @@ describe('Construct: KeyRotationFunction', () => {
         },
       });
       expect(JSON.stringify(template.toJSON())).not.toMatch(/iam:(Untag|Tag)User/);
+    });
+
+    it('scopes the users by their ownership tag and the secrets by name prefix and stack tag, for secrets of the stack', () => {
+      // Arrange
+      const stack = newStack();
+      const fn = new KeyRotationFunction(stack, 'RotationFunction');
+      const secret = new secretsmanager.Secret(stack, 'Secret', {
+        secretName: 'iam-key-rotation/alice',
+      });
+
+      // Act
+      fn.grantRotation({ user: iam.User.fromUserName(stack, 'User', 'alice'), secret });
+
+      // Assert
+      const template = Template.fromStack(stack);
+      const users = {
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/*']],
+      };
+      const secrets = {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/*',
+          ],
+        ],
+      };
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: [
+            Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] }),
+            {
+              Effect: 'Allow',
+              Action: [
+                'iam:CreateAccessKey',
+                'iam:ListAccessKeys',
+                'iam:UpdateAccessKey',
+                'iam:DeleteAccessKey',
+                'iam:GetUser',
+              ],
+              Resource: users,
+              Condition: { StringLike: { 'iam:ResourceTag/iam-key-rotation:secret': secrets } },
+            },
+            { Effect: 'Allow', Action: 'iam:GetAccessKeyLastUsed', Resource: users },
+            {
+              Effect: 'Allow',
+              Action: [
+                'secretsmanager:DescribeSecret',
+                'secretsmanager:GetSecretValue',
+                'secretsmanager:PutSecretValue',
+                'secretsmanager:UpdateSecretVersionStage',
+                'secretsmanager:ListSecretVersionIds',
+              ],
+              Resource: secrets,
+              Condition: {
+                StringEquals: { 'secretsmanager:ResourceTag/iam-key-rotation:stack': 'TestStack' },
+              },
+            },
+          ],
+        },
+      });
+      template.hasResourceProperties('AWS::SecretsManager::Secret', {
+        Name: 'iam-key-rotation/alice',
+        Tags: [{ Key: 'iam-key-rotation:stack', Value: 'TestStack' }],
+      });
+    });
+
+    it('keeps the same policy for 1 and for 150 secrets of the stack', () => {
+      // Arrange
+      const policyOf = (count: number): string => {
+        const stack = newStack();
+        const fn = new KeyRotationFunction(stack, 'RotationFunction');
+        const key = kms.Key.fromKeyArn(
+          stack,
+          'Key',
+          'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+        );
+        for (let i = 0; i < count; i++) {
+          fn.grantRotation({
+            user: iam.User.fromUserName(stack, `User${i}`, `user-${i}`),
+            secret: new secretsmanager.Secret(stack, `Secret${i}`, {
+              secretName: `iam-key-rotation/user-${i}`,
+            }),
+            encryptionKey: key,
+          });
+        }
+        const template = Template.fromStack(stack);
+        expect(template.findResources('AWS::IAM::ManagedPolicy')).toEqual({});
+        return JSON.stringify(Object.values(template.findResources('AWS::IAM::Policy')));
+      };
+
+      // Act
+      const one = policyOf(1);
+      const many = policyOf(150);
+
+      // Assert
+      expect(many).toBe(one);
+      expect(many).toContain('kms:EncryptionContext:SecretARN');
+    });
+
+    it('reports no unacknowledged cdk-nag finding for the tag-scoped statements', () => {
+      // Arrange
+      const stack = newStack();
+      const fn = new KeyRotationFunction(stack, 'RotationFunction');
+      fn.grantRotation({
+        user: iam.User.fromUserName(stack, 'User', 'alice'),
+        secret: new secretsmanager.Secret(stack, 'Secret', {
+          secretName: 'iam-key-rotation/alice',
+        }),
+      });
+
+      // Act
+      const report = new AwsSolutionsChecks().validateScope(stack);
+
+      // Assert
+      expect(report.violations.filter((v) => v.ruleName.startsWith('AwsSolutions-IAM'))).toEqual(
+        [],
+      );
+      expect(JSON.stringify(report.violations)).not.toContain('IAM5');
     });
 
     it('gathers users and secrets into shared statements of at most 18 ARNs', () => {

@@ -26,6 +26,26 @@ const ALICE_ARN = {
   'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/alice']],
 };
 
+/** The tag that lets the stack's rotation function rotate the secret. */
+const STACK_TAG = { Key: 'iam-key-rotation:stack', Value: 'TestStack' };
+
+/** Every user of the account: the tag-scoped statements' resource. */
+const ALL_USERS_ARN = {
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/*']],
+};
+
+/** The secrets iam-key-rotation/* of the stack's region and account. */
+const ROTATED_SECRETS_ARN = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/*',
+    ],
+  ],
+};
+
 describe('Construct: RotatedAccessKey', () => {
   describe('Secret', () => {
     it('starts as {"UserName"} and is tagged with the bound user', () => {
@@ -43,7 +63,7 @@ describe('Construct: RotatedAccessKey', () => {
       Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::Secret', {
         Name: 'iam-key-rotation/alice',
         SecretString: '{"UserName":"alice"}',
-        Tags: [{ Key: BINDING_TAG_KEY, Value: 'alice' }],
+        Tags: [STACK_TAG, { Key: BINDING_TAG_KEY, Value: 'alice' }],
         KmsKeyId: Match.absent(),
       });
     });
@@ -65,7 +85,7 @@ describe('Construct: RotatedAccessKey', () => {
         Name: 'iam-key-rotation/bob',
         Description: 'Access key of IAM user bob, rotated by iam-key-rotation',
         SecretString: '{"UserName":"bob"}',
-        Tags: [{ Key: BINDING_TAG_KEY, Value: 'bob' }],
+        Tags: [STACK_TAG, { Key: BINDING_TAG_KEY, Value: 'bob' }],
       });
     });
 
@@ -524,7 +544,7 @@ describe('Construct: RotatedAccessKey', () => {
   });
 
   describe('Permissions', () => {
-    it('grants exactly the key actions on the user and the rotation actions on the secret', () => {
+    it('grants the key actions on users owned by its secrets and the rotation actions on its tagged secrets', () => {
       // Arrange
       const { stack, rotationFunction, user } = arrange();
 
@@ -548,10 +568,13 @@ describe('Construct: RotatedAccessKey', () => {
                 'iam:UpdateAccessKey',
                 'iam:DeleteAccessKey',
                 'iam:GetUser',
-                'iam:GetAccessKeyLastUsed',
               ],
-              Resource: ALICE_ARN,
+              Resource: ALL_USERS_ARN,
+              Condition: {
+                StringLike: { [`iam:ResourceTag/${OWNER_TAG_KEY}`]: ROTATED_SECRETS_ARN },
+              },
             },
+            { Effect: 'Allow', Action: 'iam:GetAccessKeyLastUsed', Resource: ALL_USERS_ARN },
             {
               Effect: 'Allow',
               Action: [
@@ -561,14 +584,17 @@ describe('Construct: RotatedAccessKey', () => {
                 'secretsmanager:UpdateSecretVersionStage',
                 'secretsmanager:ListSecretVersionIds',
               ],
-              Resource: { Ref: Match.stringLikeRegexp('^KeySecret') },
+              Resource: ROTATED_SECRETS_ARN,
+              Condition: {
+                StringEquals: { 'secretsmanager:ResourceTag/iam-key-rotation:stack': 'TestStack' },
+              },
             },
           ],
         },
       });
     });
 
-    it('grants KMS only through Secrets Manager for this secret', () => {
+    it('grants KMS only through Secrets Manager for the secrets iam-key-rotation/*', () => {
       // Arrange
       const { stack, rotationFunction, user } = arrange();
 
@@ -589,10 +615,8 @@ describe('Construct: RotatedAccessKey', () => {
               Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
               Resource: KEY_ARN,
               Condition: {
+                StringLike: { 'kms:EncryptionContext:SecretARN': ROTATED_SECRETS_ARN },
                 StringEquals: {
-                  'kms:EncryptionContext:SecretARN': [
-                    { Ref: Match.stringLikeRegexp('^KeySecret') },
-                  ],
                   'kms:ViaService': {
                     'Fn::Join': ['', ['secretsmanager.eu-west-1.', { Ref: 'AWS::URLSuffix' }]],
                   },

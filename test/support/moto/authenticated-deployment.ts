@@ -34,8 +34,9 @@ export interface AuthenticatedDeploymentOptions {
   readonly beforeDeploy?: (setup: MotoAws) => Promise<void>;
   /**
    * Name the secrets as the template does (`iam-key-rotation/<user>`), as a real deployment names
-   * them, instead of after their logical ids.
-   * @default false
+   * them (the rotation policy covers only such secrets); `false` names them after their logical
+   * ids.
+   * @default true
    */
   readonly templateSecretNames?: boolean;
   /**
@@ -129,7 +130,7 @@ export class AuthenticatedDeployment {
         synthesized.template,
         userArns,
         logGroupArns,
-        { templateSecretNames: options.templateSecretNames === true },
+        { templateSecretNames: options.templateSecretNames !== false },
       );
 
       const principal = await createPrincipal(setup, synthesized, FUNCTION_PRINCIPAL, values);
