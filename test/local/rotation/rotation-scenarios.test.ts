@@ -172,6 +172,30 @@ describe('Rotation: against the simulated AWS', () => {
       );
     });
 
+    it('never deactivates the key rolled back to while a throttled deactivation waits to be retried', async () => {
+      // Found by the random-seed soak: the SDK's retry of a throttled UpdateAccessKey came
+      // after the rollback, which waits out the function's timeout; Lambda had ended the
+      // invocation by then, so the retry was never sent (invariant 4 now says so).
+      await playScenario(
+        {
+          start: 'empty',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+          testVersionValue: 'none',
+          listPropagationDelayMs: 0,
+          gracePeriodSeconds: 3_600,
+        },
+        [
+          { kind: 'rotate-secret' },
+          { kind: 'fault', fault: 'throttling', nth: 7, times: 1 },
+          { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 5 },
+        ],
+      );
+    });
+
     it('makes room again after each of two CreateAccessKey answers lost in one step', async () => {
       // Found by the random-seed soak: two timeouts after IAM created the key, in one
       // createSecret, met the two-key limit twice; the step reconciled only once and failed.
