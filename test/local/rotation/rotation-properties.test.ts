@@ -8,12 +8,13 @@ import {
 import { addTally, type Effect } from '../../support/scenario/effects.js';
 
 /**
- * Runs per property: 2,000 scenarios of up to eight actions take about three minutes on a
+ * Runs per property: 1,000 scenarios of up to eight actions take about three minutes on a
  * two-core machine (a rotation through the real SDK clients costs about 20 ms), about half of
- * them with a grace period (a parameter of each run). Set ROTATION_PROPERTY_RUNS for a quicker
- * run or a longer soak.
+ * them with a grace period (a parameter of each run); with the rest of the suite, CI stays under
+ * 15 minutes. Longer random-seed soaks run outside CI (README, Development). Set
+ * ROTATION_PROPERTY_RUNS for a quicker run or a longer soak.
  */
-const RUNS = Number(process.env.ROTATION_PROPERTY_RUNS ?? '2000');
+const RUNS = Number(process.env.ROTATION_PROPERTY_RUNS ?? '1000');
 
 /**
  * A fixed seed keeps CI reproducible: a failure there replays exactly. Set
