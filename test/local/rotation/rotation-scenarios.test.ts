@@ -196,6 +196,28 @@ describe('Rotation: against the simulated AWS', () => {
       );
     });
 
+    it('never deletes the key rolled back to while a throttled delete waits to be retried', async () => {
+      // Found by the random-seed soak: as above, with the delete that follows the deactivation.
+      await playScenario(
+        {
+          start: 'empty',
+          seed: 1,
+          maxAttempts: 1,
+          reuseToken: false,
+          duplicateStep: 'none',
+          propagationDelayMs: 0,
+          testVersionValue: 'none',
+          listPropagationDelayMs: 0,
+          gracePeriodSeconds: 3_600,
+        },
+        [
+          { kind: 'scheduled-rotation' },
+          { kind: 'fault', fault: 'throttling', nth: 8, times: 1 },
+          { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 6 },
+        ],
+      );
+    });
+
     it('makes room again after each of two CreateAccessKey answers lost in one step', async () => {
       // Found by the random-seed soak: two timeouts after IAM created the key, in one
       // createSecret, met the two-key limit twice; the step reconciled only once and failed.
