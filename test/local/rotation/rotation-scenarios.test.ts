@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AWSCURRENT, AWSPREVIOUS } from '../../../local/simulation/index.js';
-import { playScenario } from '../../support/scenario/actions.js';
+import { playScenario, type RunParameters } from '../../support/scenario/actions.js';
 import { checkInvariants } from '../../support/scenario/invariants.js';
 import { Scenario, USER_NAME } from '../../support/scenario/scenario.js';
 
@@ -8,6 +8,25 @@ const failureMessages = (scenario: Scenario): string[] =>
   scenario.sim.invocations
     .filter((invocation) => invocation.outcome === 'failed')
     .map((invocation) => (invocation.error instanceof Error ? invocation.error.message : ''));
+
+/**
+ * The run parameters of a scenario the random-seed soak found, as the property prints them:
+ * one attempt, a new token on retry, no duplicate step, no propagation delay, no test version,
+ * no listing lag and no grace period unless given.
+ */
+const soakParameters = (
+  parameters: Pick<RunParameters, 'start'> & Partial<RunParameters>,
+): RunParameters => ({
+  seed: 1,
+  maxAttempts: 1,
+  reuseToken: false,
+  duplicateStep: 'none',
+  propagationDelayMs: 0,
+  testVersionValue: 'none',
+  listPropagationDelayMs: 0,
+  gracePeriodSeconds: 0,
+  ...parameters,
+});
 
 describe('Rotation: against the simulated AWS', () => {
   describe('Bootstrap', () => {
@@ -42,67 +61,31 @@ describe('Rotation: against the simulated AWS', () => {
     it('removes a key made by hand when a given-up rotation is resumed with its stored key', async () => {
       // Found by the property test: the resumed createSecret found its key and returned early,
       // leaving the hand-made key unreferenced after the rotation completed.
-      await playScenario(
-        {
-          start: 'empty',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 0,
-        },
-        [
-          { kind: 'out-of-band', change: 'delete-current-key' },
-          { kind: 'fault', fault: 'throttling', nth: 7, times: 3 },
-          { kind: 'scheduled-rotation' },
-          { kind: 'out-of-band', change: 'create-key' },
-        ],
-      );
+      await playScenario(soakParameters({ start: 'empty' }), [
+        { kind: 'out-of-band', change: 'delete-current-key' },
+        { kind: 'fault', fault: 'throttling', nth: 7, times: 3 },
+        { kind: 'scheduled-rotation' },
+        { kind: 'out-of-band', change: 'create-key' },
+      ]);
     });
 
     it('keeps, at a rotation that finds the secret emptied by hand, a key left by an abandoned rotation, as a first rotation keeps keys while there is room', async () => {
       // Found by the random-seed soak: an attacker's value abandoned a rotation after it had
       // stored its key, and later values emptied the secret; the rotation that followed found no
       // key in the secret, so (as at a first rotation) it kept the key that was already there.
-      await playScenario(
-        {
-          start: 'empty',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 1_500,
-        },
-        [
-          { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 10 },
-          { kind: 'out-of-band', change: 'deactivate-previous-key' },
-          { kind: 'out-of-band', change: 'put-value-by-hand' },
-        ],
-      );
+      await playScenario(soakParameters({ start: 'empty', listPropagationDelayMs: 1_500 }), [
+        { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 10 },
+        { kind: 'out-of-band', change: 'deactivate-previous-key' },
+        { kind: 'out-of-band', change: 'put-value-by-hand' },
+      ]);
     });
 
     it('refuses the promotion when a value put by hand lands between finishSecret’s guard and its move', async () => {
       // Found by the random-seed soak: the move names the version it replaces, so it fails.
-      await playScenario(
-        {
-          start: 'empty',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 0,
-        },
-        [
-          { kind: 'scheduled-rotation' },
-          { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 20 },
-        ],
-      );
+      await playScenario(soakParameters({ start: 'empty' }), [
+        { kind: 'scheduled-rotation' },
+        { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 20 },
+      ]);
     });
 
     it('leaves a key that IAM did not list yet to the next rotation', async () => {
@@ -110,16 +93,7 @@ describe('Rotation: against the simulated AWS', () => {
       // next rotation listed the user's keys, was not listed yet; with room for the new key
       // nothing revealed it. The recovery's rotation (hours later) removes it.
       await playScenario(
-        {
-          start: 'pre-existing-key',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 1_500,
-        },
+        soakParameters({ start: 'pre-existing-key', listPropagationDelayMs: 1_500 }),
         [
           { kind: 'out-of-band', change: 'delete-current-key' },
           { kind: 'out-of-band-during-rotation', change: 'put-value-by-hand', atCall: 11 },
@@ -132,113 +106,50 @@ describe('Rotation: against the simulated AWS', () => {
       // Found by the random-seed soak: a rollback during createSecret reactivated and promoted
       // the very key createSecret was about to delete as AWSPREVIOUS. The documented rollback
       // now waits out the function's timeout after stopping a rotation.
-      await playScenario(
-        {
-          start: 'empty',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 0,
-        },
-        [
-          { kind: 'scheduled-rotation' },
-          { kind: 'out-of-band', change: 'rollback' },
-          { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 3 },
-        ],
-      );
+      await playScenario(soakParameters({ start: 'empty' }), [
+        { kind: 'scheduled-rotation' },
+        { kind: 'out-of-band', change: 'rollback' },
+        { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 3 },
+      ]);
     });
 
     it('deactivates the key it replaced although a value put by hand unlabelled it during finishSecret', async () => {
       // Found by the random-seed soak: invariant 8 took the replaced key, unlabelled by the
       // value put by hand, for a key the secret does not hold.
-      await playScenario(
-        {
-          start: 'empty',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 1_500,
-        },
-        [
-          { kind: 'fault', fault: 'throttling', nth: 24, times: 1 },
-          { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 23 },
-        ],
-      );
+      await playScenario(soakParameters({ start: 'empty', listPropagationDelayMs: 1_500 }), [
+        { kind: 'fault', fault: 'throttling', nth: 24, times: 1 },
+        { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 23 },
+      ]);
     });
 
     it('never deactivates the key rolled back to while a throttled deactivation waits to be retried', async () => {
       // Found by the random-seed soak: the SDK's retry of a throttled UpdateAccessKey came
       // after the rollback, which waits out the function's timeout; Lambda had ended the
       // invocation by then, so the retry was never sent (invariant 4 now says so).
-      await playScenario(
-        {
-          start: 'empty',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 0,
-          gracePeriodSeconds: 3_600,
-        },
-        [
-          { kind: 'rotate-secret' },
-          { kind: 'fault', fault: 'throttling', nth: 7, times: 1 },
-          { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 5 },
-        ],
-      );
+      await playScenario(soakParameters({ start: 'empty', gracePeriodSeconds: 3_600 }), [
+        { kind: 'rotate-secret' },
+        { kind: 'fault', fault: 'throttling', nth: 7, times: 1 },
+        { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 5 },
+      ]);
     });
 
     it('never deletes the key rolled back to while a throttled delete waits to be retried', async () => {
       // Found by the random-seed soak: as above, with the delete that follows the deactivation.
-      await playScenario(
-        {
-          start: 'empty',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 0,
-          gracePeriodSeconds: 3_600,
-        },
-        [
-          { kind: 'scheduled-rotation' },
-          { kind: 'fault', fault: 'throttling', nth: 8, times: 1 },
-          { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 6 },
-        ],
-      );
+      await playScenario(soakParameters({ start: 'empty', gracePeriodSeconds: 3_600 }), [
+        { kind: 'scheduled-rotation' },
+        { kind: 'fault', fault: 'throttling', nth: 8, times: 1 },
+        { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 6 },
+      ]);
     });
 
     it('makes room again after each of two CreateAccessKey answers lost in one step', async () => {
       // Found by the random-seed soak: two timeouts after IAM created the key, in one
       // createSecret, met the two-key limit twice; the step reconciled only once and failed.
-      await playScenario(
-        {
-          start: 'pre-existing-key',
-          seed: 1,
-          maxAttempts: 1,
-          reuseToken: false,
-          duplicateStep: 'none',
-          propagationDelayMs: 0,
-          testVersionValue: 'none',
-          listPropagationDelayMs: 0,
-          gracePeriodSeconds: 0,
-        },
-        [
-          { kind: 'fault', fault: 'timeout-after-effect', nth: 18, times: 1 },
-          { kind: 'fault', fault: 'timeout-after-effect', nth: 10, times: 1 },
-          { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 4 },
-        ],
-      );
+      await playScenario(soakParameters({ start: 'pre-existing-key' }), [
+        { kind: 'fault', fault: 'timeout-after-effect', nth: 18, times: 1 },
+        { kind: 'fault', fault: 'timeout-after-effect', nth: 10, times: 1 },
+        { kind: 'out-of-band-during-rotation', change: 'retag-secret-to-other-user', atCall: 4 },
+      ]);
     });
 
     it('removes the key a retried CreateAccessKey created alongside the new one', async () => {
