@@ -90,8 +90,8 @@ export const versionReports = (snapshot: SecretSnapshot): VersionReport[] => {
 /**
  * `iam-key-rotation rollback <secret>`: the README's "Roll back", checked first. Refuses, changing
  * nothing, unless the user's ownership tag names this secret and AWSPREVIOUS holds a key that
- * still exists. Then: 1. removes AWSPENDING from every version that is not AWSCURRENT (stops a
- * rotation in flight); 2. reactivates the AWSPREVIOUS key; 3. moves AWSCURRENT back to the
+ * still exists. Then: 1. removes AWSPENDING from every version, the AWSCURRENT one included
+ * (stops a rotation in flight, or one still finishing) and waits out the function's timeout; 2. reactivates the AWSPREVIOUS key; 3. moves AWSCURRENT back to the
  * AWSPREVIOUS version. The key rolled back from stays Active as AWSPREVIOUS (some consumers may
  * already use it); the next rotation deletes it.
  */
@@ -128,12 +128,19 @@ export const runRollback = async (
     throw refuse(`${AWSCURRENT} and ${AWSPREVIOUS} are on the same version ${current.versionId}`);
   }
 
+  // A rotation still finishing (AWSPENDING on the AWSCURRENT version) is stopped and waited out
+  // too: its finishSecret may retry a move of AWSCURRENT whose answer was lost, which would
+  // undo the rollback, and then deactivate the key rolled back to.
+  const finishing = secret.versionIdsToStages[current.versionId]?.includes(AWSPENDING) === true;
+  const stopped = [...pending.map((version) => version.versionId)];
+  if (finishing) stopped.push(current.versionId);
+
   const now = clock.now();
   const steps = [
-    ...pending.map(
-      (version) => `remove ${AWSPENDING} from version ${version.versionId} (stops its rotation)`,
+    ...stopped.map(
+      (versionId) => `remove ${AWSPENDING} from version ${versionId} (stops its rotation)`,
     ),
-    ...(pending.length > 0
+    ...(stopped.length > 0
       ? ["wait out the function's timeout, so that a step of that rotation still running ends"]
       : []),
     previousKey.status === 'Active'
@@ -171,16 +178,16 @@ export const runRollback = async (
     done.push(what);
     io.stderr(`  done: ${what}\n`);
   };
-  for (const version of pending) {
-    await step(`remove ${AWSPENDING} from version ${shortVersionId(version.versionId)}`, () =>
+  for (const versionId of stopped) {
+    await step(`remove ${AWSPENDING} from version ${shortVersionId(versionId)}`, () =>
       secrets.moveStage({
         secretId: secret.arn,
         versionStage: AWSPENDING,
-        removeFromVersionId: version.versionId,
+        removeFromVersionId: versionId,
       }),
     );
   }
-  if (pending.length > 0) {
+  if (stopped.length > 0) {
     const waitMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
     io.stderr(
       `  waiting ${String(Math.round(waitMs / 1_000))} s (the function's timeout) for a step of the stopped rotation that may still be running to end, before any key is touched\n`,

@@ -142,6 +142,16 @@ describe('Rotation: against the simulated AWS', () => {
       ]);
     });
 
+    it('keeps a rollback made while finishSecret retries a move of AWSCURRENT whose answer was lost', async () => {
+      // Found by the random-seed soak: the rollback saw AWSPENDING only on the AWSCURRENT version
+      // and did not wait; the SDK's retry of finishSecret's move then undid it. The rollback now
+      // stops a finishing rotation too and waits out the function's timeout.
+      await playScenario(soakParameters({ start: 'empty' }), [
+        { kind: 'fault', fault: 'timeout-after-effect', nth: 21, times: 1 },
+        { kind: 'out-of-band-during-rotation', change: 'rollback', atCall: 21 },
+      ]);
+    });
+
     it('makes room again after each of two CreateAccessKey answers lost in one step', async () => {
       // Found by the random-seed soak: two timeouts after IAM created the key, in one
       // createSecret, met the two-key limit twice; the step reconciled only once and failed.

@@ -176,8 +176,10 @@ const rollBack = async (scenario: Scenario): Promise<void> => {
     return;
   }
   let stoppedARotation = false;
+  // Every AWSPENDING, also one on the AWSCURRENT version: its finishSecret may still be running,
+  // and an SDK retry of its (lost-answer) AWSCURRENT move would otherwise undo the rollback.
   for (const [versionId, labels] of Object.entries(stages)) {
-    if (labels.includes(AWSPENDING) && !labels.includes(AWSCURRENT)) {
+    if (labels.includes(AWSPENDING)) {
       await scenario.sm.send(
         new UpdateSecretVersionStageCommand({
           SecretId: SECRET_NAME,
