@@ -12,3 +12,33 @@ export const STALE_KEY_DAYS_ENV = 'STALE_KEY_DAYS';
 
 /** Default of {@link STALE_KEY_DAYS_ENV} and of the `staleKeyDays` configuration field. */
 export const DEFAULT_STALE_KEY_DAYS = 7;
+
+/**
+ * The name prefix of every secret the stack creates: `iam-key-rotation/<userName>`. Secret names
+ * are immutable, so the user a secret rotates is fixed by its name, and the binding tag
+ * ({@link BINDING_TAG_KEY}) and the user's ownership tag ({@link OWNER_TAG_KEY}) are cross-checks.
+ */
+export const SECRET_NAME_PREFIX = 'iam-key-rotation/';
+
+/**
+ * CloudFormation's reserved tag on every secret a stack creates: the stack's id (ARN). No
+ * principal can create, change or remove an `aws:` tag, so a secret that carries this stack's id
+ * was created by this stack; the function compares it with {@link STACK_ID_ENV} at every step.
+ */
+export const CLOUDFORMATION_STACK_ID_TAG_KEY = 'aws:cloudformation:stack-id';
+
+/** Environment variable of the rotation function: its own stack's id (`AWS::StackId`). */
+export const STACK_ID_ENV = 'IAM_KEY_ROTATION_STACK_ID';
+
+/**
+ * Staging label that testSecret moves onto the version whose key it proved; finishSecret promotes
+ * only a version that carries it. One version at a time carries a label.
+ */
+export const TESTED_STAGE = 'IAM_KEY_ROTATION_TESTED';
+
+/**
+ * The secret's tag that records which access key its AWSCURRENT version holds, as
+ * `<versionId>:<accessKeyId>`, set whenever AWSCURRENT moves (finishSecret, rollback), so that
+ * `status` needs no GetSecretValue. A value whose version is not the AWSCURRENT one is stale.
+ */
+export const CURRENT_KEY_TAG_KEY = 'iam-key-rotation:current-key';
