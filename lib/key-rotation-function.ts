@@ -18,7 +18,11 @@ import {
   RETIREMENT_SCHEDULER_ROLE_ARN_ENV,
   RETIREMENT_SCHEDULE_GROUP_ENV,
 } from '../lambda/observability.js';
-import { DEFAULT_STALE_KEY_DAYS, STALE_KEY_DAYS_ENV } from '../lambda/rotation/binding.js';
+import {
+  DEFAULT_STALE_KEY_DAYS,
+  STACK_ID_ENV,
+  STALE_KEY_DAYS_ENV,
+} from '../lambda/rotation/binding.js';
 import {
   PROJECT_LOCK_FILE,
   PROJECT_ROOT,
@@ -30,6 +34,7 @@ import {
   type RotationGrant,
   RotationPermissions,
   rendered,
+  stackSecretArnPattern,
 } from './rotation-permissions.js';
 
 /** The handler's testSecret step stops waiting for IAM propagation this long before the end. */
@@ -127,11 +132,12 @@ export interface KeyRotationFunctionProps {
 /**
  * The one rotation Lambda of a stack, shared by every {@link RotatedAccessKey}.
  *
- * The execution role starts with write access to the function's own log group only; the first
- * `RotatedAccessKey` adds the IAM, Secrets Manager and KMS statements scoped by the ownership tag,
- * the stack tag and the secret name prefix, which later users do not grow (see
- * {@link KeyRotationFunction.grantRotation}). Secrets Manager may invoke the function only on behalf of this account
- * (`aws:SourceAccount`).
+ * The execution role starts with write access to the function's own log group only; each
+ * `RotatedAccessKey` adds its user to the role's IAM statements, and the first one adds the
+ * Secrets Manager and KMS statements, scoped to the secrets this stack created (see
+ * {@link RotationPermissions}). The function gets its stack's id (`IAM_KEY_ROTATION_STACK_ID`).
+ * Secrets Manager may invoke the function only on behalf of this account (`aws:SourceAccount`)
+ * and for secrets `iam-key-rotation/*` of this region (`aws:SourceArn`).
  */
 export class KeyRotationFunction extends Construct {
   /** The rotation Lambda. */
@@ -249,7 +255,11 @@ export class KeyRotationFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       description: 'Secrets Manager rotation function for IAM user access keys',
-      environment: { [STALE_KEY_DAYS_ENV]: Tokenization.stringifyNumber(staleKeyDays) },
+      environment: {
+        [STALE_KEY_DAYS_ENV]: Tokenization.stringifyNumber(staleKeyDays),
+        // The function rotates only secrets whose aws:cloudformation:stack-id tag is this id.
+        [STACK_ID_ENV]: Stack.of(this).stackId,
+      },
       depsLockFilePath: props.depsLockFilePath ?? PROJECT_LOCK_FILE,
       projectRoot: PROJECT_ROOT,
       bundling: rotationBundlingOptions(this.hasSmtpLoginClient),
@@ -263,12 +273,16 @@ export class KeyRotationFunction extends Construct {
 
     // Written by hand instead of `grantInvoke`: secretsmanager.amazonaws.com may only invoke the
     // function for secrets of this account (confused-deputy protection; aws-cdk issues 28406 and
-    // 29791, Control Tower CT.LAMBDA.PR.2).
+    // 29791, Control Tower CT.LAMBDA.PR.2) named iam-key-rotation/* in this region (Lambda turns
+    // SourceArn into an ArnLike condition; one statement per secret would not fit the resource
+    // policy's 20 KB with 100 secrets). It does not stop a same-account principal whose own
+    // identity policy allows lambda:InvokeFunction: the function's checks at every step do.
     this.invokePermission = new lambda.CfnPermission(this, 'SecretsManagerInvokePermission', {
       action: 'lambda:InvokeFunction',
       functionName: this.function.functionArn,
       principal: 'secretsmanager.amazonaws.com',
       sourceAccount: Stack.of(this).account,
+      sourceArn: stackSecretArnPattern(this),
     });
   }
 

@@ -11,6 +11,7 @@ import {
   SES_SMTP_TEST_TAG_KEY,
 } from '../lambda/rotation/ses-smtp-settings.js';
 import type { KeyRotationFunction } from './key-rotation-function.js';
+import { literalUserName } from './rotation-permissions.js';
 import { KeyRotationSchedule } from './key-rotation-schedule.js';
 import { SECRET_NAME_PREFIX, UserOwnershipTagger } from './user-ownership-tagger.js';
 
@@ -48,10 +49,10 @@ export interface RotatedAccessKeyProps {
   readonly rotationFunction: KeyRotationFunction;
 
   /**
-   * The secret's name, which applications pass as `--secret-id`. A named secret cannot be
-   * replaced in place: Secrets Manager keeps a deleted name reserved during its recovery window.
-   * For a user the stack does not create it must start with `iam-key-rotation/`: the ownership
-   * tagger may only write the ARN of such a secret into the user's tag.
+   * The secret's name, which applications pass as `--secret-id`: only `iam-key-rotation/<user
+   * name>`, the name from which the rotation function reads the user (secret names are immutable).
+   * A named secret cannot be replaced in place: Secrets Manager keeps a deleted name reserved
+   * during its recovery window.
    *
    * @default - `iam-key-rotation/<user name>`
    */
@@ -137,7 +138,7 @@ export class RotatedAccessKey extends Construct {
   /** The user's name (literal). */
   public readonly userName: string;
 
-  /** The secret's name as configured (literal unless a token was passed as `secretName`). */
+  /** The secret's name, `iam-key-rotation/<user name>`. */
   public readonly secretName: string;
 
   /**
@@ -171,16 +172,13 @@ export class RotatedAccessKey extends Construct {
       );
     }
     const createdHere = props.user instanceof iam.User && Stack.of(props.user) === Stack.of(this);
-    const secretName = props.secretName ?? `${SECRET_NAME_PREFIX}${userName}`;
-    this.secretName = secretName;
-    if (
-      !createdHere &&
-      (Token.isUnresolved(secretName) || !secretName.startsWith(SECRET_NAME_PREFIX))
-    ) {
+    const secretName = `${SECRET_NAME_PREFIX}${userName}`;
+    if (props.secretName !== undefined && props.secretName !== secretName) {
       throw new Error(
-        `secretName must be a literal name starting with "${SECRET_NAME_PREFIX}" for user ${userName}, which this stack does not create (its ownership tagger may only write the ARN of a secret named ${SECRET_NAME_PREFIX}* into the user's ${OWNER_TAG_KEY} tag), got ${JSON.stringify(secretName)}`,
+        `secretName must be ${JSON.stringify(secretName)} for user ${userName} (the rotation function reads the user from the secret's name, and its ${OWNER_TAG_KEY} tag must name that secret), got ${JSON.stringify(props.secretName)}`,
       );
     }
+    this.secretName = secretName;
 
     this.secret = new secretsmanager.Secret(this, 'Secret', {
       secretName,
@@ -285,26 +283,4 @@ function validateSesSmtp(props: RotatedAccessKeyProps): void {
       `sesSmtpRegions must fit in the secret's tag ${SES_SMTP_REGIONS_TAG_KEY} (at most ${MAX_TAG_VALUE_LENGTH} characters, separated by spaces), got ${tagValue.length} characters`,
     );
   }
-}
-
-/**
- * The user's name as a literal: `userName` when it is not a token, else the `userName` of an
- * `iam.User`'s CfnUser.
- *
- * @throws Error naming the user's construct path when no literal name is known
- */
-function literalUserName(user: iam.IUser): string {
-  if (!Token.isUnresolved(user.userName)) {
-    return user.userName;
-  }
-  if (user instanceof iam.User) {
-    const cfnUser = user.node.defaultChild;
-    const name = cfnUser instanceof iam.CfnUser ? cfnUser.userName : undefined;
-    if (name !== undefined && !Token.isUnresolved(name)) {
-      return name;
-    }
-  }
-  throw new Error(
-    `user.userName must be a literal IAM user name (the secret's value and its ${BINDING_TAG_KEY} tag name the user, and the user's ${OWNER_TAG_KEY} tag names the secret), got a token for ${user.node.path}; give the iam.User a userName, or import the user with iam.User.fromUserName`,
-  );
 }

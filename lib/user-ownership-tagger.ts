@@ -1,46 +1,71 @@
-import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as path from 'node:path';
+import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
-import { STATEMENT_RESOURCE_LIMIT } from './rotation-permissions.js';
+import { OWNER_TAG_KEY, SECRET_NAME_PREFIX, STACK_ID_ENV } from '../lambda/rotation/binding.js';
+import { rotationBundlingOptions, PROJECT_LOCK_FILE, PROJECT_ROOT } from './rotation-bundling.js';
+import {
+  isAtRootPath,
+  rendered,
+  stackSecretArnPattern,
+  stackUserArnPattern,
+} from './rotation-permissions.js';
+
+/** Every secret of the stack is named `iam-key-rotation/<user name>`. */
+export { SECRET_NAME_PREFIX };
+
+/** The ownership tagger Lambda's entry file. */
+export const OWNERSHIP_TAGGER_ENTRY = path.join(
+  PROJECT_ROOT,
+  'lambda',
+  'ownership-tagger',
+  'handler.ts',
+);
+
+/** The CloudFormation type of each user's ownership tag. */
+export const OWNERSHIP_TAG_RESOURCE_TYPE = 'Custom::UserOwnershipTag';
+
+/** IAM actions of the tagger's role on each user of the stack (one statement per user). */
+export const OWNERSHIP_TAGGER_ACTIONS = ['iam:GetUser', 'iam:TagUser', 'iam:UntagUser'] as const;
 
 /**
- * Every secret whose ARN the tagger may write into a user's ownership tag is named
- * `iam-key-rotation/<...>` (the stack names them `iam-key-rotation/<user name>`).
+ * Users per managed policy of the tagger's role. A user's statement is at most about 500
+ * characters (a 64-character name, the longest partition and region names): 11 of them fit one
+ * 6,144-character managed policy, and 100 users (a stack's most) take 10 managed policies, a role's
+ * limit. The test of the tagger shows the sizes of that worst case.
  */
-export const SECRET_NAME_PREFIX = 'iam-key-rotation/';
-
-/** IAM actions of the tagger's role, each on the existing users of the stack only. */
-export const OWNERSHIP_TAGGER_ACTIONS = ['iam:TagUser', 'iam:UntagUser'] as const;
+export const USERS_PER_TAGGING_POLICY = 11;
 
 /** The construct id of the stack's shared tagger (a contract: renaming replaces the role). */
 const SHARED_TAGGER_ID = 'UserOwnershipTagger';
 
-/**
- * Error names (`Error.name` of the SDK v3 exception) that deleting the tag ignores: the user is
- * gone (`NoSuchEntity`), or its tag names a secret of another deployment and the role's
- * `iam:ResourceTag` condition denies the call (`AccessDenied`).
- */
-const IGNORED_UNTAG_ERRORS = '^(NoSuchEntity|AccessDenied)(Exception)?$';
-
 /** Properties of a {@link UserOwnershipTagger}. */
 export interface UserOwnershipTaggerProps {
   /**
-   * How long the log group of the custom resource function keeps its log lines.
+   * How long the log groups of the tagger's functions keep their log lines.
    *
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * What happens to that log group when it is removed from the stack.
+   * What happens to those log groups when they are removed from the stack.
    *
    * @default RemovalPolicy.RETAIN
    */
   readonly logRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * The TypeScript entry file of the tagger's handler (exports `handler`).
+   *
+   * @default - `lambda/ownership-tagger/handler.ts` of this project
+   */
+  readonly entry?: string;
 }
 
 /** What {@link UserOwnershipTagger.tagUser} needs to know about a user and its secret. */
@@ -49,21 +74,26 @@ export interface OwnershipTagOptions {
   readonly user: iam.IUser;
   /** The user's name, literal (not a token). */
   readonly userName: string;
-  /** The secret that owns the user; its full ARN becomes the tag's value. */
+  /** The secret the stack created for the user, named `iam-key-rotation/<userName>`. */
   readonly secret: secretsmanager.ISecret;
 }
 
 /**
  * Sets the ownership tag `iam-key-rotation:secret` on IAM users the stack does not create, with
- * one `AwsCustomResource` per user, all run by the stack's singleton custom resource function
- * under this construct's one role.
+ * one custom resource (`Custom::UserOwnershipTag`) per user, all served by one small function of
+ * this project behind aws-cdk-lib's Provider framework (no generic "call any SDK API" function).
  *
- * The role has no managed policy. It may write its own log group, and call `iam:TagUser` and
- * `iam:UntagUser` only on the users passed to {@link tagUser} (their ARNs gathered into shared
- * statements of up to 18), only for the tag key `iam-key-rotation:secret`, only to set it to the
- * ARN of a secret of this stack's region and account named `iam-key-rotation/*`, and only while
- * the user's current tag, if any, names such a secret. A deployment in another region or account
- * therefore cannot take over a user that another deployment owns: its `iam:TagUser` is denied.
+ * Whatever event it receives, the function writes into user U's tag only the ARN of the secret
+ * `iam-key-rotation/U`, and only when that secret's `aws:cloudformation:stack-id` tag is its own
+ * stack; it removes the tag only when the tag names that secret and CloudFormation is deleting the
+ * resource (see lambda/ownership-tagger/ownership-tag.ts).
+ *
+ * The function's role may, per user of the stack (one statement each, in managed policies of
+ * {@link USERS_PER_TAGGING_POLICY} users): `iam:GetUser`, and `iam:TagUser`/`iam:UntagUser` for the
+ * tag key `iam-key-rotation:secret` only, a new value being the ARN of that user's own secret
+ * only; `secretsmanager:DescribeSecret` on `iam-key-rotation/*` of this region and account;
+ * `cloudformation:DescribeStackResource` on its own stack; write its log group. An explicit Deny
+ * refuses the IAM tagging to any session of the role but the function's own (`aws:userid`).
  *
  * One tagger per stack: use {@link UserOwnershipTagger.of}.
  */
@@ -83,115 +113,183 @@ export class UserOwnershipTagger extends Construct {
     return existing;
   }
 
-  /** The role of the singleton custom resource function (no managed policy). */
+  /** The role of the tagger's function. */
   public readonly role: iam.Role;
 
-  /** The log group of the singleton custom resource function. */
+  /** The log group of the tagger's function. */
   public readonly logGroup: logs.LogGroup;
 
+  /** The tagger's function (the Provider framework's `onEvent` handler). */
+  public readonly function: nodejs.NodejsFunction;
+
+  /** The Provider framework in front of the function. */
+  public readonly provider: cr.Provider;
+
+  /** The managed policies that hold the per-user statements, in order. */
+  public readonly taggingPolicies: iam.ManagedPolicy[] = [];
+
   /**
-   * ARN pattern of the secrets whose ARN the tagger may write into an ownership tag, and which
-   * the tag it replaces or removes may name: this stack's region and account, `iam-key-rotation/*`.
+   * ARN pattern of the secrets whose ARN the tagger may write into an ownership tag: this stack's
+   * region and account, `iam-key-rotation/*` (each user's statement names that user's secret).
    */
   public readonly ownerSecretArnPattern: string;
 
-  private taggedUsers = 0;
-  private tagStatement?: iam.PolicyStatement;
-  private untagStatement?: iam.PolicyStatement;
+  private readonly users = new Set<string>();
 
   public constructor(scope: Construct, id: string, props: UserOwnershipTaggerProps = {}) {
     super(scope, id);
+    const stack = Stack.of(this);
+    this.ownerSecretArnPattern = stackSecretArnPattern(this);
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
 
-    this.ownerSecretArnPattern = Stack.of(this).formatArn({
-      service: 'secretsmanager',
-      resource: 'secret',
-      resourceName: `${SECRET_NAME_PREFIX}*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
-
-    // Our own role: AwsCustomResource's default one gets AWSLambdaBasicExecutionRole (any log
-    // group) and, with `policy`, one AWS::IAM::Policy per resource.
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention, removalPolicy });
+    // The construct id of the earlier AwsCustomResource tagger's role: kept, so that the role (and
+    // anything that trusts it) stays, and so that the earlier function, which CloudFormation runs
+    // once more to delete each earlier `Custom::AWS` after an update, runs under this policy,
+    // whose Deny refuses its UntagUser (see the Deny below).
     this.role = new iam.Role(this, 'ServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description:
         'Sets the iam-key-rotation:secret ownership tag on existing IAM users (iam-key-rotation)',
     });
-    // logs:CreateLogStream and logs:PutLogEvents on this log group only.
     this.logGroup.grantWrite(this.role);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: props.entry ?? OWNERSHIP_TAGGER_ENTRY,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 128,
+      timeout: Duration.seconds(30),
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      description: 'Sets the ownership tag of the existing IAM users of its stack',
+      environment: { [STACK_ID_ENV]: stack.stackId },
+      depsLockFilePath: PROJECT_LOCK_FILE,
+      projectRoot: PROJECT_ROOT,
+      // The rotation function's esbuild options without the SMTP client: ESM, the SDK bundled, the
+      // credential chain reduced to what Lambda provides.
+      bundling: rotationBundlingOptions(false),
+    });
+
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:DescribeSecret'],
+        resources: [this.ownerSecretArnPattern],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudformation:DescribeStackResource'],
+        resources: [stack.stackId],
+      }),
+    );
+    // Only the function's own sessions (the Lambda session name is the function name) may use the
+    // role's IAM tagging: not a function created later with this role, nor the earlier tagger. An
+    // inline policy of its own: the function depends on the role's default policy, and this one
+    // names the function.
+    new iam.Policy(this, 'OnlyTheFunctionPolicy', {
+      roles: [this.role],
+      statements: [
+        new iam.PolicyStatement({
+          effect: iam.Effect.DENY,
+          actions: ['iam:TagUser', 'iam:UntagUser'],
+          resources: ['*'],
+          conditions: { StringNotLike: { 'aws:userid': `*:${this.function.functionName}` } },
+        }),
+      ],
+    });
+
+    const providerLogGroup = new logs.LogGroup(this, 'ProviderLogGroup', {
+      retention,
+      removalPolicy,
+    });
+    const providerRole = new iam.Role(this, 'ProviderRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Runs the custom resource provider framework of the ownership tagger',
+    });
+    providerLogGroup.grantWrite(providerRole);
+    this.provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: this.function,
+      frameworkOnEventRole: providerRole,
+      logGroup: providerLogGroup,
+    });
+
+    const partition = rendered(stack.partition, 'AWS::Partition');
+    const region = rendered(stack.region, 'AWS::Region');
+    const account = rendered(stack.account, 'AWS::AccountId');
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:${partition}:secretsmanager:${region}:${account}:secret:${SECRET_NAME_PREFIX}*]`,
+      reason: `secretsmanager:DescribeSecret (read-only) on the secrets named ${SECRET_NAME_PREFIX}*: the function looks up the secret of a user by name and requires its aws:cloudformation:stack-id tag to be its own stack.`,
+    });
+    Validations.of(providerRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.function.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+      reason:
+        "The Provider framework's grant to invoke the tagger's function and its versions; it may invoke nothing else.",
+    });
+    Validations.of(this.provider).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'The Provider framework function runs the Node.js runtime aws-cdk-lib chooses for it; our own functions run the newest one.',
+    });
   }
 
   /**
-   * Tags `user` with `iam-key-rotation:secret` = the secret's ARN when the resource is created or
-   * updated, and removes the tag when it is deleted (a user that is gone or owned by another
-   * deployment is left alone). Allows the role those calls on this user.
+   * Tags `user` with `iam-key-rotation:secret` = the ARN of the secret `iam-key-rotation/<userName>`
+   * when the resource is created or updated, and removes the tag when CloudFormation deletes it
+   * (only when the tag names that secret). Allows the role those calls on this user only.
    *
    * @returns the custom resource; whatever needs the tag must depend on it
    */
-  public tagUser(scope: Construct, id: string, options: OwnershipTagOptions): cr.AwsCustomResource {
-    this.allowTagging(options.user.userArn);
-
-    const tagCall: cr.AwsSdkCall = {
-      service: 'IAM',
-      action: 'tagUser',
-      parameters: {
-        UserName: options.userName,
-        Tags: [{ Key: OWNER_TAG_KEY, Value: options.secret.secretArn }],
-      },
-      // The same id on every update: a changed id would make CloudFormation delete the "old"
-      // resource afterwards, which would remove the tag just set.
-      physicalResourceId: cr.PhysicalResourceId.of(`${OWNER_TAG_KEY}/${options.userName}`),
-    };
-    const resource = new cr.AwsCustomResource(scope, id, {
-      onCreate: tagCall,
-      onUpdate: tagCall,
-      onDelete: {
-        service: 'IAM',
-        action: 'untagUser',
-        parameters: { UserName: options.userName, TagKeys: [OWNER_TAG_KEY] },
-        ignoreErrorCodesMatching: IGNORED_UNTAG_ERRORS,
-      },
-      role: this.role,
-      logGroup: this.logGroup,
-      // The SDK of the Lambda runtime has IAM TagUser; no download at deploy time.
-      installLatestAwsSdk: false,
+  public tagUser(scope: Construct, id: string, options: OwnershipTagOptions): CustomResource {
+    this.allowTagging(
+      options.userName,
+      isAtRootPath(options.user, options.userName),
+      options.secret,
+    );
+    const resource = new CustomResource(scope, id, {
+      serviceToken: this.provider.serviceToken,
+      resourceType: OWNERSHIP_TAG_RESOURCE_TYPE,
+      properties: { UserName: options.userName, SecretArn: options.secret.secretArn },
     });
-    // The role's policies (including overflow policies CDK adds at synthesis) must exist before
-    // the function runs for this resource.
-    resource.node.addDependency(this.role);
+    // The role's policies (its default policy and the managed policies of the users) must exist
+    // before the function runs for this resource.
+    resource.node.addDependency(this.role, ...this.taggingPolicies);
     return resource;
   }
 
-  private allowTagging(userArn: string): void {
-    if (this.taggedUsers % STATEMENT_RESOURCE_LIMIT === 0) {
-      const onlyTheOwnerTagKey = { 'aws:TagKeys': [OWNER_TAG_KEY] };
-      const onlyOwnedByThisDeployment = {
-        [`iam:ResourceTag/${OWNER_TAG_KEY}`]: this.ownerSecretArnPattern,
-      };
-      this.tagStatement = new iam.PolicyStatement({
-        actions: ['iam:TagUser'],
-        conditions: {
-          'ForAllValues:StringEquals': onlyTheOwnerTagKey,
-          StringLike: { [`aws:RequestTag/${OWNER_TAG_KEY}`]: this.ownerSecretArnPattern },
-          StringLikeIfExists: onlyOwnedByThisDeployment,
-        },
-      });
-      this.untagStatement = new iam.PolicyStatement({
-        actions: ['iam:UntagUser'],
-        conditions: {
-          'ForAllValues:StringEquals': onlyTheOwnerTagKey,
-          StringLikeIfExists: onlyOwnedByThisDeployment,
-        },
-      });
-      this.role.addToPrincipalPolicy(this.tagStatement);
-      this.role.addToPrincipalPolicy(this.untagStatement);
+  private allowTagging(userName: string, atRoot: boolean, secret: secretsmanager.ISecret): void {
+    if (this.users.has(userName)) {
+      throw new Error(`user ${userName} is already tagged by ${this.node.path}`);
     }
-    this.taggedUsers++;
-    this.tagStatement?.addResources(userArn);
-    this.untagStatement?.addResources(userArn);
+    const index = this.users.size;
+    this.users.add(userName);
+    let policy = this.taggingPolicies[Math.floor(index / USERS_PER_TAGGING_POLICY)];
+    if (policy === undefined) {
+      policy = new iam.ManagedPolicy(this, `TaggingPolicy${this.taggingPolicies.length + 1}`, {
+        description: `Ownership tagging of existing users of the stack (part ${this.taggingPolicies.length + 1})`,
+        roles: [this.role],
+      });
+      this.taggingPolicies.push(policy);
+    }
+    policy.addStatements(
+      new iam.PolicyStatement({
+        actions: [...OWNERSHIP_TAGGER_ACTIONS],
+        resources: [stackUserArnPattern(this, userName, atRoot)],
+        conditions: {
+          'ForAllValues:StringEquals': { 'aws:TagKeys': OWNER_TAG_KEY },
+          StringEqualsIfExists: { [`aws:RequestTag/${OWNER_TAG_KEY}`]: secret.secretArn },
+        },
+      }),
+    );
+    if (!atRoot) {
+      const stack = Stack.of(this);
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:${rendered(stack.partition, 'AWS::Partition')}:iam::${rendered(stack.account, 'AWS::AccountId')}:user/*/${userName}]`,
+        reason: `The one IAM user named ${userName}, whatever its path (user names are unique in an account and hold no "/").`,
+      });
+    }
   }
 }

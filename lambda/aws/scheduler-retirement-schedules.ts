@@ -73,7 +73,8 @@ export class SchedulerServiceError extends Error {
 const ATTEMPTS = 3;
 const RETRYABLE_TYPES = new Set(['ThrottlingException', 'InternalServerException']);
 
-const readBody = async (body: unknown): Promise<string> => {
+/** The text of a response body (a string or a stream of chunks). */
+export const readBody = async (body: unknown): Promise<string> => {
   if (body === undefined || body === null) return '';
   if (typeof body === 'string') return body;
   const chunks: Buffer[] = [];

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -110,8 +111,8 @@ function statementsOfRole(template: TemplateJson, rolePattern: RegExp): PolicySt
     );
 }
 
-/** The ARN CDK renders for an existing user of the stack's account. */
-const existingUserArn = (pathAndName: string): unknown => ({
+/** The user `pathAndName` of the stack's account (`*\/<name>`: the user `name` at any path). */
+const userPattern = (pathAndName: string): unknown => ({
   'Fn::Join': [
     '',
     [
@@ -139,25 +140,6 @@ const STACK_SECRETS_PATTERN = {
     ],
   ],
 };
-
-/**
- * A custom resource's `Create`/`Update` property (a JSON string, `Fn::Join`ed around `Ref`s)
- * parsed, each `Ref` replaced by the text `<Ref logicalId>`.
- */
-function parseSdkCall(property: unknown): Record<string, unknown> {
-  if (typeof property === 'string') return JSON.parse(property) as Record<string, unknown>;
-  const join = (property as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-  if (join === undefined) throw new Error(`not a string or Fn::Join: ${JSON.stringify(property)}`);
-  const text = join[1]
-    .map((part) => {
-      if (typeof part === 'string') return part;
-      const ref = (part as { Ref?: unknown }).Ref;
-      if (typeof ref !== 'string') throw new Error(`unexpected part ${JSON.stringify(part)}`);
-      return `<Ref ${ref}>`;
-    })
-    .join(join[0]);
-  return JSON.parse(text) as Record<string, unknown>;
-}
 
 /** The logical ids a resource refers to: Ref, Fn::GetAtt, Fn::Sub and DependsOn. */
 function referencesOf(resource: unknown): Set<string> {
@@ -225,11 +207,12 @@ describe('Construct: IamKeyRotationStack', () => {
       template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
       template.resourceCountIs('AWS::SecretsManager::Secret', 3);
       template.resourceCountIs('AWS::IAM::User', 1);
-      template.resourceCountIs('Custom::AWS', 2);
-      // The rotation function and the singleton function of the tagging custom resources.
-      template.resourceCountIs('AWS::Lambda::Function', 2);
-      template.resourceCountIs('AWS::IAM::Role', 2);
-      template.resourceCountIs('AWS::Logs::LogGroup', 2);
+      template.resourceCountIs('Custom::UserOwnershipTag', 2);
+      template.resourceCountIs('Custom::AWS', 0);
+      // The rotation function, the tagger's function and the Provider framework's function.
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      template.resourceCountIs('AWS::IAM::Role', 3);
+      template.resourceCountIs('AWS::Logs::LogGroup', 3);
     });
 
     it('has no dependency cycle between its resources', () => {
@@ -247,7 +230,7 @@ describe('Construct: IamKeyRotationStack', () => {
       );
 
       // Assert
-      template.resourceCountIs('Custom::AWS', 0);
+      template.resourceCountIs('Custom::UserOwnershipTag', 0);
       template.resourceCountIs('AWS::Lambda::Function', 1);
       template.resourceCountIs('AWS::IAM::Role', 1);
     });
@@ -287,30 +270,14 @@ describe('Construct: IamKeyRotationStack', () => {
       }
     });
 
-    it('scopes the IAM actions by the ownership tag and the secrets by name prefix and stack tag, not by ARN', () => {
+    it("scopes the secrets by CloudFormation's stack-id tag and the IAM actions to the stack's users", () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
 
       // Assert
-      const allUsers = existingUserArn('*');
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
           Statement: Match.arrayWith([
-            {
-              Effect: 'Allow',
-              Action: [
-                'iam:CreateAccessKey',
-                'iam:ListAccessKeys',
-                'iam:UpdateAccessKey',
-                'iam:DeleteAccessKey',
-                'iam:GetUser',
-              ],
-              Resource: allUsers,
-              Condition: {
-                StringLike: { [`iam:ResourceTag/${OWNER_TAG_KEY}`]: STACK_SECRETS_PATTERN },
-              },
-            },
-            { Effect: 'Allow', Action: 'iam:GetAccessKeyLastUsed', Resource: allUsers },
             {
               Effect: 'Allow',
               Action: [
@@ -323,16 +290,28 @@ describe('Construct: IamKeyRotationStack', () => {
               Resource: STACK_SECRETS_PATTERN,
               Condition: {
                 StringEquals: {
-                  'secretsmanager:ResourceTag/iam-key-rotation:stack': 'IamKeyRotation',
+                  'aws:ResourceTag/aws:cloudformation:stack-id': { Ref: 'AWS::StackId' },
                 },
               },
+            },
+            {
+              Effect: 'Allow',
+              Action: [
+                'iam:CreateAccessKey',
+                'iam:ListAccessKeys',
+                'iam:UpdateAccessKey',
+                'iam:DeleteAccessKey',
+                'iam:GetUser',
+                'iam:GetAccessKeyLastUsed',
+              ],
+              Resource: ['demo', '*/ci-deployer', 'reporting'].map(userPattern),
             },
           ]),
         },
       });
     });
 
-    it('grants the rotation function the same statements for 1 user and for 100', () => {
+    it('grants the rotation function the same statements for 1 user and for 100, but for the user ARNs', () => {
       // Arrange
       const users = (count: number): unknown[] =>
         Array.from({ length: count }, (_, i) => ({
@@ -343,19 +322,26 @@ describe('Construct: IamKeyRotationStack', () => {
         }));
 
       // Act
-      const statements = (count: number): string =>
-        JSON.stringify(
-          statementsOfRole(
-            Template.fromStack(onlyStack({ users: users(count) })).toJSON() as TemplateJson,
-            ROTATION_ROLE,
-          ),
+      const statements = (count: number): PolicyStatementJson[] =>
+        statementsOfRole(
+          Template.fromStack(onlyStack({ users: users(count) })).toJSON() as TemplateJson,
+          ROTATION_ROLE,
         );
+      const one = statements(1);
+      const many = statements(100);
 
       // Assert
-      expect(statements(100)).toBe(statements(1));
+      const isUserStatement = (s: PolicyStatementJson): boolean =>
+        s.Effect === 'Allow' && JSON.stringify(s.Action).includes('iam:CreateAccessKey');
+      expect(JSON.stringify(many.filter((s) => !isUserStatement(s)))).toBe(
+        JSON.stringify(one.filter((s) => !isUserStatement(s))),
+      );
+      const userArns = many.filter(isUserStatement).flatMap((s) => [s.Resource].flat());
+      expect(userArns).toHaveLength(100);
+      expect(userArns).toContainEqual(userPattern('user-099'));
     });
 
-    it('grants the rotation function no wildcard resource and no action beyond the listed ones', () => {
+    it('grants the rotation function no action beyond the listed ones, and no wildcard resource but where a condition or a Deny scopes it', () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
 
@@ -376,31 +362,35 @@ describe('Construct: IamKeyRotationStack', () => {
           'secretsmanager:PutSecretValue',
           'secretsmanager:UpdateSecretVersionStage',
           'secretsmanager:ListSecretVersionIds',
+          'secretsmanager:TagResource',
           'kms:Decrypt',
           'kms:GenerateDataKey',
         ]),
       );
-      expect(JSON.stringify(statements.map((s) => s.Resource))).not.toMatch(/"\*"/);
-      // The only wildcards: users and secrets iam-key-rotation/* of the account, each scoped by tag
-      // (GetAccessKeyLastUsed, read-only, excepted).
-      for (const statement of statements.filter((s) => JSON.stringify(s.Resource).includes('*'))) {
+      const allows = statements.filter((s) => s.Effect === 'Allow');
+      expect(JSON.stringify(allows.map((s) => s.Resource))).not.toMatch(/"\*"/);
+      // The only wildcards of an Allow: the secrets iam-key-rotation/* (each conditioned on the
+      // stack id) and the pattern user/*/<name> of a user with a path (one user whatever its path).
+      for (const statement of allows.filter((s) => JSON.stringify(s.Resource).includes('*'))) {
         const actions = [statement.Action].flat();
         expect(
-          statement.Condition !== undefined || actions.join() === 'iam:GetAccessKeyLastUsed',
+          statement.Condition !== undefined ||
+            JSON.stringify(statement.Resource).includes(':user/*/'),
           actions.join(),
         ).toBe(true);
       }
     });
 
-    it('lets Secrets Manager invoke the function only for this account', () => {
+    it("lets Secrets Manager invoke the function only for this account and the stack's secret names", () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
 
-      // Assert
+      // Assert: the rotation function's permission, and the Provider framework's none
       template.resourceCountIs('AWS::Lambda::Permission', 1);
       template.hasResourceProperties('AWS::Lambda::Permission', {
         Principal: 'secretsmanager.amazonaws.com',
         SourceAccount: { Ref: 'AWS::AccountId' },
+        SourceArn: STACK_SECRETS_PATTERN,
       });
     });
   });
@@ -491,48 +481,40 @@ describe('Construct: IamKeyRotationStack', () => {
       });
     });
 
-    it('tags an existing user with its secret ARN on create and update, and untags it on delete', () => {
+    it('tags each existing user through its own Custom::UserOwnershipTag that names the user and its secret', () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
 
       // Assert
-      const tagId = onlyLogicalId(
-        template,
-        'Custom::AWS',
-        /^RotatedAccessKeycideployerOwnershipTag/,
-      );
-      const secretId = onlyLogicalId(
-        template,
-        'AWS::SecretsManager::Secret',
-        /^RotatedAccessKeycideployerSecret/,
-      );
-      const properties = template.Resources[tagId]?.Properties ?? {};
-      const tagCall = {
-        service: 'IAM',
-        action: 'tagUser',
-        parameters: {
-          UserName: 'ci-deployer',
-          Tags: [{ Key: OWNER_TAG_KEY, Value: `<Ref ${secretId}>` }],
-        },
-        physicalResourceId: { id: `${OWNER_TAG_KEY}/ci-deployer` },
-      };
-      expect(parseSdkCall(properties.Create)).toEqual(tagCall);
-      expect(parseSdkCall(properties.Update)).toEqual(tagCall);
-      const deleteCall = parseSdkCall(properties.Delete);
-      expect(deleteCall).toEqual({
-        service: 'IAM',
-        action: 'untagUser',
-        parameters: { UserName: 'ci-deployer', TagKeys: [OWNER_TAG_KEY] },
-        ignoreErrorCodesMatching: expect.any(String) as string,
-      });
-      const ignored = new RegExp(String(deleteCall.ignoreErrorCodesMatching));
-      for (const name of ['NoSuchEntity', 'NoSuchEntityException', 'AccessDenied']) {
-        expect(ignored.test(name), name).toBe(true);
+      for (const [name, id] of [
+        ['ci-deployer', 'cideployer'],
+        ['reporting', 'reporting'],
+      ] as const) {
+        const tagId = onlyLogicalId(
+          template,
+          'Custom::UserOwnershipTag',
+          new RegExp(`^RotatedAccessKey${id}OwnershipTag`),
+        );
+        const secretId = onlyLogicalId(
+          template,
+          'AWS::SecretsManager::Secret',
+          new RegExp(`^RotatedAccessKey${id}Secret`),
+        );
+        expect(template.Resources[tagId]?.Properties).toEqual({
+          ServiceToken: {
+            'Fn::GetAtt': [
+              onlyLogicalId(
+                template,
+                'AWS::Lambda::Function',
+                /^UserOwnershipTaggerProviderframeworkonEvent/,
+              ),
+              'Arn',
+            ],
+          },
+          UserName: name,
+          SecretArn: { Ref: secretId },
+        });
       }
-      for (const name of ['Throttling', 'ServiceFailure', 'LimitExceeded']) {
-        expect(ignored.test(name), name).toBe(false);
-      }
-      expect(properties.InstallLatestAwsSdk).toBe(false);
     });
 
     it("makes each rotation schedule wait for its user's ownership tag", () => {
@@ -548,14 +530,22 @@ describe('Construct: IamKeyRotationStack', () => {
         onlyLogicalId(template, 'AWS::IAM::User', /^Userdemo/),
       );
       expect(dependsOn(/^RotatedAccessKeycideployerRotationSchedule/)).toContain(
-        onlyLogicalId(template, 'Custom::AWS', /^RotatedAccessKeycideployerOwnershipTag/),
+        onlyLogicalId(
+          template,
+          'Custom::UserOwnershipTag',
+          /^RotatedAccessKeycideployerOwnershipTag/,
+        ),
       );
       expect(dependsOn(/^RotatedAccessKeyreportingRotationSchedule/)).toContain(
-        onlyLogicalId(template, 'Custom::AWS', /^RotatedAccessKeyreportingOwnershipTag/),
+        onlyLogicalId(
+          template,
+          'Custom::UserOwnershipTag',
+          /^RotatedAccessKeyreportingOwnershipTag/,
+        ),
       );
     });
 
-    it('runs every tagging custom resource of a stack as one role without managed policies', () => {
+    it('runs every tagging custom resource of a stack through one function and role, without AWS managed policies', () => {
       // Arrange
       const { stacks } = synthStacks({
         users: [
@@ -573,9 +563,8 @@ describe('Construct: IamKeyRotationStack', () => {
       for (const template of templates) {
         const json = template.toJSON() as TemplateJson;
         const taggerRole = onlyLogicalId(json, 'AWS::IAM::Role', TAGGER_ROLE);
-        template.resourceCountIs('AWS::IAM::Role', 2);
-        template.hasResourceProperties('AWS::IAM::Role', {
-          Description: Match.stringLikeRegexp('ownership tag'),
+        template.resourceCountIs('AWS::IAM::Role', 3);
+        template.allResourcesProperties('AWS::IAM::Role', {
           ManagedPolicyArns: Match.absent(),
           Policies: Match.absent(),
         });
@@ -584,7 +573,7 @@ describe('Construct: IamKeyRotationStack', () => {
           { Role: { 'Fn::GetAtt': [taggerRole, 'Arn'] } },
           1,
         );
-        template.resourceCountIs('Custom::AWS', 2);
+        template.resourceCountIs('Custom::UserOwnershipTag', 2);
       }
     });
 
@@ -611,37 +600,36 @@ describe('Construct: IamKeyRotationStack', () => {
       });
     });
 
-    it('allows TagUser and UntagUser only on the existing users, for the ownership tag and secrets of this region and account', () => {
+    it("allows TagUser and UntagUser only on each existing user, for the ownership tag and that user's own secret", () => {
       // Act
       const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
 
       // Assert
-      const existingUsers = [existingUserArn('ci/ci-deployer'), existingUserArn('reporting')];
-      const onlyTheOwnerTag = { 'aws:TagKeys': [OWNER_TAG_KEY] };
-      const ownedByThisDeploymentIfTagged = {
-        [`iam:ResourceTag/${OWNER_TAG_KEY}`]: STACK_SECRETS_PATTERN,
-      };
-      expect(statementsOfRole(template, TAGGER_ROLE).slice(1)).toEqual([
-        {
+      const tagging = statementsOfRole(template, TAGGER_ROLE).filter(
+        (s) => s.Effect === 'Allow' && JSON.stringify(s.Action).includes('iam:'),
+      );
+      expect(tagging).toEqual(
+        [
+          ['*/ci-deployer', 'cideployer'],
+          ['reporting', 'reporting'],
+        ].map(([pattern, id]) => ({
           Effect: 'Allow',
-          Action: 'iam:TagUser',
-          Resource: existingUsers,
+          Action: ['iam:GetUser', 'iam:TagUser', 'iam:UntagUser'],
+          Resource: userPattern(pattern ?? ''),
           Condition: {
-            'ForAllValues:StringEquals': onlyTheOwnerTag,
-            StringLike: { [`aws:RequestTag/${OWNER_TAG_KEY}`]: STACK_SECRETS_PATTERN },
-            StringLikeIfExists: ownedByThisDeploymentIfTagged,
+            'ForAllValues:StringEquals': { 'aws:TagKeys': OWNER_TAG_KEY },
+            StringEqualsIfExists: {
+              [`aws:RequestTag/${OWNER_TAG_KEY}`]: {
+                Ref: onlyLogicalId(
+                  template,
+                  'AWS::SecretsManager::Secret',
+                  new RegExp(`^RotatedAccessKey${id ?? ''}Secret`),
+                ),
+              },
+            },
           },
-        },
-        {
-          Effect: 'Allow',
-          Action: 'iam:UntagUser',
-          Resource: existingUsers,
-          Condition: {
-            'ForAllValues:StringEquals': onlyTheOwnerTag,
-            StringLikeIfExists: ownedByThisDeploymentIfTagged,
-          },
-        },
-      ]);
+        })),
+      );
     });
 
     it("gives no role but the tagger's iam:TagUser or iam:UntagUser", () => {
@@ -658,9 +646,13 @@ describe('Construct: IamKeyRotationStack', () => {
           (r) => (r.Properties?.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement,
         );
       const taggerStatements = statementsOfRole(template, TAGGER_ROLE);
-      expect(everyStatement.filter((s) => JSON.stringify(s.Action).includes('Tag'))).toEqual(
-        taggerStatements.filter((s) => JSON.stringify(s.Action).includes('Tag')),
-      );
+      const userTagging = (statements: PolicyStatementJson[]): PolicyStatementJson[] =>
+        statements.filter(
+          (s) =>
+            JSON.stringify(s.Action).includes('iam:') &&
+            JSON.stringify(s.Action).includes('TagUser'),
+        );
+      expect(userTagging(everyStatement)).toEqual(userTagging(taggerStatements));
     });
   });
 
@@ -1083,7 +1075,7 @@ describe('Construct: IamKeyRotationStack', () => {
   });
 
   describe('Bundling', () => {
-    it('bundles lambda/handler.ts with esbuild into one ESM file that includes the AWS SDK', () => {
+    it('bundles lambda/handler.ts with esbuild into one ESM file that includes the AWS SDK, and the ownership tagger into another', async () => {
       // Arrange
       const { app } = synthStacks(EXAMPLE_CONFIG, { bundling: true });
 
@@ -1092,13 +1084,19 @@ describe('Construct: IamKeyRotationStack', () => {
 
       // Assert
       const assets = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
-      // The rotation function's bundle and aws-cdk-lib's prebuilt custom resource handler.
-      expect(assets).toHaveLength(2);
+      // The rotation function's bundle, the ownership tagger's bundle and aws-cdk-lib's prebuilt
+      // Provider framework.
+      expect(assets).toHaveLength(3);
       const bundles = assets.filter((name) =>
         readdirSync(path.join(assembly.directory, name)).includes('index.mjs'),
       );
-      expect(bundles).toHaveLength(1);
-      const assetDirectory = path.join(assembly.directory, bundles[0] ?? '');
+      expect(bundles).toHaveLength(2);
+      const rotationBundle = bundles.find((name) =>
+        readFileSync(path.join(assembly.directory, name, 'index.mjs'), 'utf8').includes(
+          'finishSecret',
+        ),
+      );
+      const assetDirectory = path.join(assembly.directory, rotationBundle ?? '');
       // No user of the example has sesSmtpTest: no SMTP client beside it
       // (test/integration/ses-smtp-bundle.test.ts builds the asset with one).
       expect(readdirSync(assetDirectory).sort()).toEqual(['index.mjs']);
@@ -1111,6 +1109,15 @@ describe('Construct: IamKeyRotationStack', () => {
         bundle.includes('CreateAccessKeyCommand') || bundle.includes('"CreateAccessKey"'),
       ).toBe(true);
       expect(bundle.length).toBeGreaterThan(100_000);
+
+      // The ownership tagger's bundle loads and refuses an event without its stack id.
+      const taggerBundle = bundles.find((name) => name !== rotationBundle) ?? '';
+      const tagger = (await import(
+        pathToFileURL(path.join(assembly.directory, taggerBundle, 'index.mjs')).href
+      )) as { handler: (event: unknown) => Promise<unknown> };
+      await expect(tagger.handler({ RequestType: 'Create' })).rejects.toThrow(
+        'IAM_KEY_ROTATION_STACK_ID is not set',
+      );
     });
   });
 });

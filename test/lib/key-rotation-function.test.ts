@@ -10,11 +10,67 @@ import {
   RETIREMENT_SCHEDULER_ROLE_ARN_ENV,
   RETIREMENT_SCHEDULE_GROUP_ENV,
 } from '../../lambda/observability.js';
+import { CURRENT_KEY_TAG_KEY, STACK_ID_ENV } from '../../lambda/rotation/binding.js';
 import { KeyRotationFunction } from '../../lib/key-rotation-function.js';
 
 function newStack(): Stack {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   return new Stack(app, 'TestStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+}
+
+/** The secrets of the stack's region and account named iam-key-rotation/*. */
+const SECRETS = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/*',
+    ],
+  ],
+};
+
+/** The one IAM user `name`, whatever its path. */
+const userPattern = (name: string): unknown => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::123456789012:user/${name}`]],
+});
+
+type Statement = {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+};
+
+/** Grants each user its secret iam-key-rotation/<name> of the stack. */
+function grantUsers(
+  stack: Stack,
+  fn: KeyRotationFunction,
+  names: readonly string[],
+  encryptionKey?: kms.IKey,
+): void {
+  for (const name of names) {
+    fn.grantRotation({
+      user: iam.User.fromUserName(stack, `User-${name}`, name),
+      secret: new secretsmanager.Secret(stack, `Secret-${name}`, {
+        secretName: `iam-key-rotation/${name}`,
+      }),
+      encryptionKey,
+    });
+  }
+}
+
+/** Every statement of every policy of the template. */
+function allStatements(template: Template): Statement[] {
+  const json = template.toJSON() as {
+    Resources: Record<
+      string,
+      { Type: string; Properties: { PolicyDocument?: { Statement: Statement[] } } }
+    >;
+  };
+  return Object.values(json.Resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+    .flatMap((r) => r.Properties.PolicyDocument?.Statement ?? []);
 }
 
 describe('Construct: KeyRotationFunction', () => {
@@ -115,7 +171,7 @@ describe('Construct: KeyRotationFunction', () => {
   });
 
   describe('Invoke permission', () => {
-    it('lets only secretsmanager.amazonaws.com of this account invoke the function', () => {
+    it("lets only secretsmanager.amazonaws.com of this account invoke the function, for the stack's secret names", () => {
       // Arrange
       const stack = newStack();
 
@@ -129,6 +185,22 @@ describe('Construct: KeyRotationFunction', () => {
         Action: 'lambda:InvokeFunction',
         Principal: 'secretsmanager.amazonaws.com',
         SourceAccount: '123456789012',
+        SourceArn: SECRETS,
+      });
+    });
+  });
+
+  describe('Environment', () => {
+    it("passes the stack's own id as IAM_KEY_ROTATION_STACK_ID", () => {
+      // Arrange
+      const stack = newStack();
+
+      // Act
+      new KeyRotationFunction(stack, 'RotationFunction');
+
+      // Assert
+      Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: { [STACK_ID_ENV]: { Ref: 'AWS::StackId' } } },
       });
     });
   });
@@ -161,26 +233,65 @@ describe('Construct: KeyRotationFunction', () => {
       });
     });
 
-    it('grants the key actions, iam:GetUser and iam:GetAccessKeyLastUsed on the user of an imported secret by ARN, and no tagging', () => {
+    it("scopes the secrets by CloudFormation's stack-id tag, the users by ARN, and denies the rest", () => {
       // Arrange
       const stack = newStack();
       const fn = new KeyRotationFunction(stack, 'RotationFunction');
 
       // Act
-      fn.grantRotation({
-        user: iam.User.fromUserName(stack, 'User', 'alice'),
-        secret: secretsmanager.Secret.fromSecretCompleteArn(
-          stack,
-          'Secret',
-          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/alice-AbCdEf',
-        ),
-      });
+      grantUsers(stack, fn, ['alice']);
 
       // Assert
       const template = Template.fromStack(stack);
+      const ofThisStack = {
+        'aws:ResourceTag/aws:cloudformation:stack-id': { Ref: 'AWS::StackId' },
+      };
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
-          Statement: Match.arrayWith([
+          Statement: [
+            Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] }),
+            {
+              Effect: 'Allow',
+              Action: [
+                'secretsmanager:DescribeSecret',
+                'secretsmanager:GetSecretValue',
+                'secretsmanager:PutSecretValue',
+                'secretsmanager:UpdateSecretVersionStage',
+                'secretsmanager:ListSecretVersionIds',
+              ],
+              Resource: SECRETS,
+              Condition: { StringEquals: ofThisStack },
+            },
+            {
+              Effect: 'Allow',
+              Action: 'secretsmanager:TagResource',
+              Resource: SECRETS,
+              Condition: {
+                StringEquals: ofThisStack,
+                'ForAllValues:StringEquals': { 'aws:TagKeys': [CURRENT_KEY_TAG_KEY] },
+              },
+            },
+            {
+              Effect: 'Deny',
+              Action: [
+                'secretsmanager:DescribeSecret',
+                'secretsmanager:GetSecretValue',
+                'secretsmanager:PutSecretValue',
+                'secretsmanager:UpdateSecretVersionStage',
+                'secretsmanager:ListSecretVersionIds',
+                'secretsmanager:TagResource',
+              ],
+              Resource: '*',
+              Condition: { StringNotEquals: ofThisStack },
+            },
+            {
+              Effect: 'Deny',
+              Action: ['iam:CreateAccessKey', 'iam:UpdateAccessKey', 'iam:DeleteAccessKey'],
+              Resource: '*',
+              Condition: {
+                StringNotLike: { 'iam:ResourceTag/iam-key-rotation:secret': SECRETS },
+              },
+            },
             {
               Effect: 'Allow',
               Action: [
@@ -191,88 +302,69 @@ describe('Construct: KeyRotationFunction', () => {
                 'iam:GetUser',
                 'iam:GetAccessKeyLastUsed',
               ],
-              Resource: {
-                'Fn::Join': [
-                  '',
-                  ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/alice'],
-                ],
-              },
-            },
-          ]),
-        },
-      });
-      expect(JSON.stringify(template.toJSON())).not.toMatch(/iam:(Untag|Tag)User/);
-    });
-
-    it('scopes the users by their ownership tag and the secrets by name prefix and stack tag, for secrets of the stack', () => {
-      // Arrange
-      const stack = newStack();
-      const fn = new KeyRotationFunction(stack, 'RotationFunction');
-      const secret = new secretsmanager.Secret(stack, 'Secret', {
-        secretName: 'iam-key-rotation/alice',
-      });
-
-      // Act
-      fn.grantRotation({ user: iam.User.fromUserName(stack, 'User', 'alice'), secret });
-
-      // Assert
-      const template = Template.fromStack(stack);
-      const users = {
-        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/*']],
-      };
-      const secrets = {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/*',
-          ],
-        ],
-      };
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        PolicyDocument: {
-          Statement: [
-            Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] }),
-            {
-              Effect: 'Allow',
-              Action: [
-                'iam:CreateAccessKey',
-                'iam:ListAccessKeys',
-                'iam:UpdateAccessKey',
-                'iam:DeleteAccessKey',
-                'iam:GetUser',
-              ],
-              Resource: users,
-              Condition: { StringLike: { 'iam:ResourceTag/iam-key-rotation:secret': secrets } },
-            },
-            { Effect: 'Allow', Action: 'iam:GetAccessKeyLastUsed', Resource: users },
-            {
-              Effect: 'Allow',
-              Action: [
-                'secretsmanager:DescribeSecret',
-                'secretsmanager:GetSecretValue',
-                'secretsmanager:PutSecretValue',
-                'secretsmanager:UpdateSecretVersionStage',
-                'secretsmanager:ListSecretVersionIds',
-              ],
-              Resource: secrets,
-              Condition: {
-                StringEquals: { 'secretsmanager:ResourceTag/iam-key-rotation:stack': 'TestStack' },
-              },
+              Resource: userPattern('alice'),
             },
           ],
         },
       });
+      // The stack tag stays as a cross-check; no permission depends on it.
       template.hasResourceProperties('AWS::SecretsManager::Secret', {
         Name: 'iam-key-rotation/alice',
         Tags: [{ Key: 'iam-key-rotation:stack', Value: 'TestStack' }],
       });
+      expect(JSON.stringify(template.toJSON())).not.toMatch(/iam:(Untag|Tag)User/);
+      expect(JSON.stringify(template.toJSON())).not.toContain(
+        'secretsmanager:ResourceTag/iam-key-rotation:stack',
+      );
     });
 
-    it('keeps the same policy for 1 and for 150 secrets of the stack', () => {
+    it.each([
+      [
+        'an imported secret',
+        (stack: Stack) =>
+          secretsmanager.Secret.fromSecretCompleteArn(
+            stack,
+            'Secret',
+            'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/alice-AbCdEf',
+          ),
+        'got TestStack/Secret, which is imported or of another stack',
+      ],
+      [
+        'a secret of another stack',
+        (stack: Stack) =>
+          new secretsmanager.Secret(new Stack(App.of(stack), 'Other'), 'Secret', {
+            secretName: 'iam-key-rotation/alice',
+          }),
+        'got Other/Secret, which is imported or of another stack',
+      ],
+      [
+        'a secret named after another user',
+        (stack: Stack) =>
+          new secretsmanager.Secret(stack, 'Secret', { secretName: 'iam-key-rotation/bob' }),
+        'got a secret named "iam-key-rotation/bob"',
+      ],
+      [
+        'a secret with a generated name',
+        (stack: Stack) => new secretsmanager.Secret(stack, 'Secret'),
+        'got a secret named by CloudFormation',
+      ],
+    ])('fails when granted %s', (_case, secretOf, message) => {
       // Arrange
-      const policyOf = (count: number): string => {
+      const stack = newStack();
+      const fn = new KeyRotationFunction(stack, 'RotationFunction');
+      const secret = secretOf(stack);
+
+      // Act & Assert
+      expect(() => {
+        fn.grantRotation({ user: iam.User.fromUserName(stack, 'User', 'alice'), secret });
+      }).toThrow(
+        `grantRotation needs a secret created by the rotation function's stack and named iam-key-rotation/alice (the function rotates only secrets whose aws:cloudformation:stack-id tag is its own stack, and takes the user from the name), ${message}`,
+      );
+    });
+
+    it('gathers the user patterns into statements of at most 18, and keeps the rest of the policy as it is', () => {
+      // Arrange
+      const statementsOf = (count: number): Statement[] => {
         const stack = newStack();
         const fn = new KeyRotationFunction(stack, 'RotationFunction');
         const key = kms.Key.fromKeyArn(
@@ -280,39 +372,57 @@ describe('Construct: KeyRotationFunction', () => {
           'Key',
           'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
         );
-        for (let i = 0; i < count; i++) {
-          fn.grantRotation({
-            user: iam.User.fromUserName(stack, `User${i}`, `user-${i}`),
-            secret: new secretsmanager.Secret(stack, `Secret${i}`, {
-              secretName: `iam-key-rotation/user-${i}`,
-            }),
-            encryptionKey: key,
-          });
-        }
-        const template = Template.fromStack(stack);
-        expect(template.findResources('AWS::IAM::ManagedPolicy')).toEqual({});
-        return JSON.stringify(Object.values(template.findResources('AWS::IAM::Policy')));
+        grantUsers(
+          stack,
+          fn,
+          Array.from({ length: count }, (_, i) => `user-${i}`),
+          key,
+        );
+        return allStatements(Template.fromStack(stack));
       };
 
       // Act
-      const one = policyOf(1);
-      const many = policyOf(150);
+      const one = statementsOf(1);
+      const many = statementsOf(37);
 
       // Assert
-      expect(many).toBe(one);
-      expect(many).toContain('kms:EncryptionContext:SecretARN');
+      const userStatements = (statements: Statement[]): Statement[] =>
+        statements.filter(
+          (s) => s.Effect === 'Allow' && JSON.stringify(s.Action).includes('iam:CreateAccessKey'),
+        );
+      expect(
+        userStatements(many).map((s) => (Array.isArray(s.Resource) ? s.Resource.length : 1)),
+      ).toEqual([18, 18, 1]);
+      expect(JSON.stringify(userStatements(many))).toContain('user/user-36"');
+      const others = (statements: Statement[]): string =>
+        JSON.stringify(statements.filter((s) => !userStatements(statements).includes(s)));
+      expect(others(many)).toBe(others(one));
+      expect(others(many)).toContain('kms:EncryptionContext:SecretARN');
     });
 
-    it('reports no unacknowledged cdk-nag finding for the tag-scoped statements', () => {
+    it('grants a user once however often it is granted', () => {
       // Arrange
       const stack = newStack();
       const fn = new KeyRotationFunction(stack, 'RotationFunction');
-      fn.grantRotation({
-        user: iam.User.fromUserName(stack, 'User', 'alice'),
-        secret: new secretsmanager.Secret(stack, 'Secret', {
-          secretName: 'iam-key-rotation/alice',
-        }),
+      const user = iam.User.fromUserName(stack, 'User', 'alice');
+      const secret = new secretsmanager.Secret(stack, 'Secret', {
+        secretName: 'iam-key-rotation/alice',
       });
+
+      // Act
+      fn.grantRotation({ user, secret });
+      fn.grantRotation({ user, secret });
+
+      // Assert
+      const patterns = JSON.stringify(allStatements(Template.fromStack(stack))).split('user/alice');
+      expect(patterns).toHaveLength(2);
+    });
+
+    it('reports no unacknowledged cdk-nag finding for the statements', () => {
+      // Arrange
+      const stack = newStack();
+      const fn = new KeyRotationFunction(stack, 'RotationFunction');
+      grantUsers(stack, fn, ['alice', 'bob']);
 
       // Act
       const report = new AwsSolutionsChecks().validateScope(stack);
@@ -324,47 +434,7 @@ describe('Construct: KeyRotationFunction', () => {
       expect(JSON.stringify(report.violations)).not.toContain('IAM5');
     });
 
-    it('gathers users and secrets into shared statements of at most 18 ARNs', () => {
-      // Arrange
-      const stack = newStack();
-      const fn = new KeyRotationFunction(stack, 'RotationFunction');
-
-      // Act
-      for (let i = 0; i < 19; i++) {
-        fn.grantRotation({
-          user: iam.User.fromUserName(stack, `User${i}`, `user-${i}`),
-          secret: secretsmanager.Secret.fromSecretCompleteArn(
-            stack,
-            `Secret${i}`,
-            `arn:aws:secretsmanager:eu-west-1:123456789012:secret:s${i}-AbCdEf`,
-          ),
-        });
-      }
-
-      // Assert
-      const statements = Template.fromStack(stack).toJSON() as {
-        Resources: Record<
-          string,
-          {
-            Type: string;
-            Properties: {
-              PolicyDocument?: { Statement: { Action: string | string[]; Resource: unknown }[] };
-            };
-          }
-        >;
-      };
-      const all = Object.values(statements.Resources)
-        .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
-        .flatMap((r) => r.Properties.PolicyDocument?.Statement ?? []);
-      const iamStatements = all.filter((s) =>
-        JSON.stringify(s.Action).includes('iam:CreateAccessKey'),
-      );
-      expect(iamStatements.map((s) => (Array.isArray(s.Resource) ? s.Resource.length : 1))).toEqual(
-        [18, 1],
-      );
-    });
-
-    it('grants KMS through Secrets Manager for the secrets of a key only', () => {
+    it('grants KMS through Secrets Manager for the secrets iam-key-rotation/* of a key only, once per key', () => {
       // Arrange
       const stack = newStack();
       const fn = new KeyRotationFunction(stack, 'RotationFunction');
@@ -373,40 +443,30 @@ describe('Construct: KeyRotationFunction', () => {
         'Key',
         'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
       );
-      const secretArns = ['a', 'b'].map(
-        (name) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbCdEf`,
-      );
 
       // Act
-      secretArns.forEach((arn, i) => {
-        fn.grantRotation({
-          user: iam.User.fromUserName(stack, `User${i}`, `user-${i}`),
-          secret: secretsmanager.Secret.fromSecretCompleteArn(stack, `Secret${i}`, arn),
-          encryptionKey: key,
-        });
-      });
+      grantUsers(stack, fn, ['alice', 'bob'], key);
 
       // Assert
-      Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            {
-              Effect: 'Allow',
-              Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-              Resource: key.keyArn,
-              Condition: {
-                StringEquals: {
-                  'kms:EncryptionContext:SecretARN': secretArns,
-                  // secretsmanager.<region>.amazonaws.com (amazonaws.com.cn in China regions)
-                  'kms:ViaService': {
-                    'Fn::Join': ['', ['secretsmanager.eu-west-1.', { Ref: 'AWS::URLSuffix' }]],
-                  },
-                },
+      const kmsStatements = allStatements(Template.fromStack(stack)).filter((s) =>
+        JSON.stringify(s.Action).includes('kms:'),
+      );
+      expect(kmsStatements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: key.keyArn,
+          Condition: {
+            StringLike: { 'kms:EncryptionContext:SecretARN': SECRETS },
+            // secretsmanager.<region>.amazonaws.com (amazonaws.com.cn in China regions)
+            StringEquals: {
+              'kms:ViaService': {
+                'Fn::Join': ['', ['secretsmanager.eu-west-1.', { Ref: 'AWS::URLSuffix' }]],
               },
             },
-          ]),
+          },
         },
-      });
+      ]);
     });
   });
 

@@ -22,17 +22,13 @@ function arrange(): { stack: Stack; rotationFunction: KeyRotationFunction; user:
   return { stack, rotationFunction, user };
 }
 
-const ALICE_ARN = {
+/** The one IAM user alice, whatever its path. */
+const ALICE_PATTERN = {
   'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/alice']],
 };
 
-/** The tag that lets the stack's rotation function rotate the secret. */
+/** The stack tag: a cross-check on the stack's secrets (no permission depends on it). */
 const STACK_TAG = { Key: 'iam-key-rotation:stack', Value: 'TestStack' };
-
-/** Every user of the account: the tag-scoped statements' resource. */
-const ALL_USERS_ARN = {
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/*']],
-};
 
 /** The secrets iam-key-rotation/* of the stack's region and account. */
 const ROTATED_SECRETS_ARN = {
@@ -103,7 +99,7 @@ describe('Construct: RotatedAccessKey', () => {
             schedule: KeyRotationSchedule.rateDays(30),
           }),
       ).toThrow(
-        "user.userName must be a literal IAM user name (the secret's value and its iam-key-rotation:user tag name the user, and the user's iam-key-rotation:secret tag names the secret), got a token for TestStack/Unnamed",
+        "user.userName must be a literal IAM user name (the secret's name, value and iam-key-rotation:user tag name the user, and the user's iam-key-rotation:secret tag names the secret), got a token for TestStack/Unnamed",
       );
     });
 
@@ -123,23 +119,30 @@ describe('Construct: RotatedAccessKey', () => {
       ).toThrow('user.userName must be a literal IAM user name');
     });
 
-    it('fails when the secret of an existing user is not named iam-key-rotation/*', () => {
-      // Arrange
-      const { stack, rotationFunction, user } = arrange();
+    it.each([
+      ['an existing user', false],
+      ['a user created in the stack', true],
+    ])(
+      'fails when the secret of %s is not named iam-key-rotation/<user name>',
+      (_case, created) => {
+        // Arrange
+        const { stack, rotationFunction, user: alice } = arrange();
+        const user = created ? new iam.User(stack, 'AliceUser', { userName: 'alice' }) : alice;
 
-      // Act & Assert
-      expect(
-        () =>
-          new RotatedAccessKey(stack, 'Key', {
-            user,
-            rotationFunction,
-            schedule: KeyRotationSchedule.rateDays(30),
-            secretName: 'keys/alice',
-          }),
-      ).toThrow(
-        'secretName must be a literal name starting with "iam-key-rotation/" for user alice, which this stack does not create (its ownership tagger may only write the ARN of a secret named iam-key-rotation/* into the user\'s iam-key-rotation:secret tag), got "keys/alice"',
-      );
-    });
+        // Act & Assert
+        expect(
+          () =>
+            new RotatedAccessKey(stack, 'Key', {
+              user,
+              rotationFunction,
+              schedule: KeyRotationSchedule.rateDays(30),
+              secretName: 'keys/alice',
+            }),
+        ).toThrow(
+          'secretName must be "iam-key-rotation/alice" for user alice (the rotation function reads the user from the secret\'s name, and its iam-key-rotation:secret tag must name that secret), got "keys/alice"',
+        );
+      },
+    );
 
     it('is encrypted with the customer-managed key', () => {
       // Arrange
@@ -183,7 +186,7 @@ describe('Construct: RotatedAccessKey', () => {
       expect(key.ownershipTag).toBe(user);
     });
 
-    it('tags an existing user through a custom resource with the secret ARN', () => {
+    it("tags an existing user through the tagger's custom resource with the secret ARN", () => {
       // Arrange
       const { stack, rotationFunction, user } = arrange();
 
@@ -195,22 +198,17 @@ describe('Construct: RotatedAccessKey', () => {
       });
 
       // Assert
-      const tagCall = {
-        'Fn::Join': [
-          '',
-          [
-            `{"service":"IAM","action":"tagUser","parameters":{"UserName":"alice","Tags":[{"Key":"${OWNER_TAG_KEY}","Value":"`,
-            { Ref: Match.stringLikeRegexp('^KeySecret') },
-            `"}]},"physicalResourceId":{"id":"${OWNER_TAG_KEY}/alice"}}`,
+      Template.fromStack(stack).hasResourceProperties('Custom::UserOwnershipTag', {
+        ServiceToken: {
+          'Fn::GetAtt': [
+            Match.stringLikeRegexp('^UserOwnershipTaggerProviderframeworkonEvent'),
+            'Arn',
           ],
-        ],
-      };
-      Template.fromStack(stack).hasResourceProperties('Custom::AWS', {
-        Create: tagCall,
-        Update: tagCall,
-        Delete: `{"service":"IAM","action":"untagUser","parameters":{"UserName":"alice","TagKeys":["${OWNER_TAG_KEY}"]},"ignoreErrorCodesMatching":"^(NoSuchEntity|AccessDenied)(Exception)?$"}`,
-        InstallLatestAwsSdk: false,
+        },
+        UserName: 'alice',
+        SecretArn: { Ref: Match.stringLikeRegexp('^KeySecret') },
       });
+      Template.fromStack(stack).resourceCountIs('Custom::AWS', 0);
     });
 
     it('tags an iam.User of another stack through a custom resource, without a dependency cycle', () => {
@@ -231,13 +229,13 @@ describe('Construct: RotatedAccessKey', () => {
 
       // Assert
       expect(() => app.synth()).not.toThrow();
-      Template.fromStack(stack).resourceCountIs('Custom::AWS', 1);
+      Template.fromStack(stack).resourceCountIs('Custom::UserOwnershipTag', 1);
       Template.fromStack(userStack).hasResourceProperties('AWS::IAM::User', {
         Tags: Match.absent(),
       });
     });
 
-    it('shares one tagger role, log group and function among the existing users of a stack', () => {
+    it('shares one tagger role, log groups and functions among the existing users of a stack', () => {
       // Arrange
       const { stack, rotationFunction, user } = arrange();
       const bob = iam.User.fromUserName(stack, 'BobUser', 'bob');
@@ -254,29 +252,27 @@ describe('Construct: RotatedAccessKey', () => {
         });
       }
 
-      // Assert
+      // Assert: the rotation function, the tagger's function and the Provider framework's
       const template = Template.fromStack(stack);
-      template.resourceCountIs('Custom::AWS', 2);
-      template.resourceCountIs('AWS::IAM::Role', 2);
-      template.resourceCountIs('AWS::Lambda::Function', 2);
-      template.resourceCountIs('AWS::Logs::LogGroup', 2);
-      template.hasResourceProperties('AWS::IAM::Policy', {
+      template.resourceCountIs('Custom::UserOwnershipTag', 2);
+      template.resourceCountIs('AWS::IAM::Role', 3);
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      template.resourceCountIs('AWS::Logs::LogGroup', 3);
+      template.resourceCountIs('AWS::IAM::ManagedPolicy', 1);
+      template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
         Roles: [{ Ref: Match.stringLikeRegexp('^UserOwnershipTaggerServiceRole') }],
         PolicyDocument: {
-          Statement: Match.arrayWith([
+          Statement: ['alice', 'bob'].map((name) =>
             Match.objectLike({
-              Action: 'iam:TagUser',
-              Resource: [
-                ALICE_ARN,
-                {
-                  'Fn::Join': [
-                    '',
-                    ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/bob'],
-                  ],
-                },
-              ],
+              Action: ['iam:GetUser', 'iam:TagUser', 'iam:UntagUser'],
+              Resource: {
+                'Fn::Join': [
+                  '',
+                  ['arn:', { Ref: 'AWS::Partition' }, `:iam::123456789012:user/${name}`],
+                ],
+              },
             }),
-          ]),
+          ),
         },
       });
     });
@@ -296,7 +292,7 @@ describe('Construct: RotatedAccessKey', () => {
 
       // Assert
       const template = Template.fromStack(stack);
-      template.resourceCountIs('AWS::IAM::Role', 2);
+      template.resourceCountIs('AWS::IAM::Role', 3);
       template.hasResourceProperties('AWS::Lambda::Function', {
         Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MyTaggerServiceRole'), 'Arn'] },
       });
@@ -394,7 +390,7 @@ describe('Construct: RotatedAccessKey', () => {
 
     it.each([
       ['a user created in the stack', 'AWS::IAM::User', '^Bob'],
-      ['an existing user', 'Custom::AWS', '^KeyOwnershipTag'],
+      ['an existing user', 'Custom::UserOwnershipTag', '^KeyOwnershipTag'],
     ])('waits for the ownership tag of %s', (_case, tagType, tagPattern) => {
       // Arrange
       const { stack, rotationFunction, user: alice } = arrange();
@@ -544,7 +540,7 @@ describe('Construct: RotatedAccessKey', () => {
   });
 
   describe('Permissions', () => {
-    it('grants the key actions on users owned by its secrets and the rotation actions on its tagged secrets', () => {
+    it("grants the key actions on its user and the rotation actions on the stack's own secrets", () => {
       // Arrange
       const { stack, rotationFunction, user } = arrange();
 
@@ -558,23 +554,7 @@ describe('Construct: RotatedAccessKey', () => {
       // Assert
       Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
-          Statement: [
-            Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] }),
-            {
-              Effect: 'Allow',
-              Action: [
-                'iam:CreateAccessKey',
-                'iam:ListAccessKeys',
-                'iam:UpdateAccessKey',
-                'iam:DeleteAccessKey',
-                'iam:GetUser',
-              ],
-              Resource: ALL_USERS_ARN,
-              Condition: {
-                StringLike: { [`iam:ResourceTag/${OWNER_TAG_KEY}`]: ROTATED_SECRETS_ARN },
-              },
-            },
-            { Effect: 'Allow', Action: 'iam:GetAccessKeyLastUsed', Resource: ALL_USERS_ARN },
+          Statement: Match.arrayWith([
             {
               Effect: 'Allow',
               Action: [
@@ -586,10 +566,24 @@ describe('Construct: RotatedAccessKey', () => {
               ],
               Resource: ROTATED_SECRETS_ARN,
               Condition: {
-                StringEquals: { 'secretsmanager:ResourceTag/iam-key-rotation:stack': 'TestStack' },
+                StringEquals: {
+                  'aws:ResourceTag/aws:cloudformation:stack-id': { Ref: 'AWS::StackId' },
+                },
               },
             },
-          ],
+            {
+              Effect: 'Allow',
+              Action: [
+                'iam:CreateAccessKey',
+                'iam:ListAccessKeys',
+                'iam:UpdateAccessKey',
+                'iam:DeleteAccessKey',
+                'iam:GetUser',
+                'iam:GetAccessKeyLastUsed',
+              ],
+              Resource: ALICE_PATTERN,
+            },
+          ]),
         },
       });
     });
