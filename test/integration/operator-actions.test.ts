@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, OWNER_TAG_KEY, TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import { invokeBundledHandlerInChild } from '../support/bundled-handler-process.js';
 import { AuthenticatedDeployment } from '../support/moto/authenticated-deployment.js';
 import {
@@ -218,7 +218,7 @@ describe('Bundled rotation function under operator actions, with its template po
           { accessKeyId: newKey, status: 'Active' },
         ]),
       );
-      expect(await stagesOf(secretArn, thirdToken)).toEqual(['AWSCURRENT']);
+      expect(await stagesOf(secretArn, thirdToken)).toEqual(['AWSCURRENT', TESTED_STAGE]);
       expect(await stagesOf(secretArn, firstToken)).toEqual(['AWSPREVIOUS']);
       expect(await stagesOf(secretArn, secondToken)).toEqual([]);
       expect(await keyIdIn(secretArn, 'AWSPREVIOUS')).toBe(rolledBackToKey);
@@ -237,7 +237,7 @@ describe('Bundled rotation function under operator actions, with its template po
       const handVersion = await admin.putSecretValueByHand(secretArn, JSON.stringify(currentValue));
       const before = await snapshot(secretArn, [PUT_BY_HAND_USER]);
       expect(before.versions[handVersion]).toEqual({ stages: ['AWSCURRENT'], value: currentValue });
-      expect(before.versions[rotatedToken]?.stages).toEqual(['AWSPREVIOUS']);
+      expect(before.versions[rotatedToken]?.stages).toEqual(['AWSPREVIOUS', TESTED_STAGE]);
       expect(before.keys[PUT_BY_HAND_USER]).toEqual([{ accessKeyId: key, status: 'Active' }]);
 
       // Act: a late finishSecret of the superseded rotation
@@ -262,7 +262,7 @@ describe('Bundled rotation function under operator actions, with its template po
           { accessKeyId: newKey, status: 'Active' },
         ]),
       );
-      expect(await stagesOf(secretArn, nextToken)).toEqual(['AWSCURRENT']);
+      expect(await stagesOf(secretArn, nextToken)).toEqual(['AWSCURRENT', TESTED_STAGE]);
       expect(await stagesOf(secretArn, handVersion)).toEqual(['AWSPREVIOUS']);
       expect(await stagesOf(secretArn, rotatedToken)).toEqual([]);
       expect((await admin.secretValue(secretArn, 'AWSCURRENT')).ReplacesVersionId).toBe(
@@ -429,7 +429,7 @@ describe('Bundled rotation function under operator actions, with its template po
           { accessKeyId: pendingKey, status: 'Active' },
         ]),
       );
-      expect(await stagesOf(secretArn, token)).toEqual(['AWSCURRENT']);
+      expect(await stagesOf(secretArn, token)).toEqual(['AWSCURRENT', TESTED_STAGE]);
     });
   });
 

@@ -15,7 +15,7 @@ import {
   RETIRE_EVENT_SOURCE,
   RETIRE_OPERATION,
 } from '../../lambda/observability.js';
-import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { OWNER_TAG_KEY, TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import { retirementScheduleName } from '../../lambda/rotation/retirement-schedule.js';
 import { parseRotationSettings } from '../../lambda/settings.js';
 import { ACCOUNT, FakeAws, STACK_ENVIRONMENT } from '../support/fake-aws.js';
@@ -145,7 +145,7 @@ describe('Grace period', () => {
       expect(keyStatus(previous)).toBe('Active');
       expect(keyStatus(current)).toBe('Active');
       expect(fake.versionWith(SECRET, 'AWSPREVIOUS')).toBe(FIRST);
-      expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT']));
+      expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT', TESTED_STAGE]));
       const calls = rotation.scheduler.calls;
       expect(calls).toHaveLength(1); // none at the first rotation: it had no previous key
       const at = new Date(
@@ -197,7 +197,7 @@ describe('Grace period', () => {
         retirementScheduleName(fake.secret(SECRET).arn, SECOND),
       ]);
       expect(rotation.scheduler.inputOf(1)).toEqual(rotation.scheduler.inputOf(0));
-      expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT']));
+      expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT', TESTED_STAGE]));
       expect(keyStatus(previous)).toBe('Active');
       expect(logs.text).toContain('its deactivation was already scheduled');
     });

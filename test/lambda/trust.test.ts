@@ -1,10 +1,17 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  CreateAccessKeyCommand,
+  DeleteAccessKeyCommand,
+  UpdateAccessKeyCommand,
+} from '@aws-sdk/client-iam';
+import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../../lambda/create-handler.js';
 import { defaultDependencies } from '../../lambda/dependencies.js';
 import {
   ForeignSecretError,
   InvalidSettingsError,
+  RotationStateError,
   SecretBindingError,
 } from '../../lambda/errors.js';
 import { ROTATION_STEPS, serializeRetireEvent } from '../../lambda/event.js';
@@ -13,7 +20,7 @@ import {
   RETIREMENT_SCHEDULE_GROUP_ENV,
   RETIREMENT_SCHEDULER_ROLE_ARN_ENV,
 } from '../../lambda/observability.js';
-import { BINDING_TAG_KEY, STACK_ID_ENV } from '../../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, STACK_ID_ENV, TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import { parseRotationSettings } from '../../lambda/settings.js';
 import {
   ACCOUNT,
@@ -220,5 +227,110 @@ describe('Function: createHandler, the trust check of a retirement', () => {
     expect(fake.iam.calls()).toHaveLength(0);
     expect(fake.snapshot()).toEqual(before);
     expect(key.status).toBe('Active');
+  });
+});
+
+describe('Steps: testSecret marks the version it proved, finishSecret promotes only that', () => {
+  const NEXT = 'rotation-token-fedcba9876543210fedcba98';
+  const stagesOf = (versionId: string): string[] =>
+    [...fake.version(SECRET, versionId).stages].sort();
+  const labelMoves = (): unknown[] =>
+    fake.secretsManager
+      .commandCalls(UpdateSecretVersionStageCommand)
+      .map((call) => call.args[0].input)
+      .filter((input) => input.VersionStage === TESTED_STAGE);
+
+  beforeEach(() => {
+    fake.addSecret(SECRET, USER);
+    rotation = createTestRotation(fake, SECRET);
+  });
+
+  it('moves the label onto the token’s version once the key is proven, taking it from the last one', async () => {
+    // Arrange
+    await rotation.rotate(TOKEN);
+    fake.startRotation(SECRET, NEXT);
+    await rotation.step('createSecret', NEXT);
+    await rotation.step('setSecret', NEXT);
+    fake.secretsManager.resetHistory();
+
+    // Act
+    await rotation.step('testSecret', NEXT);
+
+    // Assert
+    expect(labelMoves()).toEqual([
+      {
+        SecretId: fake.secret(SECRET).arn,
+        VersionStage: TESTED_STAGE,
+        MoveToVersionId: NEXT,
+        RemoveFromVersionId: TOKEN,
+      },
+    ]);
+    expect(stagesOf(NEXT)).toEqual(['AWSPENDING', TESTED_STAGE]);
+    expect(stagesOf(TOKEN)).toEqual(['AWSCURRENT']);
+  });
+
+  it('is safe to run again: a second testSecret finds the label there and moves nothing', async () => {
+    fake.startRotation(SECRET, TOKEN);
+    await rotation.step('createSecret', TOKEN);
+    await rotation.step('testSecret', TOKEN);
+    fake.secretsManager.resetHistory();
+
+    await rotation.step('testSecret', TOKEN);
+
+    expect(labelMoves()).toEqual([]);
+    expect(stagesOf(TOKEN)).toEqual(['AWSPENDING', TESTED_STAGE]);
+  });
+
+  it('never marks a version whose key was not proven (the test failed)', async () => {
+    fake.rejectionsForNewKeys = 1_000;
+    fake.startRotation(SECRET, TOKEN);
+    await rotation.step('createSecret', TOKEN);
+
+    await expect(rotation.step('testSecret', TOKEN, 10_000)).rejects.toThrow(/still rejected/);
+
+    expect(stagesOf(TOKEN)).toEqual(['AWSPENDING']);
+  });
+
+  it('never marks the version of a configuration test (no pending key)', async () => {
+    await rotation.rotate(TOKEN);
+    fake.startRotation(SECRET, NEXT);
+    fake.secretsManager.resetHistory();
+
+    await rotation.step('testSecret', NEXT);
+
+    expect(labelMoves()).toEqual([]);
+    expect(stagesOf(NEXT)).toEqual(['AWSPENDING']);
+  });
+
+  it('refuses a forged finishSecret sent before testSecret: nothing changes, no key is touched', async () => {
+    // Arrange: a rotation whose key is stored but not tested yet
+    await rotation.rotate(TOKEN);
+    fake.startRotation(SECRET, NEXT);
+    await rotation.step('createSecret', NEXT);
+    await rotation.step('setSecret', NEXT);
+    const before = fake.snapshot();
+    fake.iam.resetHistory();
+    fake.secretsManager.resetHistory();
+
+    // Act
+    const outcome = rotation.step('finishSecret', NEXT);
+
+    // Assert
+    await expect(outcome).rejects.toThrow(RotationStateError);
+    await expect(outcome).rejects.toThrow(
+      `finishSecret: secret ${fake.secret(SECRET).arn} version ${NEXT} does not carry the staging label ${TESTED_STAGE}: testSecret has not proved its key, and a version it did not prove is never promoted; refusing, nothing was changed`,
+    );
+    expect(fake.snapshot()).toEqual(before);
+    expect(fake.secretsManager.commandCalls(UpdateSecretVersionStageCommand)).toHaveLength(0);
+    expect(fake.iam.commandCalls(CreateAccessKeyCommand)).toHaveLength(0);
+    expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
+    expect(fake.iam.commandCalls(DeleteAccessKeyCommand)).toHaveLength(0);
+
+    // Act: the real order, testSecret first, then finishSecret
+    await rotation.step('testSecret', NEXT);
+    await rotation.step('finishSecret', NEXT);
+
+    // Assert
+    expect(fake.versionWith(SECRET, 'AWSCURRENT')).toBe(NEXT);
   });
 });
