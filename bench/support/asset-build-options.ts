@@ -1,16 +1,17 @@
 /**
  * esbuild options equal to those NodejsFunction passes for the rotation function
- * (lib/key-rotation-function.ts: ESM, node22, minify, mainFields module,main, the createRequire
+ * (lib/rotation-bundling.ts: ESM, node22, minify, mainFields module,main, the createRequire
  * banner, its extra esbuild arguments and its `define`s), for bundles the benchmarks build
  * themselves. The SES SMTP test's client, which the asset holds in a file of its own
  * (SMTP_CLIENT_FILE), is left out of these bundles the same way: no benchmark runs that test.
  */
 import type { BuildOptions } from 'esbuild';
-import { ROTATION_ESBUILD_ARGS, ROTATION_ESBUILD_DEFINE } from '../../lib/key-rotation-function.js';
+import {
+  CREATE_REQUIRE_BANNER,
+  ROTATION_ESBUILD_ARGS,
+  ROTATION_ESBUILD_DEFINE,
+} from '../../lib/rotation-bundling.js';
 import { projectPath } from './paths.js';
-
-const CREATE_REQUIRE_BANNER =
-  "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);";
 
 const assetAliases = (): Record<string, string> =>
   Object.fromEntries(

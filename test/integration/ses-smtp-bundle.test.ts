@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveSesSmtpPassword } from '../../lambda/rotation/ses-smtp-password.js';
-import { SMTP_CLIENT_FILE } from '../../lib/key-rotation-function.js';
+import { SMTP_CLIENT_FILE } from '../../lib/rotation-bundling.js';
 import { LocalSesSmtpServer } from '../support/local-ses-smtp-server.js';
 import {
   synthesizeRotationStack,
