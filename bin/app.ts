@@ -4,11 +4,9 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   InvalidConfigurationError,
   loadIamKeyRotationConfig,
-  usersByStack,
   type IamKeyRotationConfig,
 } from '../lib/config.js';
-import { IamKeyRotationStack } from '../lib/iam-key-rotation-stack.js';
-import { withSpreadRotationWindows } from '../lib/rotation-window-spread.js';
+import { addIamKeyRotationStacks } from '../lib/iam-key-rotation-app.js';
 import { writePlacementFile } from '../lib/stack-placement.js';
 
 const app = new App();
@@ -36,19 +34,5 @@ if (config.placementFile !== undefined) {
     );
   }
 }
-for (const [stackName, users] of usersByStack(config)) {
-  // Every user of a stack names the same account and region (the configuration checks it);
-  // without them the stack deploys to the CLI's account and region.
-  const { account, region } = users[0] ?? {};
-  new IamKeyRotationStack(app, stackName, {
-    description: 'Rotates IAM user access keys with Secrets Manager rotation (iam-key-rotation)',
-    ...(account === undefined && region === undefined ? {} : { env: { account, region } }),
-    users: withSpreadRotationWindows(users),
-    rotationFunction: { staleKeyDays: config.staleKeyDays, gracePeriod: config.gracePeriod },
-    notifications: config.notifications,
-    complianceRules: config.complianceRules,
-    dashboard: config.dashboard,
-    alarms: config.alarms,
-  });
-}
+addIamKeyRotationStacks(app, config);
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
