@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { runCancel } from './commands/cancel.js';
 import { runCredentialProcess } from './commands/credential-process.js';
+import { registerPlacementCommand } from './commands/placement.js';
 import { DEFAULT_STEP_TIMEOUT_MS, runRollback } from './commands/rollback.js';
 import { DEFAULT_ROTATE_TIMEOUT_MS, runRotate } from './commands/rotate.js';
 import { readProcessStdin, runSmtpPassword } from './commands/smtp-password.js';
@@ -357,6 +358,8 @@ Example:
         await runSmtpPassword({ io, readStdin: runtime.readStdin ?? readProcessStdin }, { region }),
       );
     });
+
+  registerPlacementCommand(program, io, run);
 
   return program;
 };
