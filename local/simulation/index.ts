@@ -54,7 +54,9 @@ export {
   AWSCURRENT,
   AWSPENDING,
   AWSPREVIOUS,
+  RESERVED_TAG_PREFIX,
   ROTATION_INCOMPLETE_MESSAGE,
+  type CloudFormationOrigin,
   type RotationRules,
   type SecretState,
   type SecretValue,
@@ -67,5 +69,6 @@ export {
   type RequestBoundaryHook,
   type SecretVersionView,
   type SimulationClientConfig,
+  type SimulatedStack,
   type SimulationOptions,
 } from './simulation.js';
