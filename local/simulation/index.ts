@@ -38,6 +38,7 @@ export {
   type RotationRunnerOptions,
   type RotationStatus,
   type RotationStep,
+  type StepInvocationGate,
   LAMBDA_ASYNC_RETRY_DELAYS_MS,
   SCHEDULED_STEP,
   type ScheduledInvocationRecord,
@@ -64,6 +65,8 @@ export {
 export {
   Simulation,
   type AccessKeyView,
+  type RequestBoundary,
+  type RequestBoundaryHook,
   type SecretVersionView,
   type SimulationClientConfig,
   type SimulatedStack,

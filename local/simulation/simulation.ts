@@ -15,6 +15,7 @@ import {
   parseRequest,
   SimulatedHttpHandler,
   successResponse,
+  type RequestPhase,
   type SimulatedRequest,
 } from './http.js';
 import { executeIam } from './iam-api.js';
@@ -36,6 +37,8 @@ import {
   type RotationFunction,
   type RotationRecord,
   type RotationRunnerOptions,
+  type RotationStep,
+  type StepInvocationGate,
 } from './rotation.js';
 import { executeScheduler } from './scheduler-api.js';
 import { fireDueSchedules, SchedulerModel, type ScheduleState } from './scheduler.js';
@@ -104,6 +107,28 @@ export interface SimulationOptions {
    */
   readonly latencyMs?: number;
 }
+
+/** One request as a {@link RequestBoundaryHook} sees it. */
+export interface RequestBoundary {
+  readonly phase: RequestPhase;
+  /** The request itself: the same object before and after. */
+  readonly request: HttpRequest;
+  /** The service the request is for (the host's first label when the simulation serves none). */
+  readonly service: string;
+  readonly operation: string;
+  /** The SDK's attempt number (1 = first try), when sent. */
+  readonly attempt?: number;
+  /** The invocation of a function that sends it; absent for calls from outside any. */
+  readonly invocationId?: string;
+}
+
+/**
+ * Sees every request before it reaches the simulated service and after its answer is known,
+ * in the async context of its sender; returning a promise holds the request (and its sender)
+ * at that point until the promise settles. Deterministic interleaving tests pause one actor at
+ * a chosen request boundary with it while another runs.
+ */
+export type RequestBoundaryHook = (boundary: RequestBoundary) => Promise<void> | undefined;
 
 /** What to spread into an SDK v3 client constructor to talk to this simulation. */
 export interface SimulationClientConfig {
@@ -199,6 +224,11 @@ export class Simulation {
   private readonly requestTimeoutMs: number;
   private readonly latencyMs: number;
   private nextCallIndex = 0;
+  /**
+   * Sees every request before and after it is handled and may hold it there (see
+   * {@link RequestBoundaryHook}). Unset, requests are not held.
+   */
+  public onRequestBoundary: RequestBoundaryHook | undefined;
 
   public constructor(options: SimulationOptions = {}) {
     this.clock = options.clock ?? new VirtualClock();
@@ -304,6 +334,19 @@ export class Simulation {
   /** Runs a scheduled rotation of the secret (see RotationRunner.runScheduled) to its end. */
   public runScheduledRotation(secretId: string): Promise<RotationRecord> {
     return this.runner.runScheduled(this.secretsManager.get(secretId));
+  }
+
+  /** Delivers a step of a rotation once more (see RotationRunner.redeliver). */
+  public redeliverStep(rotation: RotationRecord, step: RotationStep): Promise<InvocationRecord> {
+    return this.runner.redeliver(rotation, step);
+  }
+
+  /**
+   * Holds each rotation step's invocation until the gate's promise settles (see
+   * {@link StepInvocationGate}); `undefined` removes the gate.
+   */
+  public setStepInvocationGate(gate: StepInvocationGate | undefined): void {
+    this.runner.beforeStepInvocation = gate;
   }
 
   /** Runs `action` as someone other than the rotation function: its calls belong to no invocation. */
@@ -442,6 +485,31 @@ export class Simulation {
   }
 
   // ---- Request handling ----
+
+  /** Runs {@link onRequestBoundary} for a request. Used by the request handler. */
+  public boundary(request: HttpRequest, phase: RequestPhase): Promise<void> | undefined {
+    const hook = this.onRequestBoundary;
+    if (hook === undefined) return undefined;
+    let service: string;
+    let operation: string;
+    let attempt: number | undefined;
+    try {
+      ({ service, operation, attempt } = parseRequest(request));
+    } catch {
+      // Not a service of the simulation: dispatch refuses it; the hook still sees it pass.
+      service = request.hostname.split('.')[0] ?? request.hostname;
+      operation = '';
+    }
+    const invocationId = this.runner.currentInvocation()?.record.id;
+    return hook({
+      phase,
+      request,
+      service,
+      operation,
+      ...(attempt === undefined ? {} : { attempt }),
+      ...(invocationId === undefined ? {} : { invocationId }),
+    });
+  }
 
   /** Handles one signed SDK request. Used by the request handler; not for direct use. */
   public async dispatch(request: HttpRequest): Promise<HttpResponse> {

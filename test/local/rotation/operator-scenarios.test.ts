@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { BoundaryScheduler } from '../../support/explorer/boundary-scheduler.js';
 import { errorText } from '../../support/scenario/actions.js';
 import { checkInvariants } from '../../support/scenario/invariants.js';
 import {
@@ -45,19 +46,26 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
       await Scenario.run({ start: 'stored-key' }, async (scenario) => {
         await scenario.rotateNow();
         await scenario.runScheduledRotation();
-        // The rollback lands while createSecret runs (its guard already passed): it removes
-        // AWSPENDING, waits out the function's timeout (the running step ends, killed at its
-        // deadline), then reactivates the previous key and moves AWSCURRENT back.
+        // The rollback (the command's own code) runs to its end while createSecret is held
+        // before its first request: it removes AWSPENDING, waits out the function's timeout,
+        // then reactivates the previous key and moves AWSCURRENT back. The held step then finds
+        // its version no longer pending.
         const rolledBackTo = scenario.storedKeyId(AWSPREVIOUS);
-        const before = scenario.sim.callCount;
-        scenario.interleaveAt(before + 2, () => scenario.applyOutOfBand('rollback'));
+        const scheduler = new BoundaryScheduler(scenario.sim);
+        scheduler.holdAt(
+          (actor) => actor === scenario.rotations[2]?.invocations[0]?.id,
+          { phase: 'before', request: 0 },
+          () => scenario.applyOutOfBand('rollback'),
+        );
 
         const interrupted = await scenario.runScheduledRotation();
+        scheduler.detach();
 
         expect(scenario.labelMoves.map((move) => move.action)).toEqual(['rollback']);
         expect(interrupted.status).not.toBe('succeeded');
-        // Killed at its deadline; Secrets Manager's retries then find the version cancelled.
-        expect(interrupted.invocations[0]?.outcome).toBe('timed-out');
+        // Held past the function's timeout: killed at its deadline, or (released at the deadline
+        // itself) refused by its guard; Secrets Manager's retries then find the version cancelled.
+        expect(['timed-out', 'failed']).toContain(interrupted.invocations[0]?.outcome);
         for (const retry of failures(scenario)) expect(retry).toMatch(/its rotation was cancelled/);
         expect(scenario.storedKeyId(AWSCURRENT)).toBe(rolledBackTo);
         expect(scenario.sim.accessKey(rolledBackTo ?? '')?.status).toBe('Active');
