@@ -243,8 +243,9 @@ export class KeyRotationFunction extends Construct {
     this.logGroup.grantWrite(this.role);
     this.permissions = new RotationPermissions(this, this.role);
 
+    const entry = props.entry ?? ROTATION_HANDLER_ENTRY;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: props.entry ?? ROTATION_HANDLER_ENTRY,
+      entry,
       handler: 'handler',
       // The newest Node.js runtime (cdk-nag AwsSolutions-L1); the bundle targets node22 and runs on both.
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -262,7 +263,7 @@ export class KeyRotationFunction extends Construct {
       },
       depsLockFilePath: props.depsLockFilePath ?? PROJECT_LOCK_FILE,
       projectRoot: PROJECT_ROOT,
-      bundling: rotationBundlingOptions(this.hasSmtpLoginClient),
+      bundling: rotationBundlingOptions(this.hasSmtpLoginClient, entry),
     });
 
     if (this.hasGracePeriod) {

@@ -42,9 +42,6 @@ export const ROTATION_ESBUILD_ARGS: Readonly<Record<string, string[]>> = {
  */
 export const SMTP_CLIENT_FILE = 'smtp-login-client.mjs';
 
-/** The entry of {@link SMTP_CLIENT_FILE}, relative to the project root. */
-const SMTP_CLIENT_ENTRY = path.join('lambda', 'aws', 'smtp-login-client.ts');
-
 /**
  * esbuild `define`s of the rotation bundle: tells lambda/dependencies.ts to load the SMTP client
  * from {@link SMTP_CLIENT_FILE} (a computed specifier, which esbuild leaves out of `index.mjs`)
@@ -64,33 +61,44 @@ export const ROTATION_ESBUILD_DEFINE_WITHOUT_SMTP_CLIENT: Readonly<Record<string
 
 const shellQuote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
 
+/** The script that builds the split asset (lib/rotation-asset-build.ts), relative to the project root. */
+const ASSET_BUILD_SCRIPT = path.join('scripts', 'bundle-rotation-function.ts');
+
 /**
- * The shell command, run after the main bundle, that bundles the SMTP client into
- * {@link SMTP_CLIENT_FILE} with the same esbuild (ESM, node22, minified; nodemailer needs no
- * alias or banner).
+ * The shell command, run after NodejsFunction's own single-file bundle, that builds the asset
+ * with code splitting (lib/rotation-asset-build.ts) in its place: `index.mjs` and its static
+ * chunks for every cold start, a chunk per part that only some invocations load, and the SES SMTP
+ * test's client when `withSmtpLoginClient`. Runs in the project root (NodejsFunction's working
+ * directory for local bundling), where tsx resolves.
  */
-export const smtpClientBundlingCommand = (inputDir: string, outputDir: string): string =>
+export const rotationAssetBundlingCommand = (
+  inputDir: string,
+  outputDir: string,
+  entry: string,
+  withSmtpLoginClient: boolean,
+): string =>
   [
-    'npx',
-    '--no-install',
-    'esbuild',
-    '--bundle',
-    shellQuote(path.join(inputDir, SMTP_CLIENT_ENTRY)),
-    '--platform=node',
-    '--format=esm',
-    '--target=node22',
-    '--minify',
-    '--main-fields=module,main',
-    '--log-level=warning',
-    `--outfile=${shellQuote(path.join(outputDir, SMTP_CLIENT_FILE))}`,
+    'node',
+    '--import',
+    'tsx',
+    shellQuote(path.join(inputDir, ASSET_BUILD_SCRIPT)),
+    shellQuote(outputDir),
+    '--entry',
+    shellQuote(entry),
+    ...(withSmtpLoginClient ? ['--with-smtp-login-client'] : []),
   ].join(' ');
 
 /**
- * The esbuild options of the rotation function's asset: ESM for node22, minified, the AWS SDK
- * bundled, {@link ROTATION_ESBUILD_ARGS}, and the SES SMTP test's client in a file of its own
- * only when `withSmtpLoginClient`.
+ * The bundling options of the rotation function. NodejsFunction's esbuild run makes one file;
+ * its `afterBundling` hook replaces it with the split asset of lib/rotation-asset-build.ts, built
+ * with the same esbuild options (ESM for node22, minified, the AWS SDK bundled,
+ * {@link ROTATION_ESBUILD_ARGS}) plus code splitting, and the SES SMTP test's client in a file of
+ * its own only when `withSmtpLoginClient`.
  */
-export function rotationBundlingOptions(withSmtpLoginClient: boolean): nodejs.BundlingOptions {
+export function rotationBundlingOptions(
+  withSmtpLoginClient: boolean,
+  entry: string = ROTATION_HANDLER_ENTRY,
+): nodejs.BundlingOptions {
   return {
     format: nodejs.OutputFormat.ESM,
     target: 'node22',
@@ -103,19 +111,17 @@ export function rotationBundlingOptions(withSmtpLoginClient: boolean): nodejs.Bu
     externalModules: [],
     forceDockerBundling: false,
     esbuildArgs: ROTATION_ESBUILD_ARGS,
-    // The SES SMTP test's client, in a file of its own loaded only when a secret asks for it,
-    // and only in the asset of a stack with such a secret.
-    ...(withSmtpLoginClient
-      ? {
-          define: { ...ROTATION_ESBUILD_DEFINE },
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            afterBundling: (inputDir: string, outputDir: string) => [
-              smtpClientBundlingCommand(inputDir, outputDir),
-            ],
-          },
-        }
-      : { define: { ...ROTATION_ESBUILD_DEFINE_WITHOUT_SMTP_CLIENT } }),
+    define: {
+      ...(withSmtpLoginClient
+        ? ROTATION_ESBUILD_DEFINE
+        : ROTATION_ESBUILD_DEFINE_WITHOUT_SMTP_CLIENT),
+    },
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (inputDir: string, outputDir: string) => [
+        rotationAssetBundlingCommand(inputDir, outputDir, entry, withSmtpLoginClient),
+      ],
+    },
   };
 }

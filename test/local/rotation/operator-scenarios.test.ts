@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { BoundaryScheduler } from '../../support/explorer/boundary-scheduler.js';
 import { errorText } from '../../support/scenario/actions.js';
 import { checkInvariants } from '../../support/scenario/invariants.js';
 import {
@@ -45,19 +46,26 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
       await Scenario.run({ start: 'stored-key' }, async (scenario) => {
         await scenario.rotateNow();
         await scenario.runScheduledRotation();
-        // The rollback lands while createSecret runs (its guard already passed): it removes
-        // AWSPENDING, waits out the function's timeout (the running step ends, killed at its
-        // deadline), then reactivates the previous key and moves AWSCURRENT back.
+        // The rollback (the command's own code) runs to its end while createSecret is held
+        // before its first request: it removes AWSPENDING, waits out the function's timeout,
+        // then reactivates the previous key and moves AWSCURRENT back. The held step then finds
+        // its version no longer pending.
         const rolledBackTo = scenario.storedKeyId(AWSPREVIOUS);
-        const before = scenario.sim.callCount;
-        scenario.interleaveAt(before + 2, () => scenario.applyOutOfBand('rollback'));
+        const scheduler = new BoundaryScheduler(scenario.sim);
+        scheduler.holdAt(
+          (actor) => actor === scenario.rotations[2]?.invocations[0]?.id,
+          { phase: 'before', request: 0 },
+          () => scenario.applyOutOfBand('rollback'),
+        );
 
         const interrupted = await scenario.runScheduledRotation();
+        scheduler.detach();
 
         expect(scenario.labelMoves.map((move) => move.action)).toEqual(['rollback']);
         expect(interrupted.status).not.toBe('succeeded');
-        // Killed at its deadline; Secrets Manager's retries then find the version cancelled.
-        expect(interrupted.invocations[0]?.outcome).toBe('timed-out');
+        // Held past the function's timeout: killed at its deadline, or (released at the deadline
+        // itself) refused by its guard; Secrets Manager's retries then find the version cancelled.
+        expect(['timed-out', 'failed']).toContain(interrupted.invocations[0]?.outcome);
         for (const retry of failures(scenario)) expect(retry).toMatch(/its rotation was cancelled/);
         expect(scenario.storedKeyId(AWSCURRENT)).toBe(rolledBackTo);
         expect(scenario.sim.accessKey(rolledBackTo ?? '')?.status).toBe('Active');
@@ -97,7 +105,7 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
 
         expect(refused.status).toBe('failed');
         expect(failures(scenario).at(-1)).toMatch(
-          /UserOwnershipError: IAM user bob is owned by secret arn:\S+:secret:bob-access-key-\w+ \(its tag iam-key-rotation:secret\), not by secret arn:\S+:secret:alice-access-key-\w+/,
+          /SecretBindingError: Secret arn:\S+:secret:iam-key-rotation\/alice-\w+ is named after IAM user alice, but its tag iam-key-rotation:user names bob; the name decides, the tag must agree: refusing to touch any key, nothing was changed/,
         );
         expect(scenario.keys(OTHER_USER_NAME)).toEqual(bobKeys);
         expect(checkInvariants(scenario)).toEqual([]);
@@ -119,7 +127,9 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
 
         expect(failures(scenario, CLAIMANT_SECRET_NAME).length).toBeGreaterThan(0);
         for (const failure of failures(scenario, CLAIMANT_SECRET_NAME)) {
-          expect(failure).toMatch(/UserOwnershipError: IAM user bob is owned by secret/);
+          expect(failure).toMatch(
+            /ForeignSecretError: Secret arn:\S+:secret:iam-key-rotation-elsewhere\/bob-\w+ was not created by this function's stack arn:aws:cloudformation:\S+: its tag aws:cloudformation:stack-id is absent/,
+          );
         }
         expect(scenario.keys(OTHER_USER_NAME).map((key) => [key.accessKeyId, key.status])).toEqual([
           [bobCurrent, 'Active'],

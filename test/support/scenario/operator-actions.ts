@@ -8,14 +8,13 @@ import {
 } from '@aws-sdk/client-iam';
 import {
   CreateSecretCommand,
-  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   TagResourceCommand,
-  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
-import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { AWSCURRENT, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { runOperatorCommand } from './operator-cli.js';
 import type { Scenario } from './scenario.js';
 import {
   CLAIMANT_SECRET_NAME,
@@ -28,9 +27,9 @@ import {
 /**
  * What people do to a rotated secret and its user outside the rotation, as the AWS CLI would:
  * - changes to alice's keys (delete, deactivate, create), to the user itself;
- * - `rollback`: the documented procedure (remove AWSPENDING from any version that is not
- *   AWSCURRENT and, if that stopped a rotation, wait out the function's timeout; reactivate the
- *   AWSPREVIOUS key; move AWSCURRENT back to the AWSPREVIOUS version);
+ * - `rollback`: `iam-key-rotation rollback --yes`, the command's own code (cli/commands/rollback.ts
+ *   with its adapters, see operator-cli.ts), told the function's timeout; its refusals change
+ *   nothing;
  * - `put-value-by-hand`: PutSecretValue of the AWSCURRENT value again (a new current version);
  * - `retag-secret-to-other-user`: an attacker who may tag and put values on alice's secret
  *   rebinds it (tag and value) to bob, hoping the next rotation hands over bob's key;
@@ -87,9 +86,6 @@ export interface LabelMove {
   readonly currentVersionId: string;
 }
 
-/** The Lambda timeout of the scenario's rotation function (the runner's default). */
-const ROTATION_FUNCTION_TIMEOUT_MS = 30_000;
-
 /** Errors a human racing the rotation can get; the action then simply did not happen. */
 const LOST_RACES = new Set([
   'NoSuchEntityException',
@@ -100,13 +96,6 @@ const LOST_RACES = new Set([
   'ResourceNotFoundException',
   'EntityAlreadyExistsException',
 ]);
-
-const stagesOf = async (scenario: Scenario): Promise<Record<string, string[]>> =>
-  (await scenario.sm.send(new DescribeSecretCommand({ SecretId: SECRET_NAME })))
-    .VersionIdsToStages ?? {};
-
-const versionWith = (stages: Record<string, string[]>, stage: string): string | undefined =>
-  Object.entries(stages).find(([, labels]) => labels.includes(stage))?.[0];
 
 const valueAt = async (scenario: Scenario, stage: string): Promise<string | undefined> => {
   try {
@@ -161,50 +150,6 @@ const deleteKey = async (scenario: Scenario, accessKeyId: string | undefined): P
   );
 };
 
-/** The documented rollback; a no-op when AWSPREVIOUS holds no key that still exists. */
-const rollBack = async (scenario: Scenario): Promise<void> => {
-  const stages = await stagesOf(scenario);
-  const current = versionWith(stages, AWSCURRENT);
-  const previous = versionWith(stages, AWSPREVIOUS);
-  const previousKey = parsed(await valueAt(scenario, AWSPREVIOUS)).AccessKeyId;
-  if (
-    current === undefined ||
-    previous === undefined ||
-    typeof previousKey !== 'string' ||
-    scenario.sim.accessKey(previousKey) === undefined
-  ) {
-    return;
-  }
-  let stoppedARotation = false;
-  // Every AWSPENDING, also one on the AWSCURRENT version: its finishSecret may still be running,
-  // and an SDK retry of its (lost-answer) AWSCURRENT move would otherwise undo the rollback.
-  for (const [versionId, labels] of Object.entries(stages)) {
-    if (labels.includes(AWSPENDING)) {
-      await scenario.sm.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: SECRET_NAME,
-          VersionStage: AWSPENDING,
-          RemoveFromVersionId: versionId,
-        }),
-      );
-      stoppedARotation = true;
-    }
-  }
-  // The procedure then waits out the function's timeout: a step that passed its guard before
-  // AWSPENDING went may still be making room, and would delete the key about to be reactivated.
-  if (stoppedARotation) await scenario.sim.clock.sleep(ROTATION_FUNCTION_TIMEOUT_MS + 1_000);
-  await setKeyStatus(scenario, previousKey, 'Active');
-  await scenario.sm.send(
-    new UpdateSecretVersionStageCommand({
-      SecretId: SECRET_NAME,
-      VersionStage: AWSCURRENT,
-      MoveToVersionId: previous,
-      RemoveFromVersionId: current,
-    }),
-  );
-  recordLabelMove(scenario, 'rollback');
-};
-
 const putByHand = async (
   scenario: Scenario,
   value: string,
@@ -250,7 +195,9 @@ const run = async (scenario: Scenario, action: OperatorAction): Promise<void> =>
       }
       return;
     case 'rollback':
-      return rollBack(scenario);
+      // The command's own code: refused (nothing changed) when there is nothing to roll back to.
+      await runOperatorCommand(scenario, 'rollback');
+      return;
     case 'put-value-by-hand': {
       const value = await valueAt(scenario, AWSCURRENT);
       if (value !== undefined) await putByHand(scenario, value, action);
