@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../local/simulation/index.js';
 import { errorText } from '../../support/scenario/actions.js';
 import { checkInvariants } from '../../support/scenario/invariants.js';
+import { runOperatorCommand } from '../../support/scenario/operator-actions.js';
 import {
   CLAIMANT_SECRET_NAME,
   OTHER_SECRET_NAME,
@@ -41,26 +42,32 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
       });
     });
 
-    it('stops a rotation in flight when the operator rolls back, and the next one succeeds', async () => {
+    it('refuses, when a rotation in flight deleted the AWSPREVIOUS key while the rollback began, and changes no key', async () => {
       await Scenario.run({ start: 'stored-key' }, async (scenario) => {
         await scenario.rotateNow();
         await scenario.runScheduledRotation();
-        // The rollback lands while createSecret runs (its guard already passed): it removes
-        // AWSPENDING, waits out the function's timeout (the running step ends, killed at its
-        // deadline), then reactivates the previous key and moves AWSCURRENT back.
-        const rolledBackTo = scenario.storedKeyId(AWSPREVIOUS);
+        const current = scenario.storedKeyId(AWSCURRENT);
+        // The rollback starts while createSecret runs (its guard already passed): createSecret
+        // makes room by deleting the AWSPREVIOUS key before the rollback removes AWSPENDING.
         const before = scenario.sim.callCount;
-        scenario.interleaveAt(before + 2, () => scenario.applyOutOfBand('rollback'));
+        let answer: Awaited<ReturnType<typeof runOperatorCommand>> | undefined;
+        scenario.interleaveAt(before + 2, async () => {
+          answer = await runOperatorCommand(scenario, 'rollback');
+        });
 
         const interrupted = await scenario.runScheduledRotation();
 
-        expect(scenario.labelMoves.map((move) => move.action)).toEqual(['rollback']);
-        expect(interrupted.status).not.toBe('succeeded');
-        // Killed at its deadline; Secrets Manager's retries then find the version cancelled.
-        expect(interrupted.invocations[0]?.outcome).toBe('timed-out');
-        for (const retry of failures(scenario)) expect(retry).toMatch(/its rotation was cancelled/);
-        expect(scenario.storedKeyId(AWSCURRENT)).toBe(rolledBackTo);
-        expect(scenario.sim.accessKey(rolledBackTo ?? '')?.status).toBe('Active');
+        expect(answer?.exitCode).toBe(1);
+        expect(answer?.message).toMatch(
+          /stopped: the secret changed meanwhile: access key \w+, which AWSPREVIOUS holds, no longer exists .* Done before: remove AWSPENDING/,
+        );
+        // createSecret's PutSecretValue put AWSPENDING back, so that rotation went on and
+        // completed; the rollback changed no key and no label of AWSCURRENT.
+        expect(interrupted.status).toBe('succeeded');
+        expect(scenario.storedKeyId(AWSPREVIOUS)).toBe(current);
+        expect(scenario.sim.accessKey(scenario.storedKeyId(AWSCURRENT) ?? '')?.status).toBe(
+          'Active',
+        );
         expect(checkInvariants(scenario)).toEqual([]);
         scenario.sim.setPropagationDelay(1_000);
         expect((await scenario.runScheduledRotation()).status).toBe('succeeded');

@@ -8,14 +8,15 @@ import {
 } from '@aws-sdk/client-iam';
 import {
   CreateSecretCommand,
-  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   TagResourceCommand,
-  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { runCancel } from '../../../cli/commands/cancel.js';
+import { runRollback } from '../../../cli/commands/rollback.js';
+import { CliError } from '../../../cli/errors.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
-import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { AWSCURRENT, AWSPREVIOUS } from '../../../local/simulation/index.js';
 import type { Scenario } from './scenario.js';
 import {
   CLAIMANT_SECRET_NAME,
@@ -28,9 +29,7 @@ import {
 /**
  * What people do to a rotated secret and its user outside the rotation, as the AWS CLI would:
  * - changes to alice's keys (delete, deactivate, create), to the user itself;
- * - `rollback`: the documented procedure (remove AWSPENDING from any version that is not
- *   AWSCURRENT and, if that stopped a rotation, wait out the function's timeout; reactivate the
- *   AWSPREVIOUS key; move AWSCURRENT back to the AWSPREVIOUS version);
+ * - `rollback` / `cancel`: the operator command's own code (cli/commands), with `--yes`;
  * - `put-value-by-hand`: PutSecretValue of the AWSCURRENT value again (a new current version);
  * - `retag-secret-to-other-user`: an attacker who may tag and put values on alice's secret
  *   rebinds it (tag and value) to bob, hoping the next rotation hands over bob's key;
@@ -51,6 +50,7 @@ export type OperatorAction =
   | 'delete-user'
   | 'recreate-user'
   | 'rollback'
+  | 'cancel'
   | 'put-value-by-hand'
   | 'retag-secret-to-other-user'
   | 'restore-binding'
@@ -100,13 +100,6 @@ const LOST_RACES = new Set([
   'ResourceNotFoundException',
   'EntityAlreadyExistsException',
 ]);
-
-const stagesOf = async (scenario: Scenario): Promise<Record<string, string[]>> =>
-  (await scenario.sm.send(new DescribeSecretCommand({ SecretId: SECRET_NAME })))
-    .VersionIdsToStages ?? {};
-
-const versionWith = (stages: Record<string, string[]>, stage: string): string | undefined =>
-  Object.entries(stages).find(([, labels]) => labels.includes(stage))?.[0];
 
 const valueAt = async (scenario: Scenario, stage: string): Promise<string | undefined> => {
   try {
@@ -161,48 +154,37 @@ const deleteKey = async (scenario: Scenario, accessKeyId: string | undefined): P
   );
 };
 
-/** The documented rollback; a no-op when AWSPREVIOUS holds no key that still exists. */
+/**
+ * An operator command (cli/commands: `rollback` or `cancel`) run with `--yes` against the
+ * simulation, as the operator's own credentials would: its own code, its own waits on the
+ * simulation's clock (the scenario's function timeout). A refusal or a stop (CliError) is its
+ * answer, not a failure of the scenario.
+ */
+export const runOperatorCommand = async (
+  scenario: Scenario,
+  command: 'rollback' | 'cancel',
+): Promise<{ readonly exitCode: number; readonly message?: string }> => {
+  const run = command === 'rollback' ? runRollback : runCancel;
+  try {
+    const exitCode = await run(scenario.cliDependencies(), {
+      secret: scenario.secretArn,
+      yes: true,
+      stepTimeoutMs: ROTATION_FUNCTION_TIMEOUT_MS + 1_000,
+    });
+    return { exitCode };
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    return { exitCode: error.exitCode, message: error.message };
+  }
+};
+
+/** `iam-key-rotation rollback --yes`; records the label move when AWSCURRENT moved. */
 const rollBack = async (scenario: Scenario): Promise<void> => {
-  const stages = await stagesOf(scenario);
-  const current = versionWith(stages, AWSCURRENT);
-  const previous = versionWith(stages, AWSPREVIOUS);
-  const previousKey = parsed(await valueAt(scenario, AWSPREVIOUS)).AccessKeyId;
-  if (
-    current === undefined ||
-    previous === undefined ||
-    typeof previousKey !== 'string' ||
-    scenario.sim.accessKey(previousKey) === undefined
-  ) {
-    return;
+  const before = scenario.sim.versionWithStage(SECRET_NAME, AWSCURRENT)?.versionId;
+  await runOperatorCommand(scenario, 'rollback');
+  if (scenario.sim.versionWithStage(SECRET_NAME, AWSCURRENT)?.versionId !== before) {
+    recordLabelMove(scenario, 'rollback');
   }
-  let stoppedARotation = false;
-  // Every AWSPENDING, also one on the AWSCURRENT version: its finishSecret may still be running,
-  // and an SDK retry of its (lost-answer) AWSCURRENT move would otherwise undo the rollback.
-  for (const [versionId, labels] of Object.entries(stages)) {
-    if (labels.includes(AWSPENDING)) {
-      await scenario.sm.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: SECRET_NAME,
-          VersionStage: AWSPENDING,
-          RemoveFromVersionId: versionId,
-        }),
-      );
-      stoppedARotation = true;
-    }
-  }
-  // The procedure then waits out the function's timeout: a step that passed its guard before
-  // AWSPENDING went may still be making room, and would delete the key about to be reactivated.
-  if (stoppedARotation) await scenario.sim.clock.sleep(ROTATION_FUNCTION_TIMEOUT_MS + 1_000);
-  await setKeyStatus(scenario, previousKey, 'Active');
-  await scenario.sm.send(
-    new UpdateSecretVersionStageCommand({
-      SecretId: SECRET_NAME,
-      VersionStage: AWSCURRENT,
-      MoveToVersionId: previous,
-      RemoveFromVersionId: current,
-    }),
-  );
-  recordLabelMove(scenario, 'rollback');
 };
 
 const putByHand = async (
@@ -251,6 +233,9 @@ const run = async (scenario: Scenario, action: OperatorAction): Promise<void> =>
       return;
     case 'rollback':
       return rollBack(scenario);
+    case 'cancel':
+      await runOperatorCommand(scenario, 'cancel');
+      return;
     case 'put-value-by-hand': {
       const value = await valueAt(scenario, AWSCURRENT);
       if (value !== undefined) await putByHand(scenario, value, action);

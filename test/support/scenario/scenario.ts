@@ -13,6 +13,7 @@ import {
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { HttpRequest } from '@smithy/core/protocols';
+import { createCliDependencies, type CliDependencies } from '../../../cli/dependencies.js';
 import { createHandler } from '../../../lambda/create-handler.js';
 import { defaultDependencies, SERVICE_NAME } from '../../../lambda/dependencies.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
@@ -117,6 +118,8 @@ export class Scenario {
   /** Operators' moves of alice's AWSCURRENT (rollbacks, values put by hand), for invariant 6. */
   public readonly labelMoves: LabelMove[] = [];
   public readonly logs = new LogCapture();
+  /** What operator commands printed (stdout and stderr), in order. */
+  public readonly commandOutput: string[] = [];
   public functionArn = '';
   /** ARNs of alice's, bob's and (once created) the claimant's secret. */
   public readonly secretArns = new Map<string, string>();
@@ -280,6 +283,27 @@ export class Scenario {
   /** An operator's (or an attacker's) action; see {@link OperatorAction}. */
   public async applyOutOfBand(action: OperatorAction): Promise<void> {
     await applyOperatorAction(this, action);
+  }
+
+  /**
+   * What an operator command (cli/commands) needs, on the simulation with an administrator's
+   * credentials and the simulation's clock; its output is kept in {@link commandOutput}.
+   */
+  public cliDependencies(): CliDependencies {
+    return createCliDependencies({
+      clientConfig: { ...this.sim.adminClientConfig() },
+      clock: this.sim.clock,
+      io: {
+        stdout: (text) => {
+          this.commandOutput.push(text);
+        },
+        stderr: (text) => {
+          this.commandOutput.push(text);
+        },
+        interactive: false,
+      },
+      confirm: () => Promise.resolve(false),
+    });
   }
 
   // ---- Inspection ----
