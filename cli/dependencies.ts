@@ -165,7 +165,11 @@ export const createCliDependencies = (options: CliDependencyOptions = {}): CliDe
     ...options.clientConfig,
   };
   return {
-    secrets: new SecretsManagerOperatorStore(new SecretsManagerClient({ ...config })),
+    secrets: new SecretsManagerOperatorStore(
+      new SecretsManagerClient({ ...config }),
+      // For the changes a rollback fences (sent once, then checked): no retry stalled in backoff.
+      new SecretsManagerClient({ ...config, retryStrategy: undefined, maxAttempts: 1 }),
+    ),
     iam: lazyIamStore(config),
     logs: lazyRotationLogs(config),
     clock: options.clock ?? systemClock,

@@ -249,19 +249,24 @@ Examples:
     .option('--json', 'print the state before and after as JSON')
     .option(
       '--step-timeout <duration>',
-      "the rotation function's timeout: after stopping a rotation in flight, wait this long before touching a key (seconds, or 90s, 2m)",
+      "the rotation function's timeout: wait this long after stopping a rotation in flight, and after the change before verifying it (seconds, or 90s, 2m)",
       durationOption('--step-timeout'),
       DEFAULT_STEP_TIMEOUT_MS,
     )
     .addHelpText(
       'after',
       `
-Removes AWSPENDING from every version that is not AWSCURRENT (and then, if that stopped a
-rotation, waits out the function's timeout so that a step still running ends), reactivates the
-AWSPREVIOUS key and moves AWSCURRENT back to its version. The key rolled back from stays Active as AWSPREVIOUS
-(some consumers may already use it); the next rotation deletes it. Refuses, changing nothing,
-when the user's tag iam-key-rotation:secret does not name this secret, or AWSPREVIOUS holds no
-key or a key that no longer exists. Without a terminal and without --yes it exits 2.
+Removes AWSPENDING from every version (and then, if that stopped a rotation, waits out the
+function's timeout so that a step still running ends), reads everything again, reactivates the
+AWSPREVIOUS key and writes a NEW version holding it with AWSCURRENT: no step or grace-period
+retirement of the rotation rolled back from can act on it any more. It then waits out the
+function's timeout once more and verifies that AWSCURRENT holds the key and that it is Active
+(reactivating it if something in flight deactivated it). The key rolled back from stays Active
+as AWSPREVIOUS (some consumers may already use it); the next rotation deletes it. Refuses,
+changing nothing, when the user's tag iam-key-rotation:secret does not name this secret, or
+AWSPREVIOUS holds no key or a key that no longer exists. Without a terminal and without --yes it
+exits 2. What is guaranteed while a rotation or a retirement is in flight:
+docs/operations-guarantees.md.
 
 Example:
   iam-key-rotation rollback ci-deployer`,
@@ -289,23 +294,38 @@ Example:
     .argument('<secret>', secretHelp)
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print the state before and after as JSON')
+    .option(
+      '--step-timeout <duration>',
+      "the rotation function's timeout: after removing AWSPENDING, wait this long before reading again and deleting a key (seconds, or 90s, 2m)",
+      durationOption('--step-timeout'),
+      DEFAULT_STEP_TIMEOUT_MS,
+    )
     .addHelpText(
       'after',
       `
-Removes AWSPENDING from the version that is not AWSCURRENT, then deactivates and deletes the
-access key that version holds, unless AWSCURRENT or AWSPREVIOUS holds it too. Nothing to
-cancel: says so and exits 0. Without a terminal and without --yes it exits 2.
+Removes AWSPENDING from every version that is not AWSCURRENT, waits out the function's timeout
+(a step that passed its checks before ends), and reads again: a rotation that completed
+meanwhile is reported (exit 1; undo it with rollback), a label put back by a step is removed
+again. Then it deactivates and deletes each key the cancelled versions hold, unless a labelled
+version holds it too (read right before). Succeeds only when no step of the cancelled rotation
+can complete and no key it created remains. Nothing to cancel: says so and exits 0. Without a
+terminal and without --yes it exits 2.
 
 Example:
   iam-key-rotation cancel ci-deployer --yes`,
     )
     .action(
-      async (secret: string, options: { yes?: boolean; json?: boolean }, command: Command) => {
+      async (
+        secret: string,
+        options: { yes?: boolean; json?: boolean; stepTimeout: number },
+        command: Command,
+      ) => {
         run(
           await runCancel(dependencies(command), {
             secret,
             yes: options.yes === true,
             json: options.json === true,
+            stepTimeoutMs: options.stepTimeout,
           }),
         );
       },

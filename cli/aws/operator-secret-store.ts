@@ -7,7 +7,6 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import {
-  AWSCURRENT,
   SecretsManagerSecretStore,
   type SecretMetadata,
   type SecretStore,
@@ -32,13 +31,14 @@ export interface OperatorSecretStore extends SecretStore {
   /** Every version that carries a staging label, with its creation date. */
   listVersions(secretId: string): Promise<SecretVersionInfo[]>;
   /**
-   * PutSecretValue of a new version that carries AWSCURRENT (a rollback), sent once without the
-   * SDK's retries; `clientRequestToken` must be fresh, so that sending it again is idempotent.
+   * PutSecretValue of a new version that carries only `versionStage` (a rollback's own label,
+   * never AWSCURRENT): idempotent by its fresh `clientRequestToken`, so the SDK may retry it.
    */
-  putCurrentSecretStringOnce(input: {
+  putSecretStringWithStage(input: {
     secretId: string;
     clientRequestToken: string;
     secretString: string;
+    versionStage: string;
   }): Promise<void>;
   /** RotateSecret with the secret's own configuration; returns the new version's id. */
   rotateSecret(secretId: string): Promise<string>;
@@ -81,22 +81,23 @@ export class SecretsManagerOperatorStore
 {
   public constructor(
     private readonly secretsManager: SecretsManagerClient,
-    private readonly singleAttempt: SecretsManagerClient = secretsManager,
+    singleAttempt: SecretsManagerClient = secretsManager,
   ) {
     super(secretsManager, singleAttempt);
   }
 
-  public async putCurrentSecretStringOnce(input: {
+  public async putSecretStringWithStage(input: {
     secretId: string;
     clientRequestToken: string;
     secretString: string;
+    versionStage: string;
   }): Promise<void> {
-    await this.singleAttempt.send(
+    await this.secretsManager.send(
       new PutSecretValueCommand({
         SecretId: input.secretId,
         ClientRequestToken: input.clientRequestToken,
         SecretString: input.secretString,
-        VersionStages: [AWSCURRENT],
+        VersionStages: [input.versionStage],
       }),
     );
   }

@@ -4,6 +4,8 @@ import {
   AWSPENDING,
   AWSPREVIOUS,
 } from '../../lambda/aws/secrets-manager-secret-store.js';
+import { InvalidSecretValueError } from '../../lambda/errors.js';
+import { parseSecretValue } from '../../lambda/rotation/secret-value.js';
 import { confirmChange, requireOwnership } from '../confirmation.js';
 import { CliError, EXIT_OK, type ExitCode } from '../errors.js';
 import { describeFailure } from '../failure.js';
@@ -11,6 +13,7 @@ import { shortVersionId } from '../format.js';
 import { describeManagedSecret } from '../secret-ref.js';
 import { versionLines } from '../secret-state.js';
 import {
+  DEFAULT_STEP_TIMEOUT_MS,
   readSnapshot,
   versionReports,
   type ChangeDependencies,
@@ -24,12 +27,23 @@ type KeyPlan =
   | { readonly kind: 'gone'; readonly accessKeyId: string }
   | { readonly kind: 'delete'; readonly accessKeyId: string; readonly status: string };
 
+/** How many times cancel removes an AWSPENDING that a step in flight put back. */
+const MAX_REMOVALS = 3;
+
 /**
  * `iam-key-rotation cancel <secret>`: gives up an incomplete rotation, as the function does when
- * it gives one up. For each version that carries AWSPENDING but not AWSCURRENT: removes the label
- * (a rotation still running then stops at its next step), then deactivates and deletes the key
- * that version holds, unless AWSCURRENT or AWSPREVIOUS holds it too. Nothing to cancel: says so
- * and succeeds.
+ * it gives one up, and makes it final:
+ * 1. removes AWSPENDING from each version that carries it but not AWSCURRENT (read right before);
+ * 2. waits out the function's timeout, so that a step that passed its checks before has ended,
+ *    and reads the labels again: if a cancelled version became AWSCURRENT meanwhile, the rotation
+ *    completed first, which it says (exit 1; next command: rollback); if a step put AWSPENDING
+ *    back (createSecret's PutSecretValue does), it removes it again and waits again;
+ * 3. reads the key each cancelled version holds (now, by version id: a placeholder may have got
+ *    its value meanwhile) and deactivates and deletes it, unless a labelled version holds it too
+ *    (read right before each deletion);
+ * 4. verifies that no cancelled version carries AWSPENDING or AWSCURRENT and that the keys are gone.
+ * It reports success only then: no step of the cancelled rotation can complete any more, and no
+ * key it created remains. Nothing to cancel: says so and succeeds.
  */
 export const runCancel = async (
   deps: ChangeDependencies,
@@ -110,51 +124,119 @@ export const runCancel = async (
   );
 
   const done: string[] = [];
+  const again = `iam-key-rotation cancel ${reference}`;
+  const stoppedWith = (why: string, cause?: unknown): CliError =>
+    new CliError(
+      `Cancel of ${secret.name} stopped: ${why}. ${
+        done.length === 0 ? 'Nothing was changed' : `Done before: ${done.join('; ')}`
+      }. Running the same command again continues: ${again}`,
+      1,
+      cause === undefined ? undefined : { cause },
+    );
   const step = async (what: string, action: () => Promise<unknown>): Promise<void> => {
     try {
       await action();
     } catch (error) {
-      throw new CliError(
-        `Cancel of ${secret.name} stopped: could not ${what}: ${describeFailure(error)}. ${
-          done.length === 0 ? 'Nothing was changed' : `Done before: ${done.join('; ')}`
-        }. Running the same command again continues: iam-key-rotation cancel ${reference}`,
-        1,
-        { cause: error },
-      );
+      throw stoppedWith(`could not ${what}: ${describeFailure(error)}`, error);
     }
     done.push(what);
     io.stderr(`  done: ${what}\n`);
   };
-  const deleted: string[] = [];
-  for (const [index, version] of pending.entries()) {
-    await step(`remove ${AWSPENDING} from version ${shortVersionId(version.versionId)}`, () =>
-      secrets.moveStage({
-        secretId: secret.arn,
-        versionStage: AWSPENDING,
-        removeFromVersionId: version.versionId,
-      }),
-    );
-    const plan = plans[index];
-    if (plan?.kind !== 'delete') continue;
-    if (plan.status === 'Active') {
-      await step(`deactivate access key ${plan.accessKeyId}`, () =>
-        ignoreNoSuchEntity(() => iam.deactivateAccessKey(userName, plan.accessKeyId)),
+  const cancelled = pending.map((version) => version.versionId);
+  const waitMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+
+  // 1-2. Remove AWSPENDING, wait out the function's timeout, read again; until it stays removed.
+  for (let removal = 1; ; removal += 1) {
+    const labels = (await secrets.describe(secret.arn)).versionIdsToStages;
+    const completed = cancelled.find((versionId) => labels[versionId]?.includes(AWSCURRENT));
+    if (completed !== undefined) {
+      throw new CliError(
+        `Cannot cancel the rotation of ${secret.name}: it completed before the cancel took effect (version ${completed} is ${AWSCURRENT}), so none of its keys was deleted. To go back to the key before it: iam-key-rotation rollback ${reference}`,
       );
     }
-    await step(`delete access key ${plan.accessKeyId}`, () =>
-      ignoreNoSuchEntity(() => iam.deleteAccessKey(userName, plan.accessKeyId)),
+    const labelled = cancelled.filter((versionId) => labels[versionId]?.includes(AWSPENDING));
+    if (labelled.length === 0 && removal > 1) break;
+    if (removal > MAX_REMOVALS) {
+      throw stoppedWith(
+        `${AWSPENDING} came back on version ${labelled.join(', ')} after ${String(MAX_REMOVALS)} removals (is Secrets Manager still retrying the rotation?)`,
+      );
+    }
+    if (removal > 1) {
+      io.stderr(
+        `  a step that was running put ${AWSPENDING} back on version ${labelled.map(shortVersionId).join(', ')}; removing it again\n`,
+      );
+    }
+    for (const versionId of labelled) {
+      await step(`remove ${AWSPENDING} from version ${shortVersionId(versionId)}`, () =>
+        secrets.moveStage({
+          secretId: secret.arn,
+          versionStage: AWSPENDING,
+          removeFromVersionId: versionId,
+        }),
+      );
+    }
+    io.stderr(
+      `  waiting ${String(Math.round(waitMs / 1_000))} s (the function's timeout) so that a step of the cancelled rotation still running ends, then reading again\n`,
     );
-    deleted.push(plan.accessKeyId);
+    await clock.sleep(waitMs);
   }
 
+  // 3. The keys the cancelled versions hold now, each deleted unless a labelled version holds it.
+  const deleted: string[] = [];
+  const kept: string[] = [];
+  for (const versionId of cancelled) {
+    const accessKeyId = await keyOfVersion(deps, secret.arn, userName, versionId);
+    if (accessKeyId === undefined || deleted.includes(accessKeyId)) continue;
+    const fresh = await readSnapshot(deps, managed);
+    const holder = [
+      fresh.versions.current,
+      fresh.versions.previous,
+      ...fresh.versions.pending,
+    ].find((version) => version?.accessKeyId === accessKeyId);
+    if (holder !== undefined) {
+      kept.push(
+        `${accessKeyId} (version ${holder.versionId} [${holder.stages.join(', ')}] holds it)`,
+      );
+      continue;
+    }
+    const key = fresh.keys.find((candidate) => candidate.accessKeyId === accessKeyId);
+    if (key === undefined) continue;
+    if (key.status === 'Active') {
+      await step(`deactivate access key ${accessKeyId}`, () =>
+        ignoreNoSuchEntity(() => iam.deactivateAccessKey(userName, accessKeyId)),
+      );
+    }
+    await step(`delete access key ${accessKeyId}`, () =>
+      ignoreNoSuchEntity(() => iam.deleteAccessKey(userName, accessKeyId)),
+    );
+    deleted.push(accessKeyId);
+  }
+
+  // 4. Verify: nothing of the rotation is left that could complete.
   const after = await readSnapshot(deps, managed);
+  const labelsAfter = (await secrets.describe(secret.arn)).versionIdsToStages;
+  const revived = cancelled.filter(
+    (versionId) =>
+      labelsAfter[versionId]?.includes(AWSPENDING) === true ||
+      labelsAfter[versionId]?.includes(AWSCURRENT) === true,
+  );
+  const survivors = deleted.filter((accessKeyId) =>
+    after.keys.some((key) => key.accessKeyId === accessKeyId),
+  );
+  if (revived.length > 0 || survivors.length > 0) {
+    throw stoppedWith(
+      `after the cancel ${revived.length > 0 ? `version ${revived.join(', ')} carries ${AWSPENDING} or ${AWSCURRENT} again` : `access key ${survivors.join(', ')} still exists`}; look with: iam-key-rotation status ${reference}`,
+    );
+  }
+  if (kept.length > 0) io.stderr(`  kept access key ${kept.join('; ')}\n`);
+
   if (options.json === true) {
     io.stdout(
       `${JSON.stringify(
         {
           ...base,
           outcome: 'cancelled',
-          cancelledVersionIds: pending.map((version) => version.versionId),
+          cancelledVersionIds: cancelled,
           deletedAccessKeyIds: deleted,
           before: versionReports(before),
           after: versionReports(after),
@@ -175,4 +257,25 @@ export const runCancel = async (
     );
   }
   return EXIT_OK;
+};
+
+/**
+ * The AccessKeyId the version holds, read by its id alone (its labels are gone): `undefined`
+ * when it holds no value, no key, or a value that is not this user's (never deleted then).
+ */
+const keyOfVersion = async (
+  deps: Pick<ChangeDependencies, 'secrets'>,
+  secretArn: string,
+  userName: string,
+  versionId: string,
+): Promise<string | undefined> => {
+  const secretString = await deps.secrets.getSecretString(secretArn, { versionId });
+  if (secretString === undefined) return undefined;
+  try {
+    const value = parseSecretValue(secretString, { secretId: secretArn, version: versionId });
+    return value.userName === userName ? value.credentials?.accessKeyId : undefined;
+  } catch (error) {
+    if (error instanceof InvalidSecretValueError) return undefined;
+    throw error;
+  }
 };

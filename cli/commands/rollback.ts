@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DEFAULT_STEP_TIMEOUT_MS } from '../command-defaults.js';
 import type { AccessKeyMetadata } from '../../lambda/aws/iam-access-key-store.js';
 import {
@@ -13,6 +14,8 @@ import { CliError, EXIT_OK, type ExitCode } from '../errors.js';
 import { describeFailure } from '../failure.js';
 import { shortVersionId } from '../format.js';
 import { describeManagedSecret, type ManagedSecret } from '../secret-ref.js';
+import { CURRENT_KEY_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { LINEAGE_FIELDS } from '../../lambda/rotation/secret-value.js';
 import { readSecretVersions, versionLines, type SecretVersions } from '../secret-state.js';
 
 export interface ChangeDependencies {
@@ -28,10 +31,12 @@ export interface ChangeOptions {
   readonly yes?: boolean;
   readonly json?: boolean;
   /**
-   * How long a step of the rotation function may run (its timeout). After a rollback stops a
-   * rotation in flight it waits this long before it touches a key, so that a step that passed
+   * How long an invocation of the rotation function may run (its timeout). After a rollback stops
+   * a rotation in flight it waits this long before it touches a key, so that a step that passed
    * its checks before AWSPENDING went (createSecret deleting the AWSPREVIOUS key to make room)
-   * has ended; later steps refuse the version.
+   * has ended; later steps refuse the version. After its change it waits this long again before
+   * it verifies, so that a step or a retirement that read the secret before the change has ended.
+   * `cancel` waits the same way.
    * @default 2 minutes, the function's default timeout
    */
   readonly stepTimeoutMs?: number;
@@ -87,13 +92,37 @@ export const versionReports = (snapshot: SecretSnapshot): VersionReport[] => {
   return reports;
 };
 
+/** The value of the version rolled back to, without the fields that tie it to its rotation. */
+export const rolledBackValue = (secretString: string): string => {
+  const fields = JSON.parse(secretString) as Record<string, unknown>;
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.entries(fields).filter(
+        ([field]) => !(LINEAGE_FIELDS as readonly string[]).includes(field),
+      ),
+    ),
+  );
+};
+
 /**
- * `iam-key-rotation rollback <secret>`: the README's "Roll back", checked first. Refuses, changing
+ * `iam-key-rotation rollback <secret>`: the README's "Roll back", fenced. Refuses, changing
  * nothing, unless the user's ownership tag names this secret and AWSPREVIOUS holds a key that
- * still exists. Then: 1. removes AWSPENDING from every version, the AWSCURRENT one included
- * (stops a rotation in flight, or one still finishing) and waits out the function's timeout; 2. reactivates the AWSPREVIOUS key; 3. moves AWSCURRENT back to the
- * AWSPREVIOUS version. The key rolled back from stays Active as AWSPREVIOUS (some consumers may
- * already use it); the next rotation deletes it.
+ * still exists. Then:
+ * 1. removes AWSPENDING from every version, the AWSCURRENT one included (stops a rotation in
+ *    flight, or one still finishing) and waits out the function's timeout;
+ * 2. reads the secret and the keys again and refuses if AWSCURRENT or AWSPREVIOUS moved meanwhile;
+ * 3. reactivates the AWSPREVIOUS key if it is not Active;
+ * 4. writes a NEW version holding the AWSPREVIOUS key's value (PutSecretValue with a fresh
+ *    ClientRequestToken and its own label) and moves AWSCURRENT onto it from the version shown
+ *    (sent once; it fails if AWSCURRENT moved meanwhile). No stale `RemoveFromVersionId` of a
+ *    step in flight can ever match a new version, and every pending retirement of the rotation
+ *    rolled back from names a version that is no longer AWSCURRENT, so none of them can act;
+ * 5. records the AWSCURRENT key in the secret's tag, waits out the function's timeout again (a
+ *    step or a retirement that read the secret before the change has then ended) and verifies
+ *    that AWSCURRENT is still on the new version and its key Active, reactivating it if something
+ *    in flight deactivated it.
+ * The key rolled back from stays Active as AWSPREVIOUS (some consumers may already use it); the
+ * next rotation deletes it.
  */
 export const runRollback = async (
   deps: ChangeDependencies,
@@ -104,36 +133,21 @@ export const runRollback = async (
   const { description: secret, userName, reference } = managed;
   await requireOwnership(iam, secret, userName);
   const before = await readSnapshot(deps, managed);
-  const { current, previous, pending } = before.versions;
   const refuse = (why: string): CliError =>
     new CliError(`Cannot roll back ${secret.name}: ${why}; nothing was changed`);
-  if (current === undefined) throw refuse(`no version carries ${AWSCURRENT}`);
-  if (previous === undefined) {
-    throw refuse(`no version carries ${AWSPREVIOUS}, so there is nothing to roll back to`);
-  }
-  if (previous.problem !== undefined) throw refuse(previous.problem);
-  const previousKeyId = previous.accessKeyId;
-  if (previousKeyId === undefined) {
-    throw refuse(
-      `${AWSPREVIOUS} (version ${previous.versionId}) holds no access key (it is the secret's first value, {"UserName"} only)`,
-    );
-  }
-  const previousKey = before.keys.find((key) => key.accessKeyId === previousKeyId);
-  if (previousKey === undefined) {
-    throw refuse(
-      `access key ${previousKeyId}, which ${AWSPREVIOUS} holds, no longer exists for IAM user ${userName} (a later rotation deleted it, or someone did by hand), and a deleted key cannot come back. Make a new key instead: iam-key-rotation rotate ${reference} --wait`,
-    );
-  }
-  if (current.versionId === previous.versionId) {
-    throw refuse(`${AWSCURRENT} and ${AWSPREVIOUS} are on the same version ${current.versionId}`);
-  }
+  const target = rollbackTarget(before, userName, reference);
+  if (typeof target === 'string') throw refuse(target);
+  const { current, previous, previousKey } = target;
+  const previousKeyId = previousKey.accessKeyId;
+  const { pending } = before.versions;
 
   // A rotation still finishing (AWSPENDING on the AWSCURRENT version) is stopped and waited out
-  // too: its finishSecret may retry a move of AWSCURRENT whose answer was lost, which would
-  // undo the rollback, and then deactivate the key rolled back to.
+  // too: its finishSecret may still be running.
   const finishing = secret.versionIdsToStages[current.versionId]?.includes(AWSPENDING) === true;
   const stopped = [...pending.map((version) => version.versionId)];
   if (finishing) stopped.push(current.versionId);
+  const waitMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+  const waitText = `${String(Math.round(waitMs / 1_000))} s`;
 
   const now = clock.now();
   const steps = [
@@ -146,9 +160,10 @@ export const runRollback = async (
     previousKey.status === 'Active'
       ? `access key ${previousKeyId} (${AWSPREVIOUS}) is already Active`
       : `reactivate access key ${previousKeyId} (${AWSPREVIOUS}, now ${previousKey.status})`,
-    `move ${AWSCURRENT} to version ${previous.versionId} (${previousKeyId}); version ${current.versionId}${
+    `write a new version holding access key ${previousKeyId} (the value of version ${previous.versionId}) with ${AWSCURRENT}; version ${current.versionId}${
       current.accessKeyId === undefined ? '' : ` (${current.accessKeyId})`
     } becomes ${AWSPREVIOUS} and its key stays Active until the next rotation deletes it`,
+    `wait out the function's timeout (${waitText}), then verify that ${AWSCURRENT} holds access key ${previousKeyId} and that it is Active`,
   ];
   io.stderr(
     `Secret ${secret.name} (IAM user ${userName}) now:\n${versionLines(before.versions, before.keys, now).join('\n')}\nRollback:\n${steps
@@ -163,52 +178,109 @@ export const runRollback = async (
   );
 
   const done: string[] = [];
-  const step = async (what: string, action: () => Promise<void>): Promise<void> => {
+  const again = `iam-key-rotation rollback ${reference}`;
+  const stoppedWith = (why: string, cause?: unknown): CliError =>
+    new CliError(
+      `Rollback of ${secret.name} stopped: ${why}. ${
+        done.length === 0 ? 'Nothing was changed' : `Done before: ${done.join('; ')}`
+      }. Running the same command again continues from the secret's state as it is then: ${again}`,
+      1,
+      cause === undefined ? undefined : { cause },
+    );
+  const step = async (what: string, action: () => Promise<unknown>): Promise<void> => {
     try {
       await action();
     } catch (error) {
-      throw new CliError(
-        `Rollback of ${secret.name} stopped: could not ${what}: ${describeFailure(error)}. ${
-          done.length === 0 ? 'Nothing was changed' : `Done before: ${done.join('; ')}`
-        }. Running the same command again continues from the secret's state as it is then: iam-key-rotation rollback ${reference}`,
-        1,
-        { cause: error },
-      );
+      throw stoppedWith(`could not ${what}: ${describeFailure(error)}`, error);
     }
     done.push(what);
     io.stderr(`  done: ${what}\n`);
   };
-  for (const versionId of stopped) {
-    await step(`remove ${AWSPENDING} from version ${shortVersionId(versionId)}`, () =>
-      secrets.moveStage({
-        secretId: secret.arn,
-        versionStage: AWSPENDING,
-        removeFromVersionId: versionId,
-      }),
-    );
-  }
+
+  // 1. Stop every rotation in flight, reading the labels right before each removal.
   if (stopped.length > 0) {
-    const waitMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    const labels = (await secrets.describe(secret.arn)).versionIdsToStages;
+    for (const versionId of stopped) {
+      if (labels[versionId]?.includes(AWSPENDING) !== true) continue;
+      await step(`remove ${AWSPENDING} from version ${shortVersionId(versionId)}`, () =>
+        secrets.moveStage({
+          secretId: secret.arn,
+          versionStage: AWSPENDING,
+          removeFromVersionId: versionId,
+        }),
+      );
+    }
     io.stderr(
-      `  waiting ${String(Math.round(waitMs / 1_000))} s (the function's timeout) for a step of the stopped rotation that may still be running to end, before any key is touched\n`,
+      `  waiting ${waitText} (the function's timeout) for a step of the stopped rotation that may still be running to end, before any key is touched\n`,
     );
     await clock.sleep(waitMs);
   }
-  if (previousKey.status !== 'Active') {
+
+  // 2. Read everything again right before the change: what was shown must still hold.
+  const fresh = await readSnapshot(deps, managed);
+  const freshTarget = rollbackTarget(fresh, userName, reference);
+  if (typeof freshTarget === 'string')
+    throw stoppedWith(`the secret changed meanwhile: ${freshTarget}`);
+  if (
+    freshTarget.current.versionId !== current.versionId ||
+    freshTarget.previous.versionId !== previous.versionId
+  ) {
+    throw stoppedWith(
+      `the secret changed meanwhile: ${AWSCURRENT} is now on version ${freshTarget.current.versionId} and ${AWSPREVIOUS} on ${freshTarget.previous.versionId} (a rotation completed, or someone moved them); look again with: iam-key-rotation status ${reference}`,
+    );
+  }
+  if (fresh.versions.pending.length > 0) {
+    throw stoppedWith(
+      `a rotation started meanwhile (${AWSPENDING} on version ${fresh.versions.pending.map((version) => version.versionId).join(', ')})`,
+    );
+  }
+
+  // 3. The key comes back first, so AWSCURRENT never names an Inactive key.
+  if (freshTarget.previousKey.status !== 'Active') {
     await step(`reactivate access key ${previousKeyId}`, () =>
       iam.activateAccessKey(userName, previousKeyId),
     );
   }
-  await step(`move ${AWSCURRENT} to version ${shortVersionId(previous.versionId)}`, () =>
-    secrets.moveStage({
-      secretId: secret.arn,
-      versionStage: AWSCURRENT,
-      moveToVersionId: previous.versionId,
-      removeFromVersionId: current.versionId,
-    }),
-  );
 
-  const after = await readSnapshot(deps, managed);
+  // 4. A new version with AWSCURRENT: fencing by construction.
+  const secretString = await secrets.getSecretString(secret.arn, {
+    versionId: previous.versionId,
+    versionStage: AWSPREVIOUS,
+  });
+  if (secretString === undefined) {
+    throw stoppedWith(`version ${previous.versionId} (${AWSPREVIOUS}) has no value any more`);
+  }
+  const versionId = randomUUID();
+  await step(
+    `write version ${shortVersionId(versionId)} holding access key ${previousKeyId} with ${AWSCURRENT}`,
+    () =>
+      putCurrentFenced(secrets, {
+        secretArn: secret.arn,
+        versionId,
+        secretString: rolledBackValue(secretString),
+        replacedVersionId: current.versionId,
+      }),
+  );
+  try {
+    await secrets.tagSecret(secret.arn, CURRENT_KEY_TAG_KEY, `${versionId}:${previousKeyId}`);
+  } catch (error) {
+    io.stderr(
+      `  warning: could not record the ${AWSCURRENT} key in the tag ${CURRENT_KEY_TAG_KEY} (${describeFailure(error)}); status reads the value instead\n`,
+    );
+  }
+
+  // 5. Whatever read the secret before the change has ended after the function's timeout.
+  io.stderr(
+    `  waiting ${waitText} (the function's timeout) so that no step or retirement that read the secret before the rollback is still running, then verifying\n`,
+  );
+  await clock.sleep(waitMs);
+  const after = await verifyRolledBack(deps, managed, {
+    versionId,
+    previousKeyId,
+    stoppedWith,
+    step,
+  });
+
   if (options.json === true) {
     io.stdout(
       `${JSON.stringify(
@@ -218,6 +290,7 @@ export const runRollback = async (
           userName,
           outcome: 'rolled back',
           accessKeyId: previousKeyId,
+          versionId,
           before: versionReports(before),
           after: versionReports(after),
         },
@@ -227,7 +300,7 @@ export const runRollback = async (
     );
   } else {
     io.stdout(
-      `Rolled back ${secret.name}: ${AWSCURRENT} holds access key ${previousKeyId} again.\n${versionLines(
+      `Rolled back ${secret.name}: ${AWSCURRENT} holds access key ${previousKeyId} again, in the new version ${versionId}.\n${versionLines(
         after.versions,
         after.keys,
         clock.now(),
@@ -235,4 +308,130 @@ export const runRollback = async (
     );
   }
   return EXIT_OK;
+};
+
+/** What a rollback needs: AWSCURRENT, AWSPREVIOUS and its key, or why it cannot roll back. */
+const rollbackTarget = (
+  snapshot: SecretSnapshot,
+  userName: string,
+  reference: string,
+):
+  | string
+  | {
+      readonly current: NonNullable<SecretVersions['current']>;
+      readonly previous: NonNullable<SecretVersions['previous']>;
+      readonly previousKey: AccessKeyMetadata;
+    } => {
+  const { current, previous } = snapshot.versions;
+  if (current === undefined) return `no version carries ${AWSCURRENT}`;
+  if (previous === undefined) {
+    return `no version carries ${AWSPREVIOUS}, so there is nothing to roll back to`;
+  }
+  if (previous.problem !== undefined) return previous.problem;
+  const previousKeyId = previous.accessKeyId;
+  if (previousKeyId === undefined) {
+    return `${AWSPREVIOUS} (version ${previous.versionId}) holds no access key (it is the secret's first value, {"UserName"} only)`;
+  }
+  const previousKey = snapshot.keys.find((key) => key.accessKeyId === previousKeyId);
+  if (previousKey === undefined) {
+    return `access key ${previousKeyId}, which ${AWSPREVIOUS} holds, no longer exists for IAM user ${userName} (a later rotation deleted it, or someone did by hand), and a deleted key cannot come back. Make a new key instead: iam-key-rotation rotate ${reference} --wait`;
+  }
+  if (current.versionId === previous.versionId) {
+    return `${AWSCURRENT} and ${AWSPREVIOUS} are on the same version ${current.versionId}`;
+  }
+  return { current, previous, previousKey };
+};
+
+/**
+ * The staging label of the version a rollback writes, until AWSCURRENT is moved onto it (a
+ * version needs a label to be kept); removed afterwards.
+ */
+export const ROLLBACK_STAGE = 'IAM_KEY_ROTATION_ROLLBACK';
+
+/**
+ * Writes the new version (with {@link ROLLBACK_STAGE} only: idempotent by its fresh token), then
+ * moves AWSCURRENT onto it from the version it replaces, sent once: the move fails if AWSCURRENT
+ * moved meanwhile (a rotation that completed), so the rollback never overrides what it did not
+ * show. After an error the labels say whether the move took effect; if not, and AWSCURRENT is
+ * still on the replaced version, it is sent once more.
+ */
+const putCurrentFenced = async (
+  secrets: OperatorSecretStore,
+  input: { secretArn: string; versionId: string; secretString: string; replacedVersionId: string },
+): Promise<void> => {
+  await secrets.putSecretStringWithStage({
+    secretId: input.secretArn,
+    clientRequestToken: input.versionId,
+    secretString: input.secretString,
+    versionStage: ROLLBACK_STAGE,
+  });
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await secrets.moveStageOnce({
+        secretId: input.secretArn,
+        versionStage: AWSCURRENT,
+        moveToVersionId: input.versionId,
+        removeFromVersionId: input.replacedVersionId,
+      });
+      break;
+    } catch (error) {
+      const labels = (await secrets.describe(input.secretArn)).versionIdsToStages;
+      if (labels[input.versionId]?.includes(AWSCURRENT) === true) break;
+      if (attempt >= 2 || labels[input.replacedVersionId]?.includes(AWSCURRENT) !== true) {
+        throw error;
+      }
+    }
+  }
+  try {
+    await secrets.moveStage({
+      secretId: input.secretArn,
+      versionStage: ROLLBACK_STAGE,
+      removeFromVersionId: input.versionId,
+    });
+  } catch {
+    // Only a leftover label on the new AWSCURRENT version; harmless.
+  }
+};
+
+/**
+ * After the wait: AWSCURRENT must still be on the new version and its key Active. A key that
+ * something in flight deactivated is reactivated (and checked once more).
+ */
+const verifyRolledBack = async (
+  deps: ChangeDependencies,
+  managed: ManagedSecret,
+  expected: {
+    readonly versionId: string;
+    readonly previousKeyId: string;
+    readonly stoppedWith: (why: string) => CliError;
+    readonly step: (what: string, action: () => Promise<unknown>) => Promise<void>;
+  },
+): Promise<SecretSnapshot> => {
+  const { versionId, previousKeyId, stoppedWith, step } = expected;
+  const { userName } = managed;
+  for (let check = 1; ; check += 1) {
+    const snapshot = await readSnapshot(deps, managed);
+    const currentVersionId = snapshot.versions.current?.versionId;
+    if (currentVersionId !== versionId) {
+      throw stoppedWith(
+        `${AWSCURRENT} moved on from the rolled-back version ${versionId} to version ${currentVersionId ?? 'none'} (a rotation or a value put by hand came after the rollback); nothing was undone by the rollback, look with: iam-key-rotation status ${managed.reference}`,
+      );
+    }
+    const key = snapshot.keys.find((candidate) => candidate.accessKeyId === previousKeyId);
+    if (key === undefined) {
+      throw stoppedWith(
+        `access key ${previousKeyId}, which ${AWSCURRENT} now holds, was deleted meanwhile (by hand?); make a new one: iam-key-rotation rotate ${managed.reference} --wait`,
+      );
+    }
+    if (key.status === 'Active') return snapshot;
+    if (check > 2) {
+      throw stoppedWith(`access key ${previousKeyId} keeps being deactivated (by hand?)`);
+    }
+    deps.io.stderr(
+      `  access key ${previousKeyId} is ${key.status}: something that was in flight deactivated it after the rollback\n`,
+    );
+    await step(`reactivate access key ${previousKeyId} again`, () =>
+      deps.iam.activateAccessKey(userName, previousKeyId),
+    );
+  }
 };

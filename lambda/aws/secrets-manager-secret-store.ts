@@ -24,7 +24,8 @@ export interface SecretMetadata {
 
 export type VersionSelector =
   | { readonly versionStage: typeof AWSCURRENT | typeof AWSPREVIOUS }
-  | { readonly versionId: string; readonly versionStage: string };
+  /** By id; without a stage it also reads a version that lost its labels (cancel does). */
+  | { readonly versionId: string; readonly versionStage?: string };
 
 /** One version of a secret as ListSecretVersionIds lists it. */
 export interface SecretVersionInfo {
@@ -125,7 +126,7 @@ export class SecretsManagerSecretStore implements SecretStore {
       const output = await this.client.send(
         new GetSecretValueCommand({
           SecretId: secretId,
-          VersionStage: selector.versionStage,
+          ...(selector.versionStage === undefined ? {} : { VersionStage: selector.versionStage }),
           ...('versionId' in selector ? { VersionId: selector.versionId } : {}),
         }),
       );

@@ -29,7 +29,7 @@ const OP = RETIRE_OPERATION;
 
 const describeSelector = (selector: VersionSelector): string =>
   'versionId' in selector
-    ? `${selector.versionId} (${selector.versionStage})`
+    ? `${selector.versionId} (${selector.versionStage ?? 'by id'})`
     : selector.versionStage;
 
 /**

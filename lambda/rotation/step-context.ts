@@ -53,7 +53,7 @@ export interface StepContext {
 
 const describeSelector = (selector: VersionSelector): string =>
   'versionId' in selector
-    ? `${selector.versionId} (${selector.versionStage})`
+    ? `${selector.versionId} (${selector.versionStage ?? 'by id'})`
     : selector.versionStage;
 
 /**

@@ -1,10 +1,14 @@
 import { DeleteAccessKeyCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
-import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  PutSecretValueCommand,
+  TagResourceCommand,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCancel } from '../../cli/commands/cancel.js';
-import { runRollback } from '../../cli/commands/rollback.js';
+import { ROLLBACK_STAGE, runRollback } from '../../cli/commands/rollback.js';
 import { CliError, EXIT_USAGE } from '../../cli/errors.js';
-import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { CURRENT_KEY_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { CapturedIo, FakeOperatorAws } from '../support/fake-operator-aws.js';
 
 const SECRET = 'iam-key-rotation/alice';
@@ -52,29 +56,35 @@ const statusOf = (accessKeyId: string): string | undefined =>
   fake.userKeys('alice').find((key) => key.accessKeyId === accessKeyId)?.status;
 
 describe('Command: rollback', () => {
-  it('removes AWSPENDING elsewhere, reactivates the AWSPREVIOUS key and moves AWSCURRENT back; the key rolled back from stays Active', async () => {
+  it('removes AWSPENDING elsewhere, reactivates the AWSPREVIOUS key and writes a new AWSCURRENT version holding it; the key rolled back from stays Active', async () => {
     // Arrange
     const { first, second } = twoRotations();
     fake.startRotation(SECRET, 'v3');
     const io = new CapturedIo();
     const waits: number[] = [];
-    let reactivatedBeforeTheWaitEnded = false;
+    let reactivatedBeforeTheFirstWaitEnded = false;
 
     // Act
     const code = await runRollback(
       fake.dependencies(io, (milliseconds) => {
+        if (waits.length === 0) reactivatedBeforeTheFirstWaitEnded = statusOf(first) === 'Active';
         waits.push(milliseconds);
-        reactivatedBeforeTheWaitEnded = statusOf(first) === 'Active';
         return Promise.resolve();
       }),
       { secret: 'alice', yes: true },
     );
 
-    // Assert: it waited out the function's timeout after stopping the rotation, before any key
+    // Assert: it waited out the function's timeout after stopping the rotation, before any key,
+    // and again after the change, before verifying
     expect(code).toBe(0);
-    expect(waits).toEqual([120_000]);
-    expect(reactivatedBeforeTheWaitEnded).toBe(false);
-    expect(stagesOf('v1')).toEqual(['AWSCURRENT']);
+    expect(waits).toEqual([120_000, 120_000]);
+    expect(reactivatedBeforeTheFirstWaitEnded).toBe(false);
+    const rolledBack = fake.versionWith(SECRET, 'AWSCURRENT') ?? '';
+    expect(rolledBack).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(fake.version(SECRET, rolledBack).value ?? '{}')).toEqual(
+      JSON.parse(fake.version(SECRET, 'v1').value ?? '{}'),
+    );
+    expect(stagesOf('v1')).toEqual([]);
     expect(stagesOf('v2')).toEqual(['AWSPREVIOUS']);
     expect(stagesOf('v3')).toEqual([]);
     expect(statusOf(first)).toBe('Active');
@@ -82,23 +92,86 @@ describe('Command: rollback', () => {
     const calls = [
       ...fake.secretsManager.commandCalls(UpdateSecretVersionStageCommand),
       ...fake.iam.commandCalls(UpdateAccessKeyCommand),
+      ...fake.secretsManager.commandCalls(PutSecretValueCommand),
+      ...fake.secretsManager.commandCalls(TagResourceCommand),
     ].map((call) => call.args[0].input as object);
     expect(calls).toEqual([
       expect.objectContaining({ VersionStage: 'AWSPENDING', RemoveFromVersionId: 'v3' }),
       expect.objectContaining({
         VersionStage: 'AWSCURRENT',
-        MoveToVersionId: 'v1',
+        MoveToVersionId: rolledBack,
         RemoveFromVersionId: 'v2',
       }),
+      expect.objectContaining({
+        VersionStage: ROLLBACK_STAGE,
+        RemoveFromVersionId: rolledBack,
+      }),
       { UserName: 'alice', AccessKeyId: first, Status: 'Active' },
+      expect.objectContaining({
+        ClientRequestToken: rolledBack,
+        VersionStages: [ROLLBACK_STAGE],
+      }),
+      {
+        SecretId: fake.secret(SECRET).arn,
+        Tags: [{ Key: CURRENT_KEY_TAG_KEY, Value: `${rolledBack}:${first}` }],
+      },
     ]);
     expect(io.err).toContain(
       "Rollback:\n  1. remove AWSPENDING from version v3 (stops its rotation)\n  2. wait out the function's timeout, so that a step of that rotation still running ends\n  3. reactivate access key",
     );
-    expect(io.out).toContain(`Rolled back ${SECRET}: AWSCURRENT holds access key ${first} again.`);
+    expect(io.out).toContain(
+      `Rolled back ${SECRET}: AWSCURRENT holds access key ${first} again, in the new version ${rolledBack}.`,
+    );
     expect(io.out).toMatch(
       new RegExp(`AWSPREVIOUS\\s+version v2\\s+access key ${second} \\(Active`),
     );
+  });
+
+  it('stops and waits out a rotation still finishing (AWSPENDING on the AWSCURRENT version) before it touches a key', async () => {
+    // Arrange: finishSecret moved AWSCURRENT to v2 but has not removed AWSPENDING yet
+    const { first } = twoRotations();
+    fake.version(SECRET, 'v2').stages.add('AWSPENDING');
+    const events: string[] = [];
+
+    // Act
+    const code = await runRollback(
+      fake.dependencies(new CapturedIo(), () => {
+        events.push(`wait (first key ${statusOf(first) ?? 'gone'})`);
+        return Promise.resolve();
+      }),
+      { secret: 'alice', yes: true },
+    );
+
+    // Assert
+    expect(code).toBe(0);
+    expect(events).toEqual(['wait (first key Inactive)', 'wait (first key Active)']);
+    expect(stagesOf('v2')).toEqual(['AWSPREVIOUS']);
+    expect(
+      fake.secretsManager.commandCalls(UpdateSecretVersionStageCommand)[0]?.args[0].input,
+    ).toEqual(expect.objectContaining({ VersionStage: 'AWSPENDING', RemoveFromVersionId: 'v2' }));
+  });
+
+  it('reactivates the key again when something in flight deactivated it after the rollback, before reporting success', async () => {
+    const { first } = twoRotations();
+    let waits = 0;
+    const io = new CapturedIo();
+
+    const code = await runRollback(
+      fake.dependencies(io, () => {
+        waits += 1;
+        // A retirement that read the secret before the rollback deactivates the key now.
+        const key = fake.userKeys('alice').find((candidate) => candidate.accessKeyId === first);
+        if (key !== undefined) key.status = 'Inactive';
+        return Promise.resolve();
+      }),
+      { secret: 'alice', yes: true },
+    );
+
+    expect(code).toBe(0);
+    expect(waits).toBe(1);
+    expect(statusOf(first)).toBe('Active');
+    expect(fake.valueOf(SECRET, 'AWSCURRENT')?.AccessKeyId).toBe(first);
+    expect(io.err).toContain('something that was in flight deactivated it after the rollback');
   });
 
   it('asks on a terminal, and changes nothing when the answer is no (exit 1)', async () => {
@@ -130,7 +203,7 @@ describe('Command: rollback', () => {
 
     // Assert
     expect(code).toBe(0);
-    expect(stagesOf('v1')).toEqual(['AWSCURRENT']);
+    expect(fake.valueOf(SECRET, 'AWSCURRENT')?.AccessKeyId).toBe('AKIAFAKE000000000001');
   });
 
   it('refuses with a usage error (exit 2) without a terminal and without --yes, naming --yes', async () => {
@@ -237,6 +310,86 @@ describe('Command: cancel', () => {
       deletedAccessKeyIds: [pendingKey.accessKeyId],
     });
     expect(io.out + io.err).not.toContain(pendingKey.secretAccessKey);
+  });
+
+  it("waits out the function's timeout after removing AWSPENDING, before deleting any key", async () => {
+    twoRotations();
+    const pendingKey = versionWithNewKey('v3', ['AWSPENDING']);
+    const waits: number[] = [];
+    let keyAtTheWait: string | undefined;
+
+    const code = await runCancel(
+      fake.dependencies(new CapturedIo(), (milliseconds) => {
+        waits.push(milliseconds);
+        keyAtTheWait = statusOf(pendingKey.accessKeyId);
+        return Promise.resolve();
+      }),
+      { secret: 'alice', yes: true },
+    );
+
+    expect(code).toBe(0);
+    expect(waits).toEqual([120_000]);
+    expect(keyAtTheWait).toBe('Active');
+    expect(statusOf(pendingKey.accessKeyId)).toBeUndefined();
+  });
+
+  it('removes AWSPENDING again when a createSecret in flight put it back with a new key, and deletes that key', async () => {
+    // Arrange: a placeholder; while cancel waits, createSecret stores a key and re-attaches the label
+    const { second } = twoRotations();
+    fake.startRotation(SECRET, 'v3');
+    let stored: { accessKeyId: string } | undefined;
+    const sleep = (): Promise<void> => {
+      if (stored === undefined) {
+        const key = fake.addKey('alice');
+        stored = key;
+        const version = fake.version(SECRET, 'v3');
+        version.value = JSON.stringify({
+          UserName: 'alice',
+          AccessKeyId: key.accessKeyId,
+          SecretAccessKey: key.secretAccessKey,
+        });
+        version.stages.add('AWSPENDING');
+      }
+      return Promise.resolve();
+    };
+    const io = new CapturedIo();
+
+    // Act
+    const code = await runCancel(fake.dependencies(io, sleep), { secret: 'alice', yes: true });
+
+    // Assert
+    expect(code).toBe(0);
+    expect(stagesOf('v3')).toEqual([]);
+    expect(statusOf(stored?.accessKeyId ?? '')).toBeUndefined();
+    expect(statusOf(second)).toBe('Active');
+    expect(io.err).toContain('put AWSPENDING back on version v3; removing it again');
+  });
+
+  it('reports a rotation that completed before the cancel took effect (exit 1, next: rollback) and deletes none of its keys', async () => {
+    // Arrange: finishSecret, past its checks, moves AWSCURRENT while cancel waits
+    const { second } = twoRotations();
+    const pendingKey = versionWithNewKey('v3', ['AWSPENDING']);
+    const sleep = (): Promise<void> => {
+      fake.version(SECRET, 'v2').stages = new Set(['AWSPREVIOUS']);
+      fake.version(SECRET, 'v1').stages = new Set();
+      fake.version(SECRET, 'v3').stages = new Set(['AWSCURRENT']);
+      return Promise.resolve();
+    };
+
+    // Act
+    const failure = runCancel(fake.dependencies(new CapturedIo(), sleep), {
+      secret: 'alice',
+      yes: true,
+    });
+
+    // Assert
+    await expect(failure).rejects.toMatchObject({ exitCode: 1 });
+    await expect(failure).rejects.toThrow(
+      /it completed before the cancel took effect \(version v3 is AWSCURRENT\), so none of its keys was deleted. To go back to the key before it: iam-key-rotation rollback alice$/,
+    );
+    expect(statusOf(pendingKey.accessKeyId)).toBe('Active');
+    expect(statusOf(second)).toBe('Active');
+    expect(fake.iam).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
   });
 
   it('keeps a key that AWSCURRENT or AWSPREVIOUS holds too, and handles a placeholder without a value', async () => {

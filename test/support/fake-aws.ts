@@ -459,8 +459,16 @@ export class FakeAws {
             return { ARN: secret.arn, VersionId: token };
           }
           const stages = input.VersionStages ?? ['AWSCURRENT'];
+          const formerCurrent = [...secret.versions.values()].find((version) =>
+            version.stages.has('AWSCURRENT'),
+          );
           for (const version of secret.versions.values()) {
             for (const stage of stages) version.stages.delete(stage);
+          }
+          // As Secrets Manager does: the version AWSCURRENT leaves becomes AWSPREVIOUS.
+          if (stages.includes('AWSCURRENT') && formerCurrent !== undefined) {
+            for (const version of secret.versions.values()) version.stages.delete('AWSPREVIOUS');
+            formerCurrent.stages.add('AWSPREVIOUS');
           }
           secret.versions.set(token, {
             value: input.SecretString,

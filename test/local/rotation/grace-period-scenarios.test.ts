@@ -58,7 +58,9 @@ describe('Rotation with a grace period (simulation)', () => {
 
       expect(status(scenario, previous)).toBe('Active');
       expect(status(scenario, current)).toBe('Active');
-      expect(scenario.logs.text).toContain('is AWSCURRENT again');
+      // The rollback wrote a new version holding the previous key: the schedule's rotation is
+      // no longer AWSCURRENT, and its version no longer AWSPREVIOUS.
+      expect(scenario.logs.text).toContain('is no longer AWSPREVIOUS');
       expect(checkInvariants(scenario)).toEqual([]);
     });
   });

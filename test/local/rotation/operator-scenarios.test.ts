@@ -4,6 +4,10 @@ import { BoundaryScheduler } from '../../support/explorer/boundary-scheduler.js'
 import { errorText } from '../../support/scenario/actions.js';
 import { checkInvariants } from '../../support/scenario/invariants.js';
 import {
+  runOperatorCommand,
+  SCENARIO_STEP_TIMEOUT_MS,
+} from '../../support/scenario/operator-cli.js';
+import {
   CLAIMANT_SECRET_NAME,
   OTHER_SECRET_NAME,
   OTHER_USER_NAME,
@@ -69,6 +73,41 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
         for (const retry of failures(scenario)) expect(retry).toMatch(/its rotation was cancelled/);
         expect(scenario.storedKeyId(AWSCURRENT)).toBe(rolledBackTo);
         expect(scenario.sim.accessKey(rolledBackTo ?? '')?.status).toBe('Active');
+        expect(checkInvariants(scenario)).toEqual([]);
+        scenario.sim.setPropagationDelay(1_000);
+        expect((await scenario.runScheduledRotation()).status).toBe('succeeded');
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
+
+    it('refuses, when a rotation in flight deleted the AWSPREVIOUS key while the rollback began, and changes no key', async () => {
+      await Scenario.run({ start: 'stored-key' }, async (scenario) => {
+        await scenario.rotateNow();
+        await scenario.runScheduledRotation();
+        const current = scenario.storedKeyId(AWSCURRENT);
+        // The rollback starts while createSecret runs (its guard already passed): createSecret
+        // makes room by deleting the AWSPREVIOUS key before the rollback removes AWSPENDING.
+        const before = scenario.sim.callCount;
+        let answer: Awaited<ReturnType<typeof runOperatorCommand>> | undefined;
+        scenario.interleaveAt(before + 2, async () => {
+          answer = await runOperatorCommand(scenario, 'rollback', {
+            stepTimeoutMs: SCENARIO_STEP_TIMEOUT_MS,
+          });
+        });
+
+        const interrupted = await scenario.runScheduledRotation();
+
+        expect(answer?.exitCode).toBe(1);
+        expect(answer?.error instanceof Error ? answer.error.message : '').toMatch(
+          /stopped: the secret changed meanwhile: access key \w+, which AWSPREVIOUS holds, no longer exists .* Done before: remove AWSPENDING/,
+        );
+        // createSecret's PutSecretValue put AWSPENDING back, so that rotation went on and
+        // completed; the rollback changed no key and no label of AWSCURRENT.
+        expect(interrupted.status).toBe('succeeded');
+        expect(scenario.storedKeyId(AWSPREVIOUS)).toBe(current);
+        expect(scenario.sim.accessKey(scenario.storedKeyId(AWSCURRENT) ?? '')?.status).toBe(
+          'Active',
+        );
         expect(checkInvariants(scenario)).toEqual([]);
         scenario.sim.setPropagationDelay(1_000);
         expect((await scenario.runScheduledRotation()).status).toBe('succeeded');

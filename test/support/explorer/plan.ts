@@ -169,3 +169,35 @@ export const CI_SLICE: readonly Combination[] = SLICE.map((combination) => ({
   ...combination,
   seed: EXPLORER_SEED,
 }));
+
+/**
+ * The boundary `phase` the `nth` (1-based) request `operation` (`Service.Operation`) of a held
+ * actor, found in its solo run: a regression test names its boundary by what the actor does
+ * there, so that it still means the same when a step gains or loses a request elsewhere.
+ */
+export const boundaryAt = (
+  requests: readonly string[],
+  operation: string,
+  nth = 1,
+  phase: BoundarySpec['phase'] = 'before',
+): BoundarySpec => {
+  const positions = requests.flatMap((request, index) => (request === operation ? [index] : []));
+  const request = positions[nth - 1];
+  if (request === undefined) {
+    throw new Error(
+      `The held actor sends ${String(positions.length)} ${operation} alone, not ${String(nth)}: ${requests.join(', ')}`,
+    );
+  }
+  return { phase, request };
+};
+
+/** Replays the interleaving at the `nth` request `operation` of the held actor; see {@link boundaryAt}. */
+export const replayAt = async (
+  c: Combination,
+  operation: string,
+  nth = 1,
+  phase: BoundarySpec['phase'] = 'before',
+): Promise<InterleavingResult> => {
+  const solo = await soloRequests(c.activity, c.command, c.direction, c.grace, c.seed);
+  return runInterleaving({ ...c, boundary: boundaryAt(solo, operation, nth, phase) });
+};

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
 import { AWSCURRENT, AWSPREVIOUS } from '../../../local/simulation/index.js';
-import { runOperatorCommand } from './operator-cli.js';
+import { runOperatorCommand, SCENARIO_STEP_TIMEOUT_MS } from './operator-cli.js';
 import type { Scenario } from './scenario.js';
 import {
   CLAIMANT_SECRET_NAME,
@@ -27,9 +27,8 @@ import {
 /**
  * What people do to a rotated secret and its user outside the rotation, as the AWS CLI would:
  * - changes to alice's keys (delete, deactivate, create), to the user itself;
- * - `rollback`: `iam-key-rotation rollback --yes`, the command's own code (cli/commands/rollback.ts
- *   with its adapters, see operator-cli.ts), told the function's timeout; its refusals change
- *   nothing;
+ * - `rollback` / `cancel`: `iam-key-rotation rollback|cancel --yes`, the command's own code
+ *   (cli/commands with its adapters, see operator-cli.ts); its refusals change nothing;
  * - `put-value-by-hand`: PutSecretValue of the AWSCURRENT value again (a new current version);
  * - `retag-secret-to-other-user`: an attacker who may tag and put values on alice's secret
  *   rebinds it (tag and value) to bob, hoping the next rotation hands over bob's key;
@@ -50,6 +49,7 @@ export type OperatorAction =
   | 'delete-user'
   | 'recreate-user'
   | 'rollback'
+  | 'cancel'
   | 'put-value-by-hand'
   | 'retag-secret-to-other-user'
   | 'restore-binding'
@@ -196,7 +196,10 @@ const run = async (scenario: Scenario, action: OperatorAction): Promise<void> =>
       return;
     case 'rollback':
       // The command's own code: refused (nothing changed) when there is nothing to roll back to.
-      await runOperatorCommand(scenario, 'rollback');
+      await runOperatorCommand(scenario, 'rollback', { stepTimeoutMs: SCENARIO_STEP_TIMEOUT_MS });
+      return;
+    case 'cancel':
+      await runOperatorCommand(scenario, 'cancel', { stepTimeoutMs: SCENARIO_STEP_TIMEOUT_MS });
       return;
     case 'put-value-by-hand': {
       const value = await valueAt(scenario, AWSCURRENT);

@@ -21,6 +21,23 @@ export type OperatorCommand = 'rollback' | 'cancel' | 'rotate';
 /** The Lambda timeout of the scenario's rotation function (the simulation runner's default). */
 export const SCENARIO_FUNCTION_TIMEOUT_MS = 30_000;
 
+/**
+ * What the scenarios' operator actions pass as `--step-timeout`: the function's timeout and one
+ * second. The help says "the rotation function's timeout"; waiting exactly that long leaves a step
+ * that started in the same instant at its deadline, alive (explorer finding F1), so the soak
+ * gives the margin the command should add itself. The explorer passes the timeout as documented,
+ * so that F1 stays visible until the command adds it.
+ */
+export const SCENARIO_STEP_TIMEOUT_MS = SCENARIO_FUNCTION_TIMEOUT_MS + 1_000;
+
+export interface OperatorCommandOptions {
+  /**
+   * `--step-timeout` of rollback and cancel.
+   * @default SCENARIO_FUNCTION_TIMEOUT_MS
+   */
+  readonly stepTimeoutMs?: number;
+}
+
 /** What a command printed and how it ended. */
 export interface CommandRun {
   readonly command: OperatorCommand;
@@ -35,18 +52,25 @@ export interface CommandRun {
   readonly endCall: number;
 }
 
-/** Captures stdout and stderr; `--yes` is passed, so nothing is asked. */
+/**
+ * Captures stdout and stderr, each also kept in the scenario's `commandOutput`; `--yes` is
+ * passed, so nothing is asked.
+ */
 class CapturedCliIo implements CliIo {
   public out = '';
   public err = '';
   public readonly interactive = false;
 
+  public constructor(private readonly transcript: string[]) {}
+
   public readonly stdout = (text: string): void => {
     this.out += text;
+    this.transcript.push(text);
   };
 
   public readonly stderr = (text: string): void => {
     this.err += text;
+    this.transcript.push(text);
   };
 }
 
@@ -103,8 +127,10 @@ const recordRollback = (scenario: Scenario, startCall: number): void => {
 export const runOperatorCommand = async (
   scenario: Scenario,
   command: OperatorCommand,
+  options: OperatorCommandOptions = {},
 ): Promise<CommandRun> => {
-  const io = new CapturedCliIo();
+  const io = new CapturedCliIo(scenario.commandOutput);
+  const stepTimeoutMs = options.stepTimeoutMs ?? SCENARIO_FUNCTION_TIMEOUT_MS;
   const deps = dependenciesFor(scenario, io);
   const startCall = scenario.sim.callCount;
   const secret = scenario.secretArn;
@@ -113,14 +139,10 @@ export const runOperatorCommand = async (
   try {
     switch (command) {
       case 'rollback':
-        exitCode = await runRollback(deps, {
-          secret,
-          yes: true,
-          stepTimeoutMs: SCENARIO_FUNCTION_TIMEOUT_MS,
-        });
+        exitCode = await runRollback(deps, { secret, yes: true, stepTimeoutMs });
         break;
       case 'cancel':
-        exitCode = await runCancel(deps, { secret, yes: true });
+        exitCode = await runCancel(deps, { secret, yes: true, stepTimeoutMs });
         break;
       case 'rotate':
         exitCode = await runRotate(deps, { secret, wait: true });

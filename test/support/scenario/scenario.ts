@@ -121,6 +121,8 @@ export class Scenario {
   /** Operators' moves of alice's AWSCURRENT (rollbacks, values put by hand), for invariant 6. */
   public readonly labelMoves: LabelMove[] = [];
   public readonly logs = new LogCapture();
+  /** What operator commands printed (stdout and stderr), in order. */
+  public readonly commandOutput: string[] = [];
   public functionArn = '';
   /** The stack that deployed the function and created alice's and bob's secrets. */
   public readonly stack: SimulatedStack;
