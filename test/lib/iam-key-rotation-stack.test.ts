@@ -8,6 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { parseIamKeyRotationConfig, usersByStack } from '../../lib/config.js';
+import { staticImportClosure } from '../../lib/rotation-asset-build.js';
 import { IamKeyRotationStack, secretArnOutputIds } from '../../lib/iam-key-rotation-stack.js';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -60,6 +61,20 @@ function onlyStack(rawConfig: unknown): IamKeyRotationStack {
   const [stack] = synthStacks(rawConfig).stacks;
   if (!stack) throw new Error('no stack synthesized');
   return stack;
+}
+
+/**
+ * The template of a configuration object, synthesized once: the tests that only read the template
+ * of the same configuration share one synthesis instead of one each.
+ */
+const templates = new Map<unknown, Template>();
+function templateOf(rawConfig: unknown): Template {
+  let template = templates.get(rawConfig);
+  if (template === undefined) {
+    template = Template.fromStack(onlyStack(rawConfig));
+    templates.set(rawConfig, template);
+  }
+  return template;
 }
 
 const temporaryDirectories: string[] = [];
@@ -219,7 +234,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Resources', () => {
     it('holds a secret and a schedule per user, an ownership tag per existing user, the rotation function and one tagger', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
@@ -234,7 +249,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('has no dependency cycle between its resources', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       expect(findCycle(template)).toBeUndefined();
@@ -254,7 +269,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('names each secret iam-key-rotation/<user name>', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::SecretsManager::Secret', {
@@ -265,7 +280,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('creates the users marked createUser', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::IAM::User', { UserName: 'demo', Path: '/' });
@@ -273,7 +288,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('renders each configured schedule and window', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       for (const [expression, duration] of [
@@ -289,7 +304,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('scopes the IAM actions by the ownership tag and the secrets by name prefix and stack tag, not by ARN', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       const allUsers = existingUserArn('*');
@@ -357,7 +372,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('grants the rotation function no wildcard resource and no action beyond the listed ones', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const statements = statementsOfRole(template, ROTATION_ROLE);
@@ -394,7 +409,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('lets Secrets Manager invoke the function only for this account', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::Lambda::Permission', 1);
@@ -408,7 +423,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Outputs', () => {
     it("outputs the rotation function's name", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasOutput('RotationFunctionName', {
@@ -418,7 +433,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("outputs each user's secret ARN under a readable id", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       const secretIds = Object.keys(template.findResources('AWS::SecretsManager::Secret'));
@@ -477,7 +492,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Ownership tag', () => {
     it('tags the created user with the Ref (full ARN) of its secret', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::IAM::User', {
@@ -493,7 +508,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('tags an existing user with its secret ARN on create and update, and untags it on delete', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const tagId = onlyLogicalId(
@@ -537,7 +552,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("makes each rotation schedule wait for its user's ownership tag", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const dependsOn = (schedulePrefix: RegExp): string[] =>
@@ -590,7 +605,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('logs the tagging function to its own log group, kept a year, on the newest Node.js', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       const json = template.toJSON() as TemplateJson;
@@ -613,7 +628,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('allows TagUser and UntagUser only on the existing users, for the ownership tag and secrets of this region and account', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const existingUsers = [existingUserArn('ci/ci-deployer'), existingUserArn('reporting')];
@@ -646,7 +661,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("gives no role but the tagger's iam:TagUser or iam:UntagUser", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const rotationActions = statementsOfRole(template, ROTATION_ROLE).flatMap((s) => s.Action);
@@ -667,7 +682,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Monitoring', () => {
     it('has the alarms and the dashboard but no topic, rule, alarm action or Config rule by default', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
@@ -692,7 +707,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('outputs the URL of the dashboard under a stable id', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasOutput('DashboardUrl', {
@@ -719,7 +734,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Notifications', () => {
     it('creates an encrypted topic, the email subscriptions, the rules and the alarm actions', () => {
       // Act
-      const template = Template.fromStack(onlyStack(ALL_SWITCHES_CONFIG));
+      const template = templateOf(ALL_SWITCHES_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::SNS::Topic', 1);
@@ -801,7 +816,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('sends everything to an existing topicArn without creating a topic, key or topic policy', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXISTING_TOPIC_CONFIG));
+      const template = templateOf(EXISTING_TOPIC_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::SNS::Topic', 0);
@@ -853,7 +868,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('has none of them without gracePeriod', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       const json = template.toJSON() as TemplateJson;
@@ -869,7 +884,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Compliance rules', () => {
     it('adds the Config rules with complianceRules, scoped to the secrets of the stack', () => {
       // Act
-      const template = Template.fromStack(onlyStack(ALL_SWITCHES_CONFIG));
+      const template = templateOf(ALL_SWITCHES_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::Config::ConfigRule', 3);
@@ -904,7 +919,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Stale keys', () => {
     it('sets STALE_KEY_DAYS to 7 by default', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::Lambda::Function', {
@@ -1083,7 +1098,7 @@ describe('Construct: IamKeyRotationStack', () => {
   });
 
   describe('Bundling', () => {
-    it('bundles lambda/handler.ts with esbuild into one ESM file that includes the AWS SDK', () => {
+    it('bundles lambda/handler.ts with esbuild into index.mjs and its chunks, which include the AWS SDK', () => {
       // Arrange
       const { app } = synthStacks(EXAMPLE_CONFIG, { bundling: true });
 
@@ -1101,11 +1116,18 @@ describe('Construct: IamKeyRotationStack', () => {
       const assetDirectory = path.join(assembly.directory, bundles[0] ?? '');
       // No user of the example has sesSmtpTest: no SMTP client beside it
       // (test/integration/ses-smtp-bundle.test.ts builds the asset with one).
-      expect(readdirSync(assetDirectory).sort()).toEqual(['index.mjs']);
-      const bundle = readFileSync(path.join(assetDirectory, 'index.mjs'), 'utf8');
-      expect(bundle.startsWith('import { createRequire as __createRequire }')).toBe(true);
+      expect(readdirSync(assetDirectory).sort()).toEqual(['chunks', 'index.mjs']);
+      // What a cold start loads: index.mjs and the chunks it imports (lib/rotation-asset-build.ts).
+      const coldStart = staticImportClosure(assetDirectory).map((file) =>
+        readFileSync(path.join(assetDirectory, file), 'utf8'),
+      );
+      expect(coldStart.length).toBeGreaterThan(1);
+      for (const file of coldStart) {
+        expect(file.startsWith('import { createRequire as __createRequire }')).toBe(true);
+      }
+      const bundle = coldStart.join('\n');
       // The SDK clients are inside the bundle, not imported from the runtime's copy. (Booleans,
-      // so that a failure does not print a 400 KB bundle.)
+      // so that a failure does not print a 250 KB bundle.)
       expect(/(from|import)\s*["']@aws-sdk\/client-/.test(bundle)).toBe(false);
       expect(
         bundle.includes('CreateAccessKeyCommand') || bundle.includes('"CreateAccessKey"'),
