@@ -4,13 +4,14 @@ import { defineConfig } from 'vitest/config';
  * `npm test` (CI) runs every kind of test: each fault class, the property suite, the moto suite,
  * the bundle checks. `npm run test:long` (IAM_KEY_ROTATION_LONG_TESTS=1) adds the long tails:
  * the full fault matrix (every fault kind at every call of every setup and retry configuration),
- * the 20,000-scenario soak of the property suite, and the `*.long.test.ts` files (the 1,000-user
- * synth). A variable set by hand wins over these.
+ * the 20,000-scenario soak of the property suite, the interleaving explorer's whole set, and the
+ * `*.long.test.ts` files (the 1,000-user synth). A variable set by hand wins over these.
  */
 const LONG = process.env.IAM_KEY_ROTATION_LONG_TESTS === '1';
 if (LONG) {
   process.env.ROTATION_FULL_FAULT_MATRIX ??= '1';
   process.env.ROTATION_PROPERTY_RUNS ??= '20000';
+  process.env.ROTATION_FULL_INTERLEAVINGS ??= '1';
 }
 
 export default defineConfig({

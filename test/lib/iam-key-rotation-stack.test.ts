@@ -9,6 +9,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { parseIamKeyRotationConfig, usersByStack } from '../../lib/config.js';
+import { staticImportClosure } from '../../lib/rotation-asset-build.js';
 import { IamKeyRotationStack, secretArnOutputIds } from '../../lib/iam-key-rotation-stack.js';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -61,6 +62,20 @@ function onlyStack(rawConfig: unknown): IamKeyRotationStack {
   const [stack] = synthStacks(rawConfig).stacks;
   if (!stack) throw new Error('no stack synthesized');
   return stack;
+}
+
+/**
+ * The template of a configuration object, synthesized once: the tests that only read the template
+ * of the same configuration share one synthesis instead of one each.
+ */
+const templates = new Map<unknown, Template>();
+function templateOf(rawConfig: unknown): Template {
+  let template = templates.get(rawConfig);
+  if (template === undefined) {
+    template = Template.fromStack(onlyStack(rawConfig));
+    templates.set(rawConfig, template);
+  }
+  return template;
 }
 
 const temporaryDirectories: string[] = [];
@@ -201,7 +216,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Resources', () => {
     it('holds a secret and a schedule per user, an ownership tag per existing user, the rotation function and one tagger', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
@@ -217,7 +232,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('has no dependency cycle between its resources', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       expect(findCycle(template)).toBeUndefined();
@@ -237,7 +252,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('names each secret iam-key-rotation/<user name>', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::SecretsManager::Secret', {
@@ -248,7 +263,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('creates the users marked createUser', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::IAM::User', { UserName: 'demo', Path: '/' });
@@ -256,7 +271,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('renders each configured schedule and window', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       for (const [expression, duration] of [
@@ -272,7 +287,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("scopes the secrets by CloudFormation's stack-id tag and the IAM actions to the stack's users", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::IAM::Policy', {
@@ -343,7 +358,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('grants the rotation function no action beyond the listed ones, and no wildcard resource but where a condition or a Deny scopes it', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const statements = statementsOfRole(template, ROTATION_ROLE);
@@ -383,7 +398,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("lets Secrets Manager invoke the function only for this account and the stack's secret names", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert: the rotation function's permission, and the Provider framework's none
       template.resourceCountIs('AWS::Lambda::Permission', 1);
@@ -398,7 +413,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Outputs', () => {
     it("outputs the rotation function's name", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasOutput('RotationFunctionName', {
@@ -408,7 +423,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("outputs each user's secret ARN under a readable id", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       const secretIds = Object.keys(template.findResources('AWS::SecretsManager::Secret'));
@@ -467,7 +482,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Ownership tag', () => {
     it('tags the created user with the Ref (full ARN) of its secret', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::IAM::User', {
@@ -483,7 +498,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('tags each existing user through its own Custom::UserOwnershipTag that names the user and its secret', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       for (const [name, id] of [
@@ -519,7 +534,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("makes each rotation schedule wait for its user's ownership tag", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const dependsOn = (schedulePrefix: RegExp): string[] =>
@@ -579,7 +594,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('logs the tagging function to its own log group, kept a year, on the newest Node.js', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       const json = template.toJSON() as TemplateJson;
@@ -602,7 +617,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("allows TagUser and UntagUser only on each existing user, for the ownership tag and that user's own secret", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const tagging = statementsOfRole(template, TAGGER_ROLE).filter(
@@ -634,7 +649,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("gives no role but the tagger's iam:TagUser or iam:UntagUser", () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG)).toJSON() as TemplateJson;
+      const template = templateOf(EXAMPLE_CONFIG).toJSON() as TemplateJson;
 
       // Assert
       const rotationActions = statementsOfRole(template, ROTATION_ROLE).flatMap((s) => s.Action);
@@ -659,7 +674,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Monitoring', () => {
     it('has the alarms and the dashboard but no topic, rule, alarm action or Config rule by default', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
@@ -684,7 +699,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('outputs the URL of the dashboard under a stable id', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasOutput('DashboardUrl', {
@@ -711,7 +726,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Notifications', () => {
     it('creates an encrypted topic, the email subscriptions, the rules and the alarm actions', () => {
       // Act
-      const template = Template.fromStack(onlyStack(ALL_SWITCHES_CONFIG));
+      const template = templateOf(ALL_SWITCHES_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::SNS::Topic', 1);
@@ -793,7 +808,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('sends everything to an existing topicArn without creating a topic, key or topic policy', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXISTING_TOPIC_CONFIG));
+      const template = templateOf(EXISTING_TOPIC_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::SNS::Topic', 0);
@@ -845,7 +860,7 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('has none of them without gracePeriod', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       const json = template.toJSON() as TemplateJson;
@@ -861,7 +876,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Compliance rules', () => {
     it('adds the Config rules with complianceRules, scoped to the secrets of the stack', () => {
       // Act
-      const template = Template.fromStack(onlyStack(ALL_SWITCHES_CONFIG));
+      const template = templateOf(ALL_SWITCHES_CONFIG);
 
       // Assert
       template.resourceCountIs('AWS::Config::ConfigRule', 3);
@@ -896,7 +911,7 @@ describe('Construct: IamKeyRotationStack', () => {
   describe('Stale keys', () => {
     it('sets STALE_KEY_DAYS to 7 by default', () => {
       // Act
-      const template = Template.fromStack(onlyStack(EXAMPLE_CONFIG));
+      const template = templateOf(EXAMPLE_CONFIG);
 
       // Assert
       template.hasResourceProperties('AWS::Lambda::Function', {
@@ -1075,7 +1090,7 @@ describe('Construct: IamKeyRotationStack', () => {
   });
 
   describe('Bundling', () => {
-    it('bundles lambda/handler.ts with esbuild into one ESM file that includes the AWS SDK, and the ownership tagger into another', async () => {
+    it('bundles lambda/handler.ts with esbuild into index.mjs and its chunks, which include the AWS SDK, and the ownership tagger into another bundle', async () => {
       // Arrange
       const { app } = synthStacks(EXAMPLE_CONFIG, { bundling: true });
 
@@ -1099,11 +1114,18 @@ describe('Construct: IamKeyRotationStack', () => {
       const assetDirectory = path.join(assembly.directory, rotationBundle ?? '');
       // No user of the example has sesSmtpTest: no SMTP client beside it
       // (test/integration/ses-smtp-bundle.test.ts builds the asset with one).
-      expect(readdirSync(assetDirectory).sort()).toEqual(['index.mjs']);
-      const bundle = readFileSync(path.join(assetDirectory, 'index.mjs'), 'utf8');
-      expect(bundle.startsWith('import { createRequire as __createRequire }')).toBe(true);
+      expect(readdirSync(assetDirectory).sort()).toEqual(['chunks', 'index.mjs']);
+      // What a cold start loads: index.mjs and the chunks it imports (lib/rotation-asset-build.ts).
+      const coldStart = staticImportClosure(assetDirectory).map((file) =>
+        readFileSync(path.join(assetDirectory, file), 'utf8'),
+      );
+      expect(coldStart.length).toBeGreaterThan(1);
+      for (const file of coldStart) {
+        expect(file.startsWith('import { createRequire as __createRequire }')).toBe(true);
+      }
+      const bundle = coldStart.join('\n');
       // The SDK clients are inside the bundle, not imported from the runtime's copy. (Booleans,
-      // so that a failure does not print a 400 KB bundle.)
+      // so that a failure does not print a 250 KB bundle.)
       expect(/(from|import)\s*["']@aws-sdk\/client-/.test(bundle)).toBe(false);
       expect(
         bundle.includes('CreateAccessKeyCommand') || bundle.includes('"CreateAccessKey"'),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FAULT_KINDS } from '../../../local/simulation/index.js';
 import {
   CONFIGS,
   FULL_FAULT_MATRIX,
@@ -16,7 +17,7 @@ const matrix = await buildMatrix(
   FULL_FAULT_MATRIX ? CONFIGS : CONFIGS.filter((config) => !config.retried),
 );
 
-describe('Rotation: every single fault at every call of the first rotation', () => {
+describe('Rotation: a single fault at every call of the first rotation', () => {
   describe.each(matrix)('Setup: $setup.name; $config.name', ({ setup, config, calls }) => {
     it('makes the calls a rotation needs, with testSecret waiting for propagation', () => {
       expect(calls[0]).toBe('createSecret DescribeSecret');
@@ -25,6 +26,12 @@ describe('Rotation: every single fault at every call of the first rotation', () 
       expect(
         calls.filter((call) => call === 'testSecret GetCallerIdentity').length,
       ).toBeGreaterThan(1);
+    });
+
+    it('tries every fault kind (all of them at every call with ROTATION_FULL_FAULT_MATRIX=1)', () => {
+      expect(new Set(faultCases(calls).map((faultCase) => faultCase.kind))).toEqual(
+        new Set(FAULT_KINDS),
+      );
     });
 
     it.each(faultCases(calls))(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FAULT_KINDS } from '../../../local/simulation/index.js';
 import {
   CONFIGS,
   FULL_FAULT_MATRIX,
@@ -17,7 +18,7 @@ const matrix = await buildMatrix(
     : CONFIGS.filter((config) => config.rotation.retry?.reuseToken !== false),
 );
 
-describe('Rotation: every single fault at every call of a steady-state rotation', () => {
+describe('Rotation: a single fault at every call of a steady-state rotation', () => {
   describe.each(matrix)('Setup: $setup.name; $config.name', ({ setup, config, calls }) => {
     it('makes the calls a rotation needs, retiring the AWSPREVIOUS key', () => {
       expect(calls[0]).toBe('createSecret DescribeSecret');
@@ -32,6 +33,12 @@ describe('Rotation: every single fault at every call of a steady-state rotation'
         expect(calls).toContain('finishSecret CreateSchedule');
         expect(calls).toContain('scheduled UpdateAccessKey');
       }
+    });
+
+    it('tries every fault kind (all of them at every call with ROTATION_FULL_FAULT_MATRIX=1)', () => {
+      expect(new Set(faultCases(calls).map((faultCase) => faultCase.kind))).toEqual(
+        new Set(FAULT_KINDS),
+      );
     });
 
     it.each(faultCases(calls))(

@@ -1,0 +1,33 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ROLE_INLINE_POLICY_LIMIT,
+  STACK_RESOURCE_LIMIT,
+  synthesize,
+} from '../../bench/benchmarks/synth.js';
+import { removeTempDirs } from '../../bench/support/paths.js';
+
+/**
+ * `npm run test:long` only (vitest.config.ts): `cdk synth` of 1,000 users without `stack`
+ * fields, with bundling and cdk-nag, as the scale benchmark runs it. CI synthesizes 201 users
+ * (test/lib/app.test.ts).
+ */
+afterAll(() => {
+  removeTempDirs();
+});
+
+describe('App: 1,000 users', () => {
+  it('places them in 10 stacks within CloudFormation and IAM limits', async () => {
+    // Act
+    const result = await synthesize(1_000);
+
+    // Assert
+    expect(result.resourcesPerStack.size).toBe(10);
+    for (const [stack, resources] of result.resourcesPerStack) {
+      expect(resources, stack).toBeLessThanOrEqual(STACK_RESOURCE_LIMIT);
+    }
+    expect(result.rotationPolicyCharactersPerStack.size).toBe(10);
+    for (const [stack, characters] of result.rotationPolicyCharactersPerStack) {
+      expect(characters, stack).toBeLessThanOrEqual(ROLE_INLINE_POLICY_LIMIT);
+    }
+  }, 600_000);
+});
