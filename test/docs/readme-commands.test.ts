@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseIamKeyRotationConfig } from '../../lib/config.js';
 import { codeBlocks, PROJECT_ROOT, SHELL_BLOCK_KINDS } from './readme-blocks.js';
 
 /**
@@ -59,4 +60,19 @@ describe('README: commands', () => {
     },
     120_000,
   );
+
+  it('shows configurations that synth accepts', () => {
+    // Arrange
+    const configurations = ['README.md', 'docs/configuration.md']
+      .flatMap((file) => codeBlocks(file))
+      .filter((block) => block.info === 'json' && block.code.includes('"users"'))
+      // The reference lists a placeholder key ARN ("key/...").
+      .map((block) => block.code.replace('key/...', 'key/1234abcd-12ab-34cd-56ef-1234567890ab'));
+
+    // Act & Assert
+    expect(configurations.length).toBeGreaterThanOrEqual(2);
+    for (const text of configurations) {
+      expect(() => parseIamKeyRotationConfig(JSON.parse(text) as unknown), text).not.toThrow();
+    }
+  });
 });
