@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseIamKeyRotationConfig } from '../../lib/config.js';
 import { codeBlocks, PROJECT_ROOT, SHELL_BLOCK_KINDS } from './readme-blocks.js';
 
 /**
@@ -12,7 +13,26 @@ import { codeBlocks, PROJECT_ROOT, SHELL_BLOCK_KINDS } from './readme-blocks.js'
 const blocks = codeBlocks('README.md');
 const offline = blocks.filter((block) => block.info === 'sh');
 
+/**
+ * What `npm ci` (Quick start, a `sh setup` block) leaves behind for the command: when the bin of
+ * package.json is built by the `prepare` script and is missing, build it as npm ci would.
+ */
+function buildCommandAsNpmCiWould(): void {
+  const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+    bin?: Record<string, string>;
+    scripts?: Record<string, string>;
+  };
+  const bin = Object.values(manifest.bin ?? {})[0];
+  if (bin === undefined || existsSync(path.join(PROJECT_ROOT, bin))) return;
+  if (manifest.scripts?.prepare === undefined)
+    throw new Error(`package.json bin ${bin} is missing`);
+  const result = spawnSync('npm', ['run', 'prepare'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`npm run prepare failed: ${result.stderr}`);
+}
+
 describe('README: commands', () => {
+  beforeAll(buildCommandAsNpmCiWould, 120_000);
+
   it('marks every shell block as offline (sh), needing an account (sh aws) or setup (sh setup)', () => {
     // Assert
     const shell = blocks.filter((block) => /^(sh|bash|shell)\b/.test(block.info));
@@ -59,4 +79,19 @@ describe('README: commands', () => {
     },
     120_000,
   );
+
+  it('shows configurations that synth accepts', () => {
+    // Arrange
+    const configurations = ['README.md', 'docs/configuration.md']
+      .flatMap((file) => codeBlocks(file))
+      .filter((block) => block.info === 'json' && block.code.includes('"users"'))
+      // The reference lists a placeholder key ARN ("key/...").
+      .map((block) => block.code.replace('key/...', 'key/1234abcd-12ab-34cd-56ef-1234567890ab'));
+
+    // Act & Assert
+    expect(configurations.length).toBeGreaterThanOrEqual(2);
+    for (const text of configurations) {
+      expect(() => parseIamKeyRotationConfig(JSON.parse(text) as unknown), text).not.toThrow();
+    }
+  });
 });
