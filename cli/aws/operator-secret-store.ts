@@ -11,11 +11,14 @@ import {
   type SecretMetadata,
   type SecretStore,
 } from '../../lambda/aws/secrets-manager-secret-store.js';
+import type { Whereabouts } from '../whereabouts.js';
 
 /** DescribeSecret in full: what rotation reads, plus the schedule and the rotation function. */
 export interface SecretDescription extends SecretMetadata {
   readonly lastRotatedDate?: Date;
   readonly nextRotationDate?: Date;
+  /** When anything about the secret last changed (a value, a staging label, a tag). */
+  readonly lastChangedDate?: Date;
   /** The rotation function, when rotation was ever configured. */
   readonly rotationLambdaArn?: string;
 }
@@ -36,6 +39,8 @@ export interface OperatorSecretStore extends SecretStore {
   listVersions(secretId: string): Promise<SecretVersionInfo[]>;
   /** RotateSecret with the secret's own configuration; returns the new version's id. */
   rotateSecret(secretId: string): Promise<string>;
+  /** The region, account and profile the store's client uses (for messages). */
+  whereabouts(): Promise<Whereabouts>;
 }
 
 const toDescription = (
@@ -59,6 +64,7 @@ const toDescription = (
     tags,
     ...(output.LastRotatedDate === undefined ? {} : { lastRotatedDate: output.LastRotatedDate }),
     ...(output.NextRotationDate === undefined ? {} : { nextRotationDate: output.NextRotationDate }),
+    ...(output.LastChangedDate === undefined ? {} : { lastChangedDate: output.LastChangedDate }),
     ...(output.RotationLambdaARN === undefined || output.RotationLambdaARN === ''
       ? {}
       : { rotationLambdaArn: output.RotationLambdaARN }),
@@ -73,8 +79,19 @@ export class SecretsManagerOperatorStore
   extends SecretsManagerSecretStore
   implements OperatorSecretStore
 {
+  /**
+   * Tells where the client looks (region, account, profile), for messages; createCliDependencies
+   * sets it.
+   * @default - nothing known
+   */
+  public locate: () => Promise<Whereabouts> = () => Promise.resolve({});
+
   public constructor(private readonly secretsManager: SecretsManagerClient) {
     super(secretsManager);
+  }
+
+  public whereabouts(): Promise<Whereabouts> {
+    return this.locate();
   }
 
   public async describe(secretId: string): Promise<SecretDescription> {

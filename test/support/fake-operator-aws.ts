@@ -7,16 +7,22 @@ import {
   RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { CliDependencies, CliIo } from '../../cli/dependencies.js';
+import type { CliClientConfig, CliDependencies, CliIo } from '../../cli/dependencies.js';
 import { createCliDependencies } from '../../cli/dependencies.js';
+import { CLOUDFORMATION_STACK_ID_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { ACCOUNT, FakeAws, REGION, type FakeSecret } from './fake-aws.js';
 
 /** What DescribeSecret says about a secret's rotation, beyond what the function reads. */
 export interface FakeRotationConfig {
   lastRotatedDate?: Date;
   nextRotationDate?: Date;
+  /** DescribeSecret's LastChangedDate. */
+  lastChangedDate?: Date;
   rotationLambdaArn?: string;
 }
+
+/** The id of the stack that created the fake's managed secrets (CloudFormation's tag). */
+export const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/IamKeyRotation/0a1b2c3d-4e5f-6789-abcd-ef0123456789`;
 
 export const FUNCTION_NAME = 'IamKeyRotation-RotationFunction-AbC123';
 export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${FUNCTION_NAME}`;
@@ -78,7 +84,10 @@ export class FakeOperatorAws extends FakeAws {
     return this.tick(0).getTime();
   }
 
-  /** A secret of the stack with rotation configured (schedule dates relative to now). */
+  /**
+   * A secret of the stack with rotation configured (schedule dates relative to now), carrying the
+   * tags CloudFormation gives the secrets it creates.
+   */
   public addManagedSecret(
     userName: string,
     config: FakeRotationConfig = {},
@@ -88,6 +97,8 @@ export class FakeOperatorAws extends FakeAws {
     const secret = this.addSecret(options.name ?? `iam-key-rotation/${userName}`, userName, {
       ...(options.ownUser === undefined ? {} : { ownUser: options.ownUser }),
     });
+    secret.tags[CLOUDFORMATION_STACK_ID_TAG_KEY] = STACK_ID;
+    secret.tags['aws:cloudformation:stack-name'] ??= 'IamKeyRotation';
     this.rotation.set(secret.name, { rotationLambdaArn: FUNCTION_ARN, ...config });
     return secret;
   }
@@ -96,12 +107,15 @@ export class FakeOperatorAws extends FakeAws {
   public dependencies(
     io: CapturedIo,
     sleep?: (milliseconds: number) => Promise<void>,
+    clientConfig: CliClientConfig = {},
   ): CliDependencies {
     const deps = createCliDependencies({
       clientConfig: {
         region: REGION,
+        ...clientConfig,
         credentials: { accessKeyId: 'AKIAOPERATOR000000000', secretAccessKey: 'operator-secret' },
       },
+      environment: {},
       io,
       confirm: io.confirm,
     });
@@ -136,6 +150,9 @@ export class FakeOperatorAws extends FakeAws {
         ...(config.nextRotationDate === undefined
           ? {}
           : { NextRotationDate: config.nextRotationDate }),
+        ...(config.lastChangedDate === undefined
+          ? {}
+          : { LastChangedDate: config.lastChangedDate }),
         Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })),
         VersionIdsToStages: Object.fromEntries(
           [...secret.versions.entries()]
