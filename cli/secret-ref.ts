@@ -66,7 +66,7 @@ export const requireManagedSecret = (secret: SecretMetadata): string => {
   } catch (error) {
     if (!(error instanceof SecretBindingError)) throw error;
     throw new UnmanagedSecretError(
-      `${error.message}. It is not a secret that iam-key-rotation manages`,
+      `${error.message}. It is not a secret of iam-key-rotation`,
       1,
       { cause: error },
     );
@@ -74,12 +74,12 @@ export const requireManagedSecret = (secret: SecretMetadata): string => {
   const expectedName = `${SECRET_NAME_PREFIX}${userName}`;
   if (secret.name !== expectedName) {
     throw new UnmanagedSecretError(
-      `Secret ${secret.arn} is named ${secret.name}, but its tag ${BINDING_TAG_KEY} names IAM user ${userName}, whose secret is named ${expectedName}; it is not a secret that iam-key-rotation manages`,
+      `Secret ${secret.arn} is named ${secret.name}, but its tag ${BINDING_TAG_KEY} names IAM user ${userName}, whose secret is named ${expectedName}; it is not a secret of iam-key-rotation`,
     );
   }
   if (secret.tags[CLOUDFORMATION_STACK_ID_TAG_KEY] === undefined) {
     throw new UnmanagedSecretError(
-      `Secret ${secret.arn} has no tag ${CLOUDFORMATION_STACK_ID_TAG_KEY}: no CloudFormation stack created it (a secret that only copies the stack's tags), so iam-key-rotation does not act on it. Its secrets are created by the stack: deploy it`,
+      `Secret ${secret.arn} has no tag ${CLOUDFORMATION_STACK_ID_TAG_KEY}: no CloudFormation stack created it (a secret that only copies the stack's tags), so neither the rotation function nor this command acts on it. The stack creates its secrets: deploy it`,
     );
   }
   return userName;

@@ -144,10 +144,17 @@ export const runStatusAcrossAccounts = async (
   const notes: string[] = [];
   let failed = false;
   for (const target of options.targets) {
-    const account = target.account ?? CURRENT_ACCOUNT;
-    const region = target.region ?? CURRENT_REGION;
+    let account = target.account ?? CURRENT_ACCOUNT;
+    let region = target.region ?? CURRENT_REGION;
     try {
-      const report = await renderStatus(await deps.dependenciesFor(target), {
+      const targetDeps = await deps.dependenciesFor(target);
+      if (target.account === undefined || target.region === undefined) {
+        // Name the command's own account and region where it can tell them.
+        const where = await targetDeps.secrets.whereabouts();
+        account = target.account ?? where.account ?? CURRENT_ACCOUNT;
+        region = target.region ?? where.region ?? CURRENT_REGION;
+      }
+      const report = await renderStatus(targetDeps, {
         ...options,
         ...(target.users === undefined ? {} : { secrets: target.users }),
       });

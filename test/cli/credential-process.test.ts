@@ -178,7 +178,7 @@ describe('Secret references', () => {
       reference: 'carol',
     });
     await expect(describeManagedSecret(deps.secrets, fake.secret('plain').arn)).rejects.toThrow(
-      'has no tag iam-key-rotation:user; expected the name of the IAM user whose key it rotates. It is not a secret that iam-key-rotation manages',
+      'has no tag iam-key-rotation:user; expected the name of the IAM user whose key it rotates. It is not a secret of iam-key-rotation',
     );
   });
 });
