@@ -65,11 +65,9 @@ export const requireManagedSecret = (secret: SecretMetadata): string => {
     userName = resolveBoundUser(secret);
   } catch (error) {
     if (!(error instanceof SecretBindingError)) throw error;
-    throw new UnmanagedSecretError(
-      `${error.message}. It is not a secret of iam-key-rotation`,
-      1,
-      { cause: error },
-    );
+    throw new UnmanagedSecretError(`${error.message}. It is not a secret of iam-key-rotation`, 1, {
+      cause: error,
+    });
   }
   const expectedName = `${SECRET_NAME_PREFIX}${userName}`;
   if (secret.name !== expectedName) {
