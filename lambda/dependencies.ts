@@ -161,6 +161,12 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
     ...options.clientConfig,
   };
   const secretsManager = new SecretsManagerClient({ ...clientConfig });
+  // finishSecret's AWSCURRENT move is sent once: a retry stalled in backoff could undo a rollback.
+  const secretsManagerOnce = new SecretsManagerClient({
+    requestHandler: clientConfig.requestHandler,
+    ...(overrides as object),
+    maxAttempts: 1,
+  });
   // Adaptive retry: throttling errors back off and rate-limit the client; overrides (tests, the
   // simulation) may still set their own retry strategy.
   const iam = new IAMClient({
@@ -192,7 +198,7 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
     settings = error as InvalidSettingsError;
   }
   return {
-    secrets: new SecretsManagerSecretStore(secretsManager),
+    secrets: new SecretsManagerSecretStore(secretsManager, secretsManagerOnce),
     iam: new IamAccessKeyStore(iam),
     scheduler,
     // One attempt per call and a request timeout: testSecret retries by itself, within its

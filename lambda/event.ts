@@ -74,7 +74,14 @@ export const parseRotationEvent = (raw: unknown): RotationEvent => {
 
 /**
  * The event a grace-period schedule sends (its `Target.Input`): deactivate `AccessKeyId` if it
- * is still the key of version `VersionId`, and that version still AWSPREVIOUS, of `SecretId`.
+ * is still the key of version `VersionId`, that version still AWSPREVIOUS of `SecretId`, the
+ * version `RotationVersionId` (the rotation that scheduled it) still AWSCURRENT, and `NotBefore`
+ * has passed.
+ *
+ * Events of the first format (scheduled by an earlier release) lack `RotationVersionId` and
+ * `NotBefore`: the retirement then takes the AWSCURRENT version as the rotation only when its
+ * value names `VersionId` as the version it replaced, and its deadline from that version alone
+ * (see retire-previous-key.ts).
  */
 export interface RetirePreviousKeyEvent {
   readonly source: typeof RETIRE_EVENT_SOURCE;
@@ -84,6 +91,10 @@ export interface RetirePreviousKeyEvent {
   readonly VersionId: string;
   /** The key that version holds. */
   readonly AccessKeyId: string;
+  /** The rotation's ClientRequestToken: the version that became AWSCURRENT. Absent in the first format. */
+  readonly RotationVersionId?: string;
+  /** The end of the grace period the schedule was created with (ISO 8601). Absent in the first format. */
+  readonly NotBefore?: string;
 }
 
 /** Either kind of event the function accepts. */
@@ -101,7 +112,17 @@ export const SECRET_VERSION_ID_PATTERN = /^[\w-]{32,64}$/;
 /** An IAM access key id: 16-128 word characters. */
 export const ACCESS_KEY_ID_PATTERN = /^\w{16,128}$/;
 
-const RETIRE_EVENT_FIELDS = ['source', 'SecretId', 'VersionId', 'AccessKeyId'] as const;
+const RETIRE_EVENT_FIELDS = [
+  'source',
+  'SecretId',
+  'VersionId',
+  'AccessKeyId',
+  'RotationVersionId',
+  'NotBefore',
+] as const;
+
+/** `NotBefore`: a UTC time to the second, as {@link serializeRetireEvent} writes it. */
+const NOT_BEFORE_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
 const describeFound = (value: unknown): string =>
   typeof value === 'string'
@@ -152,7 +173,8 @@ export const parseRetireEvent = (raw: object): RetirePreviousKeyEvent => {
       `Invalid event: field source must be "${RETIRE_EVENT_SOURCE}" (a grace-period schedule), got ${describeFound(record.source)}; nothing was changed`,
     );
   }
-  return {
+  const fenced = record.RotationVersionId !== undefined || record.NotBefore !== undefined;
+  const base = {
     source: RETIRE_EVENT_SOURCE,
     SecretId: requirePattern(
       record,
@@ -172,7 +194,26 @@ export const parseRetireEvent = (raw: object): RetirePreviousKeyEvent => {
       ACCESS_KEY_ID_PATTERN,
       'an IAM access key id (16-128 letters, digits and _)',
     ),
-  };
+  } as const;
+  if (!fenced) return base;
+  const rotationVersionId = requirePattern(
+    record,
+    'RotationVersionId',
+    SECRET_VERSION_ID_PATTERN,
+    'a secret version id (32-64 letters, digits, _ and -) together with NotBefore',
+  );
+  const notBefore = requirePattern(
+    record,
+    'NotBefore',
+    NOT_BEFORE_PATTERN,
+    'a UTC time such as 2026-01-01T00:00:00Z together with RotationVersionId',
+  );
+  if (Number.isNaN(Date.parse(notBefore))) {
+    throw new InvalidEventError(
+      `Invalid ${RETIRE_OPERATION} event: field NotBefore must be a valid UTC time such as 2026-01-01T00:00:00Z, got a string of length ${String(notBefore.length)}; nothing was changed`,
+    );
+  }
+  return { ...base, RotationVersionId: rotationVersionId, NotBefore: notBefore };
 };
 
 /**
@@ -187,10 +228,17 @@ export const parseFunctionEvent = (raw: unknown): FunctionEvent => {
 };
 
 /** The `Target.Input` of a grace-period schedule: the event {@link parseRetireEvent} accepts. */
-export const serializeRetireEvent = (event: Omit<RetirePreviousKeyEvent, 'source'>): string =>
+export const serializeRetireEvent = (
+  event: Omit<RetirePreviousKeyEvent, 'source' | 'RotationVersionId' | 'NotBefore'> & {
+    readonly RotationVersionId: string;
+    readonly NotBefore: Date;
+  },
+): string =>
   JSON.stringify({
     source: RETIRE_EVENT_SOURCE,
     SecretId: event.SecretId,
     VersionId: event.VersionId,
     AccessKeyId: event.AccessKeyId,
+    RotationVersionId: event.RotationVersionId,
+    NotBefore: event.NotBefore.toISOString(),
   });

@@ -1,17 +1,21 @@
 import {
   DescribeSecretCommand,
   ListSecretsCommand,
-  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
   RotateSecretCommand,
   type DescribeSecretCommandOutput,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import {
+  AWSCURRENT,
   SecretsManagerSecretStore,
   type SecretMetadata,
   type SecretStore,
+  type SecretVersionInfo,
 } from '../../lambda/aws/secrets-manager-secret-store.js';
 import type { Whereabouts } from '../whereabouts.js';
+
+export type { SecretVersionInfo } from '../../lambda/aws/secrets-manager-secret-store.js';
 
 /** DescribeSecret in full: what rotation reads, plus the schedule and the rotation function. */
 export interface SecretDescription extends SecretMetadata {
@@ -23,13 +27,6 @@ export interface SecretDescription extends SecretMetadata {
   readonly rotationLambdaArn?: string;
 }
 
-/** One version of a secret as ListSecretVersionIds lists it. */
-export interface SecretVersionInfo {
-  readonly versionId: string;
-  readonly stages: readonly string[];
-  readonly createdDate?: Date;
-}
-
 /** What the operator command does with Secrets Manager, beyond the rotation function's calls. */
 export interface OperatorSecretStore extends SecretStore {
   describe(secretId: string): Promise<SecretDescription>;
@@ -37,6 +34,15 @@ export interface OperatorSecretStore extends SecretStore {
   listSecretArnsWithTagKey(tagKey: string): Promise<string[]>;
   /** Every version that carries a staging label, with its creation date. */
   listVersions(secretId: string): Promise<SecretVersionInfo[]>;
+  /**
+   * PutSecretValue of a new version that carries AWSCURRENT (a rollback), sent once without the
+   * SDK's retries; `clientRequestToken` must be fresh, so that sending it again is idempotent.
+   */
+  putCurrentSecretStringOnce(input: {
+    secretId: string;
+    clientRequestToken: string;
+    secretString: string;
+  }): Promise<void>;
   /** RotateSecret with the secret's own configuration; returns the new version's id. */
   rotateSecret(secretId: string): Promise<string>;
   /** The region, account and profile the store's client uses (for messages). */
@@ -86,8 +92,26 @@ export class SecretsManagerOperatorStore
    */
   public locate: () => Promise<Whereabouts> = () => Promise.resolve({});
 
-  public constructor(private readonly secretsManager: SecretsManagerClient) {
-    super(secretsManager);
+  public constructor(
+    private readonly secretsManager: SecretsManagerClient,
+    private readonly singleAttempt: SecretsManagerClient = secretsManager,
+  ) {
+    super(secretsManager, singleAttempt);
+  }
+
+  public async putCurrentSecretStringOnce(input: {
+    secretId: string;
+    clientRequestToken: string;
+    secretString: string;
+  }): Promise<void> {
+    await this.singleAttempt.send(
+      new PutSecretValueCommand({
+        SecretId: input.secretId,
+        ClientRequestToken: input.clientRequestToken,
+        SecretString: input.secretString,
+        VersionStages: [AWSCURRENT],
+      }),
+    );
   }
 
   public whereabouts(): Promise<Whereabouts> {
@@ -120,27 +144,6 @@ export class SecretsManagerOperatorStore
       nextToken = output.NextToken === '' ? undefined : output.NextToken;
     } while (nextToken !== undefined);
     return arns;
-  }
-
-  public async listVersions(secretId: string): Promise<SecretVersionInfo[]> {
-    const versions: SecretVersionInfo[] = [];
-    let nextToken: string | undefined;
-    do {
-      const output = await this.secretsManager.send(
-        new ListSecretVersionIdsCommand({ SecretId: secretId, NextToken: nextToken }),
-      );
-      for (const version of output.Versions ?? []) {
-        if (version.VersionId === undefined) continue;
-        versions.push({
-          versionId: version.VersionId,
-          stages: version.VersionStages ?? [],
-          ...(version.CreatedDate === undefined ? {} : { createdDate: version.CreatedDate }),
-        });
-      }
-      // An empty token also ends the listing (some emulators send one on the last page).
-      nextToken = output.NextToken === '' ? undefined : output.NextToken;
-    } while (nextToken !== undefined);
-    return versions;
   }
 
   public async rotateSecret(secretId: string): Promise<string> {

@@ -3,6 +3,7 @@ import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
+  TagResourceCommand,
   UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -25,29 +26,70 @@ export type VersionSelector =
   | { readonly versionStage: typeof AWSCURRENT | typeof AWSPREVIOUS }
   | { readonly versionId: string; readonly versionStage: string };
 
+/** One version of a secret as ListSecretVersionIds lists it. */
+export interface SecretVersionInfo {
+  readonly versionId: string;
+  readonly stages: readonly string[];
+  readonly createdDate?: Date;
+}
+
+/** The input of UpdateSecretVersionStage. */
+export interface MoveStageInput {
+  readonly secretId: string;
+  readonly versionStage: string;
+  readonly moveToVersionId?: string;
+  readonly removeFromVersionId?: string;
+}
+
 /** The Secrets Manager calls rotation makes, in rotation's own terms. */
 export interface SecretStore {
   describeSecret(secretId: string): Promise<SecretMetadata>;
   /** The version's SecretString, or `undefined` when no such version holds a value. */
   getSecretString(secretId: string, selector: VersionSelector): Promise<string | undefined>;
+  /**
+   * The version's SecretString and creation date (GetSecretValue's CreatedDate), or `undefined`
+   * when no such version holds a value.
+   */
+  getSecretVersion(
+    secretId: string,
+    selector: VersionSelector,
+  ): Promise<{ readonly secretString?: string; readonly createdDate?: Date } | undefined>;
   putPendingSecretString(input: {
     secretId: string;
     clientRequestToken: string;
     secretString: string;
     rotationToken: string | undefined;
   }): Promise<void>;
-  moveStage(input: {
-    secretId: string;
-    versionStage: string;
-    moveToVersionId?: string;
-    removeFromVersionId?: string;
-  }): Promise<void>;
+  moveStage(input: MoveStageInput): Promise<void>;
+  /**
+   * UpdateSecretVersionStage sent once, without the SDK's retries: a retry that stalls in backoff
+   * and lands after the labels changed could move a label back (the caller re-reads and decides).
+   */
+  moveStageOnce(input: MoveStageInput): Promise<void>;
   /** When the version was created, or `undefined` if the secret has no such version. */
   getVersionCreatedDate(secretId: string, versionId: string): Promise<Date | undefined>;
+  /**
+   * Every version that carries a staging label, with its creation date; with
+   * `includeDeprecated`, also those without one (ListSecretVersionIds IncludeDeprecated).
+   */
+  listVersions(
+    secretId: string,
+    options?: { readonly includeDeprecated?: boolean },
+  ): Promise<SecretVersionInfo[]>;
+  /** TagResource with one tag. */
+  tagSecret(secretId: string, key: string, value: string): Promise<void>;
 }
 
 export class SecretsManagerSecretStore implements SecretStore {
-  public constructor(private readonly client: SecretsManagerClient) {}
+  /**
+   * @param client the client for every call
+   * @param singleAttemptClient a client configured with `maxAttempts: 1`, for
+   *   {@link moveStageOnce}; defaults to `client`
+   */
+  public constructor(
+    private readonly client: SecretsManagerClient,
+    private readonly singleAttemptClient: SecretsManagerClient = client,
+  ) {}
 
   public async describeSecret(secretId: string): Promise<SecretMetadata> {
     const output = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
@@ -72,6 +114,13 @@ export class SecretsManagerSecretStore implements SecretStore {
     secretId: string,
     selector: VersionSelector,
   ): Promise<string | undefined> {
+    return (await this.getSecretVersion(secretId, selector))?.secretString;
+  }
+
+  public async getSecretVersion(
+    secretId: string,
+    selector: VersionSelector,
+  ): Promise<{ readonly secretString?: string; readonly createdDate?: Date } | undefined> {
     try {
       const output = await this.client.send(
         new GetSecretValueCommand({
@@ -80,7 +129,10 @@ export class SecretsManagerSecretStore implements SecretStore {
           ...('versionId' in selector ? { VersionId: selector.versionId } : {}),
         }),
       );
-      return output.SecretString;
+      return {
+        ...(output.SecretString === undefined ? {} : { secretString: output.SecretString }),
+        ...(output.CreatedDate === undefined ? {} : { createdDate: output.CreatedDate }),
+      };
     } catch (error) {
       // A version that carries the label but no value yet (the AWSPENDING placeholder that
       // RotateSecret creates), or no version with that label at all.
@@ -106,22 +158,46 @@ export class SecretsManagerSecretStore implements SecretStore {
     );
   }
 
-  public async moveStage(input: {
-    secretId: string;
-    versionStage: string;
-    moveToVersionId?: string;
-    removeFromVersionId?: string;
-  }): Promise<void> {
+  public async moveStage(input: MoveStageInput): Promise<void> {
+    await this.client.send(toUpdateSecretVersionStage(input));
+  }
+
+  public async moveStageOnce(input: MoveStageInput): Promise<void> {
+    await this.singleAttemptClient.send(toUpdateSecretVersionStage(input));
+  }
+
+  public async tagSecret(secretId: string, key: string, value: string): Promise<void> {
     await this.client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: input.secretId,
-        VersionStage: input.versionStage,
-        ...(input.moveToVersionId === undefined ? {} : { MoveToVersionId: input.moveToVersionId }),
-        ...(input.removeFromVersionId === undefined
-          ? {}
-          : { RemoveFromVersionId: input.removeFromVersionId }),
-      }),
+      new TagResourceCommand({ SecretId: secretId, Tags: [{ Key: key, Value: value }] }),
     );
+  }
+
+  public async listVersions(
+    secretId: string,
+    options: { readonly includeDeprecated?: boolean } = {},
+  ): Promise<SecretVersionInfo[]> {
+    const versions: SecretVersionInfo[] = [];
+    let nextToken: string | undefined;
+    do {
+      const output = await this.client.send(
+        new ListSecretVersionIdsCommand({
+          SecretId: secretId,
+          NextToken: nextToken,
+          ...(options.includeDeprecated === true ? { IncludeDeprecated: true } : {}),
+        }),
+      );
+      for (const version of output.Versions ?? []) {
+        if (version.VersionId === undefined) continue;
+        versions.push({
+          versionId: version.VersionId,
+          stages: version.VersionStages ?? [],
+          ...(version.CreatedDate === undefined ? {} : { createdDate: version.CreatedDate }),
+        });
+      }
+      // An empty token also ends the listing (some emulators send one on the last page).
+      nextToken = output.NextToken === '' ? undefined : output.NextToken;
+    } while (nextToken !== undefined);
+    return versions;
   }
 
   public async getVersionCreatedDate(
@@ -141,3 +217,13 @@ export class SecretsManagerSecretStore implements SecretStore {
     return undefined;
   }
 }
+
+const toUpdateSecretVersionStage = (input: MoveStageInput): UpdateSecretVersionStageCommand =>
+  new UpdateSecretVersionStageCommand({
+    SecretId: input.secretId,
+    VersionStage: input.versionStage,
+    ...(input.moveToVersionId === undefined ? {} : { MoveToVersionId: input.moveToVersionId }),
+    ...(input.removeFromVersionId === undefined
+      ? {}
+      : { RemoveFromVersionId: input.removeFromVersionId }),
+  });

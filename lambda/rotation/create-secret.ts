@@ -59,6 +59,7 @@ export const createSecret = async (context: StepContext): Promise<void> => {
         smtpSettings === undefined
           ? undefined
           : SesSmtpCredentials.derive(created, smtpSettings.regions),
+        context.settings.gracePeriod?.seconds,
       ),
       rotationToken: event.RotationToken,
     });

@@ -1,6 +1,7 @@
-import { ignoreNoSuchEntity } from '../aws/aws-error.js';
+import { errorName, ignoreNoSuchEntity } from '../aws/aws-error.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
 import { RotationStateError } from '../errors.js';
+import { CURRENT_KEY_TAG_KEY } from './binding.js';
 import { giveUpRotation, removePendingLabel } from './give-up.js';
 import type { TokenVersionState } from './guard.js';
 import { findCurrentVersionId } from './guard.js';
@@ -8,6 +9,93 @@ import { findAccessKey } from './access-key-lookup.js';
 import { giveWayIfOvertaken, readPendingKey } from './pending-credentials.js';
 import { scheduleRetirement } from './retirement-schedule.js';
 import { readPreviousAccessKeyId, readSecretValue, type StepContext } from './step-context.js';
+
+/** How many times finishSecret sends the AWSCURRENT move, each after a fresh check. */
+const MOVE_ATTEMPTS = 2;
+
+/**
+ * Reads the labels right before the move: `moved` when AWSCURRENT is already on the token's
+ * version (an earlier attempt whose answer was lost took effect), `ready` when AWSPENDING is
+ * still on it and AWSCURRENT still on `replacedVersionId`; otherwise the rotation was cancelled
+ * or overtaken and the step fails, changing nothing.
+ */
+const checkBeforeMove = async (
+  context: StepContext,
+  replacedVersionId: string | undefined,
+): Promise<'ready' | 'moved'> => {
+  const { event, services } = context;
+  const token = event.ClientRequestToken;
+  const secret = await services.secrets.describeSecret(event.SecretId);
+  const stages = secret.versionIdsToStages[token] ?? [];
+  if (stages.includes(AWSCURRENT)) return 'moved';
+  const current = findCurrentVersionId(secret);
+  if (!stages.includes(AWSPENDING)) {
+    throw new RotationStateError(
+      `finishSecret: version ${token} of secret ${context.secret.arn} no longer carries ${AWSPENDING} (the rotation was cancelled, given up or abandoned meanwhile); ${AWSCURRENT} was not moved, nothing was changed`,
+    );
+  }
+  if (current !== replacedVersionId) {
+    throw new RotationStateError(
+      `finishSecret: ${AWSCURRENT} of secret ${context.secret.arn} moved from version ${replacedVersionId ?? 'none'} to ${current ?? 'none'} while the step ran (a rollback or a value put by hand); ${AWSCURRENT} was not moved, nothing was changed. The retry gives way to it`,
+    );
+  }
+  return 'ready';
+};
+
+/** Moves AWSCURRENT to the token's version, fenced as {@link finishSecret} describes. */
+const promote = async (
+  context: StepContext,
+  replacedVersionId: string | undefined,
+): Promise<void> => {
+  const { event, services, log } = context;
+  for (let attempt = 1; ; attempt += 1) {
+    if ((await checkBeforeMove(context, replacedVersionId)) === 'moved') return;
+    try {
+      await services.secrets.moveStageOnce({
+        secretId: event.SecretId,
+        versionStage: AWSCURRENT,
+        moveToVersionId: event.ClientRequestToken,
+        ...(replacedVersionId === undefined ? {} : { removeFromVersionId: replacedVersionId }),
+      });
+      return;
+    } catch (error) {
+      if (attempt >= MOVE_ATTEMPTS) throw error;
+      log.warn('finishSecret: the AWSCURRENT move failed; reading the labels before trying again', {
+        errorName: errorName(error),
+        attempt,
+      });
+    }
+  }
+};
+
+/** Whether AWSCURRENT is still on the token's version, read now. */
+const stillCurrent = async (context: StepContext): Promise<boolean> => {
+  const secret = await context.services.secrets.describeSecret(context.event.SecretId);
+  return findCurrentVersionId(secret) === context.event.ClientRequestToken;
+};
+
+/**
+ * Records which key AWSCURRENT holds in the secret's tag {@link CURRENT_KEY_TAG_KEY}, for
+ * `status`. A failure is logged, never fails the rotation: the tag is a convenience.
+ */
+const recordCurrentKey = async (context: StepContext, accessKeyId: string): Promise<void> => {
+  const { event, services, log } = context;
+  try {
+    await services.secrets.tagSecret(
+      event.SecretId,
+      CURRENT_KEY_TAG_KEY,
+      `${event.ClientRequestToken}:${accessKeyId}`,
+    );
+  } catch (error) {
+    log.warn(
+      `finishSecret: could not record the AWSCURRENT key in the tag ${CURRENT_KEY_TAG_KEY}`,
+      {
+        errorName: errorName(error),
+        accessKeyId,
+      },
+    );
+  }
+};
 
 /**
  * finishSecret: move AWSCURRENT to the token's version, deactivate the previous key (now
@@ -22,6 +110,13 @@ import { readPreviousAccessKeyId, readSecretValue, type StepContext } from './st
  *
  * Everything the step needs is read and checked before AWSCURRENT moves; the move names the
  * version that was current when the step began, so it fails if someone moved AWSCURRENT since.
+ * Right before the move the labels are read again (AWSPENDING still on the token, AWSCURRENT
+ * still on the version it replaces: a cancel or a rollback wins), and the move is sent once,
+ * without the SDK's retries: a retry stalled in backoff could land after a rollback moved
+ * AWSCURRENT back and undo it (V1 -> V2 -> V1 looks like V1). After an error the labels are
+ * read to learn whether the move took effect, and it is tried once more under a fresh check.
+ * After the move the secret's tag CURRENT_KEY_TAG_KEY records `<versionId>:<accessKeyId>`; the
+ * previous key is deactivated only while AWSCURRENT is still on the token's version.
  */
 export const finishSecret = async (
   context: StepContext,
@@ -56,12 +151,7 @@ export const finishSecret = async (
           : `access key ${newAccessKeyId} of IAM user ${userName} is ${key.status}, expected Active (deactivated by hand?)`,
       );
     }
-    await services.secrets.moveStage({
-      secretId: event.SecretId,
-      versionStage: AWSCURRENT,
-      moveToVersionId: token,
-      ...(currentVersionId === undefined ? {} : { removeFromVersionId: currentVersionId }),
-    });
+    await promote(context, currentVersionId);
     log.info('finishSecret: moved AWSCURRENT to the new version', {
       accessKeyId: newAccessKeyId,
       previousVersionId: currentVersionId,
@@ -84,6 +174,8 @@ export const finishSecret = async (
     )?.[0];
   }
 
+  await recordCurrentKey(context, newAccessKeyId);
+
   const { gracePeriod } = context.settings;
   if (previousAccessKeyId === undefined || previousAccessKeyId === newAccessKeyId) {
     log.info('finishSecret: no previous access key to deactivate');
@@ -92,6 +184,11 @@ export const finishSecret = async (
       versionId: previousVersionId,
       accessKeyId: previousAccessKeyId,
     });
+  } else if (!(await stillCurrent(context))) {
+    log.info(
+      `finishSecret: ${AWSCURRENT} is no longer on this rotation's version (a rollback or a value put by hand took over); the previous access key is left as it is`,
+      { accessKeyId: previousAccessKeyId },
+    );
   } else {
     const found = await ignoreNoSuchEntity(() =>
       services.iam.deactivateAccessKey(userName, previousAccessKeyId),

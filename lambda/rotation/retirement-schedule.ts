@@ -28,7 +28,10 @@ export interface PreviousKey {
 /**
  * finishSecret with a grace period: instead of deactivating the previous key, create the
  * one-time schedule that invokes this function with the retirement event at the end of the
- * grace period. Idempotent by the schedule's name.
+ * grace period. Idempotent by the schedule's name. The event names the rotation (its token, the
+ * version now AWSCURRENT) and the deadline: it acts only while that version is still AWSCURRENT
+ * and never before the deadline, so a rollback or a newer rotation makes it a no-op and a later
+ * change of the grace period leaves it as it was scheduled.
  */
 export const scheduleRetirement = async (
   context: StepContext,
@@ -53,6 +56,8 @@ export const scheduleRetirement = async (
       SecretId: secret.arn,
       VersionId: previous.versionId,
       AccessKeyId: previous.accessKeyId,
+      RotationVersionId: event.ClientRequestToken,
+      NotBefore: at,
     }),
     description:
       `iam-key-rotation: deactivates access key ${previous.accessKeyId} of IAM user ${userName} if it is still ${AWSPREVIOUS} (version ${previous.versionId}) of secret ${secret.arn} when its grace period ends`.slice(

@@ -1,5 +1,6 @@
 import { describeType } from '../describe-type.js';
 import { InvalidSecretValueError } from '../errors.js';
+import { MAX_GRACE_PERIOD_SECONDS } from '../settings.js';
 import { AccessKeyCredentials } from './access-key-credentials.js';
 import { AWS_REGION_PATTERN } from './ses-smtp-password.js';
 import { SesSmtpCredentials } from './ses-smtp-credentials.js';
@@ -20,6 +21,12 @@ export interface AccessKeySecretValue {
    * rollback, a value put by hand), the rotation gives way instead of undoing that.
    */
   readonly replacesVersionId?: string;
+  /**
+   * `GracePeriodSeconds`: the grace period in force when createSecret stored this key. The
+   * retirement of the key this one replaces never comes earlier than this long after the
+   * version was created, whatever its event says (see retire-previous-key.ts).
+   */
+  readonly gracePeriodSeconds?: number;
   /** `SmtpUsername` and `SmtpPasswords`: the key's SES SMTP credentials, when stored. */
   readonly smtp?: SesSmtpCredentials;
 }
@@ -77,7 +84,24 @@ export const parseSecretValue = (
       `${prefix}: field ReplacesVersionId must be a secret version id (1-64 characters of letters, digits, _ and -) when present, got ${describeType(replaces)}`,
     );
   }
-  const lineage = replaces === undefined ? {} : { replacesVersionId: replaces };
+  const grace = fields.GracePeriodSeconds;
+  if (
+    grace !== undefined &&
+    (typeof grace !== 'number' ||
+      !Number.isInteger(grace) ||
+      grace < 1 ||
+      grace > MAX_GRACE_PERIOD_SECONDS)
+  ) {
+    throw new InvalidSecretValueError(
+      `${prefix}: field GracePeriodSeconds must be a whole number of seconds from 1 to ${String(MAX_GRACE_PERIOD_SECONDS)} when present, got ${
+        typeof grace === 'number' ? 'another number' : describeType(grace)
+      }`,
+    );
+  }
+  const lineage = {
+    ...(replaces === undefined ? {} : { replacesVersionId: replaces }),
+    ...(grace === undefined ? {} : { gracePeriodSeconds: grace }),
+  };
   if (accessKeyId === undefined && secretAccessKey === undefined) {
     if (fields.SmtpUsername !== undefined || fields.SmtpPasswords !== undefined) {
       throw new InvalidSecretValueError(
@@ -160,10 +184,15 @@ export const serializeSecretValue = (
   credentials: AccessKeyCredentials,
   replacesVersionId?: string,
   smtp?: SesSmtpCredentials,
+  gracePeriodSeconds?: number,
 ): string =>
   JSON.stringify({
     UserName: userName,
     ...credentials.toSecretFields(),
     ...(smtp === undefined ? {} : smtp.toSecretFields()),
     ...(replacesVersionId === undefined ? {} : { ReplacesVersionId: replacesVersionId }),
+    ...(gracePeriodSeconds === undefined ? {} : { GracePeriodSeconds: gracePeriodSeconds }),
   });
+
+/** The fields a rotation adds to record where a value came from: not part of the key itself. */
+export const LINEAGE_FIELDS = ['ReplacesVersionId', 'GracePeriodSeconds'] as const;

@@ -166,11 +166,16 @@ describe('Grace period over the wire (bundled function, moto)', () => {
     const atMs = Date.parse(`${at?.[1] ?? ''}Z`);
     expect(atMs).toBeGreaterThanOrEqual(startedAt - 1_000 + GRACE_SECONDS * 1_000);
     expect(atMs).toBeLessThanOrEqual(Date.now() + 1_000 + GRACE_SECONDS * 1_000);
+    const rotationVersion = Object.entries(await aws().versionStages(secretArn)).find(
+      ([, labels]) => labels.includes('AWSCURRENT'),
+    )?.[0];
     expect(JSON.parse(schedule.Target?.Input ?? '{}')).toEqual({
       source: RETIRE_EVENT_SOURCE,
       SecretId: secretArn,
       VersionId: previousVersion,
       AccessKeyId: previous,
+      RotationVersionId: rotationVersion,
+      NotBefore: new Date(atMs).toISOString(),
     });
     expect(await statusOf(previous)).toBe('Active');
   });

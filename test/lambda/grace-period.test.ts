@@ -121,6 +121,8 @@ describe('Grace period', () => {
               SecretId: fake.secret(SECRET).arn,
               VersionId: FIRST,
               AccessKeyId: 'AKIAFAKE000000000001',
+              RotationVersionId: SECOND,
+              NotBefore: new Date(0),
             }),
           ) as unknown,
         ),
@@ -161,7 +163,10 @@ describe('Grace period', () => {
         SecretId: fake.secret(SECRET).arn,
         VersionId: FIRST,
         AccessKeyId: previous,
+        RotationVersionId: SECOND,
+        NotBefore: at.toISOString(),
       });
+      expect(fake.valueOf(SECRET, 'AWSCURRENT')?.GracePeriodSeconds).toBe(GRACE_SECONDS);
       expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
     });
 
@@ -272,19 +277,104 @@ describe('Event: the grace period has ended', () => {
       rotation.clock.advance(GRACE_SECONDS * 1_000 + 60_000);
     });
 
-    it('changes nothing when an older schedule fires within the grace period of a later rotation that made the key AWSPREVIOUS again', async () => {
-      // Arrange: a schedule whose time has come, but the AWSCURRENT key is younger than the
-      // grace period (a rollback, then a newer rotation, made the key AWSPREVIOUS again)
-      const key = fake.userKeys(USER).find((candidate) => candidate.accessKeyId === keys.current);
-      if (key === undefined) throw new Error('no current key');
-      key.createDate = new Date(rotation.clock.now() - 60_000);
+    it('changes nothing when the rotation that scheduled it is no longer AWSCURRENT (a newer version holds the same keys)', async () => {
+      // Arrange: a value put by hand (a copy) superseded the rotation's version; the labels of
+      // FIRST and the keys are as the event expects, only the rotation is another one
+      const copy = fake.version(SECRET, SECOND);
+      fake.version(SECRET, SECOND).stages = new Set();
+      fake.secret(SECRET).versions.set(THIRD, {
+        value: copy.value,
+        stages: new Set(['AWSCURRENT']),
+        createdDate: fake.tick(),
+      });
+      fake.version(SECRET, FIRST).stages = new Set(['AWSPREVIOUS']);
 
       // Act
       await retire(rotation, rotation.scheduler.inputOf());
 
       // Assert
       expect(keyStatus(keys.previous)).toBe('Active');
-      expect(logs.text).toContain("that rotation's own schedule retires the key");
+      expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
+      expect(logs.text).toContain(
+        `the rotation that scheduled it (version ${SECOND}) is no longer AWSCURRENT`,
+      );
+    });
+
+    it('never deactivates the previous key while it is also the AWSCURRENT key', async () => {
+      // Arrange: the rotation's own version holds the previous key again (put back by hand)
+      const current = fake.version(SECRET, SECOND);
+      const value = JSON.parse(current.value ?? '{}') as Record<string, unknown>;
+      const previous = fake.valueOf(SECRET, 'AWSPREVIOUS');
+      current.value = JSON.stringify({
+        ...value,
+        AccessKeyId: previous?.AccessKeyId,
+        SecretAccessKey: previous?.SecretAccessKey,
+      });
+
+      // Act
+      await retire(rotation, rotation.scheduler.inputOf());
+
+      // Assert
+      expect(keyStatus(keys.previous)).toBe('Active');
+      expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
+      expect(logs.text).toContain('the key is the AWSCURRENT key; nothing to do');
+    });
+
+    it.each([
+      [
+        'Inactive',
+        (key: { status: string }) => {
+          key.status = 'Inactive';
+        },
+      ],
+      [
+        'deleted',
+        () => {
+          const list = fake.userKeys(USER);
+          list.splice(
+            list.findIndex((key) => key.accessKeyId === keys.current),
+            1,
+          );
+        },
+      ],
+    ] as const)(
+      'fails, changing nothing, when the AWSCURRENT key is %s: the previous key stays Active',
+      async (_state, change) => {
+        const current = fake.userKeys(USER).find((key) => key.accessKeyId === keys.current);
+        if (current === undefined) throw new Error('no current key');
+        change(current);
+        const before = fake.snapshot();
+
+        await expect(retire(rotation, rotation.scheduler.inputOf())).rejects.toThrow(
+          /would leave the user without a working key, so it stays Active; nothing was changed/,
+        );
+
+        expect(fake.snapshot()).toEqual(before);
+        expect(keyStatus(keys.previous)).toBe('Active');
+      },
+    );
+
+    it('reads the labels again right before deactivating: a rollback that lands meanwhile wins', async () => {
+      // Arrange: the operator's rollback writes a new version holding the previous key while
+      // the retirement asks IAM for the key's last use
+      fake.interceptNext('GetAccessKeyLastUsed', () => {
+        const previousValue = fake.version(SECRET, FIRST).value;
+        fake.version(SECRET, FIRST).stages = new Set();
+        fake.version(SECRET, SECOND).stages = new Set(['AWSPREVIOUS']);
+        fake.secret(SECRET).versions.set(THIRD, {
+          value: previousValue,
+          stages: new Set(['AWSCURRENT']),
+          createdDate: fake.tick(),
+        });
+        return { UserName: USER, AccessKeyLastUsed: { ServiceName: 'N/A', Region: 'N/A' } };
+      });
+
+      // Act
+      await retire(rotation, rotation.scheduler.inputOf());
+
+      // Assert
+      expect(keyStatus(keys.previous)).toBe('Active');
+      expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
     });
 
     it('deactivates the previous key that is still AWSPREVIOUS, once, and is a no-op when delivered again', async () => {
@@ -378,6 +468,101 @@ describe('Event: the grace period has ended', () => {
         }),
       ).resolves.toBeUndefined();
       expect(keyStatus(keys.current)).toBe('Active');
+    });
+  });
+
+  describe('Deadline', () => {
+    let rotation: TestRotation;
+    let keys: { previous: string; current: string };
+
+    beforeEach(async () => {
+      rotation = createTestRotation(fake, SECRET, { environment: GRACE });
+      keys = await rotateTwice(rotation);
+    });
+
+    it('changes nothing when an event arrives before its grace period ended, even one that claims an earlier NotBefore (sent straight to the function)', async () => {
+      const event = rotation.scheduler.inputOf();
+      rotation.clock.advance(GRACE_SECONDS * 1_000 - 60_000);
+
+      await retire(rotation, event);
+      await retire(rotation, { ...event, NotBefore: new Date(0).toISOString() });
+
+      expect(keyStatus(keys.previous)).toBe('Active');
+      expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
+      expect(logs.text).toContain('an event sent before its time');
+    });
+
+    it('judges by the grace period the rotation recorded, not by a later setting', async () => {
+      // Arrange: gracePeriod raised to two days after the rotation scheduled its retirement
+      const event = rotation.scheduler.inputOf();
+      const later = createTestRotation(fake, SECRET, {
+        environment: { ...GRACE, [GRACE_PERIOD_SECONDS_ENV]: String(2 * GRACE_SECONDS) },
+      });
+      later.clock.advance(GRACE_SECONDS * 1_000 + 60_000);
+
+      // Act
+      await retire(later, event);
+
+      // Assert
+      expect(keyStatus(keys.previous)).toBe('Inactive');
+    });
+
+    it('never retires earlier than the version creation plus the recorded grace period, rounded up to the second', async () => {
+      // Arrange: the AWSCURRENT version was created at a fraction of a second
+      const created = new Date(Date.parse('2026-11-01T10:00:30Z') + 400);
+      fake.version(SECRET, SECOND).createdDate = created;
+      const event = { ...rotation.scheduler.inputOf(), NotBefore: new Date(0).toISOString() };
+      const end = created.getTime() + GRACE_SECONDS * 1_000;
+      rotation.clock.advance(end - rotation.clock.now() + 100); // past the exact end, before the second
+
+      // Act
+      await retire(rotation, event);
+
+      // Assert: not yet; one second later it retires
+      expect(keyStatus(keys.previous)).toBe('Active');
+      rotation.clock.advance(500);
+      await retire(rotation, event);
+      expect(keyStatus(keys.previous)).toBe('Inactive');
+    });
+
+    describe('Events of the first format (scheduled by an earlier release)', () => {
+      const firstFormat = (): Record<string, unknown> => {
+        const event = { ...(rotation.scheduler.inputOf() as Record<string, unknown>) };
+        delete event.RotationVersionId;
+        delete event.NotBefore;
+        return event;
+      };
+
+      it('retires the key once the AWSCURRENT version, which replaced the event version, is as old as the grace period', async () => {
+        rotation.clock.advance(GRACE_SECONDS * 1_000 + 60_000);
+        await retire(rotation, firstFormat());
+        expect(keyStatus(keys.previous)).toBe('Inactive');
+      });
+
+      it('changes nothing when the AWSCURRENT version did not replace the event version', async () => {
+        const current = fake.version(SECRET, SECOND);
+        current.value = JSON.stringify({
+          ...(JSON.parse(current.value ?? '{}') as object),
+          ReplacesVersionId: THIRD,
+        });
+        rotation.clock.advance(GRACE_SECONDS * 1_000 + 60_000);
+
+        await retire(rotation, firstFormat());
+
+        expect(keyStatus(keys.previous)).toBe('Active');
+        expect(logs.text).toContain(`replaced version ${THIRD}, not version ${FIRST}`);
+      });
+
+      it('rejects an event that carries only one of RotationVersionId and NotBefore', async () => {
+        const before = fake.snapshot();
+        await expect(
+          retire(rotation, { ...firstFormat(), RotationVersionId: SECOND }),
+        ).rejects.toThrow(/field NotBefore must be a UTC time/);
+        await expect(
+          retire(rotation, { ...firstFormat(), NotBefore: '2026-01-01T00:00:00Z' }),
+        ).rejects.toThrow(/field RotationVersionId must be a secret version id/);
+        expect(fake.snapshot()).toEqual(before);
+      });
     });
   });
 });

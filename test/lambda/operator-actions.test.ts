@@ -1,3 +1,4 @@
+import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RotationStateError } from '../../lambda/errors.js';
 import { ROTATION_STEPS } from '../../lambda/event.js';
@@ -240,11 +241,16 @@ describe('Function: createHandler, under operator actions', () => {
       });
       const currentAfterRollback = (): string | undefined => fake.versionWith(SECRET, 'AWSCURRENT');
 
-      // Act / Assert
+      // Act / Assert: the failed move is not retried; the labels read again say why
       await expect(rotation.step('finishSecret', 'token-2')).rejects.toThrow(
-        /InvalidParameterException/,
+        /AWSCURRENT of secret .* moved from version token-1 to initial-version while the step ran .* AWSCURRENT was not moved/,
       );
       expect(currentAfterRollback()).toBe('initial-version');
+      expect(
+        fake.secretsManager
+          .commandCalls(UpdateSecretVersionStageCommand)
+          .filter((call) => call.args[0].input.VersionStage === 'AWSCURRENT'),
+      ).toHaveLength(2); // token-1's promotion and this one attempt
     });
   });
 

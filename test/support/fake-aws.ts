@@ -401,6 +401,7 @@ export class FakeAws {
             VersionId: entry[0],
             SecretString: entry[1].value,
             VersionStages: [...entry[1].stages],
+            CreatedDate: entry[1].createdDate,
           };
         },
       ),
