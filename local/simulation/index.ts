@@ -53,7 +53,9 @@ export {
   AWSCURRENT,
   AWSPENDING,
   AWSPREVIOUS,
+  RESERVED_TAG_PREFIX,
   ROTATION_INCOMPLETE_MESSAGE,
+  type CloudFormationOrigin,
   type RotationRules,
   type SecretState,
   type SecretValue,
@@ -64,5 +66,6 @@ export {
   type AccessKeyView,
   type SecretVersionView,
   type SimulationClientConfig,
+  type SimulatedStack,
   type SimulationOptions,
 } from './simulation.js';

@@ -41,6 +41,7 @@ import { executeScheduler } from './scheduler-api.js';
 import { fireDueSchedules, SchedulerModel, type ScheduleState } from './scheduler.js';
 import { executeSecretsManager } from './secrets-manager-api.js';
 import { SecretsManagerModel, type SecretState } from './secrets-manager.js';
+import type { Tag } from './iam.js';
 import { accessDeniedError, authError, faultError } from './service-errors.js';
 import { verifySignature } from './sigv4.js';
 import { executeSts } from './sts-api.js';
@@ -132,6 +133,26 @@ export interface AccessKeyView {
    */
   readonly lastUsedDate?: number;
 }
+
+/** A CloudFormation stack of the simulated account: what `AWS::StackId` and `AWS::StackName` give. */
+export interface SimulatedStack {
+  readonly stackId: string;
+  readonly stackName: string;
+}
+
+/** A stable UUID-shaped id for a stack name (FNV-1a), so stacks cost no draw of the seeded random. */
+const stackUuid = (stackName: string): string => {
+  let hex = '';
+  for (let round = 0; hex.length < 32; round += 1) {
+    let hash = 0x811c9dc5 ^ round;
+    for (const char of stackName) {
+      hash ^= char.codePointAt(0) ?? 0;
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    hex += hash.toString(16).padStart(8, '0');
+  }
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+};
 
 export interface SecretVersionView {
   readonly versionId: string;
@@ -247,6 +268,30 @@ export class Simulation {
   /** Config for setup and out-of-band changes by tests and the demo. */
   public adminClientConfig(): SimulationClientConfig {
     return this.clientConfig(this.adminRole);
+  }
+
+  // ---- CloudFormation ----
+
+  /** The stack named `stackName` of this account and region (its id is stable per name). */
+  public stack(stackName: string): SimulatedStack {
+    return {
+      stackName,
+      stackId: `arn:aws:cloudformation:${this.region}:${this.accountId}:stack/${stackName}/${stackUuid(stackName)}`,
+    };
+  }
+
+  /**
+   * What CloudFormation does for an `AWS::SecretsManager::Secret` of `stack`: CreateSecret, with
+   * the system tags `aws:cloudformation:stack-id`, `stack-name` and `logical-id` that no caller
+   * of the API can set (the API refuses `aws:` keys). CloudFormation's own call is not one of
+   * the account's principals' requests: it is not in the call log.
+   */
+  public createStackSecret(
+    stack: SimulatedStack,
+    logicalId: string,
+    input: { Name: string; SecretString: string; Description?: string; Tags?: Tag[] },
+  ): SecretState {
+    return this.secretsManager.createSecret(input, { ...stack, logicalId });
   }
 
   // ---- Rotation ----

@@ -97,7 +97,7 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
 
         expect(refused.status).toBe('failed');
         expect(failures(scenario).at(-1)).toMatch(
-          /UserOwnershipError: IAM user bob is owned by secret arn:\S+:secret:bob-access-key-\w+ \(its tag iam-key-rotation:secret\), not by secret arn:\S+:secret:alice-access-key-\w+/,
+          /SecretBindingError: Secret arn:\S+:secret:iam-key-rotation\/alice-\w+ is named after IAM user alice, but its tag iam-key-rotation:user names bob; the name decides, the tag must agree: refusing to touch any key, nothing was changed/,
         );
         expect(scenario.keys(OTHER_USER_NAME)).toEqual(bobKeys);
         expect(checkInvariants(scenario)).toEqual([]);
@@ -119,7 +119,9 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
 
         expect(failures(scenario, CLAIMANT_SECRET_NAME).length).toBeGreaterThan(0);
         for (const failure of failures(scenario, CLAIMANT_SECRET_NAME)) {
-          expect(failure).toMatch(/UserOwnershipError: IAM user bob is owned by secret/);
+          expect(failure).toMatch(
+            /ForeignSecretError: Secret arn:\S+:secret:iam-key-rotation-elsewhere\/bob-\w+ was not created by this function's stack arn:aws:cloudformation:\S+: its tag aws:cloudformation:stack-id is absent/,
+          );
         }
         expect(scenario.keys(OTHER_USER_NAME).map((key) => [key.accessKeyId, key.status])).toEqual([
           [bobCurrent, 'Active'],
