@@ -78,4 +78,8 @@ export const stackSecretStore = (store: SecretStore, stackId: string): SecretSto
   putPendingSecretString: (input) => store.putPendingSecretString(input),
   moveStage: (input) => store.moveStage(input),
   getVersionCreatedDate: (secretId, versionId) => store.getVersionCreatedDate(secretId, versionId),
+  getSecretVersion: (secretId, selector) => store.getSecretVersion(secretId, selector),
+  moveStageOnce: (input) => store.moveStageOnce(input),
+  listVersions: (secretId, options) => store.listVersions(secretId, options),
+  tagSecret: (secretId, key, value) => store.tagSecret(secretId, key, value),
 });

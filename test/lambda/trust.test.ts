@@ -208,6 +208,8 @@ describe('Function: createHandler, the trust check of a retirement', () => {
           SecretId: lookAlike.arn,
           VersionId: 'previous-version-0123456789abcdef01',
           AccessKeyId: key.accessKeyId,
+          RotationVersionId: 'current-version-0123456789abcdef012',
+          NotBefore: new Date(0),
         }),
       ) as unknown,
     );
