@@ -20,11 +20,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromProcess } from '@aws-sdk/credential-provider-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusRow } from '../../cli/commands/status.js';
-import {
-  BINDING_TAG_KEY,
-  CLOUDFORMATION_STACK_ID_TAG_KEY,
-  CURRENT_KEY_TAG_KEY,
-} from '../../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, CURRENT_KEY_TAG_KEY } from '../../lambda/rotation/binding.js';
 import {
   CLI_ENTRY,
   motoCliEnvironment,
@@ -139,29 +135,6 @@ const stagesOf = async (userName: string): Promise<Record<string, string[]>> => 
 };
 const keyIdIn = async (userName: string, stage: string): Promise<string> =>
   String((await given().admin.secretValue(secretOf(userName), stage)).AccessKeyId);
-
-/** The stack's id, as CloudFormation tags the secrets it creates. */
-const STACK_ID = `arn:aws:cloudformation:${REGION}:${MOTO_ACCOUNT_ID}:stack/IamKeyRotation/0a1b2c3d-4e5f-6789-abcd-ef0123456789`;
-
-/**
- * The tags CloudFormation gives every secret of the stack, set by the administrator where the
- * harness did not set them (moto accepts aws: tags from callers; AWS does not).
- */
-const tagAsCloudFormation = async (secretArn: string): Promise<void> => {
-  const { Tags = [] } = await given().admin.secrets.send(
-    new DescribeSecretCommand({ SecretId: secretArn }),
-  );
-  if (Tags.some((tag) => tag.Key === CLOUDFORMATION_STACK_ID_TAG_KEY)) return;
-  await given().admin.secrets.send(
-    new TagResourceCommand({
-      SecretId: secretArn,
-      Tags: [
-        { Key: CLOUDFORMATION_STACK_ID_TAG_KEY, Value: STACK_ID },
-        { Key: 'aws:cloudformation:stack-name', Value: 'IamKeyRotation' },
-      ],
-    }),
-  );
-};
 
 /**
  * The tag iam-key-rotation:current-key as finishSecret records it when AWSCURRENT moves, set by
@@ -354,7 +327,6 @@ beforeAll(async () => {
       operatorKey,
       scratchDir,
     };
-    for (const userName of USERS) await tagAsCloudFormation(deployment.secretOf(userName));
     // The rotation schedules' first rotations, by the deployed function.
     for (const userName of USERS) {
       if (userName !== NEVER_ROTATED) await rotateByAdmin(userName, true);

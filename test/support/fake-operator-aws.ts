@@ -9,7 +9,6 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import type { CliClientConfig, CliDependencies, CliIo } from '../../cli/dependencies.js';
 import { createCliDependencies } from '../../cli/dependencies.js';
-import { CLOUDFORMATION_STACK_ID_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { ACCOUNT, FakeAws, REGION, type FakeSecret } from './fake-aws.js';
 
 /** What DescribeSecret says about a secret's rotation, beyond what the function reads. */
@@ -20,9 +19,6 @@ export interface FakeRotationConfig {
   lastChangedDate?: Date;
   rotationLambdaArn?: string;
 }
-
-/** The id of the stack that created the fake's managed secrets (CloudFormation's tag). */
-export const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/IamKeyRotation/0a1b2c3d-4e5f-6789-abcd-ef0123456789`;
 
 export const FUNCTION_NAME = 'IamKeyRotation-RotationFunction-AbC123';
 export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${FUNCTION_NAME}`;
@@ -86,7 +82,7 @@ export class FakeOperatorAws extends FakeAws {
 
   /**
    * A secret of the stack with rotation configured (schedule dates relative to now), carrying the
-   * tags CloudFormation gives the secrets it creates.
+   * tags CloudFormation gives the secrets it creates (see FakeAws.addSecret).
    */
   public addManagedSecret(
     userName: string,
@@ -97,8 +93,6 @@ export class FakeOperatorAws extends FakeAws {
     const secret = this.addSecret(options.name ?? `iam-key-rotation/${userName}`, userName, {
       ...(options.ownUser === undefined ? {} : { ownUser: options.ownUser }),
     });
-    secret.tags[CLOUDFORMATION_STACK_ID_TAG_KEY] = STACK_ID;
-    secret.tags['aws:cloudformation:stack-name'] ??= 'IamKeyRotation';
     this.rotation.set(secret.name, { rotationLambdaArn: FUNCTION_ARN, ...config });
     return secret;
   }
