@@ -1,22 +1,15 @@
 import { createInterface } from 'node:readline/promises';
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
   SecretsManagerClient,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Clock } from '../lambda/rotation/step-context.js';
-import {
-  IamOperatorAccessKeyStore,
-  type OperatorAccessKeyStore,
-} from './aws/operator-access-key-store.js';
+import type { OperatorAccessKeyStore } from './aws/operator-access-key-store.js';
 import {
   SecretsManagerOperatorStore,
   type OperatorSecretStore,
 } from './aws/operator-secret-store.js';
-import { CloudWatchRotationLogs, type RotationLogReader } from './aws/rotation-logs.js';
+import type { RotationLogReader } from './aws/rotation-logs.js';
 import { roleArnOf } from './partition.js';
 import type { Whereabouts } from './whereabouts.js';
 
@@ -113,6 +106,7 @@ const locator = (
 ): (() => Promise<Whereabouts>) => {
   let answer: Promise<Whereabouts> | undefined;
   const locate = async (): Promise<Whereabouts> => {
+    const { GetCallerIdentityCommand, STSClient } = await import('@aws-sdk/client-sts');
     const sts = new STSClient({ ...(config as object), maxAttempts: 1 });
     try {
       const region = await sts.config.region().catch(() => undefined);
@@ -164,18 +158,76 @@ export const terminalConfirm: Confirm = async (question) => {
   }
 };
 
-/** The only place the command constructs AWS SDK clients. */
+/**
+ * Memoizes an asynchronous load: the first call starts it, later calls share it, and a failed
+ * load is started again by the next call.
+ */
+const loadOnce = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let loading: Promise<T> | undefined;
+  return () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+};
+
+/**
+ * The IAM store, its client loaded and created at its first call: `credential-process` (and
+ * `status` of secrets alone) never loads the IAM client.
+ */
+const lazyIamStore = (config: object): OperatorAccessKeyStore => {
+  const store = loadOnce(async () => {
+    const [{ IAMClient }, { IamOperatorAccessKeyStore }] = await Promise.all([
+      import('@aws-sdk/client-iam'),
+      import('./aws/operator-access-key-store.js'),
+    ]);
+    return new IamOperatorAccessKeyStore(new IAMClient({ ...config }));
+  });
+  return {
+    getUser: async (...args) => (await store()).getUser(...args),
+    getAccessKeyLastUsed: async (...args) => (await store()).getAccessKeyLastUsed(...args),
+    listAccessKeys: async (...args) => (await store()).listAccessKeys(...args),
+    createAccessKey: async (...args) => (await store()).createAccessKey(...args),
+    deactivateAccessKey: async (...args) => (await store()).deactivateAccessKey(...args),
+    deleteAccessKey: async (...args) => (await store()).deleteAccessKey(...args),
+    activateAccessKey: async (...args) => (await store()).activateAccessKey(...args),
+  };
+};
+
+/** The rotation log reader, its Lambda and CloudWatch Logs clients loaded at its first call. */
+const lazyRotationLogs = (config: object): RotationLogReader => {
+  const reader = loadOnce(async () => {
+    const [{ LambdaClient }, { CloudWatchLogsClient }, { CloudWatchRotationLogs }] =
+      await Promise.all([
+        import('@aws-sdk/client-lambda'),
+        import('@aws-sdk/client-cloudwatch-logs'),
+        import('./aws/rotation-logs.js'),
+      ]);
+    return new CloudWatchRotationLogs(
+      new LambdaClient({ ...config }),
+      new CloudWatchLogsClient({ ...config }),
+    );
+  });
+  return {
+    logGroupOf: async (...args) => (await reader()).logGroupOf(...args),
+    eventsContaining: async (...args) => (await reader()).eventsContaining(...args),
+  };
+};
+
+/**
+ * The only place the command constructs AWS SDK clients. The Secrets Manager client, which every
+ * command uses, is created at once; the others when a command first calls them.
+ */
 export const createCliDependencies = (options: CliDependencyOptions = {}): CliDependencies => {
   const config = baseClientConfig(options.clientConfig);
   const secrets = new SecretsManagerOperatorStore(new SecretsManagerClient({ ...config }));
   secrets.locate = locator(config, options.environment ?? process.env);
   return {
     secrets,
-    iam: new IamOperatorAccessKeyStore(new IAMClient({ ...(config as object) })),
-    logs: new CloudWatchRotationLogs(
-      new LambdaClient({ ...(config as object) }),
-      new CloudWatchLogsClient({ ...(config as object) }),
-    ),
+    iam: lazyIamStore(config),
+    logs: lazyRotationLogs(config),
     clock: options.clock ?? systemClock,
     io: options.io ?? processIo(),
     confirm: options.confirm ?? terminalConfirm,
@@ -213,6 +265,7 @@ export const assumeRole = async (
   clientConfig: CliClientConfig,
   role: RoleToAssume,
 ): Promise<AssumedRoleCredentials> => {
+  const { AssumeRoleCommand, STSClient } = await import('@aws-sdk/client-sts');
   const sts = new STSClient({ ...(baseClientConfig(clientConfig) as object) });
   try {
     const roleArn = roleArnOf(role.account, role.roleName, await sts.config.region());

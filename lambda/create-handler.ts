@@ -10,14 +10,16 @@ import {
 } from './event.js';
 import { InvocationMeasurements, publishInvocationMetrics } from './invocation-metrics.js';
 import { RETIRE_OPERATION } from './observability.js';
-import { createSecret } from './rotation/create-secret.js';
-import { retirePreviousKey } from './rotation/retire-previous-key.js';
-import { finishSecret } from './rotation/finish-secret.js';
+import {
+  createSecret,
+  finishSecret,
+  retirePreviousKey,
+  setSecret,
+  testSecret,
+} from './lazy-steps.js';
 import { checkTokenVersion } from './rotation/guard.js';
 import { verifyOwnership } from './rotation/ownership.js';
-import { setSecret } from './rotation/set-secret.js';
 import type { RotationServices, StepContext } from './rotation/step-context.js';
-import { testSecret } from './rotation/test-secret.js';
 import { stackSecretStore, verifyStackSecret } from './rotation/trust.js';
 
 /** The part of the Lambda context the handler uses. */

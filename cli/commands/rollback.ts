@@ -1,3 +1,4 @@
+import { DEFAULT_STEP_TIMEOUT_MS } from '../command-defaults.js';
 import type { AccessKeyMetadata } from '../../lambda/aws/iam-access-key-store.js';
 import {
   AWSCURRENT,
@@ -36,8 +37,7 @@ export interface ChangeOptions {
   readonly stepTimeoutMs?: number;
 }
 
-/** The rotation function's default timeout (lib/key-rotation-function.ts). */
-export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
+export { DEFAULT_STEP_TIMEOUT_MS };
 
 /** A version as `--json` prints it. */
 export interface VersionReport {

@@ -1,3 +1,4 @@
+import { DEFAULT_STUCK_AFTER_MS } from '../command-defaults.js';
 import { BINDING_TAG_KEY } from '../../lambda/rotation/binding.js';
 import type { CliIo } from '../dependencies.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, type ExitCode } from '../errors.js';
@@ -18,8 +19,7 @@ export type { StatusRow, Verdict } from '../status/status-row.js';
 /** The tag CloudFormation puts on every resource of a stack. */
 export const STACK_NAME_TAG_KEY = 'aws:cloudformation:stack-name';
 
-/** The rotation function's timeout unless the stack sets another (lib/key-rotation-function.ts). */
-export const DEFAULT_STUCK_AFTER_MS = 120_000;
+export { DEFAULT_STUCK_AFTER_MS };
 
 export interface StatusOptions {
   /** Secrets by user name, name or ARN; none: every secret tagged `iam-key-rotation:user`. */

@@ -41,7 +41,7 @@ import { MOTO_ACCOUNT_ID } from '../support/moto/moto-server.js';
 import { tagOwner } from '../support/moto/operator-actions.js';
 
 /**
- * The `iam-key-rotation` command as a user runs it (`node cli/iam-key-rotation`, the file of
+ * The `iam-key-rotation` command as a user runs it (`node dist/cli/iam-key-rotation.mjs`, the file of
  * package.json `bin`), against moto over HTTP with request authentication on: the command signs
  * as an operator whose only policy allows the calls the README says it makes, and the rotations
  * it starts are carried out by the bundled rotation function, invoked step by step by the test as
@@ -120,7 +120,7 @@ const given = (): World => {
 const env = (): Record<string, string> =>
   motoCliEnvironment(given().deployment.moto.endpoint, given().operatorKey, given().scratchDir);
 
-/** `node cli/iam-key-rotation <args>`, run from a directory outside the checkout. */
+/** `node dist/cli/iam-key-rotation.mjs <args>`, run from a directory outside the checkout. */
 const cli = (...args: string[]): Promise<CliRun> =>
   runCliProcess(args, env(), { cwd: given().scratchDir });
 
