@@ -5,6 +5,7 @@ import { UserOwnershipError } from '../lambda/errors.js';
 import { verifyOwnership } from '../lambda/rotation/ownership.js';
 import type { CliIo, Confirm } from './dependencies.js';
 import { CliError, UsageError } from './errors.js';
+import { requireManagedSecret } from './secret-ref.js';
 
 /**
  * Asks before a change, as gh does: on a terminal unless `--yes`. Without a terminal and without
@@ -32,8 +33,9 @@ export const confirmChange = async (
 };
 
 /**
- * The check the rotation function makes before it touches a key: the user's
- * `iam-key-rotation:secret` tag names this secret.
+ * The checks the rotation function makes before it touches a key: the secret is one of this
+ * project's (its name `iam-key-rotation/<user>`, its binding tag, CloudFormation's stack-id tag:
+ * checked first, before any IAM call) and the user's `iam-key-rotation:secret` tag names it.
  *
  * @throws CliError naming both secrets (or the missing tag); nothing is changed
  */
@@ -42,6 +44,12 @@ export const requireOwnership = async (
   secret: SecretMetadata,
   userName: string,
 ): Promise<IamUserInfo> => {
+  const boundUser = requireManagedSecret(secret);
+  if (boundUser !== userName) {
+    throw new CliError(
+      `Secret ${secret.arn} rotates IAM user ${boundUser} (its name and tag), not ${userName}; nothing was changed`,
+    );
+  }
   try {
     return await verifyOwnership(iam, secret, userName);
   } catch (error) {

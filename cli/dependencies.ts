@@ -10,6 +10,8 @@ import {
   type OperatorSecretStore,
 } from './aws/operator-secret-store.js';
 import type { RotationLogReader } from './aws/rotation-logs.js';
+import { roleArnOf } from './partition.js';
+import type { Whereabouts } from './whereabouts.js';
 
 export type { Clock } from '../lambda/rotation/step-context.js';
 
@@ -57,11 +59,73 @@ export interface CliDependencyOptions {
   readonly io?: CliIo;
   readonly confirm?: Confirm;
   readonly clock?: Clock;
+  /**
+   * The process environment, read for the profile in use (AWS_PROFILE) in messages.
+   * @default process.env
+   */
+  readonly environment?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A call that hangs (no route, a dead connection) fails instead of blocking the command. */
 const CONNECTION_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * The SDK clients' logger: says nothing. The SDK's credential chain otherwise prints a 9-line
+ * warning on stderr when `--profile` (or AWS_PROFILE) and AWS_ACCESS_KEY_ID are both set (it
+ * writes to the client's logger, or to console.warn when the client has none); stderr is for the
+ * command's own messages, and must stay empty for `credential-process`. The profile wins, as the
+ * command's help says.
+ */
+export const SILENT_LOGGER = {
+  trace: (): void => undefined,
+  debug: (): void => undefined,
+  info: (): void => undefined,
+  warn: (): void => undefined,
+  error: (): void => undefined,
+};
+
+/** The settings every client of the command starts from. */
+const baseClientConfig = (clientConfig: CliClientConfig | undefined) => ({
+  requestHandler: {
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+  },
+  logger: SILENT_LOGGER,
+  ...clientConfig,
+});
+
+/**
+ * Where the clients of `config` look: the region they resolve, the profile, and the account of
+ * the credentials (STS GetCallerIdentity, which needs no permission). Asked once, and only when
+ * a message needs it; what cannot be found is left out.
+ */
+const locator = (
+  config: ReturnType<typeof baseClientConfig>,
+  environment: Readonly<Record<string, string | undefined>>,
+): (() => Promise<Whereabouts>) => {
+  let answer: Promise<Whereabouts> | undefined;
+  const locate = async (): Promise<Whereabouts> => {
+    const { GetCallerIdentityCommand, STSClient } = await import('@aws-sdk/client-sts');
+    const sts = new STSClient({ ...(config as object), maxAttempts: 1 });
+    try {
+      const region = await sts.config.region().catch(() => undefined);
+      const account = await sts
+        .send(new GetCallerIdentityCommand({}))
+        .then((output) => output.Account)
+        .catch(() => undefined);
+      const profile = typeof config.profile === 'string' ? config.profile : environment.AWS_PROFILE;
+      return {
+        ...(region === undefined || region === '' ? {} : { region }),
+        ...(account === undefined ? {} : { account }),
+        ...(profile === undefined || profile === '' ? {} : { profile }),
+      };
+    } finally {
+      sts.destroy();
+    }
+  };
+  return () => (answer ??= locate());
+};
 
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -157,19 +221,15 @@ const lazyRotationLogs = (config: object): RotationLogReader => {
  * command uses, is created at once; the others when a command first calls them.
  */
 export const createCliDependencies = (options: CliDependencyOptions = {}): CliDependencies => {
-  const config = {
-    requestHandler: {
-      connectionTimeout: CONNECTION_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-    },
-    ...options.clientConfig,
-  };
+  const config = baseClientConfig(options.clientConfig);
+  const secrets = new SecretsManagerOperatorStore(
+    new SecretsManagerClient({ ...config }),
+    // For the changes a rollback fences (sent once, then checked): no retry stalled in backoff.
+    new SecretsManagerClient({ ...config, retryStrategy: undefined, maxAttempts: 1 }),
+  );
+  secrets.locate = locator(config, options.environment ?? process.env);
   return {
-    secrets: new SecretsManagerOperatorStore(
-      new SecretsManagerClient({ ...config }),
-      // For the changes a rollback fences (sent once, then checked): no retry stalled in backoff.
-      new SecretsManagerClient({ ...config, retryStrategy: undefined, maxAttempts: 1 }),
-    ),
+    secrets,
     iam: lazyIamStore(config),
     logs: lazyRotationLogs(config),
     clock: options.clock ?? systemClock,
@@ -192,28 +252,33 @@ export interface AssumedRoleCredentials {
   readonly expiration?: Date;
 }
 
+/** A role of another account that `status --role-name` assumes. */
+export interface RoleToAssume {
+  readonly account: string;
+  readonly roleName: string;
+  /** Passed to AssumeRole as `ExternalId` (`--external-id`), when the role's trust asks for one. */
+  readonly externalId?: string;
+}
+
 /**
- * Assumes `roleArn` (STS AssumeRole, signed with the credentials `clientConfig` gives:
- * `--profile`, or the default chain) and returns its temporary credentials.
+ * Assumes `role` (STS AssumeRole, signed with the credentials `clientConfig` gives: `--profile`,
+ * or the default chain) and returns its temporary credentials. The role's ARN takes its
+ * partition from the region the clients use (`arn:aws-cn:` in `cn-north-1`, ...).
  */
 export const assumeRole = async (
   clientConfig: CliClientConfig,
-  roleArn: string,
+  role: RoleToAssume,
 ): Promise<AssumedRoleCredentials> => {
   const { AssumeRoleCommand, STSClient } = await import('@aws-sdk/client-sts');
-  const sts = new STSClient({
-    requestHandler: {
-      connectionTimeout: CONNECTION_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-    },
-    ...(clientConfig as object),
-  });
+  const sts = new STSClient({ ...(baseClientConfig(clientConfig) as object) });
   try {
+    const roleArn = roleArnOf(role.account, role.roleName, await sts.config.region());
     const output = await sts.send(
       new AssumeRoleCommand({
         RoleArn: roleArn,
         RoleSessionName: ASSUMED_ROLE_SESSION_NAME,
         DurationSeconds: ASSUMED_ROLE_SECONDS,
+        ...(role.externalId === undefined ? {} : { ExternalId: role.externalId }),
       }),
     );
     const credentials = output.Credentials;
@@ -235,6 +300,15 @@ export const assumeRole = async (
   }
 };
 
+/** One account (through a role) and region that `status` looks into. */
+export interface DependencyTarget {
+  readonly account?: string;
+  readonly region?: string;
+  /** The role to assume in `account`; required with one. */
+  readonly roleName?: string;
+  readonly externalId?: string;
+}
+
 /**
  * The clients of one account and region for `status --role-name`: for an account, signed with
  * the credentials of `arn:<partition>:iam::<account>:role/<roleName>`, assumed first (so that a
@@ -242,28 +316,27 @@ export const assumeRole = async (
  * {@link createCliDependencies} builds them. `region` overrides the configured region.
  */
 export const createCliDependenciesFor = async (
-  options: CliDependencyOptions & {
-    readonly account?: string;
-    readonly region?: string;
-    readonly roleName: string;
-    readonly partition?: string;
-  },
+  options: CliDependencyOptions & DependencyTarget,
 ): Promise<CliDependencies> => {
   const base: CliClientConfig = {
     ...options.clientConfig,
     ...(options.region === undefined ? {} : { region: options.region }),
   };
+  if (options.account !== undefined && options.roleName === undefined) {
+    throw new Error(`Account ${options.account} is read through a role: no role name was given`);
+  }
   const clientConfig: CliClientConfig =
-    options.account === undefined
+    options.account === undefined || options.roleName === undefined
       ? base
       : {
           ...base,
           // The profile signs the AssumeRole call only; the clients use the role's credentials.
           profile: undefined,
-          credentials: await assumeRole(
-            base,
-            `arn:${options.partition ?? 'aws'}:iam::${options.account}:role/${options.roleName}`,
-          ),
+          credentials: await assumeRole(base, {
+            account: options.account,
+            roleName: options.roleName,
+            ...(options.externalId === undefined ? {} : { externalId: options.externalId }),
+          }),
         };
   return createCliDependencies({ ...options, clientConfig });
 };

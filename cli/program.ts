@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import packageInfo from '../package.json' with { type: 'json' };
 import { registerPlacementCommand } from './commands/placement.js';
 import {
@@ -6,7 +6,7 @@ import {
   DEFAULT_STEP_TIMEOUT_MS,
   DEFAULT_STUCK_AFTER_MS,
 } from './command-defaults.js';
-import type { AccountStatusOptions } from './commands/status-targets.js';
+import type { AccountStatusOptions, TargetAccess } from './commands/status-targets.js';
 import type { CliClientConfig, CliDependencies, CliIo } from './dependencies.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type ExitCode } from './errors.js';
 import { describeFailure } from './failure.js';
@@ -21,7 +21,7 @@ import {
   runStatusAcrossAccountsCommand,
 } from './lazy-commands.js';
 import { AWS_REGION_PATTERN } from '../lambda/rotation/ses-smtp-password.js';
-import { parseDuration } from './format.js';
+import { formatSpan, parseDuration } from './format.js';
 
 /**
  * Set in the environment of `credential-process` while it runs: a profile whose credentials come
@@ -39,7 +39,7 @@ export interface CliRuntime {
    */
   readonly createTargetDependencies?: (
     clientConfig: CliClientConfig,
-    target: { readonly account?: string; readonly region?: string; readonly roleName: string },
+    target: TargetAccess,
   ) => Promise<CliDependencies>;
   /** The process environment (read for, and marked by, `credential-process`). */
   readonly environment: Record<string, string | undefined>;
@@ -63,6 +63,21 @@ const durationOption =
       throw new InvalidArgumentError(`${name}: ${(error as Error).message}`);
     }
   };
+
+/**
+ * A duration option whose help shows its default as a person writes it (`2m`), not in
+ * milliseconds.
+ */
+const durationOptionWithDefault = (
+  flags: string,
+  description: string,
+  defaultMs: number,
+): Option => {
+  const name = flags.split(' ')[0] ?? flags;
+  return new Option(flags, description)
+    .argParser(durationOption(name))
+    .default(defaultMs, formatSpan(defaultMs));
+};
 
 interface GlobalOptions {
   readonly region?: string;
@@ -90,8 +105,19 @@ export const createProgram = (runtime: CliRuntime, run: (code: ExitCode) => void
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // Every command's help lists --region and --profile too (as `aws <command> help` does).
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .allowExcessArguments(false)
+    .hook('preAction', (_program, command) => {
+      const { region } = command.optsWithGlobals<GlobalOptions>();
+      if (region !== undefined && !AWS_REGION_PATTERN.test(region)) {
+        command.error(
+          `error: --region: expected an AWS region name like "eu-west-1", got ${JSON.stringify(region.slice(0, 40))}`,
+          { code: 'iam-key-rotation.invalidRegion', exitCode: EXIT_USAGE },
+        );
+      }
+    })
     .addHelpText(
       'after',
       `
@@ -116,16 +142,21 @@ or a secret that needs attention, 2 usage error.`,
       `only these secrets (${secretHelp}); default: every secret tagged iam-key-rotation:user`,
     )
     .option('--stack <name>', 'only the secrets of this CloudFormation stack')
-    .option(
-      '--stuck-after <duration>',
-      'a rotation pending longer than this is stuck (seconds, or 90s, 5m, 1h)',
-      durationOption('--stuck-after'),
-      DEFAULT_STUCK_AFTER_MS,
+    .addOption(
+      durationOptionWithDefault(
+        '--stuck-after <duration>',
+        'a rotation pending longer than this is stuck (seconds, or 90s, 5m, 1h)',
+        DEFAULT_STUCK_AFTER_MS,
+      ),
     )
     .option('--json', 'print JSON for scripts')
     .option(
       '--role-name <role>',
-      'look into other accounts through arn:aws:iam::<account>:role/<role> (with --account or --config)',
+      "look into other accounts through the role arn:<partition>:iam::<account>:role/<role> (with --account or --config; the partition is the region's)",
+    )
+    .option(
+      '--external-id <id>',
+      "with --role-name: the external id the role's trust policy asks for (AssumeRole ExternalId)",
     )
     .option(
       '--account <id>',
@@ -134,23 +165,29 @@ or a secret that needs attention, 2 usage error.`,
     )
     .option(
       '--config <file>',
-      'with --role-name: the accounts and regions of the users of this iamKeyRotation configuration file',
+      'one row per user of this iamKeyRotation configuration file, each in its account (through --role-name) and region; a user without a secret is a finding',
     )
     .addHelpText(
       'after',
       `
 Verdicts: ok, rotating (a rotation is pending), stuck (pending longer than --stuck-after),
 overdue (the next rotation date has passed), ownership mismatch (the user's tag
-iam-key-rotation:secret is missing or names another secret), old key still used (the
-AWSPREVIOUS key signed a request after the AWSCURRENT key was made), no key yet, current key
-not active, rotation disabled, error. Exit 1 when any secret is neither ok nor rotating.
+iam-key-rotation:secret is missing or names another secret), old key still used (the user's
+previous key signed a request after AWSCURRENT moved), no key yet, current key not active,
+current key unknown (the secret's tag iam-key-rotation:current-key is absent or stale and the
+value may not be read), rotation disabled, missing secret, not managed (not a secret a stack of
+this project created), error. Exit 1 when any secret is neither ok nor rotating.
+
+status reads the current key id from the tag the rotation function sets, with no
+GetSecretValue; only when the tag is absent or stale does it read the AWSCURRENT value.
 
 Examples:
   iam-key-rotation status
   iam-key-rotation status ci-deployer --json
   iam-key-rotation status --stack IamKeyRotation --stuck-after 5m
+  iam-key-rotation status --config users.json
   iam-key-rotation status --role-name IamKeyRotationStatus --account 111111111111 --account 222222222222
-  iam-key-rotation status --role-name IamKeyRotationStatus --config users.json`,
+  iam-key-rotation status --role-name IamKeyRotationStatus --external-id ops-status --config users.json`,
     )
     .action(
       async (
@@ -166,6 +203,7 @@ Examples:
         }
         if (
           options.roleName !== undefined ||
+          options.externalId !== undefined ||
           options.account !== undefined ||
           options.config !== undefined
         ) {
@@ -207,11 +245,12 @@ Examples:
       '--wait',
       "follow the rotation: each step as it completes, with the function's log lines when readable",
     )
-    .option(
-      '--timeout <duration>',
-      'with --wait, give up waiting after this long (seconds, or 90s, 5m)',
-      durationOption('--timeout'),
-      DEFAULT_ROTATE_TIMEOUT_MS,
+    .addOption(
+      durationOptionWithDefault(
+        '--timeout <duration>',
+        'with --wait, give up waiting after this long (seconds, or 90s, 5m)',
+        DEFAULT_ROTATE_TIMEOUT_MS,
+      ),
     )
     .option('--json', 'print the outcome as JSON')
     .addHelpText(
@@ -247,11 +286,12 @@ Examples:
     .argument('<secret>', secretHelp)
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print the state before and after as JSON')
-    .option(
-      '--step-timeout <duration>',
-      "the rotation function's timeout: wait this long after stopping a rotation in flight, and after the change before verifying it (seconds, or 90s, 2m)",
-      durationOption('--step-timeout'),
-      DEFAULT_STEP_TIMEOUT_MS,
+    .addOption(
+      durationOptionWithDefault(
+        '--step-timeout <duration>',
+        "the rotation function's timeout: wait this long after stopping a rotation in flight, and after the change before verifying it (seconds, or 90s, 2m)",
+        DEFAULT_STEP_TIMEOUT_MS,
+      ),
     )
     .addHelpText(
       'after',
@@ -338,10 +378,21 @@ Example:
     .addHelpText(
       'after',
       `
-Prints {"Version":1,"AccessKeyId":...,"SecretAccessKey":...} on stdout and nothing on stderr.
-In ~/.aws/config, with the path of this checkout and a profile that may read the secret:
+Prints {"Version":1,"AccessKeyId":...,"SecretAccessKey":...} on stdout and nothing on stderr,
+only from a secret this project manages: named iam-key-rotation/<user>, tagged
+iam-key-rotation:user=<user> and aws:cloudformation:stack-id (a stack created it), whose value
+names the same UserName. Otherwise it exits 1 with nothing on stdout and one line on stderr.
+
+The credentials it reads with need no IAM permission, only (and kms:Decrypt with a
+customer-managed key):
+  {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+    "Resource": "arn:<partition>:secretsmanager:<region>:<account>:secret:iam-key-rotation/ci-deployer-*"}]}
+
+In ~/.aws/config, with the command installed on the PATH and a profile that may read the secret:
   [profile ci-deployer]
-  credential_process = /path/to/iam-key-rotation/dist/cli/iam-key-rotation.mjs credential-process ci-deployer --profile secrets-reader`,
+  credential_process = iam-key-rotation credential-process ci-deployer --profile secrets-reader
+(or the built command's absolute path: /path/to/iam-key-rotation/dist/cli/iam-key-rotation.mjs).`,
     )
     .action(async (secret: string, _options: unknown, command: Command) => {
       if (runtime.environment[CREDENTIAL_PROCESS_GUARD] !== undefined) {
@@ -361,13 +412,17 @@ In ~/.aws/config, with the path of this checkout and a profile that may read the
     .addHelpText(
       'after',
       `
-Reads one secret access key on standard input and prints its SES SMTP password for the region
-of --region (required; AWS's algorithm, the one rotation uses for SmtpPasswords). The SMTP user
-name is the key's access key id. Nothing is printed on stderr on success; no AWS call is made.
-Exit 1 when standard input is empty, 2 when --region is missing or not a region name.
+Reads on standard input either one secret access key (40 characters) or a SecretString of
+this project ({"UserName":...,"AccessKeyId":...,"SecretAccessKey":...}, also as the SecretString
+field of "aws secretsmanager get-secret-value" output), and prints the key's SES SMTP password
+for the region of --region (required; AWS's algorithm, the one rotation uses for SmtpPasswords).
+The SMTP user name is the key's access key id. Nothing is printed on stderr on success; no AWS
+call is made. Exit 2 when --region is missing or not a region name, or the input is anything
+else (the input is never quoted).
 
-Example:
-  iam-key-rotation smtp-password --region eu-west-1 < secret-access-key.txt`,
+Examples:
+  iam-key-rotation smtp-password --region eu-west-1 < secret-access-key.txt
+  aws secretsmanager get-secret-value --secret-id iam-key-rotation/ci-deployer | iam-key-rotation smtp-password --region eu-west-1`,
     )
     .action(async (_options: unknown, command: Command) => {
       const { region } = command.optsWithGlobals<GlobalOptions>();
@@ -389,6 +444,8 @@ Example:
   return program;
 };
 
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
+
 const USAGE_DONE = new Set(['commander.helpDisplayed', 'commander.version']);
 
 /** Runs the command line `argv` (without `node` and the script); returns the exit code. */
@@ -406,11 +463,12 @@ export const runCli = async (argv: readonly string[], runtime: CliRuntime): Prom
       // including help shown because no command was given.
       return USAGE_DONE.has(error.code) ? EXIT_OK : EXIT_USAGE;
     }
+    // One line each: a credential_process reader shows stderr as is, and logs keep lines whole.
     if (error instanceof CliError) {
-      runtime.io.stderr(`${error.message}\n`);
+      runtime.io.stderr(`${oneLine(error.message)}\n`);
       return error.exitCode;
     }
-    runtime.io.stderr(`Failed: ${describeFailure(error)}\n`);
+    runtime.io.stderr(`Failed: ${oneLine(describeFailure(error))}\n`);
     return EXIT_FAILURE;
   }
 };

@@ -12,6 +12,7 @@ import {
   type SecretStore,
   type SecretVersionInfo,
 } from '../../lambda/aws/secrets-manager-secret-store.js';
+import type { Whereabouts } from '../whereabouts.js';
 
 export type { SecretVersionInfo } from '../../lambda/aws/secrets-manager-secret-store.js';
 
@@ -19,6 +20,8 @@ export type { SecretVersionInfo } from '../../lambda/aws/secrets-manager-secret-
 export interface SecretDescription extends SecretMetadata {
   readonly lastRotatedDate?: Date;
   readonly nextRotationDate?: Date;
+  /** When anything about the secret last changed (a value, a staging label, a tag). */
+  readonly lastChangedDate?: Date;
   /** The rotation function, when rotation was ever configured. */
   readonly rotationLambdaArn?: string;
 }
@@ -42,6 +45,8 @@ export interface OperatorSecretStore extends SecretStore {
   }): Promise<void>;
   /** RotateSecret with the secret's own configuration; returns the new version's id. */
   rotateSecret(secretId: string): Promise<string>;
+  /** The region, account and profile the store's client uses (for messages). */
+  whereabouts(): Promise<Whereabouts>;
 }
 
 const toDescription = (
@@ -65,6 +70,7 @@ const toDescription = (
     tags,
     ...(output.LastRotatedDate === undefined ? {} : { lastRotatedDate: output.LastRotatedDate }),
     ...(output.NextRotationDate === undefined ? {} : { nextRotationDate: output.NextRotationDate }),
+    ...(output.LastChangedDate === undefined ? {} : { lastChangedDate: output.LastChangedDate }),
     ...(output.RotationLambdaARN === undefined || output.RotationLambdaARN === ''
       ? {}
       : { rotationLambdaArn: output.RotationLambdaARN }),
@@ -79,6 +85,13 @@ export class SecretsManagerOperatorStore
   extends SecretsManagerSecretStore
   implements OperatorSecretStore
 {
+  /**
+   * Tells where the client looks (region, account, profile), for messages; createCliDependencies
+   * sets it.
+   * @default - nothing known
+   */
+  public locate: () => Promise<Whereabouts> = () => Promise.resolve({});
+
   public constructor(
     private readonly secretsManager: SecretsManagerClient,
     singleAttempt: SecretsManagerClient = secretsManager,
@@ -100,6 +113,10 @@ export class SecretsManagerOperatorStore
         VersionStages: [input.versionStage],
       }),
     );
+  }
+
+  public whereabouts(): Promise<Whereabouts> {
+    return this.locate();
   }
 
   public async describe(secretId: string): Promise<SecretDescription> {

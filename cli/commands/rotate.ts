@@ -5,7 +5,9 @@ import {
   AWSPENDING,
   AWSPREVIOUS,
 } from '../../lambda/aws/secrets-manager-secret-store.js';
+import type { AccessKeyStore } from '../../lambda/aws/iam-access-key-store.js';
 import type { OperatorSecretStore, SecretDescription } from '../aws/operator-secret-store.js';
+import { requireOwnership } from '../confirmation.js';
 import {
   functionNameOf,
   type RotationLogEvent,
@@ -37,6 +39,8 @@ export interface RotateOptions {
 
 export interface RotateDependencies {
   readonly secrets: OperatorSecretStore;
+  /** Reads the user's ownership tag (iam:GetUser) before RotateSecret. */
+  readonly iam: AccessKeyStore;
   readonly logs: RotationLogReader;
   readonly clock: Clock;
   readonly io: CliIo;
@@ -288,6 +292,8 @@ export const runRotate = async (
   const { io, clock, secrets } = deps;
   const managed = await describeManagedSecret(secrets, options.secret);
   const { description: secret, reference, userName } = managed;
+  // The function would refuse every step: say so before starting a rotation bound to fail.
+  await requireOwnership(deps.iam, secret, userName);
   const incomplete = pendingVersionIds(secret);
   if (incomplete.length > 0) throw new CliError(incompleteRotationMessage(managed, incomplete));
   if (secret.rotationLambdaArn === undefined) {

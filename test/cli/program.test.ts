@@ -1,3 +1,4 @@
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CliClientConfig } from '../../cli/dependencies.js';
 import { CREDENTIAL_PROCESS_GUARD, runCli } from '../../cli/program.js';
@@ -25,7 +26,7 @@ const run = async (
     environment,
     createDependencies: (clientConfig) => {
       configs.push(clientConfig);
-      return fake.dependencies(io);
+      return fake.dependencies(io, undefined, clientConfig);
     },
   });
   return { code, io, configs };
@@ -72,15 +73,78 @@ describe('Function: runCli', () => {
     expect(configs).toEqual([{ region: 'eu-west-1', profile: 'ops' }]);
   });
 
-  it('prints a command failure on stderr with exit 1', async () => {
+  it('prints a command failure on stderr with exit 1, naming the region, account and profile', async () => {
+    // Arrange
+    fake.sts.on(GetCallerIdentityCommand).resolves({ Account: '123456789012' });
+
     // Act
-    const { code, io } = await run(['rollback', 'nobody', '--yes']);
+    const { code, io } = await run(['--profile', 'ops', 'rollback', 'nobody', '--yes']);
 
     // Assert
     expect(code).toBe(1);
     expect(io.err).toBe(
-      'No secret iam-key-rotation/nobody or nobody was found (named by user name or secret name, in the region the AWS SDK uses). List the managed secrets with: iam-key-rotation status\n',
+      'No secret iam-key-rotation/nobody was found in region eu-west-1, account 123456789012, profile ops (a secret is named by its user name, its name or its ARN). Check --region and --profile, or list the managed secrets with: iam-key-rotation status\n',
     );
+  });
+
+  it('names the region, account and profile when status finds no secret', async () => {
+    // Arrange
+    fake.sts.on(GetCallerIdentityCommand).resolves({ Account: '123456789012' });
+
+    // Act
+    const { code, io } = await run(['status', '--profile', 'ops']);
+
+    // Assert
+    expect(code).toBe(0);
+    expect(io.err).toContain(
+      'were found in region eu-west-1, account 123456789012, profile ops. Check --region and --profile.',
+    );
+  });
+
+  it.each([
+    ['status', '--stuck-after <duration>', '2m'],
+    ['rotate', '--timeout <duration>', '5m'],
+    ['rollback', '--step-timeout <duration>', '2m'],
+  ])(
+    'shows the default of a duration of %s as a person writes it',
+    async (command, flag, shown) => {
+      // Act
+      const { io } = await run([command, '--help']);
+
+      // Assert
+      const line = io.out.split('\n').find((candidate) => candidate.includes(flag)) ?? '';
+      const described = io.out.slice(io.out.indexOf(flag), io.out.indexOf(flag) + 400);
+      expect(line).not.toBe('');
+      expect(described).toContain(`(default: ${shown})`);
+      expect(io.out).not.toMatch(/default: \d{4,}/);
+    },
+  );
+
+  it.each([...COMMANDS, 'smtp-password'])(
+    'lists the global options --region and --profile in the help of %s',
+    async (command) => {
+      // Act
+      const { io } = await run([command, '--help']);
+
+      // Assert
+      expect(io.out).toContain('Global Options:');
+      expect(io.out).toMatch(/--region <region>/);
+      expect(io.out).toMatch(/--profile <name>/);
+    },
+  );
+
+  it.each([
+    [['--region', 'Ireland', 'status']],
+    [['status', '--region', 'eu_west_1']],
+    [['rotate', 'alice', '--region', 'EU']],
+  ])('exits 2 on a region that is not a region name: %j', async (argv) => {
+    // Act
+    const { code, io } = await run(argv);
+
+    // Assert
+    expect(code).toBe(2);
+    expect(io.err).toContain('error: --region: expected an AWS region name like "eu-west-1"');
+    expect(io.out).toBe('');
   });
 
   it('refuses a credential-process started by itself, and marks its own environment', async () => {

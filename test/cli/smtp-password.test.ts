@@ -71,29 +71,72 @@ describe('Command: smtp-password', () => {
     );
   });
 
-  it('fails (exit 1) with a clear error when stdin is empty', async () => {
-    const run = await runCliProcess(['smtp-password', '--region', 'eu-west-1'], environment, {
-      input: '\n',
+  it('reads the key from a SecretString of this project, and from get-secret-value output', async () => {
+    // Arrange
+    const secretString = JSON.stringify({
+      UserName: 'ses-sender',
+      AccessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+      SecretAccessKey: SECRET,
+    });
+    const getSecretValueOutput = JSON.stringify({
+      ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/ses-sender-AbCdEf',
+      Name: 'iam-key-rotation/ses-sender',
+      SecretString: secretString,
+      VersionStages: ['AWSCURRENT'],
     });
 
-    expect(run).toEqual({
-      code: 1,
-      stdout: '',
-      stderr:
-        'smtp-password: no secret access key on standard input; pipe it in, e.g. from a file: iam-key-rotation smtp-password --region eu-west-1 < secret-access-key.txt\n',
-    });
+    // Act
+    const runs = await Promise.all(
+      [secretString, `${getSecretValueOutput}\n`].map((input) =>
+        runCliProcess(['smtp-password', '--region', 'eu-west-1'], environment, { input }),
+      ),
+    );
+
+    // Assert
+    for (const run of runs) {
+      expect(run).toEqual({
+        code: 0,
+        stdout: 'BMW5RDrXmmVs0lV7GpI4oLkHXpZ4stDsk6q91z1g38Pk\n',
+        stderr: '',
+      });
+    }
   });
 
-  it('fails (exit 1) without quoting the input when it holds more than one word', async () => {
-    const run = await runCliProcess(['smtp-password', '--region', 'eu-west-1'], environment, {
-      input: `${SECRET} ${SECRET}\n`,
-    });
+  it.each([
+    ['empty', '\n', 'nothing on standard input'],
+    [
+      'two keys',
+      `${SECRET} ${SECRET}\n`,
+      'is not a secret access key (81 characters, more than one word)',
+    ],
+    ['a word', 'hunter2\n', 'is not a secret access key (7 characters)'],
+    [
+      'a key one character short',
+      `${SECRET.slice(1)}\n`,
+      'is not a secret access key (39 characters)',
+    ],
+    ['JSON that is not a SecretString', '{"password":"wJalrXUtnFEMI"}', 'field UserName must be'],
+    [
+      'a SecretString without a key yet',
+      '{"UserName":"ses-sender"}',
+      'holds no access key ({"UserName"} only',
+    ],
+    ['broken JSON', `{"SecretAccessKey":"${SECRET}"`, 'standard input is not valid JSON'],
+  ])(
+    'fails with a usage error (exit 2) on %s, saying what it expected without quoting the input',
+    async (_case, input, reason) => {
+      const run = await runCliProcess(['smtp-password', '--region', 'eu-west-1'], environment, {
+        input,
+      });
 
-    expect(run.code).toBe(1);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toContain('standard input holds more than one word');
-    expect(run.stderr).not.toContain(SECRET);
-  });
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(reason);
+      expect(run.stderr).toContain('expected one secret access key (40 characters)');
+      expect(run.stderr).not.toContain(SECRET.slice(0, 20));
+      expect(run.stderr).not.toContain('hunter2');
+    },
+  );
 
   it('explains itself with --help (exit 0)', async () => {
     const run = await runCliProcess(['smtp-password', '--help'], environment);

@@ -10,9 +10,11 @@ import {
   createCliDependenciesFor,
   type CliClientConfig,
 } from '../../cli/dependencies.js';
+import { roleArnOf } from '../../cli/partition.js';
 import { runCli } from '../../cli/program.js';
 import { CapturedIo, FakeOperatorAws } from '../support/fake-operator-aws.js';
 import { REGION } from '../support/fake-aws.js';
+import { CURRENT_KEY_TAG_KEY } from '../../lambda/rotation/binding.js';
 
 const DAY = 86_400_000;
 let fake: FakeOperatorAws;
@@ -39,7 +41,7 @@ const credentialsOf = (account: string) => ({
 /** STS: AssumeRole answers for the roles of `accounts`, and denies any other. */
 const stsAssuming = (accounts: readonly string[]): void => {
   fake.sts.on(AssumeRoleCommand).callsFake((input: { RoleArn: string }) => {
-    const account = /^arn:aws:iam::(\d{12}):role\//.exec(input.RoleArn)?.[1] ?? '';
+    const account = /^arn:aws[a-z-]*:iam::(\d{12}):role\//.exec(input.RoleArn)?.[1] ?? '';
     if (!accounts.includes(account)) {
       const error = new Error(
         `User: arn:aws:iam::999999999999:user/operator is not authorized to perform: sts:AssumeRole on resource: ${input.RoleArn}`,
@@ -89,6 +91,18 @@ const healthySecret = (userName: string): void => {
   });
   pending.stages = new Set(['AWSCURRENT']);
   fake.version(secret.name, 'initial-version').stages = new Set(['AWSPREVIOUS']);
+  secret.tags[CURRENT_KEY_TAG_KEY] = `${userName}-version-2:${key.accessKeyId}`;
+};
+
+/** A configuration file of `users` in a fresh directory; returns its path. */
+const configFile = (users: readonly Record<string, string>[]): string => {
+  directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-status-'));
+  const file = path.join(directory, 'users.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ users: users.map((user) => ({ schedule: 'rate(30 days)', ...user })) }),
+  );
+  return file;
 };
 
 describe('Command: status --role-name', () => {
@@ -171,14 +185,143 @@ describe('Command: status --role-name', () => {
     expect(io.err).toContain(
       '333333333333 eu-west-1: error: cannot read the secrets through role arn:aws:iam::333333333333:role/IamKeyRotationStatus: AccessDenied:',
     );
-    expect(io.err).toContain('trusts your identity (sts:AssumeRole)');
+    expect(io.err).toContain(
+      'trusts your identity (sts:AssumeRole, with --external-id if its trust asks for one)',
+    );
+  });
+
+  it('passes --external-id to AssumeRole and takes the partition of the role ARN from the region', async () => {
+    // Arrange
+    healthySecret('alice');
+    stsAssuming(['111111111111']);
+
+    // Act
+    const { code } = await run([
+      '--region',
+      'cn-north-1',
+      'status',
+      '--role-name',
+      'IamKeyRotationStatus',
+      '--external-id',
+      'ops-status-7f3a',
+      '--account',
+      '111111111111',
+    ]);
+
+    // Assert
+    expect(code).toBe(0);
+    expect(fake.sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        RoleArn: 'arn:aws-cn:iam::111111111111:role/IamKeyRotationStatus',
+        RoleSessionName: ASSUMED_ROLE_SESSION_NAME,
+        DurationSeconds: 900,
+        ExternalId: 'ops-status-7f3a',
+      },
+    ]);
   });
 
   it.each([
-    [['--account', '111111111111'], '--account and --config need --role-name <role>'],
+    ['cn-northwest-1', 'aws-cn'],
+    ['us-gov-west-1', 'aws-us-gov'],
+    ['us-iso-east-1', 'aws-iso'],
+    ['us-isob-east-1', 'aws-iso-b'],
+    ['eu-west-1', 'aws'],
+  ])('builds role ARNs in %s in partition %s', (region, partition) => {
+    expect(roleArnOf('111111111111', 'Reader', region)).toBe(
+      `arn:${partition}:iam::111111111111:role/Reader`,
+    );
+  });
+
+  describe('--config', () => {
+    it('has one row per configured user; a user without a secret is a finding (exit 1) and is listed', async () => {
+      // Arrange: alice and carol deployed, bob configured but never deployed
+      healthySecret('alice');
+      healthySecret('carol');
+      const file = configFile([{ userName: 'alice' }, { userName: 'bob' }, { userName: 'carol' }]);
+
+      // Act
+      const { code, io } = await run(['--region', REGION, 'status', '--config', file]);
+
+      // Assert
+      expect(code).toBe(1);
+      const lines = io.out.trimEnd().split('\n');
+      expect(lines.slice(1).map((line) => line.split(/\s+/)[2])).toEqual(['alice', 'bob', 'carol']);
+      expect(lines[2]).toMatch(/bob\s.*missing secret$/);
+      expect(io.err).toContain(
+        '(current) eu-west-1: bob: missing secret: No secret iam-key-rotation/bob was found in region eu-west-1',
+      );
+      expect(fake.sts.commandCalls(AssumeRoleCommand)).toEqual([]);
+    });
+
+    it('lists only the configured users, not other managed secrets of the account', async () => {
+      // Arrange
+      healthySecret('alice');
+      healthySecret('zoe');
+      const file = configFile([{ userName: 'alice' }]);
+
+      // Act
+      const { code, io } = await run(['--region', REGION, 'status', '--config', file, '--json']);
+
+      // Assert
+      expect(code).toBe(0);
+      const json = JSON.parse(io.out) as { secrets: { userName: string }[] };
+      expect(json.secrets.map((row) => row.userName)).toEqual(['alice']);
+    });
+
+    it('gives every user of an account it cannot read an error row', async () => {
+      // Arrange
+      stsAssuming([]);
+      const file = configFile([
+        { userName: 'alice', account: '333333333333', region: 'eu-west-1' },
+        { userName: 'bob', account: '333333333333', region: 'eu-west-1' },
+      ]);
+
+      // Act
+      const { code, io } = await run(['status', '--config', file, '--role-name', 'Reader']);
+
+      // Assert
+      expect(code).toBe(1);
+      expect(
+        io.out
+          .trimEnd()
+          .split('\n')
+          .slice(1)
+          .map((line) => line.split(/\s+/)[2]),
+      ).toEqual(['alice', 'bob']);
+      expect(io.err).toContain(
+        'cannot read the secrets through role arn:aws:iam::333333333333:role/Reader',
+      );
+    });
+
+    it('fails with a usage error when a user has an account and --role-name is missing', async () => {
+      // Arrange
+      const file = configFile([{ userName: 'alice', account: '333333333333' }]);
+
+      // Act
+      const { code, io } = await run(['status', '--config', file]);
+
+      // Assert
+      expect(code).toBe(2);
+      expect(io.err).toContain('account 333333333333 is read through a role: add --role-name');
+    });
+  });
+
+  it.each([
+    [
+      ['--account', '111111111111'],
+      'account 111111111111 is read through a role: add --role-name <role>',
+    ],
     [
       ['--role-name', 'Reader'],
-      '--role-name needs either --account <id> (repeat for several) or --config <file>, got neither',
+      '--role-name needs the accounts to look into: --account <id> (repeat for several) or --config <file>',
+    ],
+    [
+      ['--external-id', 'ops-status', '--account', '111111111111'],
+      '--external-id is passed to the role of --role-name: add --role-name <role>',
+    ],
+    [
+      ['--role-name', 'Reader', '--external-id', 'x', '--account', '111111111111'],
+      '--external-id: expected 2-1224 characters',
     ],
     [
       ['--role-name', 'Reader', '--account', '12345'],
@@ -197,7 +340,7 @@ describe('Command: status --role-name', () => {
 });
 
 describe('Function: statusTargetsOfConfig', () => {
-  it('reads each account and region of the users once, in order', async () => {
+  it('reads each account and region of the users once, in order, with their users', async () => {
     // Arrange
     directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-status-'));
     const file = path.join(directory, 'users.json');
@@ -228,9 +371,9 @@ describe('Function: statusTargetsOfConfig', () => {
 
     // Assert
     expect(targets).toEqual([
-      {},
-      { account: '111111111111', region: 'eu-west-1' },
-      { account: '222222222222' },
+      { users: ['a'] },
+      { account: '111111111111', region: 'eu-west-1', users: ['b', 'c'] },
+      { account: '222222222222', users: ['d'] },
     ]);
   });
 

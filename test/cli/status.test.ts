@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { renderStatus, runStatus, type StatusRow } from '../../cli/commands/status.js';
-import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { parseCurrentKeyTag } from '../../cli/status/current-key.js';
+import { CURRENT_KEY_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { CapturedIo, FakeOperatorAws } from '../support/fake-operator-aws.js';
 
 const DAY = 86_400_000;
@@ -14,23 +16,42 @@ afterEach(() => {
   fake.restore();
 });
 
-/** A secret after one rotation: AWSCURRENT holds a key, AWSPREVIOUS the initial value. */
-const rotatedSecret = (userName: string, options: { nextInDays?: number } = {}): string => {
-  const secret = fake.addManagedSecret(userName, {
-    lastRotatedDate: new Date(fake.now() - DAY),
-    nextRotationDate: new Date(fake.now() + (options.nextInDays ?? 29) * DAY),
-  });
+/**
+ * A rotation of `userName`'s secret done as the function does it: a new key in a new version
+ * that becomes AWSCURRENT (the one before becomes AWSPREVIOUS), the tag
+ * iam-key-rotation:current-key recording it (unless `tag` is false). Returns the new key's id.
+ */
+const rotate = (userName: string, versionId: string, options: { tag?: boolean } = {}): string => {
+  const name = `iam-key-rotation/${userName}`;
   const key = fake.addKey(userName);
-  fake.startRotation(secret.name, `${userName}-version-2`);
-  const pending = fake.version(secret.name, `${userName}-version-2`);
-  pending.value = JSON.stringify({
+  fake.startRotation(name, versionId);
+  const version = fake.version(name, versionId);
+  version.value = JSON.stringify({
     UserName: userName,
     AccessKeyId: key.accessKeyId,
     SecretAccessKey: key.secretAccessKey,
   });
-  pending.stages = new Set(['AWSCURRENT']);
-  fake.version(secret.name, 'initial-version').stages = new Set(['AWSPREVIOUS']);
+  for (const other of fake.secret(name).versions.values()) {
+    if (other.stages.has('AWSPREVIOUS')) other.stages.delete('AWSPREVIOUS');
+    if (other.stages.has('AWSCURRENT')) other.stages = new Set(['AWSPREVIOUS']);
+  }
+  version.stages = new Set(['AWSCURRENT']);
+  if (options.tag !== false) {
+    fake.secret(name).tags[CURRENT_KEY_TAG_KEY] = `${versionId}:${key.accessKeyId}`;
+  }
   return key.accessKeyId;
+};
+
+/** A secret after one rotation: AWSCURRENT holds a key, AWSPREVIOUS the initial value. */
+const rotatedSecret = (
+  userName: string,
+  options: { nextInDays?: number; tag?: boolean } = {},
+): string => {
+  fake.addManagedSecret(userName, {
+    lastRotatedDate: new Date(fake.now() - DAY),
+    nextRotationDate: new Date(fake.now() + (options.nextInDays ?? 29) * DAY),
+  });
+  return rotate(userName, `${userName}-version-2`, options);
 };
 
 const rowOf = (rows: readonly StatusRow[], userName: string): StatusRow => {
@@ -64,6 +85,8 @@ describe('Command: status', () => {
         notes: [],
       });
       expect(row.previousKey).toBeUndefined();
+      expect(row.currentKeySource).toBe('tag');
+      expect(fake.secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(0);
       expect(report.needsAttention).toBe(false);
       expect(report.table).toMatch(
         /^USER\s+CURRENT KEY\s+AGE\s+LAST USED\s+PREVIOUS KEY\s+ROTATED\s+NEXT\s+VERDICT\n/,
@@ -137,24 +160,15 @@ describe('Command: status', () => {
       expect(report.needsAttention).toBe(true);
     });
 
-    it('says old key still used when the AWSPREVIOUS key signed after the AWSCURRENT key was made', async () => {
-      // Arrange: a second rotation, then the old key signs a request
+    it('says old key still used when the previous key signed after AWSCURRENT moved, beyond one rotation', async () => {
+      // Arrange: a second rotation, then the old key signs a request 3 minutes later
       const oldKeyId = rotatedSecret('alice');
-      const newKey = fake.addKey('alice');
-      fake.version('iam-key-rotation/alice', 'initial-version').stages = new Set();
-      fake.version('iam-key-rotation/alice', 'alice-version-2').stages = new Set(['AWSPREVIOUS']);
-      fake.startRotation('iam-key-rotation/alice', 'alice-version-3');
-      const third = fake.version('iam-key-rotation/alice', 'alice-version-3');
-      third.value = JSON.stringify({
-        UserName: 'alice',
-        AccessKeyId: newKey.accessKeyId,
-        SecretAccessKey: newKey.secretAccessKey,
-      });
-      third.stages = new Set(['AWSCURRENT']);
+      fake.tick(DAY);
+      const newKeyId = rotate('alice', 'alice-version-3');
       const oldKey = fake.userKeys('alice').find((key) => key.accessKeyId === oldKeyId);
       if (oldKey === undefined) throw new Error('old key missing');
       oldKey.status = 'Inactive';
-      oldKey.lastUsedDate = fake.tick(60_000);
+      oldKey.lastUsedDate = fake.tick(180_000);
 
       // Act
       const report = await renderStatus(fake.dependencies(new CapturedIo()));
@@ -168,9 +182,92 @@ describe('Command: status', () => {
         lastUsed: { serviceName: 'sts' },
       });
       expect(report.notes[0]).toContain(
-        `the AWSPREVIOUS access key ${oldKeyId} (Inactive) signed a request 0s ago, sts eu-west-1`,
+        `the previous access key ${oldKeyId} (Inactive) signed a request 0s ago, sts eu-west-1, after AWSCURRENT moved to access key ${newKeyId} (3m ago)`,
       );
       expect(report.table).toContain(`${oldKeyId} Inactive`);
+    });
+
+    it('does not count a use of the previous key during the rotation itself (before finishSecret)', async () => {
+      // Arrange
+      const oldKeyId = rotatedSecret('alice');
+      fake.tick(DAY);
+      rotate('alice', 'alice-version-3');
+      const oldKey = fake.userKeys('alice').find((key) => key.accessKeyId === oldKeyId);
+      if (oldKey === undefined) throw new Error('old key missing');
+      oldKey.lastUsedDate = fake.tick(30_000);
+
+      // Act
+      const report = await renderStatus(fake.dependencies(new CapturedIo()));
+
+      // Assert
+      expect(rowOf(report.rows, 'alice').verdicts).toEqual(['ok']);
+    });
+
+    describe('after a rollback', () => {
+      /** Two rotations (keys A then B), B used until the rollback an hour later. */
+      const twoRotations = (): { keyA: string; keyB: string } => {
+        const keyA = rotatedSecret('alice');
+        fake.tick(DAY);
+        const keyB = rotate('alice', 'alice-version-3');
+        const used = fake.userKeys('alice').find((key) => key.accessKeyId === keyB);
+        if (used === undefined) throw new Error('key B missing');
+        used.lastUsedDate = fake.tick(3_600_000);
+        fake.tick(1_000);
+        return { keyA, keyB };
+      };
+
+      it('does not report the key rolled back from, used before the rollback, when the rollback put A as a new version', async () => {
+        // Arrange: a rollback that puts A's value as a new AWSCURRENT version
+        const { keyA, keyB } = twoRotations();
+        const name = 'iam-key-rotation/alice';
+        const keyAPair = fake.userKeys('alice').find((key) => key.accessKeyId === keyA);
+        fake.startRotation(name, 'alice-rollback');
+        const rollback = fake.version(name, 'alice-rollback');
+        rollback.value = JSON.stringify({
+          UserName: 'alice',
+          AccessKeyId: keyA,
+          SecretAccessKey: keyAPair?.secretAccessKey,
+        });
+        fake.version(name, 'alice-version-2').stages = new Set();
+        fake.version(name, 'alice-version-3').stages = new Set(['AWSPREVIOUS']);
+        rollback.stages = new Set(['AWSCURRENT']);
+        fake.secret(name).tags[CURRENT_KEY_TAG_KEY] = `alice-rollback:${keyA}`;
+
+        // Act
+        const right = await renderStatus(fake.dependencies(new CapturedIo()));
+        const used = fake.userKeys('alice').find((key) => key.accessKeyId === keyB);
+        if (used !== undefined) used.lastUsedDate = fake.tick(600_000);
+        const later = await renderStatus(fake.dependencies(new CapturedIo()));
+
+        // Assert
+        expect(rowOf(right.rows, 'alice')).toMatchObject({
+          verdicts: ['ok'],
+          currentKey: { accessKeyId: keyA },
+          previousKey: { accessKeyId: keyB },
+        });
+        expect(rowOf(later.rows, 'alice').verdicts).toEqual(['old key still used']);
+      });
+
+      it('does not report it when AWSCURRENT was moved back to the older version (by label)', async () => {
+        // Arrange: AWSCURRENT moved back to version 2 (key A); version 3 (key B) AWSPREVIOUS
+        const { keyA, keyB } = twoRotations();
+        const name = 'iam-key-rotation/alice';
+        fake.version(name, 'alice-version-2').stages = new Set(['AWSCURRENT']);
+        fake.version(name, 'alice-version-3').stages = new Set(['AWSPREVIOUS']);
+        fake.secret(name).tags[CURRENT_KEY_TAG_KEY] = `alice-version-2:${keyA}`;
+        const config = fake.rotation.get(name) ?? {};
+        config.lastChangedDate = new Date(fake.now());
+
+        // Act
+        const report = await renderStatus(fake.dependencies(new CapturedIo()));
+
+        // Assert
+        expect(rowOf(report.rows, 'alice')).toMatchObject({
+          verdicts: ['ok'],
+          currentKey: { accessKeyId: keyA },
+          previousKey: { accessKeyId: keyB },
+        });
+      });
     });
 
     it('says no key yet for a secret whose first rotation has not run, and current key not active for a deleted key', async () => {
@@ -209,7 +306,7 @@ describe('Command: status', () => {
       expect(report.table).toContain('disabled');
     });
 
-    it('reads named secrets by user name, name or ARN, and reports one it cannot find as an error row', async () => {
+    it('reads named secrets by user name, name or ARN, and reports one it cannot find as a missing secret', async () => {
       // Arrange
       rotatedSecret('alice');
       rotatedSecret('bob');
@@ -224,11 +321,12 @@ describe('Command: status', () => {
       expect(report.rows.map((row) => [row.reference, row.verdicts])).toEqual([
         ['alice', ['ok']],
         ['bob', ['ok']],
-        ['nobody', ['error']],
+        ['nobody', ['missing secret']],
       ]);
       expect(report.notes).toEqual([
-        'nobody: error: No secret iam-key-rotation/nobody or nobody was found (named by user name or secret name, in the region the AWS SDK uses). List the managed secrets with: iam-key-rotation status',
+        'nobody: missing secret: No secret iam-key-rotation/nobody was found in region eu-west-1, the default credentials (a secret is named by its user name, its name or its ARN). Check --region and --profile, or list the managed secrets with: iam-key-rotation status',
       ]);
+      expect(report.needsAttention).toBe(true);
     });
 
     it('keeps only the secrets of --stack (the aws:cloudformation:stack-name tag)', async () => {
@@ -248,16 +346,95 @@ describe('Command: status', () => {
       expect(report.rows.map((row) => row.reference)).toEqual(['alice']);
     });
 
-    it('shows a secret that does not follow the naming by its name, and names it so in hints', async () => {
-      // Arrange
-      fake.addManagedSecret('dave', {}, { name: 'legacy/dave-key' });
+    it.each([
+      [
+        'without the CloudFormation stack-id tag (a look-alike)',
+        () => {
+          const secret = fake.addManagedSecret('mallory');
+          delete secret.tags['aws:cloudformation:stack-id'];
+        },
+        'has no tag aws:cloudformation:stack-id: no CloudFormation stack created it',
+      ],
+      [
+        'named otherwise than iam-key-rotation/<its user>',
+        () => {
+          fake.addManagedSecret('mallory', {}, { name: 'legacy/mallory-key' });
+        },
+        'is named legacy/mallory-key, but its tag iam-key-rotation:user names IAM user mallory',
+      ],
+    ])(
+      'lists a secret %s as not managed, reading nothing else of it',
+      async (_case, arrange, reason) => {
+        // Arrange
+        arrange();
 
-      // Act
-      const report = await renderStatus(fake.dependencies(new CapturedIo()));
+        // Act
+        const report = await renderStatus(fake.dependencies(new CapturedIo()));
 
-      // Assert
-      expect(report.table).toContain('dave (legacy/dave-key)');
-      expect(report.notes.join('\n')).toContain('iam-key-rotation rotate legacy/dave-key --wait');
+        // Assert
+        expect(report.rows).toHaveLength(1);
+        expect(report.rows[0]?.verdicts).toEqual(['not managed']);
+        expect(report.notes[0]).toContain(reason);
+        expect(report.needsAttention).toBe(true);
+        expect(fake.iam.calls()).toHaveLength(0);
+        expect(fake.secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+      },
+    );
+
+    describe('the current key without GetSecretValue', () => {
+      it('parses the tag <versionId>:<accessKeyId>, and nothing else', () => {
+        expect(parseCurrentKeyTag('3f2a-version:AKIAFAKE000000000001')).toEqual({
+          versionId: '3f2a-version',
+          accessKeyId: 'AKIAFAKE000000000001',
+        });
+        expect(parseCurrentKeyTag('AKIAFAKE000000000001')).toBeUndefined();
+        expect(parseCurrentKeyTag('v:short')).toBeUndefined();
+      });
+
+      it('says current key unknown: tag stale, then reads the AWSCURRENT value', async () => {
+        // Arrange: the tag names version 2, AWSCURRENT is version 3 (a value put by hand, say)
+        rotatedSecret('alice');
+        const newKeyId = rotate('alice', 'alice-version-3', { tag: false });
+
+        // Act
+        const report = await renderStatus(fake.dependencies(new CapturedIo()));
+
+        // Assert
+        const row = rowOf(report.rows, 'alice');
+        expect(row).toMatchObject({
+          verdicts: ['ok'],
+          currentKey: { accessKeyId: newKeyId },
+          currentKeySource: 'value',
+        });
+        expect(report.notes).toEqual([
+          'alice: current key unknown: tag stale (iam-key-rotation:current-key names version alice-version-2, AWSCURRENT is version alice-version-3); read it from the AWSCURRENT value instead (GetSecretValue)',
+        ]);
+        expect(fake.secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+      });
+
+      it('makes a denied GetSecretValue a finding (current key unknown), not a failure', async () => {
+        // Arrange: no tag, and credentials that may read metadata only
+        rotatedSecret('alice', { tag: false });
+        fake.secretsManager.on(GetSecretValueCommand).rejects(
+          Object.assign(
+            new Error('User is not authorized to perform: secretsmanager:GetSecretValue'),
+            {
+              name: 'AccessDeniedException',
+            },
+          ),
+        );
+        const io = new CapturedIo();
+
+        // Act
+        const code = await runStatus(fake.dependencies(io), {});
+
+        // Assert
+        expect(code).toBe(1);
+        expect(io.out).toMatch(/alice\s+unknown\s.*current key unknown\n/);
+        expect(io.err).toContain(
+          'alice: current key unknown: tag absent (iam-key-rotation:current-key), and GetSecretValue of AWSCURRENT was denied (AccessDeniedException)',
+        );
+      });
     });
 
     it('fits the table to the terminal by cutting the user and last-use columns', async () => {
@@ -339,7 +516,7 @@ describe('Command: status', () => {
       expect(code).toBe(0);
       expect(io.out).toBe('');
       expect(io.err).toBe(
-        'No secrets tagged iam-key-rotation:user were found in this region and account.\n',
+        'No secrets tagged iam-key-rotation:user were found in region eu-west-1, the default credentials. Check --region and --profile.\n',
       );
     });
   });

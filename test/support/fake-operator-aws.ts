@@ -7,7 +7,7 @@ import {
   RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { CliDependencies, CliIo } from '../../cli/dependencies.js';
+import type { CliClientConfig, CliDependencies, CliIo } from '../../cli/dependencies.js';
 import { createCliDependencies } from '../../cli/dependencies.js';
 import { ACCOUNT, FakeAws, REGION, type FakeSecret } from './fake-aws.js';
 
@@ -15,6 +15,8 @@ import { ACCOUNT, FakeAws, REGION, type FakeSecret } from './fake-aws.js';
 export interface FakeRotationConfig {
   lastRotatedDate?: Date;
   nextRotationDate?: Date;
+  /** DescribeSecret's LastChangedDate. */
+  lastChangedDate?: Date;
   rotationLambdaArn?: string;
 }
 
@@ -78,7 +80,10 @@ export class FakeOperatorAws extends FakeAws {
     return this.tick(0).getTime();
   }
 
-  /** A secret of the stack with rotation configured (schedule dates relative to now). */
+  /**
+   * A secret of the stack with rotation configured (schedule dates relative to now), carrying the
+   * tags CloudFormation gives the secrets it creates (see FakeAws.addSecret).
+   */
   public addManagedSecret(
     userName: string,
     config: FakeRotationConfig = {},
@@ -96,12 +101,15 @@ export class FakeOperatorAws extends FakeAws {
   public dependencies(
     io: CapturedIo,
     sleep?: (milliseconds: number) => Promise<void>,
+    clientConfig: CliClientConfig = {},
   ): CliDependencies {
     const deps = createCliDependencies({
       clientConfig: {
         region: REGION,
+        ...clientConfig,
         credentials: { accessKeyId: 'AKIAOPERATOR000000000', secretAccessKey: 'operator-secret' },
       },
+      environment: {},
       io,
       confirm: io.confirm,
     });
@@ -136,6 +144,9 @@ export class FakeOperatorAws extends FakeAws {
         ...(config.nextRotationDate === undefined
           ? {}
           : { NextRotationDate: config.nextRotationDate }),
+        ...(config.lastChangedDate === undefined
+          ? {}
+          : { LastChangedDate: config.lastChangedDate }),
         Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })),
         VersionIdsToStages: Object.fromEntries(
           [...secret.versions.entries()]
