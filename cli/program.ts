@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import packageInfo from '../package.json' with { type: 'json' };
+import { registerPlacementCommand } from './commands/placement.js';
 import {
   DEFAULT_ROTATE_TIMEOUT_MS,
   DEFAULT_STEP_TIMEOUT_MS,
@@ -417,6 +418,8 @@ Examples:
         await runSmtpPassword({ io, readStdin: runtime.readStdin ?? readProcessStdin }, { region }),
       );
     });
+
+  registerPlacementCommand(program, io, run);
 
   return program;
 };
