@@ -817,7 +817,7 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
       // administrator; the operator may only assume the role (the page's operator policy)
       const { admin, deployment, scratchDir } = given();
       const page = readFileSync(path.join(PROJECT_ROOT, 'docs', 'organization.md'), 'utf8');
-      const roleCommands = [...page.matchAll(/```sh\n([\s\S]*?)```/g)]
+      const roleCommands = [...page.matchAll(/```sh[^\n]*\n([\s\S]*?)```/g)]
         .map((match) => match[1] ?? '')
         .find((block) => block.includes('aws iam create-role'));
       expect(roleCommands).toBeDefined();
@@ -827,7 +827,7 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
         'assume-iam-key-rotation-status',
         JSON.parse(
           readFileSync(
-            path.join(PROJECT_ROOT, 'docs', 'organization', 'operator-assume-policy.json'),
+            path.join(PROJECT_ROOT, 'docs', 'organization-operator-assume-policy.json'),
             'utf8',
           ),
         ) as object,
@@ -836,10 +836,10 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
       // The trust policy edited as the page says: the operators' principal (here a user) and
       // the external id kept; moto knows no organization, so aws:PrincipalOrgID is left out.
       const pageDir = path.join(scratchDir, 'organization-page');
-      mkdirSync(path.join(pageDir, 'docs', 'organization'), { recursive: true });
+      mkdirSync(path.join(pageDir, 'docs'), { recursive: true });
       const trust = JSON.parse(
         readFileSync(
-          path.join(PROJECT_ROOT, 'docs', 'organization', 'status-role-trust.json'),
+          path.join(PROJECT_ROOT, 'docs', 'organization-status-role-trust.json'),
           'utf8',
         ),
       ) as {
@@ -853,12 +853,12 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
         delete statement.Condition.StringEquals['aws:PrincipalOrgID'];
       }
       writeFileSync(
-        path.join(pageDir, 'docs', 'organization', 'status-role-trust.json'),
+        path.join(pageDir, 'docs', 'organization-status-role-trust.json'),
         JSON.stringify(trust),
       );
       copyFileSync(
-        path.join(PROJECT_ROOT, 'docs', 'organization', 'status-role-policy.json'),
-        path.join(pageDir, 'docs', 'organization', 'status-role-policy.json'),
+        path.join(PROJECT_ROOT, 'docs', 'organization-status-role-policy.json'),
+        path.join(pageDir, 'docs', 'organization-status-role-policy.json'),
       );
       const adminKey = await admin.secrets.config.credentials();
       execFileSync('bash', ['-euc', roleCommands ?? 'false'], {

@@ -19,6 +19,7 @@ const COMMANDS = new Set([
   'cancel',
   'credential-process',
   'smtp-password',
+  'placement',
 ]);
 
 /** `npx` followed by the command without --no-install. */
