@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseIamKeyRotationConfig } from '../../lib/config.js';
 import { codeBlocks, PROJECT_ROOT, SHELL_BLOCK_KINDS } from './readme-blocks.js';
 
@@ -31,7 +32,17 @@ function buildCommandAsNpmCiWould(): void {
 }
 
 describe('README: commands', () => {
-  beforeAll(buildCommandAsNpmCiWould, 120_000);
+  // npx keeps the checkout's own package in its cache, keyed by the checkout's path: an entry made
+  // while package.json's bin was another file would hide the current one. A fresh cache per run,
+  // and npm offline, so that no command here can reach a registry.
+  let npmCache = '';
+  beforeAll(() => {
+    buildCommandAsNpmCiWould();
+    npmCache = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-readme-npm-'));
+  }, 120_000);
+  afterAll(() => {
+    if (npmCache !== '') rmSync(npmCache, { recursive: true, force: true });
+  });
 
   it('marks every shell block as offline (sh), needing an account (sh aws) or setup (sh setup)', () => {
     // Assert
@@ -67,6 +78,8 @@ describe('README: commands', () => {
           AWS_SECRET_ACCESS_KEY: '',
           AWS_PROFILE: '',
           AWS_EC2_METADATA_DISABLED: 'true',
+          npm_config_cache: npmCache,
+          npm_config_offline: 'true',
         },
         timeout: 120_000,
       });
