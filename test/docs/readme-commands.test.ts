@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseIamKeyRotationConfig } from '../../lib/config.js';
 import { codeBlocks, PROJECT_ROOT, SHELL_BLOCK_KINDS } from './readme-blocks.js';
 
@@ -33,16 +34,20 @@ function buildCommandAsNpmCiWould(): void {
 
 describe('README: commands', () => {
   // npx keeps the checkout's own package in its cache, keyed by the checkout's path: an entry made
-  // while package.json's bin was another file would hide the current one. A fresh cache per run,
-  // and npm offline, so that no command here can reach a registry.
+  // while package.json's bin was another file would hide the current one. So a cache of this test
+  // keyed by the checkout and its package.json (reused while neither changes: installing the
+  // checkout into it runs its prepare script), and npm offline: nothing here reaches a registry.
   let npmCache = '';
   beforeAll(() => {
     buildCommandAsNpmCiWould();
-    npmCache = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-readme-npm-'));
+    const key = createHash('sha256')
+      .update(PROJECT_ROOT)
+      .update(readFileSync(path.join(PROJECT_ROOT, 'package.json')))
+      .digest('hex')
+      .slice(0, 16);
+    npmCache = path.join(tmpdir(), `iam-key-rotation-readme-npm-${key}`);
+    mkdirSync(npmCache, { recursive: true });
   }, 120_000);
-  afterAll(() => {
-    if (npmCache !== '') rmSync(npmCache, { recursive: true, force: true });
-  });
 
   it('marks every shell block as offline (sh), needing an account (sh aws) or setup (sh setup)', () => {
     // Assert
