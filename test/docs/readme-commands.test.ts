@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseIamKeyRotationConfig } from '../../lib/config.js';
@@ -31,7 +33,21 @@ function buildCommandAsNpmCiWould(): void {
 }
 
 describe('README: commands', () => {
-  beforeAll(buildCommandAsNpmCiWould, 120_000);
+  // npx keeps the checkout's own package in its cache, keyed by the checkout's path: an entry made
+  // while package.json's bin was another file would hide the current one. So a cache of this test
+  // keyed by the checkout and its package.json (reused while neither changes: installing the
+  // checkout into it runs its prepare script), and npm offline: nothing here reaches a registry.
+  let npmCache = '';
+  beforeAll(() => {
+    buildCommandAsNpmCiWould();
+    const key = createHash('sha256')
+      .update(PROJECT_ROOT)
+      .update(readFileSync(path.join(PROJECT_ROOT, 'package.json')))
+      .digest('hex')
+      .slice(0, 16);
+    npmCache = path.join(tmpdir(), `iam-key-rotation-readme-npm-${key}`);
+    mkdirSync(npmCache, { recursive: true });
+  }, 120_000);
 
   it('marks every shell block as offline (sh), needing an account (sh aws) or setup (sh setup)', () => {
     // Assert
@@ -67,6 +83,8 @@ describe('README: commands', () => {
           AWS_SECRET_ACCESS_KEY: '',
           AWS_PROFILE: '',
           AWS_EC2_METADATA_DISABLED: 'true',
+          npm_config_cache: npmCache,
+          npm_config_offline: 'true',
         },
         timeout: 120_000,
       });
