@@ -331,6 +331,18 @@ export class Simulation {
     return this.runner.register(name, fn);
   }
 
+  /**
+   * Invokes the function `functionArn` directly with `event`, as any principal allowed
+   * `lambda:InvokeFunction` can (`aws lambda invoke`), outside any rotation: no Secrets Manager
+   * state changes around it. Recorded with the scheduled invocations (its `input` is the event),
+   * so the invariants judge its calls. Resolves when it has ended.
+   */
+  public invokeFunction(functionArn: string, event: unknown): Promise<ScheduledInvocationRecord> {
+    return this.runner.outsideInvocation(() =>
+      this.runner.invokeScheduled(functionArn, JSON.stringify(event), 'lambda:InvokeFunction', 1),
+    );
+  }
+
   /** Runs a scheduled rotation of the secret (see RotationRunner.runScheduled) to its end. */
   public runScheduledRotation(secretId: string): Promise<RotationRecord> {
     return this.runner.runScheduled(this.secretsManager.get(secretId));

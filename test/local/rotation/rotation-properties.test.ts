@@ -37,6 +37,9 @@ const EXPECTED_EFFECTS: readonly Effect[] = [
   'refused to delete a key in use',
   'deleted a key unused for staleKeyDays',
   'refused a user owned by another secret',
+  'refused a look-alike secret',
+  'refused to promote an unproven version',
+  'marked a proven version',
   'refused a cancelled rotation',
   'listed again to confirm a missing key',
   'configuration test passed',
@@ -51,7 +54,7 @@ const EXPECTED_EFFECTS: readonly Effect[] = [
 
 describe('Rotation: random scenarios (property)', () => {
   it(
-    'keeps every invariant through rotations, concurrent RotateSecret calls, faults, operators and attackers, and recovers',
+    'keeps every invariant through rotations, concurrent RotateSecret calls, faults, operators and attackers (look-alike secrets, retagged users, forged steps), and recovers',
     async () => {
       const total = new Map<Effect, number>();
       await fc.assert(

@@ -9,6 +9,13 @@ import {
   type FaultKind,
   type RotationRecord,
 } from '../../../local/simulation/index.js';
+import {
+  applyAttackerAction,
+  describeAttack,
+  repairAttacks,
+  runAttack,
+  type AttackerAction,
+} from './attacker-actions.js';
 import { tallyEffects, type EffectTally } from './effects.js';
 import { checkInvariants } from './invariants.js';
 import type { OperatorAction } from './operator-actions.js';
@@ -52,6 +59,14 @@ export type Action =
       readonly nth: number;
       readonly times: number;
     }
+  /** An attacker's move (attacker-actions.ts): look-alike secrets, retagged users, forged steps. */
+  | { readonly kind: 'attack'; readonly attack: AttackerAction }
+  /** RotateSecret, and a forged step (lambda:InvokeFunction) when the rotation makes its `atCall`-th call. */
+  | {
+      readonly kind: 'attack-during-rotation';
+      readonly attack: AttackerAction & { readonly kind: 'forge-step' };
+      readonly atCall: number;
+    }
   | { readonly kind: 'propagation-delay'; readonly ms: number }
   | { readonly kind: 'wait'; readonly ms: number };
 
@@ -93,6 +108,10 @@ export const describeAction = (action: Action): string => {
       return `RotateSecret, and by hand at its call ${action.atCall}: ${action.change}`;
     case 'fault':
       return `fault: ${action.fault} at the ${action.nth}th rotation call from now, ${action.times}x`;
+    case 'attack':
+      return describeAttack(action.attack);
+    case 'attack-during-rotation':
+      return `RotateSecret, and at its call ${action.atCall} ${describeAttack(action.attack)}`;
     case 'propagation-delay':
       return `new keys propagate in ${action.ms} ms`;
     case 'wait':
@@ -146,6 +165,32 @@ const DURING_ROTATION: readonly OperatorAction[] = [
 
 const callArbitrary = fc.integer({ min: 1, max: 24 });
 
+const forgeStepArbitrary = fc.record({
+  kind: fc.constant('forge-step' as const),
+  step: fc.constantFrom(
+    'createSecret' as const,
+    'setSecret' as const,
+    'testSecret' as const,
+    'finishSecret' as const,
+    'finishSecret' as const,
+  ),
+  token: fc.constantFrom(
+    'pending' as const,
+    'pending' as const,
+    'current' as const,
+    'previous' as const,
+    'unknown' as const,
+  ),
+});
+
+const attackArbitrary: fc.Arbitrary<AttackerAction> = fc.oneof(
+  fc.constant({ kind: 'look-alike-secret' as const }),
+  fc.constant({ kind: 'look-alike-from-other-stack' as const }),
+  fc.constant({ kind: 'hijack-user' as const }),
+  fc.constant({ kind: 'retag-user-to-other-secret' as const }),
+  { weight: 3, arbitrary: forgeStepArbitrary },
+);
+
 export const actionArbitrary: fc.Arbitrary<Action> = fc
   .oneof(
     { weight: 4, arbitrary: fc.constant({ kind: 'scheduled-rotation' as const }) },
@@ -187,6 +232,18 @@ export const actionArbitrary: fc.Arbitrary<Action> = fc
         fault: fc.constantFrom(...FAULT_KINDS),
         nth: callArbitrary,
         times: fc.integer({ min: 1, max: 3 }),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('attack' as const), attack: attackArbitrary }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('attack-during-rotation' as const),
+        attack: forgeStepArbitrary,
+        atCall: callArbitrary,
       }),
     },
     {
@@ -372,6 +429,12 @@ export const applyAction = async (scenario: Scenario, action: Action): Promise<v
         times: action.times,
       });
       return;
+    case 'attack':
+      return applyAttackerAction(scenario, action.attack);
+    case 'attack-during-rotation':
+      return rotate(scenario, 'manual', (base) => {
+        scenario.interleaveAt(base + action.atCall, () => runAttack(scenario, action.attack));
+      });
     case 'propagation-delay':
       scenario.sim.setPropagationDelay(action.ms);
       return;
@@ -489,6 +552,7 @@ export const playScenario = async (
       for (const repair of ['recreate-user', 'restore-binding', 'restore-owner-tag'] as const) {
         await scenario.applyOutOfBand(repair);
       }
+      await repairAttacks(scenario);
       // Scheduled rotations are at least 4 hours apart: any key propagation has long finished.
       await scenario.sim.clock.sleep(RECOVERY_WAIT_MS);
       await scenario.runDueSchedules();

@@ -20,6 +20,12 @@ export type Effect =
   | 'deleted a key unused for staleKeyDays'
   /** A step refused a user whose ownership tag does not name the secret. */
   | 'refused a user owned by another secret'
+  /** A step or retirement refused a secret the stack did not create (a look-alike). */
+  | 'refused a look-alike secret'
+  /** finishSecret refused a version testSecret had not proved (a forged finishSecret). */
+  | 'refused to promote an unproven version'
+  /** testSecret marked the version whose key it proved (IAM_KEY_ROTATION_TESTED). */
+  | 'marked a proven version'
   /** A step refused a version that is AWSPREVIOUS (a rollback or a newer version). */
   | 'refused to resume a superseded rotation'
   /** A step refused a version that is no longer AWSPENDING (cancelled or abandoned). */
@@ -96,15 +102,20 @@ export const tallyEffects = (scenario: Scenario): EffectTally => {
       add('grace period: old key still used');
     } else if (message === 'testSecret: the new access key is not accepted yet; retrying') {
       add(`testSecret retried after ${String(entry.errorName)}`);
+    } else if (message.startsWith('testSecret: marked the version')) {
+      add('marked a proven version');
     } else if (message.endsWith('access key not listed yet; listing again to confirm')) {
       add('listed again to confirm a missing key');
     }
   }
-  for (const invocation of scenario.sim.invocations) {
+  for (const invocation of [...scenario.sim.invocations, ...scenario.sim.scheduledInvocations]) {
     if (invocation.outcome !== 'failed') continue;
     const name = errorNameOf(invocation.error);
     const message = messageOf(invocation.error);
-    if (name === 'RotationGivenUpError') add('rotation given up');
+    if (name === 'ForeignSecretError') add('refused a look-alike secret');
+    else if (name === 'RotationStateError' && message.includes('testSecret has not proved')) {
+      add('refused to promote an unproven version');
+    } else if (name === 'RotationGivenUpError') add('rotation given up');
     else if (name === 'AccessKeyInUseError') add('refused to delete a key in use');
     else if (name === 'UserOwnershipError') add('refused a user owned by another secret');
     else if (name === 'RotationStateError' && message.includes('is AWSPREVIOUS')) {

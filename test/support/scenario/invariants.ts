@@ -5,7 +5,14 @@ import {
   type RotationRecord,
 } from '../../../local/simulation/index.js';
 import type { CallSnapshot } from './call-snapshots.js';
-import { OTHER_USER_NAME, STALE_KEY_DAYS, USER_NAME, type Scenario } from './scenario.js';
+import {
+  OTHER_SECRET_NAME,
+  OTHER_USER_NAME,
+  SECRET_NAME,
+  STALE_KEY_DAYS,
+  USER_NAME,
+  type Scenario,
+} from './scenario.js';
 
 /**
  * The invariants, checked against a {@link Scenario} after it settled. Each check returns
@@ -99,6 +106,21 @@ const functionCalls = (scenario: Scenario): FunctionCall[] => {
     calls.push({ call, secretArn, snapshot });
   }
   return calls;
+};
+
+/**
+ * The Step of the event of a direct invocation (Simulation.invokeFunction: a forged or manual
+ * `lambda invoke`), whose calls the call log attributes to step `scheduled`.
+ */
+const stepOfDirectInvocation = (scenario: Scenario, call: CallRecord): string | undefined => {
+  const invocation = scenario.sim.scheduledInvocations.find((i) => i.id === call.invocationId);
+  if (invocation?.scheduleArn !== 'lambda:InvokeFunction') return undefined;
+  try {
+    const step = (JSON.parse(invocation.input) as { Step?: unknown }).Step;
+    return typeof step === 'string' ? step : undefined;
+  } catch {
+    return undefined;
+  }
 };
 
 export const param = (call: CallRecord, name: string): string | undefined => {
@@ -304,11 +326,18 @@ export const checkOperatorChangesKept = (scenario: Scenario): string[] => {
 };
 
 /**
- * 7. No key of a user is stored in, or touched through, a secret that the user's ownership tag
- * did not name when the call arrived: every IAM write of the function names a user owned by the
- * secret it rotates, and every key it stores belongs to such a user.
+ * 7. No key of a user is stored in, or touched through, a secret that the deployment did not
+ * bind to it: every IAM write of the function names a user, and the secret it rotates is the one
+ * the stack created for that user (by its ARN, which no tag can change); every key it stores
+ * belongs to that secret's user. As a cross-check, the user's ownership tag named that secret
+ * when the call arrived. Attackers' look-alike secrets, retagged users and forged steps
+ * (attacker-actions.ts) are judged by the same rule.
  */
 export const checkOwnership = (scenario: Scenario): string[] => {
+  const bound = new Map<string, string | undefined>([
+    [USER_NAME, scenario.secretArns.get(SECRET_NAME)],
+    [OTHER_USER_NAME, scenario.secretArns.get(OTHER_SECRET_NAME)],
+  ]);
   const violations: string[] = [];
   for (const entry of functionCalls(scenario)) {
     const { call, snapshot, secretArn } = entry;
@@ -326,6 +355,13 @@ export const checkOwnership = (scenario: Scenario): string[] => {
       userName = snapshot.keys.get(snapshot.storedAccessKeyId)?.userName;
       if (userName === undefined) continue;
     } else {
+      continue;
+    }
+    const deployed = bound.get(userName);
+    if (deployed !== secretArn) {
+      violations.push(
+        `7: ${describeCall(entry)} touches a key of ${userName} through a secret the deployment did not bind to it (the deployment bound ${String(deployed)})`,
+      );
       continue;
     }
     // A user that does not exist has no key to touch (IAM answers NoSuchEntity).
@@ -433,7 +469,9 @@ export const checkGracePeriod = (scenario: Scenario): string[] => {
   for (const entry of calls) {
     const { call } = entry;
     if (call.operation !== 'UpdateAccessKey' || call.params.Status !== 'Inactive') continue;
-    if (call.step === 'createSecret') continue;
+    if (call.step === 'createSecret' || stepOfDirectInvocation(scenario, call) === 'createSecret') {
+      continue;
+    }
     const id = param(call, 'AccessKeyId');
     const start = starts.filter((s) => s.accessKeyId === id && s.callIndex < call.index).at(-1);
     if (start !== undefined && call.time < start.time + grace) {
