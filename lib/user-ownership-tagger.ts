@@ -169,9 +169,9 @@ export class UserOwnershipTagger extends Construct {
       environment: { [STACK_ID_ENV]: stack.stackId },
       depsLockFilePath: PROJECT_LOCK_FILE,
       projectRoot: PROJECT_ROOT,
-      // The rotation function's esbuild options without the SMTP client: ESM, the SDK bundled, the
-      // credential chain reduced to what Lambda provides.
-      bundling: rotationBundlingOptions(false),
+      // The rotation function's esbuild options (ESM, the SDK bundled, the credential chain reduced
+      // to what Lambda provides) without its split-asset step, which rebuilds the rotation handler.
+      bundling: { ...rotationBundlingOptions(false), commandHooks: undefined },
     });
 
     this.role.addToPrincipalPolicy(
