@@ -15,6 +15,7 @@ import { versionLines } from '../secret-state.js';
 import {
   DEFAULT_STEP_TIMEOUT_MS,
   readSnapshot,
+  waitOutStepTimeout,
   versionReports,
   type ChangeDependencies,
   type ChangeOptions,
@@ -178,7 +179,7 @@ export const runCancel = async (
     io.stderr(
       `  waiting ${String(Math.round(waitMs / 1_000))} s (the function's timeout) so that a step of the cancelled rotation still running ends, then reading again\n`,
     );
-    await clock.sleep(waitMs);
+    await waitOutStepTimeout(clock, waitMs);
   }
 
   // 3. The keys the cancelled versions hold now, each deleted unless a labelled version holds it.
@@ -204,6 +205,37 @@ export const runCancel = async (
     if (key.status === 'Active') {
       await step(`deactivate access key ${accessKeyId}`, () =>
         ignoreNoSuchEntity(() => iam.deactivateAccessKey(userName, accessKeyId)),
+      );
+    }
+    await step(`delete access key ${accessKeyId}`, () =>
+      ignoreNoSuchEntity(() => iam.deleteAccessKey(userName, accessKeyId)),
+    );
+    deleted.push(accessKeyId);
+  }
+
+  // A step killed between CreateAccessKey and PutSecretValue (the wait ends it) leaves a key no
+  // version holds: one created since the cancelled version, held by no label, never used.
+  const since = (await secrets.listVersions(secret.arn, { includeDeprecated: true }))
+    .filter((version) => cancelled.includes(version.versionId))
+    .map((version) => version.createdDate?.getTime() ?? Number.POSITIVE_INFINITY);
+  const cancelledSince = Math.min(...since);
+  const state = await readSnapshot(deps, managed);
+  const labelledKeys = new Set(
+    [state.versions.current, state.versions.previous, ...state.versions.pending].map(
+      (version) => version?.accessKeyId,
+    ),
+  );
+  for (const key of state.keys) {
+    if (labelledKeys.has(key.accessKeyId) || deleted.includes(key.accessKeyId)) continue;
+    // IAM dates keys to the second.
+    if (key.createDate.getTime() < Math.floor(cancelledSince / 1_000) * 1_000) continue;
+    const lastUse = await iam.getAccessKeyLastUsed(userName, key.accessKeyId);
+    if (lastUse.lastUsedDate !== undefined) continue;
+    const accessKeyId = key.accessKeyId;
+    if (key.status === 'Active') {
+      await step(
+        `deactivate access key ${accessKeyId} (made by the cancelled rotation, stored nowhere, never used)`,
+        () => ignoreNoSuchEntity(() => iam.deactivateAccessKey(userName, accessKeyId)),
       );
     }
     await step(`delete access key ${accessKeyId}`, () =>
