@@ -47,5 +47,59 @@ describe('Interleavings found by the explorer, replayed', () => {
         expect(result.violations).toEqual([]);
       },
     );
+
+    it.each([false, true])(
+      'a delivery held after its re-read, right before its AWSCURRENT move, while a second delivery completes and the operator rolls back, cannot move AWSCURRENT back (the rollback wrote a new version; grace period: %s)',
+      async (grace) => {
+        const result = await replayAt(
+          {
+            activity: { kind: 'duplicate', step: 'finishSecret' },
+            command: 'rollback',
+            direction: 'command-in-activity',
+            grace,
+            seed: EXPLORER_SEED,
+          },
+          'secretsmanager.UpdateSecretVersionStage',
+        );
+
+        expect(result.reached).toBe(true);
+        expect(result.commandExitCode).toBe(0);
+        expect(result.violations).toEqual([]);
+      },
+    );
+  });
+
+  describe('rollback racing createSecret', () => {
+    it('createSecret held after its reads, right before it deletes the AWSPREVIOUS key to make room, while the operator rolls back: the key rolled back to is neither deleted nor deactivated', async () => {
+      const result = await replayAt(
+        {
+          activity: { kind: 'step', step: 'createSecret' },
+          command: 'rollback',
+          direction: 'command-in-activity',
+          grace: false,
+          seed: EXPLORER_SEED,
+        },
+        'iam.DeleteAccessKey',
+      );
+
+      expect(result.reached).toBe(true);
+      expect(result.violations).toEqual([]);
+    });
+
+    it('createSecret deleting the AWSPREVIOUS key after rollback read it (grace period: still Active) does not leave AWSCURRENT on the deleted key (F3)', async () => {
+      const result = await replayAt(
+        {
+          activity: { kind: 'step', step: 'createSecret' },
+          command: 'rollback',
+          direction: 'activity-in-command',
+          grace: true,
+          seed: EXPLORER_SEED,
+        },
+        'secretsmanager.UpdateSecretVersionStage',
+      );
+
+      expect(result.reached).toBe(true);
+      expect(result.violations).toEqual([]);
+    });
   });
 });
