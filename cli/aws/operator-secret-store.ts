@@ -28,8 +28,11 @@ export interface OperatorSecretStore extends SecretStore {
   describe(secretId: string): Promise<SecretDescription>;
   /** The ARNs of every secret that carries the tag key (ListSecrets, all pages). */
   listSecretArnsWithTagKey(tagKey: string): Promise<string[]>;
-  /** Every version that carries a staging label, with its creation date. */
-  listVersions(secretId: string): Promise<SecretVersionInfo[]>;
+  /** Every version that carries a staging label (all, with `includeDeprecated`), with its creation date. */
+  listVersions(
+    secretId: string,
+    options?: { readonly includeDeprecated?: boolean },
+  ): Promise<SecretVersionInfo[]>;
   /**
    * PutSecretValue of a new version that carries only `versionStage` (a rollback's own label,
    * never AWSCURRENT): idempotent by its fresh `clientRequestToken`, so the SDK may retry it.

@@ -212,6 +212,37 @@ export const runCancel = async (
     deleted.push(accessKeyId);
   }
 
+  // A step killed between CreateAccessKey and PutSecretValue (the wait ends it) leaves a key no
+  // version holds: one created since the cancelled version, held by no label, never used.
+  const since = (await secrets.listVersions(secret.arn, { includeDeprecated: true }))
+    .filter((version) => cancelled.includes(version.versionId))
+    .map((version) => version.createdDate?.getTime() ?? Number.POSITIVE_INFINITY);
+  const cancelledSince = Math.min(...since);
+  const state = await readSnapshot(deps, managed);
+  const labelledKeys = new Set(
+    [state.versions.current, state.versions.previous, ...state.versions.pending].map(
+      (version) => version?.accessKeyId,
+    ),
+  );
+  for (const key of state.keys) {
+    if (labelledKeys.has(key.accessKeyId) || deleted.includes(key.accessKeyId)) continue;
+    // IAM dates keys to the second.
+    if (key.createDate.getTime() < Math.floor(cancelledSince / 1_000) * 1_000) continue;
+    const lastUse = await iam.getAccessKeyLastUsed(userName, key.accessKeyId);
+    if (lastUse.lastUsedDate !== undefined) continue;
+    const accessKeyId = key.accessKeyId;
+    if (key.status === 'Active') {
+      await step(
+        `deactivate access key ${accessKeyId} (made by the cancelled rotation, stored nowhere, never used)`,
+        () => ignoreNoSuchEntity(() => iam.deactivateAccessKey(userName, accessKeyId)),
+      );
+    }
+    await step(`delete access key ${accessKeyId}`, () =>
+      ignoreNoSuchEntity(() => iam.deleteAccessKey(userName, accessKeyId)),
+    );
+    deleted.push(accessKeyId);
+  }
+
   // 4. Verify: nothing of the rotation is left that could complete.
   const after = await readSnapshot(deps, managed);
   const labelsAfter = (await secrets.describe(secret.arn)).versionIdsToStages;

@@ -13,7 +13,9 @@ import { CliError, EXIT_OK, type ExitCode } from '../errors.js';
 import { describeFailure } from '../failure.js';
 import { shortVersionId } from '../format.js';
 import { describeManagedSecret, type ManagedSecret } from '../secret-ref.js';
-import { CURRENT_KEY_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { CURRENT_KEY_TAG_KEY, ROLLBACK_STAGE } from '../../lambda/rotation/binding.js';
+
+export { ROLLBACK_STAGE } from '../../lambda/rotation/binding.js';
 import { LINEAGE_FIELDS } from '../../lambda/rotation/secret-value.js';
 import { readSecretVersions, versionLines, type SecretVersions } from '../secret-state.js';
 
@@ -109,18 +111,19 @@ export const rolledBackValue = (secretString: string): string => {
  * nothing, unless the user's ownership tag names this secret and AWSPREVIOUS holds a key that
  * still exists. Then:
  * 1. removes AWSPENDING from every version, the AWSCURRENT one included (stops a rotation in
- *    flight, or one still finishing) and waits out the function's timeout;
- * 2. reads the secret and the keys again and refuses if AWSCURRENT or AWSPREVIOUS moved meanwhile;
- * 3. reactivates the AWSPREVIOUS key if it is not Active;
- * 4. writes a NEW version holding the AWSPREVIOUS key's value (PutSecretValue with a fresh
- *    ClientRequestToken and its own label) and moves AWSCURRENT onto it from the version shown
- *    (sent once; it fails if AWSCURRENT moved meanwhile). No stale `RemoveFromVersionId` of a
- *    step in flight can ever match a new version, and every pending retirement of the rotation
- *    rolled back from names a version that is no longer AWSCURRENT, so none of them can act;
- * 5. records the AWSCURRENT key in the secret's tag, waits out the function's timeout again (a
- *    step or a retirement that read the secret before the change has then ended) and verifies
- *    that AWSCURRENT is still on the new version and its key Active, reactivating it if something
- *    in flight deactivated it.
+ *    flight, or one still finishing), reading the labels right before;
+ * 2. writes a NEW version holding the AWSPREVIOUS key's value with the label ROLLBACK_STAGE
+ *    (PutSecretValue with a fresh ClientRequestToken): while it is there, no retirement and no
+ *    finishSecret deactivates a key; then waits out the function's timeout, so that every step
+ *    or retirement that read the secret before has ended;
+ * 3. reads everything again and stops (removing its label) if AWSCURRENT or AWSPREVIOUS moved,
+ *    the key is gone, or a rotation started meanwhile;
+ * 4. reactivates the AWSPREVIOUS key if it is not Active;
+ * 5. moves AWSCURRENT onto the new version from the version shown (sent once; it fails if
+ *    AWSCURRENT moved). No stale `RemoveFromVersionId` of a step can ever match a new version,
+ *    and every retirement scheduled by the rotation rolled back from names a version that is no
+ *    longer AWSCURRENT; then removes its label and records the AWSCURRENT key in the tag;
+ * 6. verifies that AWSCURRENT is on the new version and its key Active (reactivating it if not).
  * The key rolled back from stays Active as AWSPREVIOUS (some consumers may already use it); the
  * next rotation deletes it.
  */
@@ -154,16 +157,14 @@ export const runRollback = async (
     ...stopped.map(
       (versionId) => `remove ${AWSPENDING} from version ${versionId} (stops its rotation)`,
     ),
-    ...(stopped.length > 0
-      ? ["wait out the function's timeout, so that a step of that rotation still running ends"]
-      : []),
+    `write a new version holding access key ${previousKeyId} (the value of version ${previous.versionId}) with the label ${ROLLBACK_STAGE}: from then on the function deactivates no key`,
+    `wait out the function's timeout (${waitText}), so that nothing that read the secret before is still running, then read everything again`,
     previousKey.status === 'Active'
       ? `access key ${previousKeyId} (${AWSPREVIOUS}) is already Active`
       : `reactivate access key ${previousKeyId} (${AWSPREVIOUS}, now ${previousKey.status})`,
-    `write a new version holding access key ${previousKeyId} (the value of version ${previous.versionId}) with ${AWSCURRENT}; version ${current.versionId}${
+    `move ${AWSCURRENT} to the new version; version ${current.versionId}${
       current.accessKeyId === undefined ? '' : ` (${current.accessKeyId})`
-    } becomes ${AWSPREVIOUS} and its key stays Active until the next rotation deletes it`,
-    `wait out the function's timeout (${waitText}), then verify that ${AWSCURRENT} holds access key ${previousKeyId} and that it is Active`,
+    } becomes ${AWSPREVIOUS} and its key stays Active until the next rotation deletes it; then verify`,
   ];
   io.stderr(
     `Secret ${secret.name} (IAM user ${userName}) now:\n${versionLines(before.versions, before.keys, now).join('\n')}\nRollback:\n${steps
@@ -210,39 +211,11 @@ export const runRollback = async (
         }),
       );
     }
-    io.stderr(
-      `  waiting ${waitText} (the function's timeout) for a step of the stopped rotation that may still be running to end, before any key is touched\n`,
-    );
-    await clock.sleep(waitMs);
   }
 
-  // 2. Read everything again right before the change: what was shown must still hold.
-  const fresh = await readSnapshot(deps, managed);
-  const freshTarget = rollbackTarget(fresh, userName, reference);
-  if (typeof freshTarget === 'string')
-    throw stoppedWith(`the secret changed meanwhile: ${freshTarget}`);
-  if (
-    freshTarget.current.versionId !== current.versionId ||
-    freshTarget.previous.versionId !== previous.versionId
-  ) {
-    throw stoppedWith(
-      `the secret changed meanwhile: ${AWSCURRENT} is now on version ${freshTarget.current.versionId} and ${AWSPREVIOUS} on ${freshTarget.previous.versionId} (a rotation completed, or someone moved them); look again with: iam-key-rotation status ${reference}`,
-    );
-  }
-  if (fresh.versions.pending.length > 0) {
-    throw stoppedWith(
-      `a rotation started meanwhile (${AWSPENDING} on version ${fresh.versions.pending.map((version) => version.versionId).join(', ')})`,
-    );
-  }
-
-  // 3. The key comes back first, so AWSCURRENT never names an Inactive key.
-  if (freshTarget.previousKey.status !== 'Active') {
-    await step(`reactivate access key ${previousKeyId}`, () =>
-      iam.activateAccessKey(userName, previousKeyId),
-    );
-  }
-
-  // 4. A new version with AWSCURRENT: fencing by construction.
+  // 2. The fence: a new version holding the key, with the rollback's own label. From now on no
+  // retirement and no finishSecret deactivates a key (they read the label right before), and
+  // whatever read the secret before has ended once the function's timeout has passed.
   const secretString = await secrets.getSecretString(secret.arn, {
     versionId: previous.versionId,
     versionStage: AWSPREVIOUS,
@@ -252,15 +225,67 @@ export const runRollback = async (
   }
   const versionId = randomUUID();
   await step(
-    `write version ${shortVersionId(versionId)} holding access key ${previousKeyId} with ${AWSCURRENT}`,
+    `write version ${shortVersionId(versionId)} holding access key ${previousKeyId} (label ${ROLLBACK_STAGE})`,
     () =>
-      putCurrentFenced(secrets, {
-        secretArn: secret.arn,
-        versionId,
+      secrets.putSecretStringWithStage({
+        secretId: secret.arn,
+        clientRequestToken: versionId,
         secretString: rolledBackValue(secretString),
-        replacedVersionId: current.versionId,
+        versionStage: ROLLBACK_STAGE,
       }),
   );
+  const dropFence = async (): Promise<void> => {
+    try {
+      await secrets.moveStage({
+        secretId: secret.arn,
+        versionStage: ROLLBACK_STAGE,
+        removeFromVersionId: versionId,
+      });
+    } catch {
+      // Already gone (a later rollback moved it): nothing to release.
+    }
+  };
+  io.stderr(
+    `  waiting ${waitText} (the function's timeout) so that no step or retirement that read the secret before is still running, before any key or ${AWSCURRENT} is touched\n`,
+  );
+  await clock.sleep(waitMs);
+
+  // 3. Read everything again right before the change: what was shown must still hold.
+  const fresh = await readSnapshot(deps, managed);
+  const freshTarget = rollbackTarget(fresh, userName, reference);
+  const changed =
+    typeof freshTarget === 'string'
+      ? freshTarget
+      : freshTarget.current.versionId !== current.versionId ||
+          freshTarget.previous.versionId !== previous.versionId
+        ? `${AWSCURRENT} is now on version ${freshTarget.current.versionId} and ${AWSPREVIOUS} on ${freshTarget.previous.versionId} (a rotation completed, or someone moved them); look again with: iam-key-rotation status ${reference}`
+        : fresh.versions.pending.length > 0
+          ? `a rotation started meanwhile (${AWSPENDING} on version ${fresh.versions.pending.map((version) => version.versionId).join(', ')})`
+          : undefined;
+  if (changed !== undefined || typeof freshTarget === 'string') {
+    await dropFence();
+    throw stoppedWith(`the secret changed meanwhile: ${changed ?? ''}`);
+  }
+
+  // 4. The key comes back first, so AWSCURRENT never names an Inactive key.
+  if (freshTarget.previousKey.status !== 'Active') {
+    await step(`reactivate access key ${previousKeyId}`, () =>
+      iam.activateAccessKey(userName, previousKeyId),
+    );
+  }
+
+  // 5. AWSCURRENT onto the new version, from the version shown: fencing by construction.
+  try {
+    await step(`move ${AWSCURRENT} to version ${shortVersionId(versionId)}`, () =>
+      moveCurrentFenced(secrets, {
+        secretArn: secret.arn,
+        versionId,
+        replacedVersionId: current.versionId,
+      }),
+    );
+  } finally {
+    await dropFence();
+  }
   try {
     await secrets.tagSecret(secret.arn, CURRENT_KEY_TAG_KEY, `${versionId}:${previousKeyId}`);
   } catch (error) {
@@ -269,11 +294,7 @@ export const runRollback = async (
     );
   }
 
-  // 5. Whatever read the secret before the change has ended after the function's timeout.
-  io.stderr(
-    `  waiting ${waitText} (the function's timeout) so that no step or retirement that read the secret before the rollback is still running, then verifying\n`,
-  );
-  await clock.sleep(waitMs);
+  // 6. Verify, reactivating the key if something deactivated it after all.
   const after = await verifyRolledBack(deps, managed, {
     versionId,
     previousKeyId,
@@ -343,28 +364,15 @@ const rollbackTarget = (
 };
 
 /**
- * The staging label of the version a rollback writes, until AWSCURRENT is moved onto it (a
- * version needs a label to be kept); removed afterwards.
+ * Moves AWSCURRENT onto the rollback's version from the version it replaces, sent once: the move
+ * fails if AWSCURRENT moved meanwhile (a rotation that completed), so the rollback never
+ * overrides what it did not show. After an error the labels say whether the move took effect;
+ * if not, and AWSCURRENT is still on the replaced version, it is sent once more.
  */
-export const ROLLBACK_STAGE = 'IAM_KEY_ROTATION_ROLLBACK';
-
-/**
- * Writes the new version (with {@link ROLLBACK_STAGE} only: idempotent by its fresh token), then
- * moves AWSCURRENT onto it from the version it replaces, sent once: the move fails if AWSCURRENT
- * moved meanwhile (a rotation that completed), so the rollback never overrides what it did not
- * show. After an error the labels say whether the move took effect; if not, and AWSCURRENT is
- * still on the replaced version, it is sent once more.
- */
-const putCurrentFenced = async (
+const moveCurrentFenced = async (
   secrets: OperatorSecretStore,
-  input: { secretArn: string; versionId: string; secretString: string; replacedVersionId: string },
+  input: { secretArn: string; versionId: string; replacedVersionId: string },
 ): Promise<void> => {
-  await secrets.putSecretStringWithStage({
-    secretId: input.secretArn,
-    clientRequestToken: input.versionId,
-    secretString: input.secretString,
-    versionStage: ROLLBACK_STAGE,
-  });
   for (let attempt = 1; ; attempt += 1) {
     try {
       await secrets.moveStageOnce({
@@ -373,29 +381,20 @@ const putCurrentFenced = async (
         moveToVersionId: input.versionId,
         removeFromVersionId: input.replacedVersionId,
       });
-      break;
+      return;
     } catch (error) {
       const labels = (await secrets.describe(input.secretArn)).versionIdsToStages;
-      if (labels[input.versionId]?.includes(AWSCURRENT) === true) break;
+      if (labels[input.versionId]?.includes(AWSCURRENT) === true) return;
       if (attempt >= 2 || labels[input.replacedVersionId]?.includes(AWSCURRENT) !== true) {
         throw error;
       }
     }
   }
-  try {
-    await secrets.moveStage({
-      secretId: input.secretArn,
-      versionStage: ROLLBACK_STAGE,
-      removeFromVersionId: input.versionId,
-    });
-  } catch {
-    // Only a leftover label on the new AWSCURRENT version; harmless.
-  }
 };
 
 /**
- * After the wait: AWSCURRENT must still be on the new version and its key Active. A key that
- * something in flight deactivated is reactivated (and checked once more).
+ * After the move: AWSCURRENT must still be on the new version and its key Active. A key that
+ * something deactivated is reactivated (and checked once more).
  */
 const verifyRolledBack = async (
   deps: ChangeDependencies,
@@ -428,7 +427,7 @@ const verifyRolledBack = async (
       throw stoppedWith(`access key ${previousKeyId} keeps being deactivated (by hand?)`);
     }
     deps.io.stderr(
-      `  access key ${previousKeyId} is ${key.status}: something that was in flight deactivated it after the rollback\n`,
+      `  access key ${previousKeyId} is ${key.status} after the move (deactivated by hand?); reactivating it\n`,
     );
     await step(`reactivate access key ${previousKeyId} again`, () =>
       deps.iam.activateAccessKey(userName, previousKeyId),

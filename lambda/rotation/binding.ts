@@ -42,3 +42,12 @@ export const TESTED_STAGE = 'IAM_KEY_ROTATION_TESTED';
  * `status` needs no GetSecretValue. A value whose version is not the AWSCURRENT one is stale.
  */
 export const CURRENT_KEY_TAG_KEY = 'iam-key-rotation:current-key';
+
+/**
+ * Staging label of the version a rollback writes (`iam-key-rotation rollback`), from the moment
+ * it writes it until AWSCURRENT is on it. While any version carries it, the function deactivates
+ * no key (retirements and finishSecret read the labels right before): the rollback waits out the
+ * function's timeout after setting it, so nothing that read the secret before can still act when
+ * AWSCURRENT moves to the rolled-back key.
+ */
+export const ROLLBACK_STAGE = 'IAM_KEY_ROTATION_ROLLBACK';

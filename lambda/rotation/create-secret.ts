@@ -1,11 +1,13 @@
 import type { AccessKeyMetadata, CreatedAccessKey } from '../aws/iam-access-key-store.js';
 import { errorName } from '../aws/aws-error.js';
-import { AWSCURRENT, AWSPENDING } from '../aws/secrets-manager-secret-store.js';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
 import {
   AccessKeyInUseError,
+  InvalidSecretValueError,
   PendingAccessKeyError,
   RotationError,
   RotationStateError,
+  SecretBindingError,
 } from '../errors.js';
 import type { AccessKeyCredentials } from './access-key-credentials.js';
 import { giveUpRotation, removePendingLabel } from './give-up.js';
@@ -133,22 +135,91 @@ const resumeStoredKey = async (
 /**
  * Makes room, refusing before any change when that would delete a key in use: then the
  * valueless placeholder's AWSPENDING is removed too, so that the operator can rotate again
- * once a key is freed instead of being told a previous rotation is incomplete.
+ * once a key is freed instead of being told a previous rotation is incomplete. Only when a key
+ * would block does it look for keys of abandoned versions of this secret (see
+ * {@link findAbandonedKeys}); those go whatever their last use.
  */
 const makeRoomForNewKey = async (
   context: StepContext,
   currentAccessKeyId: string | undefined,
   keys: readonly AccessKeyMetadata[],
 ): Promise<ReadonlySet<string>> => {
+  const options = { currentAccessKeyId, reservedSlots: 0, slotsNeeded: 1 };
+  let refusal: AccessKeyInUseError;
   try {
-    return await makeRoom(context, keys, { currentAccessKeyId, reservedSlots: 0, slotsNeeded: 1 });
+    return await makeRoom(context, keys, options);
   } catch (error) {
     if (!(error instanceof AccessKeyInUseError)) throw error;
-    await removePendingLabel(context);
-    throw new AccessKeyInUseError(
-      `${error.message}. Removed ${AWSPENDING} from version ${context.event.ClientRequestToken} (it held no value); no key was changed`,
-    );
+    refusal = error;
   }
+  const abandonedKeyIds = await findAbandonedKeys(context, keys, currentAccessKeyId);
+  if (abandonedKeyIds.size > 0) {
+    context.log.info('createSecret: keys of abandoned versions of this secret make room', {
+      accessKeyIds: [...abandonedKeyIds],
+    });
+    try {
+      return await makeRoom(context, keys, { ...options, abandonedKeyIds });
+    } catch (error) {
+      if (!(error instanceof AccessKeyInUseError)) throw error;
+      refusal = error;
+    }
+  }
+  await removePendingLabel(context);
+  throw new AccessKeyInUseError(
+    `${refusal.message}. Removed ${AWSPENDING} from version ${context.event.ClientRequestToken} (it held no value); no key was changed`,
+  );
+};
+
+/** How many abandoned versions createSecret reads at most (newest first). */
+const ABANDONED_VERSIONS_READ = 10;
+
+/**
+ * Keys of `keys` stored in a version of this secret that never became AWSCURRENT: a version
+ * created after the AWSCURRENT version, other than the token's, that carries neither
+ * AWSCURRENT nor AWSPREVIOUS (no label, or AWSPENDING only: the pending version of a rotation
+ * Secrets Manager retried under a new token after a fault past testSecret). Such a key was made
+ * by this secret's own rotation and can only have been used by testSecret, so it is removed
+ * whatever its last use. Never the AWSCURRENT key.
+ */
+const findAbandonedKeys = async (
+  context: StepContext,
+  keys: readonly AccessKeyMetadata[],
+  currentAccessKeyId: string | undefined,
+): Promise<ReadonlySet<string>> => {
+  const { services, event, userName } = context;
+  const candidates = new Set(
+    keys.map((key) => key.accessKeyId).filter((id) => id !== currentAccessKeyId),
+  );
+  const found = new Set<string>();
+  if (candidates.size === 0) return found;
+  const versions = await services.secrets.listVersions(event.SecretId, { includeDeprecated: true });
+  const currentCreated = versions
+    .find((version) => version.stages.includes(AWSCURRENT))
+    ?.createdDate?.getTime();
+  if (currentCreated === undefined) return found;
+  const abandoned = versions
+    .filter(
+      (version) =>
+        version.versionId !== event.ClientRequestToken &&
+        !version.stages.includes(AWSCURRENT) &&
+        !version.stages.includes(AWSPREVIOUS) &&
+        (version.createdDate?.getTime() ?? Number.NEGATIVE_INFINITY) > currentCreated,
+    )
+    .sort((left, right) => (right.createdDate?.getTime() ?? 0) - (left.createdDate?.getTime() ?? 0))
+    .slice(0, ABANDONED_VERSIONS_READ);
+  for (const version of abandoned) {
+    let value: AccessKeySecretValue | undefined;
+    try {
+      value = await readSecretValue(context, { versionId: version.versionId });
+    } catch (error) {
+      // A value that is not this user's, or not ours at all, proves nothing: skip it.
+      if (error instanceof InvalidSecretValueError || error instanceof SecretBindingError) continue;
+      throw error;
+    }
+    const id = value?.credentials?.accessKeyId;
+    if (value?.userName === userName && id !== undefined && candidates.has(id)) found.add(id);
+  }
+  return found;
 };
 
 /**

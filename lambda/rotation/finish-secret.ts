@@ -1,7 +1,7 @@
 import { errorName, ignoreNoSuchEntity } from '../aws/aws-error.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
 import { RotationStateError } from '../errors.js';
-import { CURRENT_KEY_TAG_KEY } from './binding.js';
+import { CURRENT_KEY_TAG_KEY, ROLLBACK_STAGE } from './binding.js';
 import { giveUpRotation, removePendingLabel } from './give-up.js';
 import type { TokenVersionState } from './guard.js';
 import { findCurrentVersionId } from './guard.js';
@@ -68,10 +68,16 @@ const promote = async (
   }
 };
 
-/** Whether AWSCURRENT is still on the token's version, read now. */
+/**
+ * Whether AWSCURRENT is still on the token's version and no rollback is in progress (no version
+ * carries ROLLBACK_STAGE), read now.
+ */
 const stillCurrent = async (context: StepContext): Promise<boolean> => {
   const secret = await context.services.secrets.describeSecret(context.event.SecretId);
-  return findCurrentVersionId(secret) === context.event.ClientRequestToken;
+  return (
+    findCurrentVersionId(secret) === context.event.ClientRequestToken &&
+    !Object.values(secret.versionIdsToStages).some((stages) => stages.includes(ROLLBACK_STAGE))
+  );
 };
 
 /**
@@ -186,7 +192,7 @@ export const finishSecret = async (
     });
   } else if (!(await stillCurrent(context))) {
     log.info(
-      `finishSecret: ${AWSCURRENT} is no longer on this rotation's version (a rollback or a value put by hand took over); the previous access key is left as it is`,
+      `finishSecret: ${AWSCURRENT} is no longer on this rotation's version, or a rollback is in progress (a rollback or a value put by hand took over); the previous access key is left as it is`,
       { accessKeyId: previousAccessKeyId },
     );
   } else {

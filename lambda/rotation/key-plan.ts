@@ -12,9 +12,11 @@ const DAY_MS = 86_400_000;
  * - `AWSPREVIOUS`: the key the secret held before; its rollback role ends with this rotation;
  * - `orphan`: created after the AWSCURRENT version by an attempt whose secret was never stored,
  *   and never used;
- * - `unused`: a key the secret does not hold, never used or not used for `staleKeyDays`.
+ * - `unused`: a key the secret does not hold, never used or not used for `staleKeyDays`;
+ * - `abandoned`: a key stored in a version of this secret that never became AWSCURRENT (the
+ *   pending key of a rotation Secrets Manager abandoned for a new token), whatever its last use.
  */
-export type RemovalReason = 'not Active' | 'AWSPREVIOUS' | 'orphan' | 'unused';
+export type RemovalReason = 'not Active' | 'AWSPREVIOUS' | 'orphan' | 'unused' | 'abandoned';
 
 export interface KeyRemoval {
   readonly key: AccessKeyMetadata;
@@ -56,6 +58,11 @@ export interface KeyRemovalInput {
   readonly lastUse: ReadonlyMap<string, AccessKeyLastUse>;
   /** A key last used before this moment, or never, may be deleted although the secret does not hold it. */
   readonly staleBefore: Date;
+  /**
+   * Keys stored in versions of this secret that never became AWSCURRENT (see
+   * create-secret.ts): removed whatever their last use. Never the AWSCURRENT key.
+   */
+  readonly abandonedKeyIds?: ReadonlySet<string>;
 }
 
 /** `now` minus `staleKeyDays`. */
@@ -86,7 +93,9 @@ interface Partition {
   readonly others: readonly AccessKeyMetadata[];
   readonly notActive: readonly AccessKeyMetadata[];
   readonly previous: readonly AccessKeyMetadata[];
-  /** Active keys the secret holds in neither AWSCURRENT nor AWSPREVIOUS. */
+  /** Active keys of abandoned versions of this secret (not AWSCURRENT, not AWSPREVIOUS). */
+  readonly abandoned: readonly AccessKeyMetadata[];
+  /** Other Active keys the secret holds in neither AWSCURRENT nor AWSPREVIOUS. */
   readonly foreign: readonly AccessKeyMetadata[];
   /** Foreign keys created at or after the orphan cutoff (orphans if never used). */
   readonly orphanCandidates: readonly AccessKeyMetadata[];
@@ -100,12 +109,19 @@ const partition = (input: Omit<KeyRemovalInput, 'lastUse' | 'staleBefore'>): Par
   const notActive = others.filter((key) => key.status !== 'Active').sort(byAge);
   const active = others.filter((key) => key.status === 'Active');
   const previous = active.filter((key) => key.accessKeyId === previousAccessKeyId);
-  const foreign = active.filter((key) => key.accessKeyId !== previousAccessKeyId).sort(byAge);
+  const isAbandoned = (key: AccessKeyMetadata): boolean =>
+    input.abandonedKeyIds?.has(key.accessKeyId) === true;
+  const abandoned = active.filter(
+    (key) => key.accessKeyId !== previousAccessKeyId && isAbandoned(key),
+  );
+  const foreign = active
+    .filter((key) => key.accessKeyId !== previousAccessKeyId && !isAbandoned(key))
+    .sort(byAge);
   const orphanCandidates =
     currentAccessKeyId !== undefined || cutoffMs === undefined
       ? []
       : foreign.filter((key) => key.createDate.getTime() >= cutoffMs);
-  return { others, notActive, previous, foreign, orphanCandidates };
+  return { others, notActive, previous, abandoned, foreign, orphanCandidates };
 };
 
 const hasRoom = (input: { reservedSlots: number; slotsNeeded: number }, kept: number): boolean =>
@@ -120,10 +136,13 @@ export const keysAwaitingLastUse = (
   input: Omit<KeyRemovalInput, 'lastUse' | 'staleBefore'>,
 ): AccessKeyMetadata[] => {
   const { keys, currentAccessKeyId } = input;
-  const { notActive, previous, foreign, orphanCandidates } = partition(input);
+  const { notActive, previous, abandoned, foreign, orphanCandidates } = partition(input);
   if (currentAccessKeyId !== undefined) return [...foreign];
   // Keys left once every key that goes regardless is gone: is there room without a foreign one?
-  const roomDependsOnForeign = !hasRoom(input, keys.length - notActive.length - previous.length);
+  const roomDependsOnForeign = !hasRoom(
+    input,
+    keys.length - notActive.length - previous.length - abandoned.length,
+  );
   return orphanCandidates.length > 0 || roomDependsOnForeign ? [...foreign] : [];
 };
 
@@ -140,7 +159,7 @@ export const keysAwaitingLastUse = (
  */
 export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
   const { keys, currentAccessKeyId, lastUse } = input;
-  const { notActive, previous, foreign, orphanCandidates } = partition(input);
+  const { notActive, previous, abandoned, foreign, orphanCandidates } = partition(input);
   const useOf = (key: AccessKeyMetadata): AccessKeyLastUse | undefined =>
     lastUse.get(key.accessKeyId);
   const awaited = new Set(keysAwaitingLastUse(input).map((key) => key.accessKeyId));
@@ -157,6 +176,7 @@ export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
   const removals: KeyRemoval[] = [
     ...notActive.map((key): KeyRemoval => ({ key, reason: 'not Active' })),
     ...previous.map((key): KeyRemoval => ({ key, reason: 'AWSPREVIOUS' })),
+    ...abandoned.map((key): KeyRemoval => ({ key, reason: 'abandoned' })),
   ];
   const withUse = (key: AccessKeyMetadata, reason: RemovalReason): KeyRemoval => {
     const use = useOf(key);

@@ -64,6 +64,8 @@ export interface RoomOptions {
   readonly reservedSlots: number;
   /** Slots needed afterwards: 1 before CreateAccessKey, 0 to only tidy up. */
   readonly slotsNeeded: number;
+  /** Keys of abandoned versions of this secret, removed whatever their last use. */
+  readonly abandonedKeyIds?: ReadonlySet<string>;
 }
 
 /**

@@ -10,6 +10,7 @@ import { RotationStateError, SecretBindingError } from '../errors.js';
 import type { RetirePreviousKeyEvent } from '../event.js';
 import type { InvocationMeasurements } from '../invocation-metrics.js';
 import { RETIRE_OPERATION } from '../observability.js';
+import { ROLLBACK_STAGE } from './binding.js';
 import { findCurrentVersionId, resolveBoundUser } from './guard.js';
 import { gracePeriodEnd } from './retirement-schedule.js';
 import { verifyOwnership } from './ownership.js';
@@ -62,6 +63,12 @@ const readValue = async (
  * superseded it), or `undefined` when it still is.
  */
 const supersededBecause = (secret: SecretMetadata, versionId: string): string | undefined => {
+  const rollback = Object.entries(secret.versionIdsToStages).find(([, labels]) =>
+    labels.includes(ROLLBACK_STAGE),
+  )?.[0];
+  if (rollback !== undefined) {
+    return `a rollback is in progress (version ${rollback} carries ${ROLLBACK_STAGE})`;
+  }
   const stages = secret.versionIdsToStages[versionId];
   if (stages?.includes(AWSPREVIOUS) === true) return undefined;
   if (stages?.includes(AWSCURRENT) === true) {

@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CURRENT_KEY_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { CURRENT_KEY_TAG_KEY, ROLLBACK_STAGE } from '../../lambda/rotation/binding.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { LogCapture } from '../support/log-capture.js';
 import { createTestRotation, type TestRotation } from '../support/rotation-harness.js';
@@ -164,5 +164,23 @@ describe('Step: finishSecret, fenced', () => {
     expect(statusOf(first)).toBe('Active');
     expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
     expect(logs.text).toContain('AWSCURRENT is no longer on this rotation');
+  });
+
+  it('never deactivates the previous key while a rollback is in progress (its label on a version)', async () => {
+    const { first } = await readyToFinish();
+    fake.secretsManager.on(TagResourceCommand).callsFake(() => {
+      fake.secret(SECRET).versions.set(ROLLED_BACK, {
+        value: fake.version(SECRET, FIRST).value,
+        stages: new Set([ROLLBACK_STAGE]),
+        createdDate: fake.tick(),
+      });
+      return {};
+    });
+
+    await rotation.step('finishSecret', SECOND);
+
+    expect(fake.versionWith(SECRET, 'AWSCURRENT')).toBe(SECOND);
+    expect(statusOf(first)).toBe('Active');
+    expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
   });
 });

@@ -15,7 +15,7 @@ import {
   RETIRE_EVENT_SOURCE,
   RETIRE_OPERATION,
 } from '../../lambda/observability.js';
-import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { OWNER_TAG_KEY, ROLLBACK_STAGE } from '../../lambda/rotation/binding.js';
 import { retirementScheduleName } from '../../lambda/rotation/retirement-schedule.js';
 import { parseRotationSettings } from '../../lambda/settings.js';
 import { ACCOUNT, FakeAws, STACK_ENVIRONMENT } from '../support/fake-aws.js';
@@ -301,6 +301,22 @@ describe('Event: the grace period has ended', () => {
       expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
       expect(logs.text).toContain(
         `the rotation that scheduled it (version ${SECOND}) is no longer AWSCURRENT`,
+      );
+    });
+
+    it('changes nothing while a rollback is in progress (a version carries its label)', async () => {
+      fake.secret(SECRET).versions.set(THIRD, {
+        value: fake.version(SECRET, FIRST).value,
+        stages: new Set([ROLLBACK_STAGE]),
+        createdDate: fake.tick(),
+      });
+
+      await retire(rotation, rotation.scheduler.inputOf());
+
+      expect(keyStatus(keys.previous)).toBe('Active');
+      expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
+      expect(logs.text).toContain(
+        `a rollback is in progress (version ${THIRD} carries ${ROLLBACK_STAGE})`,
       );
     });
 

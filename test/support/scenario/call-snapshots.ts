@@ -21,6 +21,12 @@ export interface SecretAtCall {
   readonly pending?: string;
   /** Every version the secret had (labelled or not). */
   readonly versionIds: readonly string[];
+  /**
+   * Keys stored in versions that never became AWSCURRENT: created after the AWSCURRENT version,
+   * carrying neither AWSCURRENT nor AWSPREVIOUS (a rotation abandoned for a new token). They are
+   * the secret's own: the next rotation may remove them whatever their last use.
+   */
+  readonly abandoned: ReadonlySet<string>;
 }
 
 /**
@@ -87,11 +93,20 @@ export const takeSnapshot = (sim: Simulation, request?: HttpRequest): CallSnapsh
   for (const secret of sim.secretsManager.all()) {
     const at = (stage: string): string | undefined =>
       keyIdOf(sim.secretsManager.holderOf(secret, stage)?.value?.SecretString);
+    const currentCreated = sim.secretsManager.holderOf(secret, AWSCURRENT)?.createdDate;
+    const abandoned = new Set<string>();
+    for (const version of secret.versions.values()) {
+      if (version.stages.has(AWSCURRENT) || version.stages.has(AWSPREVIOUS)) continue;
+      if (currentCreated === undefined || version.createdDate <= currentCreated) continue;
+      const id = keyIdOf(version.value?.SecretString);
+      if (id !== undefined) abandoned.add(id);
+    }
     secrets.set(secret.arn, {
       current: at(AWSCURRENT),
       previous: at(AWSPREVIOUS),
       pending: at(AWSPENDING),
       versionIds: [...secret.versions.keys()],
+      abandoned,
     });
   }
   const ownerTags = new Map<string, string | undefined>();

@@ -341,8 +341,9 @@ export const checkOwnership = (scenario: Scenario): string[] => {
 };
 
 /**
- * 8. A key the secret does not hold (not AWSCURRENT, AWSPREVIOUS or the pending key, when the
- * call arrives or when its invocation began) that signed a request within staleKeyDays is never
+ * 8. A key the secret does not hold (not AWSCURRENT, AWSPREVIOUS, the pending key or the key of
+ * a version that never became AWSCURRENT, when the call arrives or when its invocation began)
+ * that signed a request within staleKeyDays is never
  * deactivated or deleted. And 9: an Active key is
  * never deleted without being deactivated first.
  */
@@ -368,6 +369,8 @@ export const checkKeysInUseKept = (scenario: Scenario): string[] => {
     }
     const held = snapshot.secrets.get(secretArn);
     if (id === held?.current || id === held?.previous || id === held?.pending) continue;
+    // A key of a version of this secret that never became AWSCURRENT is the secret's own.
+    if (held?.abandoned.has(id) === true) continue;
     // A key the secret held (AWSCURRENT or AWSPREVIOUS) when the invocation began is the
     // rotation's own to retire: a value put by hand during the step only unlabels its version
     // (finishSecret still deactivates the key it replaced; with a grace period it is Active).
