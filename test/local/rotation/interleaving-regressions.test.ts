@@ -70,22 +70,6 @@ describe('Interleavings found by the explorer, replayed', () => {
   });
 
   describe('rollback racing createSecret', () => {
-    it('createSecret held after its reads, right before it deletes the AWSPREVIOUS key to make room, while the operator rolls back: the key rolled back to is neither deleted nor deactivated', async () => {
-      const result = await replayAt(
-        {
-          activity: { kind: 'step', step: 'createSecret' },
-          command: 'rollback',
-          direction: 'command-in-activity',
-          grace: false,
-          seed: EXPLORER_SEED,
-        },
-        'iam.DeleteAccessKey',
-      );
-
-      expect(result.reached).toBe(true);
-      expect(result.violations).toEqual([]);
-    });
-
     it('createSecret deleting the AWSPREVIOUS key after rollback read it (grace period: still Active) does not leave AWSCURRENT on the deleted key (F3)', async () => {
       const result = await replayAt(
         {
