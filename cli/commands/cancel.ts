@@ -15,6 +15,7 @@ import { versionLines } from '../secret-state.js';
 import {
   DEFAULT_STEP_TIMEOUT_MS,
   readSnapshot,
+  waitOutStepTimeout,
   versionReports,
   type ChangeDependencies,
   type ChangeOptions,
@@ -178,7 +179,7 @@ export const runCancel = async (
     io.stderr(
       `  waiting ${String(Math.round(waitMs / 1_000))} s (the function's timeout) so that a step of the cancelled rotation still running ends, then reading again\n`,
     );
-    await clock.sleep(waitMs);
+    await waitOutStepTimeout(clock, waitMs);
   }
 
   // 3. The keys the cancelled versions hold now, each deleted unless a labelled version holds it.

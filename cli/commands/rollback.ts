@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { errorName } from '../../lambda/aws/aws-error.js';
 import type { AccessKeyMetadata } from '../../lambda/aws/iam-access-key-store.js';
 import {
   AWSCURRENT,
@@ -46,6 +47,17 @@ export interface ChangeOptions {
 /** The rotation function's default timeout (lib/key-rotation-function.ts). */
 export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
 
+/**
+ * Added to every wait for the function's timeout: Lambda ends an invocation once it has run
+ * longer than its timeout, so a step that began the instant the command did is at its deadline
+ * after exactly the timeout, not past it.
+ */
+export const WAIT_MARGIN_MS = 1_000;
+
+/** Waits out the function's timeout, strictly. */
+export const waitOutStepTimeout = (clock: Clock, stepTimeoutMs: number): Promise<void> =>
+  clock.sleep(stepTimeoutMs + WAIT_MARGIN_MS);
+
 /** A version as `--json` prints it. */
 export interface VersionReport {
   readonly versionId: string;
@@ -65,13 +77,24 @@ export const readSnapshot = async (
   deps: Pick<ChangeDependencies, 'secrets' | 'iam'>,
   managed: ManagedSecret,
 ): Promise<SecretSnapshot> => {
-  const secret = await deps.secrets.describe(managed.description.arn);
-  const [versions, keys] = await Promise.all([
-    readSecretVersions(deps.secrets, secret, managed.userName),
-    deps.iam.listAccessKeys(managed.userName),
-  ]);
-  return { versions, keys };
+  for (let attempt = 1; ; attempt += 1) {
+    const secret = await deps.secrets.describe(managed.description.arn);
+    try {
+      const [versions, keys] = await Promise.all([
+        readSecretVersions(deps.secrets, secret, managed.userName),
+        deps.iam.listAccessKeys(managed.userName),
+      ]);
+      return { versions, keys };
+    } catch (error) {
+      // A label moved between DescribeSecret and GetSecretValue(VersionId, VersionStage) (a step
+      // of the function, say): read everything again.
+      if (errorName(error) !== 'InvalidRequestException' || attempt >= SNAPSHOT_READS) throw error;
+    }
+  }
 };
+
+/** How many times a snapshot is read when labels keep moving under it. */
+const SNAPSHOT_READS = 3;
 
 export const versionReports = (snapshot: SecretSnapshot): VersionReport[] => {
   const seen = new Set<string>();
@@ -216,9 +239,9 @@ export const runRollback = async (
   // 2. The fence: a new version holding the key, with the rollback's own label. From now on no
   // retirement and no finishSecret deactivates a key (they read the label right before), and
   // whatever read the secret before has ended once the function's timeout has passed.
+  // By id alone: the value of a version never changes, whatever its labels do meanwhile.
   const secretString = await secrets.getSecretString(secret.arn, {
     versionId: previous.versionId,
-    versionStage: AWSPREVIOUS,
   });
   if (secretString === undefined) {
     throw stoppedWith(`version ${previous.versionId} (${AWSPREVIOUS}) has no value any more`);
@@ -248,7 +271,7 @@ export const runRollback = async (
   io.stderr(
     `  waiting ${waitText} (the function's timeout) so that no step or retirement that read the secret before is still running, before any key or ${AWSCURRENT} is touched\n`,
   );
-  await clock.sleep(waitMs);
+  await waitOutStepTimeout(clock, waitMs);
 
   // 3. Read everything again right before the change: what was shown must still hold.
   const fresh = await readSnapshot(deps, managed);

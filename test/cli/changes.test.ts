@@ -77,7 +77,7 @@ describe('Command: rollback', () => {
     // Assert: it waited out the function's timeout after stopping the rotation, before any key,
     // and again after the change, before verifying
     expect(code).toBe(0);
-    expect(waits).toEqual([120_000]);
+    expect(waits).toEqual([121_000]); // strictly longer than the function's timeout
     expect(reactivatedBeforeTheFirstWaitEnded).toBe(false);
     const rolledBack = fake.versionWith(SECRET, 'AWSCURRENT') ?? '';
     expect(rolledBack).toMatch(/^[0-9a-f-]{36}$/);
@@ -192,6 +192,24 @@ describe('Command: rollback', () => {
         version.stages.has(ROLLBACK_STAGE),
       ),
     ).toBe(false);
+  });
+
+  it('reads the secret again when a label moves between its DescribeSecret and GetSecretValue', async () => {
+    const { first } = twoRotations();
+    fake.interceptNext('GetSecretValue', () => {
+      throw Object.assign(
+        new Error('You provided a VersionStage that is not associated to the provided VersionId.'),
+        { name: 'InvalidRequestException', $metadata: { httpStatusCode: 400 } },
+      );
+    });
+
+    const code = await runRollback(fake.dependencies(new CapturedIo()), {
+      secret: 'alice',
+      yes: true,
+    });
+
+    expect(code).toBe(0);
+    expect(fake.valueOf(SECRET, 'AWSCURRENT')?.AccessKeyId).toBe(first);
   });
 
   it('asks on a terminal, and changes nothing when the answer is no (exit 1)', async () => {
@@ -348,7 +366,7 @@ describe('Command: cancel', () => {
     );
 
     expect(code).toBe(0);
-    expect(waits).toEqual([120_000]);
+    expect(waits).toEqual([121_000]); // strictly longer than the function's timeout
     expect(keyAtTheWait).toBe('Active');
     expect(statusOf(pendingKey.accessKeyId)).toBeUndefined();
   });
