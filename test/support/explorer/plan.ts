@@ -110,7 +110,7 @@ export const exploreCombination = async (
 };
 
 /**
- * The representative slice CI runs (every boundary of each): each command, each kind of
+ * The representative slice CI runs (the boundaries {@link ciBoundaries} keeps): each command, each kind of
  * activity, both orders, with and without a grace period, including the combinations of the
  * six races of issue 15 that the explorer reaches.
  */
@@ -140,16 +140,10 @@ const SLICE: readonly Omit<Combination, 'seed'>[] = [
     grace: true,
   },
   {
-    activity: { kind: 'duplicate', step: 'createSecret' },
+    activity: { kind: 'duplicate', step: 'setSecret' },
     command: 'put-value-by-hand',
     direction: 'command-in-activity',
     grace: true,
-  },
-  {
-    activity: { kind: 'step', step: 'testSecret' },
-    command: 'rotate',
-    direction: 'command-in-activity',
-    grace: false,
   },
   {
     activity: { kind: 'step', step: 'createSecret' },
@@ -164,6 +158,13 @@ const SLICE: readonly Omit<Combination, 'seed'>[] = [
     grace: false,
   },
 ];
+
+/**
+ * The boundaries CI explores of a combination: all of a short one; of a longer one every other
+ * boundary, and the last (the whole set explores all).
+ */
+export const ciBoundaries = (all: BoundarySpec[]): BoundarySpec[] =>
+  all.length <= 10 ? all : all.filter((_, index) => index % 2 === 0 || index === all.length - 1);
 
 export const CI_SLICE: readonly Combination[] = SLICE.map((combination) => ({
   ...combination,
