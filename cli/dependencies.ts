@@ -162,6 +162,9 @@ export const createCliDependencies = (options: CliDependencyOptions = {}): CliDe
       connectionTimeout: CONNECTION_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
     },
+    // `status` over many secrets reads several at once: after a throttle, adaptive retry also
+    // slows the client down instead of only retrying (a client config may set its own strategy).
+    retryMode: 'adaptive',
     ...options.clientConfig,
   };
   return {
