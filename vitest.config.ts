@@ -22,7 +22,10 @@ export default defineConfig({
     testTimeout: 60_000,
     // Both cores: vitest's default leaves one of the two idle, and the suite is CPU-bound.
     maxWorkers: 2,
-    hookTimeout: 60_000,
+    // A moto suite's beforeAll runs `npx cdk synth` with bundling (two esbuild passes: the
+    // asset is split into chunks by NodejsFunction's afterBundling hook): about 10 s on an idle
+    // machine, over 60 s when several run beside other work on a shared one.
+    hookTimeout: 180_000,
     // Builds the command the CLI tests start (dist/cli), as `npm ci` does, when it is missing
     // or older than its sources.
     globalSetup: ['test/support/global-setup.ts'],

@@ -4,8 +4,12 @@
  * missed target is marked ❌ in the table; the exit code is non-zero only when a benchmark
  * could not run at all.
  *
- * `--only asset,cold-start,memory,api-calls,latency,synth,scale` runs a subset (`scale`: synth of
- * 1, 200 and 1,000 users, resources per stack and the rotation role's policy characters).
+ * `--only asset,cold-start,command,memory,api-calls,latency,synth,scale` runs a subset (`scale`:
+ * synth of 1, 200 and 1,000 users, resources per stack and the rotation role's policy
+ * characters; `command`: the command's start and credential-process; `status`: status over 1,000
+ * secrets in the local simulation). The asset, cold-start and
+ * command figures are measured beside the baseline's (main before issue 17, extracted and built
+ * in a temporary directory: bench/support/baseline-checkout.ts).
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -17,7 +21,9 @@ import {
   type AssetSize,
 } from './benchmarks/asset-size.js';
 import { coldStartRows, measureColdStart, smokeTestAsset } from './benchmarks/cold-start.js';
+import { commandStartRows, measureCommandStart } from './benchmarks/command-start.js';
 import { measureMemory, memoryRows } from './benchmarks/memory.js';
+import { measureStatusScale, statusScaleRows } from './benchmarks/status-scale.js';
 import { latencyRows, measureRotationLatency } from './benchmarks/rotation-latency.js';
 import {
   measureScale,
@@ -26,6 +32,7 @@ import {
   synthRows,
   type SynthResult,
 } from './benchmarks/synth.js';
+import { baselineCheckout, type BaselineCheckout } from './support/baseline-checkout.js';
 import { removeTempDirs } from './support/paths.js';
 import { progress } from './support/stats.js';
 import { renderTable, type BenchRow } from './support/table.js';
@@ -35,6 +42,8 @@ const BENCHMARKS = [
   'scale',
   'asset',
   'cold-start',
+  'command',
+  'status',
   'memory',
   'api-calls',
   'latency',
@@ -95,9 +104,22 @@ const main = async (): Promise<number> => {
       asset = measureAsset(findRotationAsset((await synthesize(1)).outDir));
     });
   }
+  let baseline: BaselineCheckout | undefined;
+  if (only.has('asset') || only.has('cold-start') || only.has('command')) {
+    await attempt('baseline checkout', () => {
+      progress('extracting and building the baseline (main before issue 17)');
+      baseline = baselineCheckout();
+      return Promise.resolve();
+    });
+  }
   if (only.has('asset') && asset !== undefined) {
     const built = asset;
-    rows.push(...assetRows(built));
+    rows.push(
+      ...assetRows(
+        built,
+        baseline === undefined ? undefined : { commit: baseline.commit, file: baseline.assetEntry },
+      ),
+    );
     await attempt('asset smoke check', () => {
       rows.push(smokeTestAsset(built.entry));
       return Promise.resolve();
@@ -106,7 +128,26 @@ const main = async (): Promise<number> => {
   if (only.has('cold-start')) {
     await attempt('cold start', async () => {
       if (asset === undefined) throw new Error('no asset: synth failed');
-      rows.push(...coldStartRows(await measureColdStart(asset.entry)));
+      rows.push(
+        ...coldStartRows(
+          await measureColdStart(asset.entry, {
+            ...(baseline === undefined
+              ? {}
+              : { baseline: { commit: baseline.commit, assetEntry: baseline.assetEntry } }),
+          }),
+        ),
+      );
+    });
+  }
+  if (only.has('command')) {
+    await attempt('command start', async () => {
+      if (baseline === undefined) throw new Error('no baseline checkout');
+      rows.push(...commandStartRows(await measureCommandStart(baseline)));
+    });
+  }
+  if (only.has('status')) {
+    await attempt('status over 1,000 secrets', async () => {
+      rows.push(...statusScaleRows(await measureStatusScale()));
     });
   }
   if (only.has('memory')) {

@@ -92,6 +92,9 @@ const baseClientConfig = (clientConfig: CliClientConfig | undefined) => ({
     requestTimeout: REQUEST_TIMEOUT_MS,
   },
   logger: SILENT_LOGGER,
+  // `status` over many secrets reads several at once: after a throttle, adaptive retry also
+  // slows the client down instead of only retrying (a client config may set its own strategy).
+  retryMode: 'adaptive',
   ...clientConfig,
 });
 
