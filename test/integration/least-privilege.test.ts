@@ -4,12 +4,13 @@ import {
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BINDING_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, CURRENT_KEY_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { AuthenticatedDeployment } from '../support/moto/authenticated-deployment.js';
 import {
   callerArnSignedWith,
   invokeStep,
   rotate,
+  STACK_ID,
   ROTATION_STEPS,
   type AccessKeyPair,
   byAccessKeyId,
@@ -142,7 +143,7 @@ const expectCurrentKeyAuthenticatesAs = async (secretArn: string, arn: string): 
 };
 
 describe('Rotation function policy from the synthesized template, enforced by moto', () => {
-  it('names the users and the secrets iam-key-rotation/* of the account as resources, scoped by tag', () => {
+  it("names the stack's users and the secrets iam-key-rotation/* of the account as resources, the secrets scoped by the stack id", () => {
     // Arrange
     const { functionPrincipal } = given();
     const resourcesByService = new Map<string, Set<string>>();
@@ -167,14 +168,31 @@ describe('Rotation function policy from the synthesized template, enforced by mo
 
     // Assert
     const secrets = `arn:aws:secretsmanager:us-east-1:${MOTO_ACCOUNT_ID}:secret:iam-key-rotation/*`;
-    expect([...(resourcesByService.get('iam') ?? [])]).toEqual([
-      `arn:aws:iam::${MOTO_ACCOUNT_ID}:user/*`,
-    ]);
+    expect([...(resourcesByService.get('iam') ?? [])].sort()).toEqual(
+      [
+        userArn(CREATED_USER),
+        `arn:aws:iam::${MOTO_ACCOUNT_ID}:user/*/${EXISTING_USER}`,
+        userArn(REBOUND_USER),
+      ].sort(),
+    );
     expect([...(resourcesByService.get('secretsmanager') ?? [])]).toEqual([secrets]);
     expect([...resourcesByService.keys()].sort()).toEqual(['iam', 'logs', 'secretsmanager']);
+    const ofThisStack = { 'aws:ResourceTag/aws:cloudformation:stack-id': STACK_ID };
     expect(conditions).toEqual([
-      { StringLike: { 'iam:ResourceTag/iam-key-rotation:secret': secrets } },
-      { StringEquals: { 'secretsmanager:ResourceTag/iam-key-rotation:stack': 'IamKeyRotation' } },
+      { StringEquals: ofThisStack },
+      {
+        StringEquals: ofThisStack,
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [CURRENT_KEY_TAG_KEY] },
+      },
+    ]);
+    // The template's Deny statements, which moto would apply unconditionally: left out here,
+    // proven by the policy simulator.
+    expect(functionPrincipal.droppedDenies).toEqual([
+      expect.objectContaining({ Effect: 'Deny', Condition: { StringNotEquals: ofThisStack } }),
+      expect.objectContaining({
+        Effect: 'Deny',
+        Condition: { StringNotLike: { 'iam:ResourceTag/iam-key-rotation:secret': secrets } },
+      }),
     ]);
   });
 

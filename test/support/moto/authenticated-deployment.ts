@@ -50,7 +50,10 @@ export interface AuthenticatedDeploymentOptions {
 export interface FunctionPrincipal {
   readonly userName: string;
   readonly key: AccessKeyPair;
+  /** The policies moto enforces: the template's, without its conditioned Deny statements. */
   readonly policies: readonly TemplatePolicy[];
+  /** The template's conditioned Deny statements, which moto cannot evaluate. */
+  readonly droppedDenies: readonly unknown[];
 }
 
 const FUNCTION_PRINCIPAL = 'rotation-function-principal';
@@ -67,7 +70,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * - moto started on loopback, the CDK app synthesized with bundling (`cdk synth`);
  * - the configured users (and `otherUsers`) created, the stack's secrets created, and the users'
  *   ownership tags (`iam-key-rotation:secret`) set as CloudFormation and the stack's
- *   `Custom::AWS` resources would ({@link MotoAws.deployStackResources});
+ *   `Custom::UserOwnershipTag` resources would ({@link MotoAws.deployStackResources});
  * - a function principal whose only policies are the rotation role's template policies,
  *   resolved to the ARNs moto gave the users and secrets, and the bundled handler imported with
  *   that principal's key and the function's template environment;
@@ -223,22 +226,52 @@ export class AuthenticatedDeployment {
   }
 }
 
+/**
+ * The document without its conditioned Deny statements, and those statements. moto 5 does not
+ * evaluate conditions: it would apply a conditioned Deny (the role's "any secret but the stack's
+ * own", "any user whose ownership tag does not name a secret of the stack") to every request.
+ * Their effect is proven by the policy simulator (test/lib/rotation-policy-simulation.test.ts),
+ * and the function's own checks refuse the same requests over moto.
+ */
+export const withoutConditionedDenies = (
+  document: unknown,
+): { enforced: unknown; dropped: unknown[] } => {
+  if (!isRecord(document) || !Array.isArray(document.Statement)) {
+    return { enforced: document, dropped: [] };
+  }
+  const statements = document.Statement as unknown[];
+  const conditionedDeny = (statement: unknown): boolean =>
+    isRecord(statement) && statement.Effect === 'Deny' && statement.Condition !== undefined;
+  return {
+    enforced: { ...document, Statement: statements.filter((s) => !conditionedDeny(s)) },
+    dropped: statements.filter(conditionedDeny),
+  };
+};
+
 const createPrincipal = async (
   aws: MotoAws,
   synthesized: SynthesizedStack,
   userName: string,
   values: DeploymentValues,
 ): Promise<FunctionPrincipal> => {
-  const policies = rotationFunctionPolicies(
+  const resolved = rotationFunctionPolicies(
     synthesized.template,
     synthesized.functionLogicalId,
-  ).map(({ source, document }) => ({ source, document: resolveIntrinsics(document, values) }));
+  ).map(({ source, document }) => ({
+    source,
+    ...withoutConditionedDenies(resolveIntrinsics(document, values)),
+  }));
   await aws.createUser(userName);
-  for (const { source, document } of policies) {
-    await aws.putUserPolicy(userName, source, document);
+  for (const { source, enforced } of resolved) {
+    await aws.putUserPolicy(userName, source, enforced);
   }
   const key = await aws.createAccessKey(userName);
-  return { userName, key, policies };
+  return {
+    userName,
+    key,
+    policies: resolved.map(({ source, enforced }) => ({ source, document: enforced })),
+    droppedDenies: resolved.flatMap(({ dropped }) => dropped),
+  };
 };
 
 /** The rotation function's `Environment.Variables`, resolved; each must be a string. */

@@ -23,6 +23,8 @@ import {
   CLOUDFORMATION_STACK_ID_TAG_KEY,
   STACK_ID_ENV,
 } from '../../../lambda/rotation/binding.js';
+import { createOwnershipTagHandler } from '../../../lambda/ownership-tagger/ownership-tag.js';
+import { OWNERSHIP_TAG_RESOURCE_TYPE } from '../../../lib/user-ownership-tagger.js';
 import { MOTO_ACCOUNT_ID } from './moto-server.js';
 import type { CloudFormationTemplate } from './synthesized-stack.js';
 import { resolveIntrinsics, type DeploymentValues } from './template-resolver.js';
@@ -129,70 +131,6 @@ const lookupUserName = (refs: Readonly<Record<string, string>>, logicalId: strin
   const userName = refs[logicalId];
   if (userName === undefined) throw new Error(`Template user ${logicalId} was not created`);
   return userName;
-};
-
-/** Fields of an AwsCustomResource SDK call the harness understands (aws-cdk-lib custom-resources). */
-const SDK_CALL_FIELDS = new Set([
-  'service',
-  'action',
-  'parameters',
-  'physicalResourceId',
-  'logApiResponseData',
-]);
-
-/**
- * The IAM TagUser call an AwsCustomResource (`Custom::AWS`) makes on Create: its `Create` property,
- * resolved and parsed, checked to be exactly IAM TagUser {UserName, Tags} and nothing else.
- */
-const tagUserCallOf = (
-  logicalId: string,
-  resource: { Properties?: Record<string, unknown> },
-  values: DeploymentValues,
-): { UserName: string; Tags: Tag[] } => {
-  const where = `Template custom resource ${logicalId}`;
-  const create = resolveIntrinsics(resource.Properties?.Create, values);
-  if (typeof create !== 'string') {
-    throw new Error(
-      `${where}: Create resolved to ${JSON.stringify(create)}, expected a JSON string`,
-    );
-  }
-  let call: unknown;
-  try {
-    call = JSON.parse(create);
-  } catch (error) {
-    throw new Error(`${where}: Create is not JSON (${(error as Error).message}): ${create}`, {
-      cause: error,
-    });
-  }
-  if (!isRecord(call)) throw new Error(`${where}: Create is ${create}, expected an object`);
-  const unexpected = Object.keys(call).filter((key) => !SDK_CALL_FIELDS.has(key));
-  const service = String(call.service).toLowerCase();
-  const action = String(call.action)
-    .toLowerCase()
-    .replace(/command$/, '');
-  if (
-    unexpected.length > 0 ||
-    !['iam', '@aws-sdk/client-iam'].includes(service) ||
-    action !== 'taguser'
-  ) {
-    throw new Error(
-      `${where}: the harness deploys only an IAM TagUser call on Create, got ${create}${unexpected.length > 0 ? ` (unexpected fields ${unexpected.join(', ')})` : ''}`,
-    );
-  }
-  const parameters = call.parameters;
-  if (
-    !isRecord(parameters) ||
-    Object.keys(parameters).sort().join() !== 'Tags,UserName' ||
-    typeof parameters.UserName !== 'string'
-  ) {
-    throw new Error(
-      `${where}: TagUser parameters are ${JSON.stringify(parameters)}, expected exactly {UserName, Tags}`,
-    );
-  }
-  return {
-    UserName: parameters.UserName,
-    Tags: expectTags(parameters.Tags, `${where} TagUser Tags`),
-  };
 };
 
 /**
@@ -421,9 +359,9 @@ export class MotoAws {
   /**
    * Creates the stack's secrets with the properties the template gives them, then sets the
    * users' ownership tags as the deployed stack would (the `Tags` of each `AWS::IAM::User`, and
-   * the IAM TagUser call each `Custom::AWS` makes on Create, both naming the deployed secret
-   * ARNs), and returns what CloudFormation would substitute for the `Ref`s and `Fn::GetAtt`s of
-   * its users and secrets. Any other custom resource, or a tag call of another shape, throws.
+   * for each `Custom::UserOwnershipTag` the stack's own tagger handler on Create, both naming the
+   * deployed secret ARNs), and returns what CloudFormation would substitute for the `Ref`s and
+   * `Fn::GetAtt`s of its users and secrets. Any other custom resource throws.
    *
    * @param userArns every configured user, created beforehand
    * @param extraAttributes deployed values for resources moto does not need (the log group)
@@ -507,20 +445,43 @@ export class MotoAws {
         await this.iam.send(
           new TagUserCommand({ UserName: lookupUserName(refs, logicalId), Tags: tags }),
         );
-      } else if (resource.Type === 'Custom::AWS') {
-        const call = tagUserCallOf(logicalId, resource, values());
-        if (!userArns.has(call.UserName)) {
+      } else if (resource.Type === OWNERSHIP_TAG_RESOURCE_TYPE) {
+        // What the stack's ownership tagger does on Create: its own handler, here with the
+        // harness's clients (request authentication is off while the harness deploys).
+        // Its properties but the ServiceToken (the Provider framework, which moto does not run).
+        const properties = resolveIntrinsics(
+          {
+            UserName: resource.Properties?.UserName,
+            SecretArn: resource.Properties?.SecretArn,
+          },
+          values(),
+        ) as Record<string, unknown>;
+        if (typeof properties.UserName !== 'string' || !userArns.has(properties.UserName)) {
           throw new Error(
-            `Template custom resource ${logicalId} tags ${call.UserName}, which is not a configured user`,
+            `Template custom resource ${logicalId} tags ${String(properties.UserName)}, which is not a configured user`,
           );
         }
-        await this.iam.send(new TagUserCommand(call));
+        await createOwnershipTagHandler({
+          stackId: STACK_ID,
+          secretsManager: this.secrets,
+          iam: this.iam,
+          stackResources: {
+            describeStackResource: () =>
+              Promise.reject(new Error('the harness deploys; it never deletes a resource')),
+          },
+          log: () => undefined,
+        })({
+          RequestType: 'Create',
+          StackId: STACK_ID,
+          LogicalResourceId: logicalId,
+          ResourceProperties: properties,
+        });
       } else if (
         resource.Type.startsWith('Custom::') ||
         resource.Type === 'AWS::CloudFormation::CustomResource'
       ) {
         throw new Error(
-          `Template resource ${logicalId} is a custom resource of type ${resource.Type}; the harness deploys only Custom::AWS (AwsCustomResource) IAM TagUser calls`,
+          `Template resource ${logicalId} is a custom resource of type ${resource.Type}; the harness deploys only ${OWNERSHIP_TAG_RESOURCE_TYPE} (the stack's ownership tagger)`,
         );
       }
     }
