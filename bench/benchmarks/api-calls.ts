@@ -34,7 +34,8 @@ export const MINIMAL_BOOTSTRAP: Sequence = {
     'secretsmanager:PutSecretValue',
   ],
   setSecret: [GUARD, OWNER, GET, LIST],
-  testSecret: [GUARD, OWNER, GET, 'sts:GetCallerIdentity'],
+  // The last call marks the proven version IAM_KEY_ROTATION_TESTED (finishSecret promotes no other).
+  testSecret: [GUARD, OWNER, GET, 'sts:GetCallerIdentity', MOVE],
   finishSecret: [GUARD, OWNER, GET, GET, LIST, MOVE, MOVE],
 };
 
@@ -51,7 +52,7 @@ export const MINIMAL_STEADY_STATE: Sequence = {
     'secretsmanager:PutSecretValue',
   ],
   setSecret: [GUARD, OWNER, GET, LIST],
-  testSecret: [GUARD, OWNER, GET, 'sts:GetCallerIdentity'],
+  testSecret: [GUARD, OWNER, GET, 'sts:GetCallerIdentity', MOVE],
   finishSecret: [GUARD, OWNER, GET, GET, LIST, MOVE, 'iam:UpdateAccessKey', MOVE],
 };
 
