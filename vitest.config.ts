@@ -1,13 +1,30 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * `npm test` (CI) runs every kind of test: each fault class, the property suite, the moto suite,
+ * the bundle checks. `npm run test:long` (IAM_KEY_ROTATION_LONG_TESTS=1) adds the long tails:
+ * the full fault matrix (every fault kind at every call of every setup and retry configuration),
+ * the 20,000-scenario soak of the property suite, and the `*.long.test.ts` files (the 1,000-user
+ * synth). A variable set by hand wins over these.
+ */
+const LONG = process.env.IAM_KEY_ROTATION_LONG_TESTS === '1';
+if (LONG) {
+  process.env.ROTATION_FULL_FAULT_MATRIX ??= '1';
+  process.env.ROTATION_PROPERTY_RUNS ??= '20000';
+}
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: LONG ? ['**/node_modules/**'] : ['**/node_modules/**', 'test/**/*.long.test.ts'],
     // The first CDK synth in a worker takes several seconds; moto-backed suites start a server.
     testTimeout: 60_000,
     // Both cores: vitest's default leaves one of the two idle, and the suite is CPU-bound.
     maxWorkers: 2,
     hookTimeout: 60_000,
+    // Builds the command the CLI tests start (dist/cli), as `npm ci` does, when it is missing
+    // or older than its sources.
+    globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/setup.ts'],
   },
 });

@@ -1,22 +1,15 @@
 import { createInterface } from 'node:readline/promises';
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
   SecretsManagerClient,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Clock } from '../lambda/rotation/step-context.js';
-import {
-  IamOperatorAccessKeyStore,
-  type OperatorAccessKeyStore,
-} from './aws/operator-access-key-store.js';
+import type { OperatorAccessKeyStore } from './aws/operator-access-key-store.js';
 import {
   SecretsManagerOperatorStore,
   type OperatorSecretStore,
 } from './aws/operator-secret-store.js';
-import { CloudWatchRotationLogs, type RotationLogReader } from './aws/rotation-logs.js';
+import type { RotationLogReader } from './aws/rotation-logs.js';
 
 export type { Clock } from '../lambda/rotation/step-context.js';
 
@@ -101,7 +94,68 @@ export const terminalConfirm: Confirm = async (question) => {
   }
 };
 
-/** The only place the command constructs AWS SDK clients. */
+/**
+ * Memoizes an asynchronous load: the first call starts it, later calls share it, and a failed
+ * load is started again by the next call.
+ */
+const loadOnce = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let loading: Promise<T> | undefined;
+  return () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+};
+
+/**
+ * The IAM store, its client loaded and created at its first call: `credential-process` (and
+ * `status` of secrets alone) never loads the IAM client.
+ */
+const lazyIamStore = (config: object): OperatorAccessKeyStore => {
+  const store = loadOnce(async () => {
+    const [{ IAMClient }, { IamOperatorAccessKeyStore }] = await Promise.all([
+      import('@aws-sdk/client-iam'),
+      import('./aws/operator-access-key-store.js'),
+    ]);
+    return new IamOperatorAccessKeyStore(new IAMClient({ ...config }));
+  });
+  return {
+    getUser: async (...args) => (await store()).getUser(...args),
+    getAccessKeyLastUsed: async (...args) => (await store()).getAccessKeyLastUsed(...args),
+    listAccessKeys: async (...args) => (await store()).listAccessKeys(...args),
+    createAccessKey: async (...args) => (await store()).createAccessKey(...args),
+    deactivateAccessKey: async (...args) => (await store()).deactivateAccessKey(...args),
+    deleteAccessKey: async (...args) => (await store()).deleteAccessKey(...args),
+    activateAccessKey: async (...args) => (await store()).activateAccessKey(...args),
+  };
+};
+
+/** The rotation log reader, its Lambda and CloudWatch Logs clients loaded at its first call. */
+const lazyRotationLogs = (config: object): RotationLogReader => {
+  const reader = loadOnce(async () => {
+    const [{ LambdaClient }, { CloudWatchLogsClient }, { CloudWatchRotationLogs }] =
+      await Promise.all([
+        import('@aws-sdk/client-lambda'),
+        import('@aws-sdk/client-cloudwatch-logs'),
+        import('./aws/rotation-logs.js'),
+      ]);
+    return new CloudWatchRotationLogs(
+      new LambdaClient({ ...config }),
+      new CloudWatchLogsClient({ ...config }),
+    );
+  });
+  return {
+    logGroupOf: async (...args) => (await reader()).logGroupOf(...args),
+    eventsContaining: async (...args) => (await reader()).eventsContaining(...args),
+  };
+};
+
+/**
+ * The only place the command constructs AWS SDK clients. The Secrets Manager client, which every
+ * command uses, is created at once; the others when a command first calls them.
+ */
 export const createCliDependencies = (options: CliDependencyOptions = {}): CliDependencies => {
   const config = {
     requestHandler: {
@@ -116,11 +170,8 @@ export const createCliDependencies = (options: CliDependencyOptions = {}): CliDe
       // For the changes a rollback fences (sent once, then checked): no retry stalled in backoff.
       new SecretsManagerClient({ ...config, retryStrategy: undefined, maxAttempts: 1 }),
     ),
-    iam: new IamOperatorAccessKeyStore(new IAMClient({ ...(config as object) })),
-    logs: new CloudWatchRotationLogs(
-      new LambdaClient({ ...(config as object) }),
-      new CloudWatchLogsClient({ ...(config as object) }),
-    ),
+    iam: lazyIamStore(config),
+    logs: lazyRotationLogs(config),
     clock: options.clock ?? systemClock,
     io: options.io ?? processIo(),
     confirm: options.confirm ?? terminalConfirm,
@@ -149,6 +200,7 @@ export const assumeRole = async (
   clientConfig: CliClientConfig,
   roleArn: string,
 ): Promise<AssumedRoleCredentials> => {
+  const { AssumeRoleCommand, STSClient } = await import('@aws-sdk/client-sts');
   const sts = new STSClient({
     requestHandler: {
       connectionTimeout: CONNECTION_TIMEOUT_MS,

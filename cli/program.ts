@@ -1,18 +1,25 @@
-import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { runCancel } from './commands/cancel.js';
-import { runCredentialProcess } from './commands/credential-process.js';
-import { DEFAULT_STEP_TIMEOUT_MS, runRollback } from './commands/rollback.js';
-import { DEFAULT_ROTATE_TIMEOUT_MS, runRotate } from './commands/rotate.js';
-import { readProcessStdin, runSmtpPassword } from './commands/smtp-password.js';
-import { DEFAULT_STUCK_AFTER_MS, runStatus } from './commands/status.js';
+import packageInfo from '../package.json' with { type: 'json' };
+import { registerPlacementCommand } from './commands/placement.js';
 import {
-  runStatusAcrossAccountsCommand,
-  type AccountStatusOptions,
-} from './commands/status-targets.js';
+  DEFAULT_ROTATE_TIMEOUT_MS,
+  DEFAULT_STEP_TIMEOUT_MS,
+  DEFAULT_STUCK_AFTER_MS,
+} from './command-defaults.js';
+import type { AccountStatusOptions } from './commands/status-targets.js';
 import type { CliClientConfig, CliDependencies, CliIo } from './dependencies.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type ExitCode } from './errors.js';
 import { describeFailure } from './failure.js';
+import {
+  readProcessStdin,
+  runCancel,
+  runCredentialProcess,
+  runRollback,
+  runRotate,
+  runSmtpPassword,
+  runStatus,
+  runStatusAcrossAccountsCommand,
+} from './lazy-commands.js';
 import { AWS_REGION_PATTERN } from '../lambda/rotation/ses-smtp-password.js';
 import { parseDuration } from './format.js';
 
@@ -43,8 +50,7 @@ export interface CliRuntime {
   readonly readStdin?: () => Promise<string>;
 }
 
-const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string })
-  .version;
+const PACKAGE_VERSION = packageInfo.version;
 
 const durationOption =
   (name: string) =>
@@ -335,7 +341,7 @@ Example:
 Prints {"Version":1,"AccessKeyId":...,"SecretAccessKey":...} on stdout and nothing on stderr.
 In ~/.aws/config, with the path of this checkout and a profile that may read the secret:
   [profile ci-deployer]
-  credential_process = /path/to/iam-key-rotation/cli/iam-key-rotation credential-process ci-deployer --profile secrets-reader`,
+  credential_process = /path/to/iam-key-rotation/dist/cli/iam-key-rotation.mjs credential-process ci-deployer --profile secrets-reader`,
     )
     .action(async (secret: string, _options: unknown, command: Command) => {
       if (runtime.environment[CREDENTIAL_PROCESS_GUARD] !== undefined) {
@@ -377,6 +383,8 @@ Example:
         await runSmtpPassword({ io, readStdin: runtime.readStdin ?? readProcessStdin }, { region }),
       );
     });
+
+  registerPlacementCommand(program, io, run);
 
   return program;
 };

@@ -10,14 +10,17 @@ import {
 } from './event.js';
 import { InvocationMeasurements, publishInvocationMetrics } from './invocation-metrics.js';
 import { RETIRE_OPERATION } from './observability.js';
-import { createSecret } from './rotation/create-secret.js';
-import { retirePreviousKey } from './rotation/retire-previous-key.js';
-import { finishSecret } from './rotation/finish-secret.js';
-import { checkTokenVersion, resolveBoundUser } from './rotation/guard.js';
+import {
+  createSecret,
+  finishSecret,
+  retirePreviousKey,
+  setSecret,
+  testSecret,
+} from './lazy-steps.js';
+import { checkTokenVersion } from './rotation/guard.js';
 import { verifyOwnership } from './rotation/ownership.js';
-import { setSecret } from './rotation/set-secret.js';
-import type { StepContext } from './rotation/step-context.js';
-import { testSecret } from './rotation/test-secret.js';
+import type { RotationServices, StepContext } from './rotation/step-context.js';
+import { stackSecretStore, verifyStackSecret } from './rotation/trust.js';
 
 /** The part of the Lambda context the handler uses. */
 export interface InvocationContext {
@@ -107,7 +110,19 @@ const asFailure = (
         secretId,
       });
 
-/** A Secrets Manager rotation step: the guard, the ownership check, then the step. */
+/**
+ * The services a step or a retirement gets: the handler's own, with a secret store that
+ * describes only this stack's secrets (see trust.ts).
+ */
+const stackServices = (dependencies: HandlerDependencies, stackId: string): RotationServices => ({
+  ...dependencies,
+  secrets: stackSecretStore(dependencies.secrets, stackId),
+});
+
+/**
+ * A Secrets Manager rotation step: the trust check (this stack's secret, the user its name
+ * gives), the token's guard, the ownership check, then the step.
+ */
 const runStep = async (
   dependencies: HandlerDependencies,
   event: RotationEvent,
@@ -128,8 +143,10 @@ const runStep = async (
   try {
     const { settings } = dependencies;
     if (settings instanceof InvalidSettingsError) throw settings;
+    const services = stackServices(dependencies, settings.stackId);
     const secret = await dependencies.secrets.describeSecret(event.SecretId);
-    const userName = resolveBoundUser(secret);
+    // Before anything else, and before any IAM call: a look-alike secret stops here.
+    const userName = verifyStackSecret(secret, settings.stackId);
     const state = checkTokenVersion(secret, event.ClientRequestToken);
     if (state === 'finished' || (state === 'promoted' && event.Step !== 'finishSecret')) {
       log.info(
@@ -145,7 +162,7 @@ const runStep = async (
       userName,
       user,
       settings,
-      services: dependencies,
+      services,
       log,
       deadline,
       functionArn: invocationContext?.invokedFunctionArn,
@@ -195,7 +212,8 @@ const runRetirement = async (
     if (settings instanceof InvalidSettingsError) throw settings;
     await retirePreviousKey({
       event,
-      services: dependencies,
+      // Its DescribeSecret runs the trust check before the retirement reads anything else.
+      services: stackServices(dependencies, settings.stackId),
       gracePeriodSeconds: settings.gracePeriod?.seconds,
       log,
       measurements,

@@ -5,11 +5,10 @@ import {
   SecretsManagerClient,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
-import { STSClient } from '@aws-sdk/client-sts';
 import { IamAccessKeyStore } from './aws/iam-access-key-store.js';
-import {
-  EventBridgeRetirementScheduler,
-  type RetirementScheduler,
+import type {
+  RetirementScheduler,
+  SchedulerEndpointOptions,
 } from './aws/scheduler-retirement-schedules.js';
 import { SecretsManagerSecretStore } from './aws/secrets-manager-secret-store.js';
 import {
@@ -84,33 +83,61 @@ export interface DependencyOptions {
 }
 
 /**
- * Set only in the function's asset, by esbuild's `define` (lib/key-rotation-function.ts): the
- * file, beside `index.mjs`, into which the SMTP client is bundled on its own, or `''` in the asset
- * of a stack without an SMTP test, which has no such file.
+ * Set only in the function's asset, by esbuild's `define` (lib/rotation-bundling.ts): the file,
+ * beside `index.mjs`, into which the SMTP client is bundled (an entry point of the asset's build,
+ * which esbuild then names in the import below), or `''` in the asset of a stack without an SMTP
+ * test, which has no such file.
  */
 declare const IAM_KEY_ROTATION_SMTP_CLIENT_FILE: string | undefined;
 
 /**
- * Loads the SMTP client when the first SMTP test runs: in the asset from its own file (a
- * computed specifier, which esbuild leaves alone), elsewhere from its source module. A function
- * whose secrets have no SMTP test never loads it.
+ * Loads the SMTP client when the first SMTP test runs (in the asset, from its own file). A
+ * function whose secrets have no SMTP test never loads it; in the asset of a stack without one,
+ * the import is dead code esbuild leaves out, and the loader refuses the test.
  */
 export const loadSmtpLoginClient = async (): Promise<SmtpLoginClient> => {
   // typeof first: outside the asset the name is not defined at all.
-  if (
+  const module =
     typeof IAM_KEY_ROTATION_SMTP_CLIENT_FILE === 'string' &&
     IAM_KEY_ROTATION_SMTP_CLIENT_FILE === ''
-  ) {
+      ? undefined
+      : await import('./aws/smtp-login-client.js');
+  if (module === undefined) {
     throw new InvalidSettingsError(
       `this rotation function was built without the SMTP client of the SES SMTP login test: no user of its stack has "sesSmtpTest": true, yet the secret's tag ${SES_SMTP_TEST_TAG_KEY} asks for the test; set "sesSmtpTest": true for the user in the configuration and deploy, or remove the tag`,
     );
   }
-  const module = (
-    typeof IAM_KEY_ROTATION_SMTP_CLIENT_FILE === 'string'
-      ? await import(new URL(IAM_KEY_ROTATION_SMTP_CLIENT_FILE, import.meta.url).href)
-      : await import('./aws/smtp-login-client.js')
-  ) as { smtpLogin: SmtpLoginClient };
   return module.smtpLogin;
+};
+
+/**
+ * Memoizes an asynchronous load: the first call starts it, later calls share it, and a failed
+ * load is started again by the next call (a module that failed to load is not cached as failed).
+ */
+export const loadOnce = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let loading: Promise<T> | undefined;
+  return () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  };
+};
+
+/**
+ * The grace period's scheduler, loaded when finishSecret first schedules a retirement: a
+ * function without a grace period, and every other step, never load it.
+ */
+export const lazyRetirementScheduler = (options: SchedulerEndpointOptions): RetirementScheduler => {
+  const load = loadOnce(async () => {
+    const { EventBridgeRetirementScheduler } =
+      await import('./aws/scheduler-retirement-schedules.js');
+    return new EventBridgeRetirementScheduler(options);
+  });
+  return {
+    createOneTimeSchedule: async (schedule) => (await load()).createOneTimeSchedule(schedule),
+  };
 };
 
 /**
@@ -181,7 +208,7 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
     environment.AWS_ENDPOINT_URL;
   const scheduler =
     options.retirementScheduler ??
-    new EventBridgeRetirementScheduler({
+    lazyRetirementScheduler({
       region: () => secretsManager.config.region(),
       credentials: (identityProperties) => secretsManager.config.credentials(identityProperties),
       requestHandler: secretsManager.config.requestHandler,
@@ -203,9 +230,10 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
     scheduler,
     // One attempt per call and a request timeout: testSecret retries by itself, within its
     // deadline, so an attempt can never outlast the time it was given.
+    // The STS client is loaded when testSecret first needs it.
     sts: new StsCallerIdentityService(
-      (credentials) =>
-        new STSClient({
+      async (credentials) =>
+        new (await import('@aws-sdk/client-sts')).STSClient({
           requestHandler: {
             connectionTimeout: CONNECTION_TIMEOUT_MS,
             requestTimeout: STS_ATTEMPT_TIMEOUT_MS,

@@ -90,3 +90,11 @@ export class AccessKeyTestError extends RotationError {
 export class InvalidSecretTagError extends RotationError {
   public override name = 'InvalidSecretTagError';
 }
+
+/**
+ * The secret was not created by the function's own stack (its `aws:cloudformation:stack-id` tag
+ * is absent or names another stack): a look-alike, refused before any IAM call.
+ */
+export class ForeignSecretError extends RotationError {
+  public override name = 'ForeignSecretError';
+}

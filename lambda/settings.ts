@@ -1,4 +1,4 @@
-import { DEFAULT_STALE_KEY_DAYS, STALE_KEY_DAYS_ENV } from './rotation/binding.js';
+import { DEFAULT_STALE_KEY_DAYS, STACK_ID_ENV, STALE_KEY_DAYS_ENV } from './rotation/binding.js';
 import { InvalidSettingsError } from './errors.js';
 import {
   GRACE_PERIOD_SECONDS_ENV,
@@ -23,6 +23,12 @@ export interface GracePeriodSettings {
 /** The function's settings, read once from its environment (set by the CDK stack). */
 export interface RotationSettings {
   /**
+   * `IAM_KEY_ROTATION_STACK_ID`: the id (ARN) of the CloudFormation stack that deployed the
+   * function. Every step and every retirement acts only on a secret whose
+   * `aws:cloudformation:stack-id` tag equals it: a secret this stack created.
+   */
+  readonly stackId: string;
+  /**
    * A key the secret does not hold is deleted to make room only if it was never used or not
    * used for this many days (GetAccessKeyLastUsed).
    */
@@ -46,6 +52,13 @@ const SCHEDULE_GROUP_PATTERN = /^[\w.-]{1,64}$/;
 /** An IAM role ARN (any partition), path allowed. */
 const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
+/**
+ * A CloudFormation stack id, in any partition: `arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>`.
+ * Stack names are 1-128 characters of letters, digits and hyphens, starting with a letter.
+ */
+export const STACK_ID_PATTERN =
+  /^arn:aws[a-z-]*:cloudformation:[a-z]{2}(-[a-z]+)+-\d:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]{0,127}\/[A-Za-z0-9-]{1,128}$/;
+
 type Environment = Readonly<Record<string, string | undefined>>;
 
 const quoted = (raw: string): string => JSON.stringify(raw.slice(0, 80));
@@ -60,6 +73,16 @@ const parseStaleKeyDays = (environment: Environment): number => {
     );
   }
   return days;
+};
+
+const parseStackId = (environment: Environment): string => {
+  const raw = environment[STACK_ID_ENV] ?? '';
+  if (!STACK_ID_PATTERN.test(raw)) {
+    throw new InvalidSettingsError(
+      `Environment variable ${STACK_ID_ENV} must be the id of the function's CloudFormation stack (arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>), got ${raw === '' ? 'nothing' : quoted(raw)}; the stack sets it to AWS::StackId: deploy the stack again instead of changing the function by hand`,
+    );
+  }
+  return raw;
 };
 
 const FIX_GRACE_PERIOD = 'fix the gracePeriod setting of the stack and deploy again';
@@ -95,7 +118,10 @@ const parseGracePeriod = (environment: Environment): GracePeriodSettings | undef
  * @throws InvalidSettingsError naming the variable, the expected form and the value found
  */
 export const parseRotationSettings = (environment: Environment): RotationSettings => {
+  const stackId = parseStackId(environment);
   const staleKeyDays = parseStaleKeyDays(environment);
   const gracePeriod = parseGracePeriod(environment);
-  return gracePeriod === undefined ? { staleKeyDays } : { staleKeyDays, gracePeriod };
+  return gracePeriod === undefined
+    ? { stackId, staleKeyDays }
+    : { stackId, staleKeyDays, gracePeriod };
 };

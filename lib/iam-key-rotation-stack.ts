@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -92,6 +92,21 @@ export interface IamKeyRotationStackProps extends StackProps {
    * @default - no Config rule
    */
   readonly complianceRules?: ComplianceRulesConfig;
+
+  /**
+   * Whether the stack has its CloudWatch dashboard (about $3 a month beyond the account's first 3).
+   *
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * Whether the stack has the rotation function's CloudWatch alarms ($0.10 a month each); without
+   * them notifications carry the rotation events only.
+   *
+   * @default true
+   */
+  readonly alarms?: boolean;
 }
 
 /**
@@ -119,11 +134,11 @@ export class IamKeyRotationStack extends Stack {
   /** The rotated access keys, in configuration order. */
   public readonly rotatedAccessKeys: readonly RotatedAccessKey[];
 
-  /** The rotation function's alarms. */
-  public readonly alarms: RotationAlarms;
+  /** The rotation function's alarms, unless turned off. */
+  public readonly alarms?: RotationAlarms;
 
-  /** The stack's dashboard. */
-  public readonly dashboard: RotationDashboard;
+  /** The stack's dashboard, unless turned off. */
+  public readonly dashboard?: RotationDashboard;
 
   /** The notifications, when configured. */
   public readonly notifications?: RotationNotifications;
@@ -141,11 +156,12 @@ export class IamKeyRotationStack extends Stack {
     });
 
     this.rotatedAccessKeys = props.users.map((config) => {
+      // A created user is kept when removed, like its secret, unless the configuration says
+      // "destroy" (it may hold keys that consumers still use).
+      const removalPolicy =
+        config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
       const user: iam.IUser = config.createUser
-        ? new iam.User(this, `User-${config.userName}`, {
-            userName: config.userName,
-            path: config.path,
-          })
+        ? createdUser(this, config, removalPolicy)
         : iam.User.fromUserAttributes(this, `ExistingUser-${config.userName}`, {
             // The ARN includes the path: a policy naming arn:...:user/<name> does not match a
             // user whose path is not /.
@@ -170,14 +186,19 @@ export class IamKeyRotationStack extends Stack {
         rotationFunction: this.rotationFunction,
         sesSmtpRegions: config.sesSmtpRegions,
         sesSmtpTest: config.sesSmtpTest,
+        removalPolicy,
       });
     });
 
-    this.alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.rotationFunction });
-    this.dashboard = new RotationDashboard(this, 'Dashboard', {
-      rotationFunction: this.rotationFunction,
-      alarms: this.alarms.alarms,
-    });
+    if (props.alarms ?? true) {
+      this.alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.rotationFunction });
+    }
+    if (props.dashboard ?? true) {
+      this.dashboard = new RotationDashboard(this, 'Dashboard', {
+        rotationFunction: this.rotationFunction,
+        alarms: this.alarms?.alarms ?? [],
+      });
+    }
     if (props.notifications) {
       const { topicArn, email, onSuccess } = props.notifications;
       this.notifications = new RotationNotifications(this, 'Notifications', {
@@ -206,10 +227,12 @@ export class IamKeyRotationStack extends Stack {
       description: 'Name of the function that rotates the access keys of this stack',
       value: this.rotationFunction.function.functionName,
     });
-    new CfnOutput(this, DASHBOARD_URL_OUTPUT_ID, {
-      description: 'CloudWatch dashboard of the key rotations of this stack',
-      value: this.dashboard.dashboardUrl,
-    });
+    if (this.dashboard) {
+      new CfnOutput(this, DASHBOARD_URL_OUTPUT_ID, {
+        description: 'CloudWatch dashboard of the key rotations of this stack',
+        value: this.dashboard.dashboardUrl,
+      });
+    }
     if (this.notifications) {
       new CfnOutput(this, NOTIFICATION_TOPIC_ARN_OUTPUT_ID, {
         description:
@@ -233,4 +256,18 @@ export class IamKeyRotationStack extends Stack {
       });
     }
   }
+}
+
+/** An IAM user the stack creates, with the removal policy of its secret. */
+function createdUser(
+  scope: Construct,
+  config: RotatedUserConfig,
+  removalPolicy: RemovalPolicy,
+): iam.User {
+  const user = new iam.User(scope, `User-${config.userName}`, {
+    userName: config.userName,
+    path: config.path,
+  });
+  user.applyRemovalPolicy(removalPolicy);
+  return user;
 }

@@ -1,4 +1,4 @@
-import { Duration, SecretValue, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, SecretValue, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -103,6 +103,16 @@ export interface RotatedAccessKeyProps {
    * @default false
    */
   readonly sesSmtpTest?: boolean;
+
+  /**
+   * What happens to the secret when it leaves the stack (the user is removed from the
+   * configuration) or the stack is destroyed. With `RETAIN` the secret stays readable, with its
+   * last key, and its rotation stops (the rotation schedule is deleted); finishing the removal
+   * (the keys, the ownership tag, the secret) is the operator's ("Remove a user" in README).
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -192,6 +202,8 @@ export class RotatedAccessKey extends Construct {
         Stack.of(this).toJsonString({ UserName: userName }),
       ),
     });
+    // Nothing deleted by surprise: consumers keep reading the secret after a removal.
+    this.secret.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
     Tags.of(this.secret).add(BINDING_TAG_KEY, userName);
     if (props.sesSmtpRegions !== undefined) {
       // Tags the function reads from DescribeSecret, which it calls anyway: no extra call.

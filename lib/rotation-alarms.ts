@@ -70,7 +70,7 @@ export class RotationAlarms extends Construct {
       .metricErrors({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM })
       .createAlarm(this, 'Errors', {
         alarmName: `${prefix}-rotation-errors`,
-        alarmDescription: `The IAM access key rotation function failed or was killed by its timeout (such a step emits no rotation event). Its log group ${logGroup} has the error: every line carries secretId, step and clientRequestToken. Then: npx iam-key-rotation status`,
+        alarmDescription: `The IAM access key rotation function failed or was killed by its timeout (such a step emits no rotation event). Its log group ${logGroup} has the error: every line carries secretId, step and clientRequestToken. Then run the operator command (installed from the checkout with npm link): iam-key-rotation status`,
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -82,7 +82,7 @@ export class RotationAlarms extends Construct {
       .createAlarm(this, 'Throttles', {
         alarmName: `${prefix}-rotation-throttles`,
         alarmDescription:
-          "Lambda refused to run the IAM access key rotation function (the account's or function's concurrency is exhausted). Secrets Manager retries a rotation step; a grace-period retirement may be late. Check the account's Lambda concurrency, then: npx iam-key-rotation status",
+          "Lambda refused to run the IAM access key rotation function (the account's or function's concurrency is exhausted). Secrets Manager retries a rotation step; a grace-period retirement may be late. Check the account's Lambda concurrency, then run the operator command (installed from the checkout with npm link): iam-key-rotation status",
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

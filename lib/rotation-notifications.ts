@@ -64,8 +64,12 @@ export interface RotationNotificationsProps {
   /** The secrets whose rotation events are notified: only these. */
   readonly secrets: readonly NotifiedSecret[];
 
-  /** The alarms whose state changes are notified (ALARM and OK). */
-  readonly alarms: RotationAlarms;
+  /**
+   * The alarms whose state changes are notified (ALARM and OK).
+   *
+   * @default - none: only the rotation events are notified
+   */
+  readonly alarms?: RotationAlarms;
 
   /**
    * An existing topic to publish to. Its policy must let EventBridge and CloudWatch of this
@@ -134,7 +138,7 @@ export class RotationNotifications extends Construct {
     if (props.topic) {
       this.topic = props.topic;
     } else {
-      const created = this.createTopic(stack);
+      const created = this.createTopic(stack, (props.alarms?.alarms.length ?? 0) > 0);
       ownTopic = created.topic;
       this.encryptionKey = created.key;
       this.topic = ownTopic;
@@ -161,7 +165,7 @@ export class RotationNotifications extends Construct {
         )
       : [];
 
-    props.alarms.notify(this.topic);
+    props.alarms?.notify(this.topic);
 
     if (ownTopic) {
       const rules = [...this.failureRules, ...this.successRules];
@@ -179,18 +183,21 @@ export class RotationNotifications extends Construct {
           }),
         );
       }
-      ownTopic.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'AlarmsFromThisStacksAlarms',
-          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['sns:Publish'],
-          resources: [ownTopic.topicArn],
-          conditions: {
-            StringEquals: { 'aws:SourceAccount': stack.account },
-            ArnEquals: { 'aws:SourceArn': props.alarms.alarms.map((alarm) => alarm.alarmArn) },
-          },
-        }),
-      );
+      const alarms = props.alarms?.alarms ?? [];
+      if (alarms.length > 0) {
+        ownTopic.addToResourcePolicy(
+          new iam.PolicyStatement({
+            sid: 'AlarmsFromThisStacksAlarms',
+            principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+            actions: ['sns:Publish'],
+            resources: [ownTopic.topicArn],
+            conditions: {
+              StringEquals: { 'aws:SourceAccount': stack.account },
+              ArnEquals: { 'aws:SourceArn': alarms.map((alarm) => alarm.alarmArn) },
+            },
+          }),
+        );
+      }
     }
   }
 
@@ -198,7 +205,7 @@ export class RotationNotifications extends Construct {
    * The topic and its key. The topic is named, so that the key policy can name the topic's ARN
    * without a reference (the topic refers to the key; a reference back would be a cycle).
    */
-  private createTopic(stack: Stack): { topic: sns.Topic; key: kms.Key } {
+  private createTopic(stack: Stack, withAlarms: boolean): { topic: sns.Topic; key: kms.Key } {
     const topicName = `${stack.stackName}-rotation-notifications`;
     const topicArn = stack.formatArn({
       service: 'sns',
@@ -218,7 +225,7 @@ export class RotationNotifications extends Construct {
         sid: 'PublishToTheNotificationTopic',
         principals: [
           new iam.ServicePrincipal('events.amazonaws.com'),
-          new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
+          ...(withAlarms ? [new iam.ServicePrincipal('cloudwatch.amazonaws.com')] : []),
         ],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
@@ -345,9 +352,9 @@ function failureMessage(logGroupName: string): events.RuleTargetInput {
       `Secrets Manager: ${ERROR_MESSAGE}`,
       'RotationFailed: a step of the rotation function failed; Secrets Manager retries it. RotationAbandoned: a value was put or AWSPENDING removed by hand during the rotation, and Secrets Manager gave it up.',
       'What to do:',
-      `1. See the secret's keys, labels and verdict: npx iam-key-rotation status ${SECRET_ID}`,
+      `1. See the secret's keys, labels and verdict (the operator command, installed from the checkout with npm link): iam-key-rotation status ${SECRET_ID}`,
       `2. Read the error in the rotation function's log group ${logGroupName}: every line carries secretId, step and clientRequestToken.`,
-      `3. Once the cause is fixed, rotate and follow it to its end: npx iam-key-rotation rotate ${SECRET_ID} --wait`,
+      `3. Once the cause is fixed, rotate and follow it to its end: iam-key-rotation rotate ${SECRET_ID} --wait`,
     ].join('\n'),
   );
 }
@@ -361,7 +368,7 @@ function successMessage(rotationFunction: KeyRotationFunction): events.RuleTarge
     [
       eventHeader(),
       `The new key is AWSCURRENT. ${previousKey}`,
-      `See the secret's keys and labels: npx iam-key-rotation status ${SECRET_ID}`,
+      `See the secret's keys and labels (the operator command, installed from the checkout with npm link): iam-key-rotation status ${SECRET_ID}`,
     ].join('\n'),
   );
 }

@@ -1,29 +1,67 @@
 /**
- * Automatic sharding: which stack holds each user that names no `stack`. Pure: configuration in,
- * stack names out.
+ * Stable placement: which stack holds each user. Pure: configuration and the previous placement
+ * in, stack names and the new placement out (lib/stack-placement.ts reads and writes the file).
  *
  * The rule, per account and region (the users' `account` and `region`, absent for the CLI's):
- * users without `stack` are placed in configuration order, each into the first automatic stack
- * of its account and region that still has room for one more user (at most `maxUsersPerStack`,
- * counting users that name that stack explicitly). The automatic stacks are named `<base><env>`,
- * `<base><env>-2`, `<base><env>-3`, ... where `<env>` is empty for the CLI's account and region
- * and otherwise `-<account>`, `-<region>` or `-<account>-<region>` for what the users name.
+ * - a user with `stack` is in that stack;
+ * - a user the previous placement holds stays in the stack it was placed in;
+ * - every other user (a new one) goes, in configuration order, into the first automatic stack of
+ *   its account and region that has room (at most `maxUsersPerStack` users, counting those with
+ *   `stack` and those already placed): a hole left by a removed user is filled first.
  *
- * Appending users never moves a user: earlier users keep their place and the new ones fill the
- * last stack, then new stacks. Removing an automatically placed user moves, in each later stack
- * of its account and region, the first automatically placed user into the stack before it (its
- * secret is deleted in one stack and created in the other): pin users with `stack` before
- * removing others, as README's "Automatic sharding" explains.
+ * The automatic stacks are named `<base><env>`, `<base><env>-2`, `<base><env>-3`, ... where
+ * `<env>` is empty for the CLI's account and region and otherwise `-<account>`, `-<region>` or
+ * `-<account>-<region>` for what the users name.
+ *
+ * So adding or removing a user never moves another one. A user whose `stack` (or account or
+ * region) differs from the stack it was placed in is a move, reported in `moves`: the
+ * configuration must allow it explicitly (`allowStackMove`).
  */
 
 /** Where one user asks to be deployed. */
 export interface StackPlacementRequest {
+  /** The IAM user name (case-insensitive in IAM). */
+  readonly userName: string;
   /** The stack the user names explicitly, if any. */
   readonly stack?: string;
   /** The account the user names (12 digits), absent for the CLI's. */
   readonly account?: string;
   /** The region the user names, absent for the CLI's. */
   readonly region?: string;
+  /** Whether the user may leave the stack it was placed in. */
+  readonly allowStackMove?: boolean;
+}
+
+/** One user's place: its stack, in its account and region. */
+export interface PlacedUser {
+  readonly userName: string;
+  readonly account?: string;
+  readonly region?: string;
+  readonly stack: string;
+}
+
+/** A user that would leave the stack it was placed in. */
+export interface StackMove {
+  /** The user's index in the requests. */
+  readonly index: number;
+  /** Where it was placed. */
+  readonly from: PlacedUser;
+  /** Where the configuration now puts it. */
+  readonly to: PlacedUser;
+}
+
+/** What {@link placeUsers} decides. */
+export interface StackPlacementResult {
+  /** The stack of every request, in the order given. */
+  readonly stackNames: readonly string[];
+  /** The new placement: the previous one's users in their order, then the new ones. */
+  readonly placement: readonly PlacedUser[];
+  /** Users of the previous placement that are no longer configured. */
+  readonly removed: readonly PlacedUser[];
+  /** Configured users that are not in the previous placement. */
+  readonly added: readonly PlacedUser[];
+  /** Users that leave the stack they were placed in without `allowStackMove`. */
+  readonly moves: readonly StackMove[];
 }
 
 /**
@@ -43,6 +81,11 @@ export function environmentKey(account?: string, region?: string): string {
   return `${account ?? ''}/${region ?? ''}`;
 }
 
+/** The key of one IAM user: its account and its name, which IAM compares without case. */
+export function userKey(user: { readonly userName: string; readonly account?: string }): string {
+  return `${user.account ?? ''}/${user.userName.toLowerCase()}`;
+}
+
 /** The name of the `index`-th (from 0) automatic stack of an account and region. */
 export function automaticStackName(
   baseName: string,
@@ -54,48 +97,104 @@ export function automaticStackName(
   return index === 0 ? name : `${name}-${String(index + 1)}`;
 }
 
+function placed(request: StackPlacementRequest, stack: string): PlacedUser {
+  return {
+    userName: request.userName,
+    ...(request.account === undefined ? {} : { account: request.account }),
+    ...(request.region === undefined ? {} : { region: request.region }),
+    stack,
+  };
+}
+
+const sameEnvironment = (a: PlacedUser, b: StackPlacementRequest): boolean =>
+  environmentKey(a.account, a.region) === environmentKey(b.account, b.region);
+
 /**
- * The stack name of every user, in the order given: the explicit `stack`, or the automatic stack
- * the rule above picks.
+ * Places every user: see the module's rule.
  *
+ * @param previous the placement of the last synth, absent for none (as for a first synth)
  * @param maxUsersPerStack the most users one stack may hold (at least 1)
  */
-export function assignStackNames(
+export function placeUsers(
   users: readonly StackPlacementRequest[],
+  previous: readonly PlacedUser[] | undefined,
   baseName: string,
   maxUsersPerStack: number,
-): string[] {
+): StackPlacementResult {
   if (!Number.isInteger(maxUsersPerStack) || maxUsersPerStack < 1) {
     throw new Error(
       `maxUsersPerStack must be a whole number of at least 1, got ${maxUsersPerStack}`,
     );
   }
-  // Users per stack name and account/region: explicit users first, then the automatic ones.
+  const previousByKey = new Map((previous ?? []).map((entry) => [userKey(entry), entry]));
+  const names: (string | undefined)[] = [];
+  const moves: StackMove[] = [];
+  users.forEach((user, index) => {
+    const before = previousByKey.get(userKey(user));
+    const stays = before !== undefined && sameEnvironment(before, user);
+    if (user.stack !== undefined) {
+      names.push(user.stack);
+      if (before !== undefined && (!stays || before.stack !== user.stack)) {
+        if (user.allowStackMove !== true) {
+          moves.push({ index, from: before, to: placed(user, user.stack) });
+        }
+      }
+    } else if (stays) {
+      names.push(before.stack);
+    } else {
+      names.push(undefined);
+    }
+  });
+  // Users per stack name and account/region, then new users into the first stack with room.
   const counts = new Map<string, number>();
   const countKey = (name: string, user: StackPlacementRequest): string =>
     `${environmentKey(user.account, user.region)}#${name}`;
-  for (const user of users) {
-    if (user.stack !== undefined) {
-      const key = countKey(user.stack, user);
+  users.forEach((user, index) => {
+    const name = names[index];
+    if (name !== undefined) {
+      const key = countKey(name, user);
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
-  }
-  // Automatic stacks are filled in order: the first with room is the current one, per environment.
-  const currentIndex = new Map<string, number>();
-  return users.map((user) => {
-    if (user.stack !== undefined) {
-      return user.stack;
-    }
-    const environment = environmentKey(user.account, user.region);
-    let index = currentIndex.get(environment) ?? 0;
-    let name = automaticStackName(baseName, index, user.account, user.region);
+  });
+  const stackNames = users.map((user, index) => {
+    const fixed = names[index];
+    if (fixed !== undefined) return fixed;
+    let stackIndex = 0;
+    let name = automaticStackName(baseName, stackIndex, user.account, user.region);
     while ((counts.get(countKey(name, user)) ?? 0) >= maxUsersPerStack) {
-      index++;
-      name = automaticStackName(baseName, index, user.account, user.region);
+      stackIndex++;
+      name = automaticStackName(baseName, stackIndex, user.account, user.region);
     }
-    currentIndex.set(environment, index);
     const key = countKey(name, user);
     counts.set(key, (counts.get(key) ?? 0) + 1);
+    const before = previousByKey.get(userKey(user));
+    if (before !== undefined && user.allowStackMove !== true) {
+      moves.push({ index, from: before, to: placed(user, name) });
+    }
     return name;
   });
+
+  const current = users.map((user, index) => placed(user, stackNames[index] ?? baseName));
+  const currentByKey = new Map(current.map((entry) => [userKey(entry), entry]));
+  const unchanged = (entry: PlacedUser): boolean => {
+    const now = currentByKey.get(userKey(entry));
+    return (
+      now !== undefined &&
+      now.stack === entry.stack &&
+      environmentKey(now.account, now.region) === environmentKey(entry.account, entry.region)
+    );
+  };
+  const kept = (previous ?? []).filter(unchanged);
+  const keptKeys = new Set(kept.map(userKey));
+  const added = current.filter((entry) => !keptKeys.has(userKey(entry)));
+  const removed = (previous ?? []).filter((entry) => !currentByKey.has(userKey(entry)));
+  // A kept user takes its current spelling of the name (IAM names are case-insensitive).
+  const placement = [...kept.map((entry) => currentByKey.get(userKey(entry)) ?? entry), ...added];
+  return {
+    stackNames,
+    placement,
+    removed,
+    added: added.filter((entry) => !previousByKey.has(userKey(entry))),
+    moves: moves.sort((a, b) => a.index - b.index),
+  };
 }

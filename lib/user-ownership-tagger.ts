@@ -5,7 +5,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
-import { STATEMENT_RESOURCE_LIMIT } from './key-rotation-function.js';
+import { STATEMENT_RESOURCE_LIMIT } from './rotation-permissions.js';
 
 /**
  * Every secret whose ARN the tagger may write into a user's ownership tag is named

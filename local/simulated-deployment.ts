@@ -1,16 +1,12 @@
 /**
  * What `cdk deploy` of the stack creates, inside a {@link Simulation}: the IAM user, its secret
- * `iam-key-rotation/<user>` holding `{"UserName"}` with its binding tag, the user's ownership
- * tag naming that secret, and the real rotation handler registered as the secret's rotation
+ * `iam-key-rotation/<user>` holding `{"UserName"}` with its binding tag and CloudFormation's
+ * system tags (the stack's id), the user's ownership tag naming that secret, and the real rotation handler registered as the secret's rotation
  * function, with rotation enabled (its configuration tested, no key created yet). Shared by `npm start` and the benchmarks, so both run the same setup.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { CreateUserCommand, IAMClient, TagUserCommand } from '@aws-sdk/client-iam';
-import {
-  CreateSecretCommand,
-  RotateSecretCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { createHandler, type RotationHandler } from '../lambda/create-handler.js';
 import { defaultDependencies } from '../lambda/dependencies.js';
@@ -20,11 +16,53 @@ import {
   RETIREMENT_SCHEDULE_GROUP_ENV,
   RETIREMENT_SCHEDULER_ROLE_ARN_ENV,
 } from '../lambda/observability.js';
-import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../lambda/rotation/binding.js';
-import type { RotationFunction, RotationRecord, Simulation } from './simulation/index.js';
+import {
+  BINDING_TAG_KEY,
+  OWNER_TAG_KEY,
+  SECRET_NAME_PREFIX,
+  STACK_ID_ENV,
+} from '../lambda/rotation/binding.js';
+import type {
+  RotationFunction,
+  RotationRecord,
+  SecretState,
+  Simulation,
+  SimulatedStack,
+} from './simulation/index.js';
 
 /** Every secret of the stack is named `iam-key-rotation/<user name>` (lib/ does the same). */
-export const secretNameOf = (userName: string): string => `iam-key-rotation/${userName}`;
+export const secretNameOf = (userName: string): string => `${SECRET_NAME_PREFIX}${userName}`;
+
+/** The name of the simulated deployment's CloudFormation stack. */
+export const STACK_NAME = 'IamKeyRotation';
+
+/** The stack of the simulated deployment in `sim`. */
+export const deploymentStack = (sim: Simulation): SimulatedStack => sim.stack(STACK_NAME);
+
+/** The logical id a user's secret gets in the stack's template (letters and digits only). */
+export const secretLogicalIdOf = (userName: string): string =>
+  `RotatedAccessKey${userName.replace(/[^A-Za-z0-9]/g, '')}Secret`;
+
+/** The function's environment that the stack always sets: its own stack id (`AWS::StackId`). */
+export const stackEnvironment = (stack: SimulatedStack): Record<string, string> => ({
+  [STACK_ID_ENV]: stack.stackId,
+});
+
+/**
+ * What CloudFormation creates for a user of the stack: the secret `iam-key-rotation/<user>`
+ * holding `value` (default `{"UserName"}`), with its binding tag and the stack's system tags.
+ */
+export const createUserSecret = (
+  sim: Simulation,
+  stack: SimulatedStack,
+  userName: string,
+  value: Record<string, string> = {},
+): SecretState =>
+  sim.createStackSecret(stack, secretLogicalIdOf(userName), {
+    Name: secretNameOf(userName),
+    SecretString: JSON.stringify({ UserName: userName, ...value }),
+    Tags: [{ Key: BINDING_TAG_KEY, Value: userName }],
+  });
 
 /** The schedule group and scheduler role a deployment with a grace period gets. */
 export const RETIREMENT_SCHEDULE_GROUP = 'iam-key-rotation-retirement';
@@ -54,7 +92,8 @@ export interface SimulatedDeploymentOptions {
    */
   readonly wrap?: (handler: RotationHandler) => RotationFunction;
   /**
-   * The function's environment (its settings, e.g. STALE_KEY_DAYS).
+   * The function's environment (its settings, e.g. STALE_KEY_DAYS), added to the stack id the
+   * stack always sets ({@link stackEnvironment}).
    * @default {} (the defaults)
    */
   readonly environment?: Readonly<Record<string, string>>;
@@ -95,6 +134,7 @@ export const deployToSimulation = async (
 ): Promise<SimulatedDeployment> => {
   const { sim, userName } = options;
   const grace = options.gracePeriodSeconds ?? 0;
+  const stack = deploymentStack(sim);
   const handler = createHandler(
     defaultDependencies({
       clientConfig: sim.lambdaClientConfig(),
@@ -102,6 +142,7 @@ export const deployToSimulation = async (
       logger: options.logger,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       environment: {
+        ...stackEnvironment(stack),
         ...options.environment,
         ...(grace > 0 ? gracePeriodEnvironment(sim, grace) : {}),
       },
@@ -116,14 +157,7 @@ export const deployToSimulation = async (
   const iam = new IAMClient({ ...sim.adminClientConfig() });
   const secretsManager = new SecretsManagerClient({ ...sim.adminClientConfig() });
   const secretName = secretNameOf(userName);
-  const created = await secretsManager.send(
-    new CreateSecretCommand({
-      Name: secretName,
-      SecretString: JSON.stringify({ UserName: userName }),
-      Tags: [{ Key: BINDING_TAG_KEY, Value: userName }],
-    }),
-  );
-  const secretArn = created.ARN ?? '';
+  const secretArn = createUserSecret(sim, stack, userName).arn;
   await iam.send(new CreateUserCommand({ UserName: userName }));
   await iam.send(
     new TagUserCommand({ UserName: userName, Tags: [{ Key: OWNER_TAG_KEY, Value: secretArn }] }),

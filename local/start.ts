@@ -216,7 +216,7 @@ const main = async (options: StartOptions): Promise<void> => {
     ...(options.verbose ? {} : { metrics: discardedMetrics }),
   });
   console.log(
-    `\nSetup, as the CDK stack does: secret ${SECRET_NAME} holding {"UserName"}, tagged ${BINDING_TAG_KEY}=${USER_NAME}, and IAM user ${USER_NAME} (no keys), tagged ${OWNER_TAG_KEY}=<the secret's ARN>${grace > 0 ? ', and the schedule group of the grace period' : ''}.`,
+    `\nSetup, as the CDK stack does: secret ${SECRET_NAME} holding {"UserName"}, tagged ${BINDING_TAG_KEY}=${USER_NAME} and (by CloudFormation) aws:cloudformation:stack-id=<the stack's id>, and IAM user ${USER_NAME} (no keys), tagged ${OWNER_TAG_KEY}=<the secret's ARN>${grace > 0 ? ', and the schedule group of the grace period' : ''}.`,
   );
 
   // The operator command's `status`, run in-process against the simulation.

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { STACK_ID_ENV } from '../../lambda/rotation/binding.js';
 import { assetBuildOptions } from '../support/asset-build-options.js';
 import { makeTempDir, projectPath } from '../support/paths.js';
 import { median, ms, progress } from '../support/stats.js';
@@ -29,6 +30,9 @@ export const LAMBDA_LIKE_ENV = {
   AWS_REGION: 'us-east-1',
   AWS_DEFAULT_REGION: 'us-east-1',
   AWS_LAMBDA_FUNCTION_NAME: 'iam-key-rotation-bench',
+  // The stack id the stack sets; without it every invocation fails before its first call.
+  [STACK_ID_ENV]:
+    'arn:aws:cloudformation:us-east-1:123456789012:stack/IamKeyRotation/00000000-0000-4000-8000-000000000000',
   AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
   AWS_SECRET_ACCESS_KEY: 'bench-not-a-secret',
   // The SDK warns on Node.js 20 (the Lambda runtime is Node.js 24, where it does not).

@@ -1,37 +1,15 @@
 /**
- * esbuild options equal to those NodejsFunction passes for the rotation function
- * (lib/key-rotation-function.ts: ESM, node22, minify, mainFields module,main, the createRequire
- * banner, its extra esbuild arguments and its `define`s), for bundles the benchmarks build
- * themselves. The SES SMTP test's client, which the asset holds in a file of its own
- * (SMTP_CLIENT_FILE), is left out of these bundles the same way: no benchmark runs that test.
+ * esbuild options of the rotation function's bundles (lib/rotation-asset-build.ts
+ * `rotationBundleSettings`: ESM, node22, minify, mainFields module,main, the createRequire banner,
+ * its aliases, `define`s and plugin) for single-file bundles of other entries that the benchmarks
+ * and tests build themselves (pass `entryPoints` and `outfile`). The SES SMTP test's client is
+ * left out, as in the asset of a stack without that test, unless `define` says otherwise.
  */
 import type { BuildOptions } from 'esbuild';
-import { ROTATION_ESBUILD_ARGS, ROTATION_ESBUILD_DEFINE } from '../../lib/key-rotation-function.js';
-import { projectPath } from './paths.js';
-
-const CREATE_REQUIRE_BANNER =
-  "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);";
-
-const assetAliases = (): Record<string, string> =>
-  Object.fromEntries(
-    (ROTATION_ESBUILD_ARGS['--alias'] ?? []).map((entry) => {
-      const [from = '', to = ''] = entry.split('=');
-      // esbuild resolves a relative alias from its working directory, the project root.
-      return [from, to.startsWith('.') ? projectPath(to) : to];
-    }),
-  );
+import { rotationBundleSettings } from '../../lib/rotation-asset-build.js';
 
 export const assetBuildOptions = (overrides: BuildOptions = {}): BuildOptions => ({
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  minify: true,
-  sourcemap: false,
-  mainFields: ['module', 'main'],
-  banner: { js: CREATE_REQUIRE_BANNER },
-  alias: assetAliases(),
-  define: { ...ROTATION_ESBUILD_DEFINE },
+  ...rotationBundleSettings(),
   logLevel: 'error',
   ...overrides,
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errorName } from '../../lambda/aws/aws-error.js';
+import { DEFAULT_STEP_TIMEOUT_MS } from '../command-defaults.js';
 import type { AccessKeyMetadata } from '../../lambda/aws/iam-access-key-store.js';
 import {
   AWSCURRENT,
@@ -44,8 +45,7 @@ export interface ChangeOptions {
   readonly stepTimeoutMs?: number;
 }
 
-/** The rotation function's default timeout (lib/key-rotation-function.ts). */
-export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
+export { DEFAULT_STEP_TIMEOUT_MS };
 
 /**
  * Added to every wait for the function's timeout: Lambda ends an invocation once it has run

@@ -1,3 +1,4 @@
+import { DEFAULT_ROTATE_TIMEOUT_MS } from '../command-defaults.js';
 import { errorName } from '../../lambda/aws/aws-error.js';
 import {
   AWSCURRENT,
@@ -17,7 +18,7 @@ import { formatSeconds, formatSpan, shortVersionId } from '../format.js';
 import { describeManagedSecret, type ManagedSecret } from '../secret-ref.js';
 import { pendingVersionIds, readVersionKey, versionsWithStage } from '../secret-state.js';
 
-export const DEFAULT_ROTATE_TIMEOUT_MS = 300_000;
+export { DEFAULT_ROTATE_TIMEOUT_MS };
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 /** Log lines reach CloudWatch Logs a few seconds after they are written. */
 const LOG_SETTLE_ATTEMPTS = 3;

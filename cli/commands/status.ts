@@ -1,3 +1,4 @@
+import { DEFAULT_STUCK_AFTER_MS } from '../command-defaults.js';
 import { errorName } from '../../lambda/aws/aws-error.js';
 import type { AccessKeyMetadata, AccessKeyStore } from '../../lambda/aws/iam-access-key-store.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
@@ -13,8 +14,7 @@ import { renderTable, type Column } from '../table.js';
 /** The tag CloudFormation puts on every resource of a stack. */
 export const STACK_NAME_TAG_KEY = 'aws:cloudformation:stack-name';
 
-/** The rotation function's timeout unless the stack sets another (lib/key-rotation-function.ts). */
-export const DEFAULT_STUCK_AFTER_MS = 120_000;
+export { DEFAULT_STUCK_AFTER_MS };
 
 /**
  * - `ok`: nothing to do.

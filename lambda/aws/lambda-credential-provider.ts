@@ -17,7 +17,6 @@
  * are unaffected.
  */
 import { fromEnv } from '@aws-sdk/credential-provider-env';
-import { fromHttp } from '@aws-sdk/credential-provider-http';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
 type ProviderInit = NonNullable<Parameters<typeof fromEnv>[0]>;
@@ -80,6 +79,9 @@ const resolveCredentials = async (init: ProviderInit): Promise<AwsCredentialIden
   const endpoint = CONTAINER_ENDPOINTS.find(isSet);
   if (endpoint === undefined) throw notConfigured();
   try {
+    // Loaded only here: a runtime that puts the credentials in the environment (the standard
+    // one) never loads it (in the asset, a chunk of its own).
+    const { fromHttp } = await import('@aws-sdk/credential-provider-http');
     // A new provider per resolution, as the default chain does: fromHttp reads the variables
     // (and the token file) when called, and closes its connections after each request.
     return await fromHttp(init)();

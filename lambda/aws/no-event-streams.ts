@@ -1,6 +1,6 @@
 /**
  * Stands in for `@smithy/core/event-streams` in the Lambda bundle only (an esbuild alias in
- * lib/key-rotation-function.ts). The SDK loads that module, by a dynamic import in
+ * lib/rotation-bundling.ts). The SDK loads that module, by a dynamic import in
  * `HttpProtocol`, only for operations with event-stream members; none of the Secrets Manager,
  * IAM and STS operations rotation calls has one. Leaving it out drops about 19 KB (the event
  * stream codec and its CRC32 checksums) and a few ms of module load. Should an operation ever

@@ -1,4 +1,4 @@
-import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { AccessKeyCredentials } from '../rotation/access-key-credentials.js';
 
 export interface CallerIdentity {
@@ -25,10 +25,15 @@ export interface CallerIdentityService {
   open(credentials: AccessKeyCredentials): CallerIdentitySession;
 }
 
+/**
+ * Builds the STS client of one session. Asynchronous, so that the STS client can be loaded when
+ * testSecret first needs it (in the function's asset, a chunk of its own that the other steps
+ * never load).
+ */
 export type StsClientFactory = (credentials: {
   accessKeyId: string;
   secretAccessKey: string;
-}) => STSClient;
+}) => Promise<STSClient>;
 
 export class StsCallerIdentityService implements CallerIdentityService {
   /**
@@ -41,14 +46,28 @@ export class StsCallerIdentityService implements CallerIdentityService {
   ) {}
 
   public open(credentials: AccessKeyCredentials): CallerIdentitySession {
-    const client = this.createClient(credentials.toAwsCredentials());
+    // Created at the first call, once per session; a failed load is tried again at the next.
+    let client: Promise<STSClient> | undefined;
     return {
       getCallerIdentity: async () => {
-        const output = await client.send(new GetCallerIdentityCommand({}));
+        client ??= this.createClient(credentials.toAwsCredentials()).catch((error: unknown) => {
+          client = undefined;
+          throw error;
+        });
+        const [sts, { GetCallerIdentityCommand }] = await Promise.all([
+          client,
+          import('@aws-sdk/client-sts'),
+        ]);
+        const output = await sts.send(new GetCallerIdentityCommand({}));
         return { arn: output.Arn ?? '', account: output.Account ?? '' };
       },
       close: () => {
-        client.destroy();
+        void client?.then(
+          (sts) => {
+            sts.destroy();
+          },
+          () => undefined,
+        );
       },
     };
   }

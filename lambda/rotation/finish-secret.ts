@@ -6,6 +6,7 @@ import { giveUpRotation, removePendingLabel } from './give-up.js';
 import type { TokenVersionState } from './guard.js';
 import { findCurrentVersionId } from './guard.js';
 import { findAccessKey } from './access-key-lookup.js';
+import { requireProvenVersion } from './proven-version.js';
 import { giveWayIfOvertaken, readPendingKey } from './pending-credentials.js';
 import { scheduleRetirement } from './retirement-schedule.js';
 import { readPreviousAccessKeyId, readSecretValue, type StepContext } from './step-context.js';
@@ -135,6 +136,7 @@ export const finishSecret = async (
   /** The version that holds the previous key: AWSCURRENT before the move, AWSPREVIOUS after. */
   let previousVersionId: string | undefined;
   if (state === 'pending') {
+    requireProvenVersion(context.secret, token);
     const pending = await readPendingKey(context);
     newAccessKeyId = pending.credentials.accessKeyId;
     await giveWayIfOvertaken(context, pending);

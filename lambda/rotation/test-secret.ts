@@ -9,6 +9,8 @@ import { findAccessKey } from './access-key-lookup.js';
 import type { SesSmtpCredentials } from './ses-smtp-credentials.js';
 import { parseSesSmtpSettings } from './ses-smtp-settings.js';
 import { proveSesSmtpLogins } from './ses-smtp-test.js';
+import { TESTED_STAGE } from './binding.js';
+import { provenVersionId } from './proven-version.js';
 import { readSecretValue, type StepContext } from './step-context.js';
 
 /**
@@ -80,6 +82,10 @@ interface TestSubject {
  * is still propagating keeps AWSPENDING for Secrets Manager's retry. When the secret's tag
  * `iam-key-rotation:ses-smtp-test` is "true", the key must then also log in to the SES SMTP
  * endpoint of each of its regions, within the same deadline (ses-smtp-test.ts).
+ *
+ * Once the pending key of a rotation is proven, the step moves the staging label
+ * IAM_KEY_ROTATION_TESTED onto the token's version: finishSecret promotes only a version that
+ * carries it (see {@link markProven}). A configuration test (no pending key) never moves it.
  */
 export const testSecret = async (context: StepContext): Promise<void> => {
   // Validated before anything is read: a bad tag stops the step here.
@@ -92,6 +98,7 @@ export const testSecret = async (context: StepContext): Promise<void> => {
     if (smtpSettings?.test === true) {
       await proveSesSmtpLogins(context, subject.credentials, subject.smtp, smtpSettings.regions);
     }
+    if (subject.pending) await markProven(context);
     return;
   }
   const { credentials } = subject;
@@ -108,6 +115,28 @@ export const testSecret = async (context: StepContext): Promise<void> => {
   throw new AccessKeyTestError(
     `testSecret: access key ${credentials.accessKeyId} was still rejected with ${outcome.lastError} after ${outcome.attempts} attempts over ${outcome.waitedMs} ms; the deadline left no time for another attempt (each may take ${context.services.sts.attemptTimeoutMs} ms). ${AWSPENDING} is kept: IAM may still be propagating the key, and Secrets Manager retries the rotation`,
   );
+};
+
+/**
+ * Moves the staging label IAM_KEY_ROTATION_TESTED onto the token's version, taking it from the
+ * version that carries it now (RemoveFromVersionId, as Secrets Manager requires for a label
+ * attached elsewhere). Nothing to do when the version carries it already, so the step can run
+ * any number of times; a move that loses a race (another version labelled meanwhile) fails, and
+ * the step is retried.
+ */
+const markProven = async (context: StepContext): Promise<void> => {
+  const token = context.event.ClientRequestToken;
+  const holder = provenVersionId(context.secret);
+  if (holder === token) return;
+  await context.services.secrets.moveStage({
+    secretId: context.event.SecretId,
+    versionStage: TESTED_STAGE,
+    moveToVersionId: token,
+    ...(holder === undefined ? {} : { removeFromVersionId: holder }),
+  });
+  context.log.info(`testSecret: marked the version ${TESTED_STAGE}; finishSecret may promote it`, {
+    previousVersionId: holder,
+  });
 };
 
 /**

@@ -15,14 +15,30 @@ import { parseQueryBody, queryErrorResponse, queryResponse, type XmlObject } fro
 /** Whatever answers the requests the handler receives (the Simulation). */
 export interface RequestDispatcher {
   dispatch(request: HttpRequest): Promise<HttpResponse>;
+  /**
+   * Called, in the sender's async context, before a request reaches the service and after its
+   * answer (or error) is known, before the sender sees it; a promise returned holds the request
+   * there until it settles (see Simulation.onRequestBoundary).
+   */
+  boundary?(request: HttpRequest, phase: RequestPhase): Promise<void> | undefined;
 }
+
+/** `before`: the request has not reached the service; `after`: it has, its sender waits. */
+export type RequestPhase = 'before' | 'after';
 
 /** The request handler the SDK clients use: every request goes to the simulation, in-process. */
 export class SimulatedHttpHandler implements HttpHandler {
   public constructor(private readonly dispatcher: RequestDispatcher) {}
 
   public async handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
-    return { response: await this.dispatcher.dispatch(request) };
+    const before = this.dispatcher.boundary?.(request, 'before');
+    if (before !== undefined) await before;
+    try {
+      return { response: await this.dispatcher.dispatch(request) };
+    } finally {
+      const after = this.dispatcher.boundary?.(request, 'after');
+      if (after !== undefined) await after;
+    }
   }
 
   public updateHttpClientConfig(): void {

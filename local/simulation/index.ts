@@ -38,6 +38,7 @@ export {
   type RotationRunnerOptions,
   type RotationStatus,
   type RotationStep,
+  type StepInvocationGate,
   LAMBDA_ASYNC_RETRY_DELAYS_MS,
   SCHEDULED_STEP,
   type ScheduledInvocationRecord,
@@ -53,7 +54,9 @@ export {
   AWSCURRENT,
   AWSPENDING,
   AWSPREVIOUS,
+  RESERVED_TAG_PREFIX,
   ROTATION_INCOMPLETE_MESSAGE,
+  type CloudFormationOrigin,
   type RotationRules,
   type SecretState,
   type SecretValue,
@@ -62,7 +65,10 @@ export {
 export {
   Simulation,
   type AccessKeyView,
+  type RequestBoundary,
+  type RequestBoundaryHook,
   type SecretVersionView,
   type SimulationClientConfig,
+  type SimulatedStack,
   type SimulationOptions,
 } from './simulation.js';

@@ -166,6 +166,15 @@ export const SCHEDULED_STEP = 'scheduled';
 /** Lambda's asynchronous invocation retries a failed invocation twice, after 1 and 2 minutes. */
 export const LAMBDA_ASYNC_RETRY_DELAYS_MS: readonly number[] = [60_000, 120_000];
 
+/**
+ * Called before Secrets Manager invokes a step (the invocation, and its Lambda deadline, start
+ * once the returned promise settles): lets a deterministic test hold a rotation between steps.
+ */
+export type StepInvocationGate = (
+  step: RotationStep,
+  rotation: RotationRecord,
+) => Promise<void> | undefined;
+
 interface LiveInvocation {
   readonly record: InvocationRecord | ScheduledInvocationRecord;
   state: 'running' | 'dead' | 'ended';
@@ -190,6 +199,8 @@ export class RotationRunner implements RotationHooks {
   private readonly copiedTestValues = new WeakSet<SecretValue>();
   private model?: SecretsManagerModel;
   private invocationCount = 0;
+  /** Holds each step's invocation until it settles (see {@link StepInvocationGate}). */
+  public beforeStepInvocation: StepInvocationGate | undefined;
 
   public constructor(
     private readonly clock: Clock,
@@ -325,6 +336,18 @@ export class RotationRunner implements RotationHooks {
     return this.start(secret, token, 'rotation', 'schedule');
   }
 
+  /**
+   * Delivers `step` of `rotation` once more, with its current ClientRequestToken, as at-least-once
+   * delivery can (late, or while the first delivery still runs); resolves when it has ended. The
+   * invocation is recorded with the rotation's. The rotation's own course is unaffected.
+   */
+  public redeliver(rotation: RotationRecord, step: RotationStep): Promise<InvocationRecord> {
+    const secret = this.requireModel().get(rotation.secretArn);
+    const done = this.invoke(secret, rotation, step, Math.max(1, rotation.attempts));
+    this.track(done);
+    return done;
+  }
+
   /** Resolves when every rotation and invocation started so far (and those they start) ended. */
   public async settle(): Promise<void> {
     while (this.inFlight.size > 0) {
@@ -432,6 +455,8 @@ export class RotationRunner implements RotationHooks {
     step: RotationStep,
     attempt: number,
   ): Promise<InvocationOutcome> {
+    const gate = this.beforeStepInvocation?.(step, record);
+    if (gate !== undefined) await gate;
     const first = await this.invoke(secret, record, step, attempt);
     if (first.outcome === 'succeeded' && this.options.duplicateInvocation?.(first) === true) {
       return (await this.invoke(secret, record, step, attempt)).outcome ?? 'failed';

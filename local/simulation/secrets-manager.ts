@@ -76,6 +76,32 @@ const invalidParameter = (message: string): AwsServiceError =>
 const invalidRequest = (message: string): AwsServiceError =>
   new AwsServiceError('InvalidRequestException', message);
 
+/** The tag key prefix AWS reserves for itself (CloudFormation's `aws:cloudformation:*`, ...). */
+export const RESERVED_TAG_PREFIX = 'aws:';
+
+const isReserved = (key: string): boolean => key.toLowerCase().startsWith(RESERVED_TAG_PREFIX);
+
+/**
+ * AWS refuses a caller's tag whose key starts with `aws:` (the prefix is reserved for AWS: no
+ * principal can create, change or remove such a tag; shared/docs/aws-rotation-facts.md). The
+ * error code is not documented; InvalidParameterException is what the API lists for bad tags.
+ */
+const refuseReservedTagKeys = (operation: string, keys: readonly string[]): void => {
+  const reserved = keys.find(isReserved);
+  if (reserved !== undefined) {
+    throw invalidParameter(
+      `${operation}: tag key ${JSON.stringify(reserved.slice(0, 128))} uses the reserved prefix ${RESERVED_TAG_PREFIX}; only AWS can set, change or remove such tags`,
+    );
+  }
+};
+
+/** What CloudFormation adds to a secret of a stack: its system tags. */
+export interface CloudFormationOrigin {
+  readonly stackId: string;
+  readonly stackName: string;
+  readonly logicalId: string;
+}
+
 const sameValue = (a: SecretValue, b: SecretValue): boolean =>
   a.SecretString === b.SecretString && a.SecretBinary === b.SecretBinary;
 
@@ -135,14 +161,26 @@ export class SecretsManagerModel {
     return [...this.secrets.values()];
   }
 
-  public createSecret(input: {
-    Name: string;
-    ClientRequestToken?: string;
-    Description?: string;
-    SecretString?: string;
-    SecretBinary?: string;
-    Tags?: Tag[];
-  }): SecretState {
+  /**
+   * CreateSecret. A caller's `aws:` tag is refused; `origin`, given only when CloudFormation
+   * creates the secret for a stack (never through the API), adds CloudFormation's system tags
+   * `aws:cloudformation:stack-id`, `stack-name` and `logical-id`.
+   */
+  public createSecret(
+    input: {
+      Name: string;
+      ClientRequestToken?: string;
+      Description?: string;
+      SecretString?: string;
+      SecretBinary?: string;
+      Tags?: Tag[];
+    },
+    origin?: CloudFormationOrigin,
+  ): SecretState {
+    refuseReservedTagKeys(
+      'CreateSecret',
+      (input.Tags ?? []).map((tag) => tag.Key),
+    );
     if (!/^[\w/+=.@-]{1,512}$/.test(input.Name)) {
       throw invalidParameter(`Invalid name: ${JSON.stringify(input.Name)}`);
     }
@@ -161,7 +199,16 @@ export class SecretsManagerModel {
       name: input.Name,
       createdDate: now,
       lastChangedDate: now,
-      tags: [...(input.Tags ?? [])],
+      tags: [
+        ...(input.Tags ?? []),
+        ...(origin === undefined
+          ? []
+          : [
+              { Key: 'aws:cloudformation:stack-name', Value: origin.stackName },
+              { Key: 'aws:cloudformation:logical-id', Value: origin.logicalId },
+              { Key: 'aws:cloudformation:stack-id', Value: origin.stackId },
+            ]),
+      ],
       versions: new Map(),
       ...(input.Description === undefined ? {} : { description: input.Description }),
     };
@@ -362,10 +409,14 @@ export class SecretsManagerModel {
   }
 
   /**
-   * TagResource: adds the tags to the secret; a tag whose key the secret already has (keys are
+   * TagResource (a caller's `aws:` key is refused): adds the tags to the secret; a tag whose key the secret already has (keys are
    * case-sensitive in Secrets Manager) gets the new value in place.
    */
   public tagResource(secretId: string, tags: readonly Tag[]): SecretState {
+    refuseReservedTagKeys(
+      'TagResource',
+      tags.map((tag) => tag.Key),
+    );
     const secret = this.get(secretId);
     const merged = [...secret.tags];
     for (const tag of tags) {
@@ -378,8 +429,9 @@ export class SecretsManagerModel {
     return secret;
   }
 
-  /** UntagResource: removes the tags with these keys; keys the secret does not have are ignored. */
+  /** UntagResource (a caller's `aws:` key is refused): removes the tags with these keys; keys the secret does not have are ignored. */
   public untagResource(secretId: string, tagKeys: readonly string[]): SecretState {
+    refuseReservedTagKeys('UntagResource', tagKeys);
     const secret = this.get(secretId);
     secret.tags = secret.tags.filter((tag) => !tagKeys.includes(tag.Key));
     return secret;

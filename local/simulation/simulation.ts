@@ -15,6 +15,7 @@ import {
   parseRequest,
   SimulatedHttpHandler,
   successResponse,
+  type RequestPhase,
   type SimulatedRequest,
 } from './http.js';
 import { executeIam } from './iam-api.js';
@@ -36,11 +37,14 @@ import {
   type RotationFunction,
   type RotationRecord,
   type RotationRunnerOptions,
+  type RotationStep,
+  type StepInvocationGate,
 } from './rotation.js';
 import { executeScheduler } from './scheduler-api.js';
 import { fireDueSchedules, SchedulerModel, type ScheduleState } from './scheduler.js';
 import { executeSecretsManager } from './secrets-manager-api.js';
 import { SecretsManagerModel, type SecretState } from './secrets-manager.js';
+import type { Tag } from './iam.js';
 import { accessDeniedError, authError, faultError } from './service-errors.js';
 import { verifySignature } from './sigv4.js';
 import { executeSts } from './sts-api.js';
@@ -104,6 +108,28 @@ export interface SimulationOptions {
   readonly latencyMs?: number;
 }
 
+/** One request as a {@link RequestBoundaryHook} sees it. */
+export interface RequestBoundary {
+  readonly phase: RequestPhase;
+  /** The request itself: the same object before and after. */
+  readonly request: HttpRequest;
+  /** The service the request is for (the host's first label when the simulation serves none). */
+  readonly service: string;
+  readonly operation: string;
+  /** The SDK's attempt number (1 = first try), when sent. */
+  readonly attempt?: number;
+  /** The invocation of a function that sends it; absent for calls from outside any. */
+  readonly invocationId?: string;
+}
+
+/**
+ * Sees every request before it reaches the simulated service and after its answer is known,
+ * in the async context of its sender; returning a promise holds the request (and its sender)
+ * at that point until the promise settles. Deterministic interleaving tests pause one actor at
+ * a chosen request boundary with it while another runs.
+ */
+export type RequestBoundaryHook = (boundary: RequestBoundary) => Promise<void> | undefined;
+
 /** What to spread into an SDK v3 client constructor to talk to this simulation. */
 export interface SimulationClientConfig {
   readonly region: string;
@@ -132,6 +158,26 @@ export interface AccessKeyView {
    */
   readonly lastUsedDate?: number;
 }
+
+/** A CloudFormation stack of the simulated account: what `AWS::StackId` and `AWS::StackName` give. */
+export interface SimulatedStack {
+  readonly stackId: string;
+  readonly stackName: string;
+}
+
+/** A stable UUID-shaped id for a stack name (FNV-1a), so stacks cost no draw of the seeded random. */
+const stackUuid = (stackName: string): string => {
+  let hex = '';
+  for (let round = 0; hex.length < 32; round += 1) {
+    let hash = 0x811c9dc5 ^ round;
+    for (const char of stackName) {
+      hash ^= char.codePointAt(0) ?? 0;
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    hex += hash.toString(16).padStart(8, '0');
+  }
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+};
 
 export interface SecretVersionView {
   readonly versionId: string;
@@ -178,6 +224,11 @@ export class Simulation {
   private readonly requestTimeoutMs: number;
   private readonly latencyMs: number;
   private nextCallIndex = 0;
+  /**
+   * Sees every request before and after it is handled and may hold it there (see
+   * {@link RequestBoundaryHook}). Unset, requests are not held.
+   */
+  public onRequestBoundary: RequestBoundaryHook | undefined;
 
   public constructor(options: SimulationOptions = {}) {
     this.clock = options.clock ?? new VirtualClock();
@@ -249,6 +300,30 @@ export class Simulation {
     return this.clientConfig(this.adminRole);
   }
 
+  // ---- CloudFormation ----
+
+  /** The stack named `stackName` of this account and region (its id is stable per name). */
+  public stack(stackName: string): SimulatedStack {
+    return {
+      stackName,
+      stackId: `arn:aws:cloudformation:${this.region}:${this.accountId}:stack/${stackName}/${stackUuid(stackName)}`,
+    };
+  }
+
+  /**
+   * What CloudFormation does for an `AWS::SecretsManager::Secret` of `stack`: CreateSecret, with
+   * the system tags `aws:cloudformation:stack-id`, `stack-name` and `logical-id` that no caller
+   * of the API can set (the API refuses `aws:` keys). CloudFormation's own call is not one of
+   * the account's principals' requests: it is not in the call log.
+   */
+  public createStackSecret(
+    stack: SimulatedStack,
+    logicalId: string,
+    input: { Name: string; SecretString: string; Description?: string; Tags?: Tag[] },
+  ): SecretState {
+    return this.secretsManager.createSecret(input, { ...stack, logicalId });
+  }
+
   // ---- Rotation ----
 
   /** Registers the rotation function; returns its ARN, to pass as RotationLambdaARN. */
@@ -259,6 +334,19 @@ export class Simulation {
   /** Runs a scheduled rotation of the secret (see RotationRunner.runScheduled) to its end. */
   public runScheduledRotation(secretId: string): Promise<RotationRecord> {
     return this.runner.runScheduled(this.secretsManager.get(secretId));
+  }
+
+  /** Delivers a step of a rotation once more (see RotationRunner.redeliver). */
+  public redeliverStep(rotation: RotationRecord, step: RotationStep): Promise<InvocationRecord> {
+    return this.runner.redeliver(rotation, step);
+  }
+
+  /**
+   * Holds each rotation step's invocation until the gate's promise settles (see
+   * {@link StepInvocationGate}); `undefined` removes the gate.
+   */
+  public setStepInvocationGate(gate: StepInvocationGate | undefined): void {
+    this.runner.beforeStepInvocation = gate;
   }
 
   /** Runs `action` as someone other than the rotation function: its calls belong to no invocation. */
@@ -397,6 +485,31 @@ export class Simulation {
   }
 
   // ---- Request handling ----
+
+  /** Runs {@link onRequestBoundary} for a request. Used by the request handler. */
+  public boundary(request: HttpRequest, phase: RequestPhase): Promise<void> | undefined {
+    const hook = this.onRequestBoundary;
+    if (hook === undefined) return undefined;
+    let service: string;
+    let operation: string;
+    let attempt: number | undefined;
+    try {
+      ({ service, operation, attempt } = parseRequest(request));
+    } catch {
+      // Not a service of the simulation: dispatch refuses it; the hook still sees it pass.
+      service = request.hostname.split('.')[0] ?? request.hostname;
+      operation = '';
+    }
+    const invocationId = this.runner.currentInvocation()?.record.id;
+    return hook({
+      phase,
+      request,
+      service,
+      operation,
+      ...(attempt === undefined ? {} : { attempt }),
+      ...(invocationId === undefined ? {} : { invocationId }),
+    });
+  }
 
   /** Handles one signed SDK request. Used by the request handler; not for direct use. */
   public async dispatch(request: HttpRequest): Promise<HttpResponse> {

@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { STACK_ID_ENV } from '../../lambda/rotation/binding.js';
+import { STACK_ID } from '../support/moto/moto-aws.js';
 import {
   invokeBundledHandlerInChild,
   signingAccessKeyId,
@@ -109,6 +111,7 @@ const invoke = (credentials: Record<string, string>): Promise<ChildInvocation> =
     environment: {
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL: servers.aws.url,
+      [STACK_ID_ENV]: STACK_ID,
       AWS_CONFIG_FILE: path.join(servers.synthesized.outdir, 'no-aws-config'),
       AWS_SHARED_CREDENTIALS_FILE: path.join(servers.synthesized.outdir, 'no-aws-credentials'),
       AWS_EC2_METADATA_DISABLED: 'true',

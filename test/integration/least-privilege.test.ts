@@ -212,9 +212,10 @@ describe('Rotation function policy from the synthesized template, enforced by mo
     expect(await harness.listKeys(EXISTING_USER)).toHaveLength(1);
   });
 
-  it('fails when the secret is bound to a user that is not configured: the ownership check refuses every step', async () => {
+  it('fails when the secret is bound to a user that is not configured: the trust check refuses every step', async () => {
     // Arrange: moto does not evaluate iam:ResourceTag (AWS would deny iam:GetUser here, the user
-    // having no ownership tag); the function's own check refuses the user either way.
+    // having no ownership tag); the function's own check refuses the user either way: the
+    // secret's name gives another user than its binding tag.
     const { admin: harness, handler } = given();
     const secretArn = secretOf(REBOUND_USER);
     const token = await harness.startRotation(secretArn);
@@ -226,7 +227,7 @@ describe('Rotation function policy from the synthesized template, enforced by mo
         (failure: unknown) => failure,
       );
       expect(describeError(error), step).toMatch(new RegExp(UNCONFIGURED_USER));
-      expect(describeError(error), step).toMatch(/iam-key-rotation:secret/);
+      expect(describeError(error), step).toMatch(/the name decides, the tag must agree/);
     }
     expect(await harness.listKeys(UNCONFIGURED_USER)).toEqual([]);
     expect(await harness.hasNoValue(secretArn, token, 'AWSPENDING')).toBe(true);

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
+import { BINDING_TAG_KEY, OWNER_TAG_KEY, TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import { invokeBundledHandlerInChild } from '../support/bundled-handler-process.js';
 import { AuthenticatedDeployment } from '../support/moto/authenticated-deployment.js';
 import {
@@ -16,6 +16,7 @@ import {
   invokeStep,
   rotate,
   ROTATION_STEPS,
+  STACK_ID,
   waitForNextSecond,
   type AccessKeyPair,
   type KeyState,
@@ -217,7 +218,7 @@ describe('Bundled rotation function under operator actions, with its template po
           { accessKeyId: newKey, status: 'Active' },
         ]),
       );
-      expect(await stagesOf(secretArn, thirdToken)).toEqual(['AWSCURRENT']);
+      expect(await stagesOf(secretArn, thirdToken)).toEqual(['AWSCURRENT', TESTED_STAGE]);
       expect(await stagesOf(secretArn, firstToken)).toEqual(['AWSPREVIOUS']);
       expect(await stagesOf(secretArn, secondToken)).toEqual([]);
       expect(await keyIdIn(secretArn, 'AWSPREVIOUS')).toBe(rolledBackToKey);
@@ -236,7 +237,7 @@ describe('Bundled rotation function under operator actions, with its template po
       const handVersion = await admin.putSecretValueByHand(secretArn, JSON.stringify(currentValue));
       const before = await snapshot(secretArn, [PUT_BY_HAND_USER]);
       expect(before.versions[handVersion]).toEqual({ stages: ['AWSCURRENT'], value: currentValue });
-      expect(before.versions[rotatedToken]?.stages).toEqual(['AWSPREVIOUS']);
+      expect(before.versions[rotatedToken]?.stages).toEqual(['AWSPREVIOUS', TESTED_STAGE]);
       expect(before.keys[PUT_BY_HAND_USER]).toEqual([{ accessKeyId: key, status: 'Active' }]);
 
       // Act: a late finishSecret of the superseded rotation
@@ -261,7 +262,7 @@ describe('Bundled rotation function under operator actions, with its template po
           { accessKeyId: newKey, status: 'Active' },
         ]),
       );
-      expect(await stagesOf(secretArn, nextToken)).toEqual(['AWSCURRENT']);
+      expect(await stagesOf(secretArn, nextToken)).toEqual(['AWSCURRENT', TESTED_STAGE]);
       expect(await stagesOf(secretArn, handVersion)).toEqual(['AWSPREVIOUS']);
       expect(await stagesOf(secretArn, rotatedToken)).toEqual([]);
       expect((await admin.secretValue(secretArn, 'AWSCURRENT')).ReplacesVersionId).toBe(
@@ -271,7 +272,7 @@ describe('Bundled rotation function under operator actions, with its template po
   });
 
   describe('Ownership', () => {
-    it('fails when a stack secret is retagged and re-valued to another configured user: every step refuses, naming both secrets, and neither user’s keys change', async () => {
+    it('fails when a stack secret is retagged and re-valued to another configured user: every step refuses, naming both users, and neither user’s keys change', async () => {
       // Arrange: both users rotated once; then the secret of one is bound (tag and value) to the
       // other, and a rotation starts.
       const { admin, handler } = given();
@@ -289,9 +290,9 @@ describe('Bundled rotation function under operator actions, with its template po
       // Act / Assert
       for (const step of ROTATION_STEPS) {
         const error = await failureOf(invokeStep(handler, step, secretArn, token));
-        expect(error.name, step).toBe('UserOwnershipError');
+        expect(error.name, step).toBe('SecretBindingError');
         expect(error.message, step).toContain(
-          `IAM user ${RETAG_TARGET_USER} is owned by secret ${targetSecretArn} (its tag ${OWNER_TAG_KEY}), not by secret ${secretArn}; refusing to touch its keys, nothing was changed`,
+          `Secret ${secretArn} is named after IAM user ${RETAGGED_USER}, but its tag ${BINDING_TAG_KEY} names ${RETAG_TARGET_USER}; the name decides, the tag must agree: refusing to touch any key, nothing was changed`,
         );
       }
       expect(await snapshot(secretArn, [RETAGGED_USER, RETAG_TARGET_USER])).toEqual(before);
@@ -317,7 +318,7 @@ describe('Bundled rotation function under operator actions, with its template po
       expect(await admin.versions(targetSecretArn)).toEqual(targetBefore);
     });
 
-    it('fails when another deployment’s function rotates a second secret claiming a user this stack owns: every step refuses, the owner’s key untouched', async () => {
+    it('fails when another deployment’s function rotates a look-alike secret claiming a user this stack owns: every step refuses, the owner’s key untouched', async () => {
       // Arrange: the owner's secret rotated once; a second secret, created by the admin and
       // bound to the same user, rotated by the same function deployed elsewhere: its principal
       // has the template's policy, resolved so that the user's secret is the second secret.
@@ -345,7 +346,7 @@ describe('Bundled rotation function under operator actions, with its template po
         refs: { ...values.refs, [given().secretLogicalIdOf(CLAIMED_USER)]: claimantArn },
       });
       // The policy names no secret and no user: it is scoped by the name prefix and by tags, so
-      // only the function's ownership check tells the two secrets apart.
+      // only the function's trust check (CloudFormation's stack-id tag) tells the two apart.
       const otherPolicies = JSON.stringify(otherFunction.policies);
       expect(otherPolicies).not.toContain(ownerSecretArn);
       expect(otherPolicies).not.toContain(claimantArn);
@@ -368,11 +369,11 @@ describe('Bundled rotation function under operator actions, with its template po
         });
         expect(invocation, step).toMatchObject({
           outcome: 'rejected',
-          error: { name: 'UserOwnershipError' },
+          error: { name: 'ForeignSecretError' },
         });
         const message = invocation.outcome === 'rejected' ? invocation.error.message : '';
         expect(message, step).toContain(
-          `IAM user ${CLAIMED_USER} is owned by secret ${ownerSecretArn} (its tag ${OWNER_TAG_KEY}), not by secret ${claimantArn}`,
+          `Secret ${claimantArn} was not created by this function's stack ${STACK_ID}: its tag aws:cloudformation:stack-id is absent`,
         );
       }
       expect(await snapshot(ownerSecretArn, [CLAIMED_USER])).toEqual(before);
@@ -428,7 +429,7 @@ describe('Bundled rotation function under operator actions, with its template po
           { accessKeyId: pendingKey, status: 'Active' },
         ]),
       );
-      expect(await stagesOf(secretArn, token)).toEqual(['AWSCURRENT']);
+      expect(await stagesOf(secretArn, token)).toEqual(['AWSCURRENT', TESTED_STAGE]);
     });
   });
 

@@ -1,6 +1,7 @@
 import { DeleteAccessKeyCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import {
   callerArnSignedWith,
   importBundledHandler,
@@ -302,7 +303,7 @@ describe('Bundled rotation function against moto', () => {
         RemoveFromVersionId: firstToken,
       }),
     );
-    expect(await stagesOf(token)).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    expect(await stagesOf(token)).toEqual(['AWSCURRENT', 'AWSPENDING', TESTED_STAGE]);
     expect(await stagesOf(firstToken)).toEqual(['AWSPREVIOUS']);
     expect(await aws().listKeys(USER)).toContainEqual({ accessKeyId: old, status: 'Active' });
 
@@ -311,6 +312,6 @@ describe('Bundled rotation function against moto', () => {
 
     // Assert
     expect((await expectSteadyState()).previous).toBe(old);
-    expect(await stagesOf(token)).toEqual(['AWSCURRENT']);
+    expect(await stagesOf(token)).toEqual(['AWSCURRENT', TESTED_STAGE]);
   });
 });

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assetBuildOptions } from '../../bench/support/asset-build-options.js';
-import { ROTATION_ESBUILD_DEFINE_WITHOUT_SMTP_CLIENT } from '../../lib/key-rotation-function.js';
+import { ROTATION_ESBUILD_DEFINE_WITHOUT_SMTP_CLIENT } from '../../lib/rotation-bundling.js';
 
 /**
  * The asset of a stack without an SES SMTP login test has no SMTP client file: the loader, built

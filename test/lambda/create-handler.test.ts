@@ -190,7 +190,7 @@ describe('Function: createHandler', () => {
   describe('Binding and secret value', () => {
     it('fails when the secret has no binding tag, and changes nothing', async () => {
       // Arrange
-      fake.secret(SECRET).tags = {};
+      Reflect.deleteProperty(fake.secret(SECRET).tags, BINDING_TAG_KEY);
       fake.startRotation(SECRET, TOKEN);
       const before = fake.snapshot();
 

@@ -15,10 +15,10 @@ import {
   RETIRE_EVENT_SOURCE,
   RETIRE_OPERATION,
 } from '../../lambda/observability.js';
-import { OWNER_TAG_KEY, ROLLBACK_STAGE } from '../../lambda/rotation/binding.js';
+import { OWNER_TAG_KEY, ROLLBACK_STAGE, TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import { retirementScheduleName } from '../../lambda/rotation/retirement-schedule.js';
 import { parseRotationSettings } from '../../lambda/settings.js';
-import { ACCOUNT, FakeAws } from '../support/fake-aws.js';
+import { ACCOUNT, FakeAws, STACK_ENVIRONMENT } from '../support/fake-aws.js';
 import { LogCapture } from '../support/log-capture.js';
 import {
   createTestRotation,
@@ -35,6 +35,7 @@ const GROUP = 'IamKeyRotation-retirement';
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/IamKeyRotation-RetirementScheduler`;
 const GRACE_SECONDS = 86_400;
 const GRACE = {
+  ...STACK_ENVIRONMENT,
   [GRACE_PERIOD_SECONDS_ENV]: String(GRACE_SECONDS),
   [RETIREMENT_SCHEDULE_GROUP_ENV]: GROUP,
   [RETIREMENT_SCHEDULER_ROLE_ARN_ENV]: ROLE_ARN,
@@ -71,10 +72,13 @@ const rotateTwice = async (
 describe('Grace period', () => {
   describe('Settings', () => {
     it('reads no grace period when GRACE_PERIOD_SECONDS is absent, empty or 0', () => {
-      expect(parseRotationSettings({}).gracePeriod).toBeUndefined();
-      expect(parseRotationSettings({ [GRACE_PERIOD_SECONDS_ENV]: '' }).gracePeriod).toBeUndefined();
+      expect(parseRotationSettings(STACK_ENVIRONMENT).gracePeriod).toBeUndefined();
       expect(
-        parseRotationSettings({ [GRACE_PERIOD_SECONDS_ENV]: '0' }).gracePeriod,
+        parseRotationSettings({ ...STACK_ENVIRONMENT, [GRACE_PERIOD_SECONDS_ENV]: '' }).gracePeriod,
+      ).toBeUndefined();
+      expect(
+        parseRotationSettings({ ...STACK_ENVIRONMENT, [GRACE_PERIOD_SECONDS_ENV]: '0' })
+          .gracePeriod,
       ).toBeUndefined();
     });
 
@@ -143,7 +147,7 @@ describe('Grace period', () => {
       expect(keyStatus(previous)).toBe('Active');
       expect(keyStatus(current)).toBe('Active');
       expect(fake.versionWith(SECRET, 'AWSPREVIOUS')).toBe(FIRST);
-      expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT']));
+      expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT', TESTED_STAGE]));
       const calls = rotation.scheduler.calls;
       expect(calls).toHaveLength(1); // none at the first rotation: it had no previous key
       const at = new Date(
@@ -198,7 +202,7 @@ describe('Grace period', () => {
         retirementScheduleName(fake.secret(SECRET).arn, SECOND),
       ]);
       expect(rotation.scheduler.inputOf(1)).toEqual(rotation.scheduler.inputOf(0));
-      expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT']));
+      expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT', TESTED_STAGE]));
       expect(keyStatus(previous)).toBe('Active');
       expect(logs.text).toContain('its deactivation was already scheduled');
     });

@@ -2,24 +2,38 @@ import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RotationStateError } from '../../lambda/errors.js';
+import { STACK_ID_ENV } from '../../lambda/rotation/binding.js';
+import { cloudFormationTags, STACK_ID } from '../support/fake-aws.js';
 import { LogCapture } from '../support/log-capture.js';
 
 describe('Module: handler', () => {
   const secretsManager = mockClient(SecretsManagerClient);
   const logs = new LogCapture();
 
+  const stackIdBefore = process.env[STACK_ID_ENV];
+
   afterEach(() => {
     secretsManager.reset();
     logs.stop();
+    if (stackIdBefore === undefined) Reflect.deleteProperty(process.env, STACK_ID_ENV);
+    else process.env[STACK_ID_ENV] = stackIdBefore;
   });
 
   it('wires the real SDK clients: the guard runs DescribeSecret and rejects a secret without rotation', async () => {
     // Arrange
     logs.start();
     process.env.AWS_REGION ??= 'eu-west-1';
+    process.env[STACK_ID_ENV] = STACK_ID;
     secretsManager.on(DescribeSecretCommand).resolves({
-      ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:s-AbCdEf',
-      Tags: [{ Key: 'iam-key-rotation:user', Value: 'ci-deployer' }],
+      ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/ci-deployer-AbCdEf',
+      Name: 'iam-key-rotation/ci-deployer',
+      Tags: [
+        ...Object.entries(cloudFormationTags(STACK_ID, 'SecretCiDeployer')).map(([Key, Value]) => ({
+          Key,
+          Value,
+        })),
+        { Key: 'iam-key-rotation:user', Value: 'ci-deployer' },
+      ],
       VersionIdsToStages: { token: ['AWSPENDING'] },
     });
     const { handler } = await import('../../lambda/handler.js');

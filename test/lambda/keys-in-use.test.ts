@@ -6,7 +6,7 @@ import { defaultDependencies } from '../../lambda/dependencies.js';
 import { AccessKeyInUseError, InvalidSettingsError } from '../../lambda/errors.js';
 import { STALE_KEY_DAYS_ENV } from '../../lambda/rotation/binding.js';
 import { parseRotationSettings } from '../../lambda/settings.js';
-import { FakeAws, REGION } from '../support/fake-aws.js';
+import { FakeAws, REGION, STACK_ENVIRONMENT, STACK_ID } from '../support/fake-aws.js';
 import { LogCapture } from '../support/log-capture.js';
 import { createTestRotation, ManualClock, type TestRotation } from '../support/rotation-harness.js';
 
@@ -123,7 +123,7 @@ describe('Function: createHandler, keys that may be in use', () => {
           },
           clock: new ManualClock(rotation.clock.now()),
           logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-          environment: { [STALE_KEY_DAYS_ENV]: '30' },
+          environment: { ...STACK_ENVIRONMENT, [STALE_KEY_DAYS_ENV]: '30' },
         }),
       );
 
@@ -181,13 +181,18 @@ describe('Function: createHandler, keys that may be in use', () => {
 
 describe('Function: parseRotationSettings', () => {
   it('defaults staleKeyDays to 7', () => {
-    expect(parseRotationSettings({})).toEqual({ staleKeyDays: 7 });
+    expect(parseRotationSettings(STACK_ENVIRONMENT)).toEqual({
+      stackId: STACK_ID,
+      staleKeyDays: 7,
+    });
   });
 
   it.each(['0', '1001', '7.5', 'seven', '-1'])(
     'fails for %s, naming the variable and what is expected',
     (value) => {
-      expect(() => parseRotationSettings({ [STALE_KEY_DAYS_ENV]: value })).toThrow(
+      expect(() =>
+        parseRotationSettings({ ...STACK_ENVIRONMENT, [STALE_KEY_DAYS_ENV]: value }),
+      ).toThrow(
         new RegExp(
           `Environment variable ${STALE_KEY_DAYS_ENV} must be a whole number of days from 1 to 1000, got "${value.replace('.', '\\.')}"`,
         ),
@@ -204,7 +209,7 @@ describe('Function: parseRotationSettings', () => {
           credentials: { accessKeyId: 'AKIALAMBDAROLE000000', secretAccessKey: 'role-secret' },
         },
         logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-        environment: { [STALE_KEY_DAYS_ENV]: 'seven' },
+        environment: { ...STACK_ENVIRONMENT, [STALE_KEY_DAYS_ENV]: 'seven' },
       }),
     );
 

@@ -2,6 +2,7 @@ import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RotationStateError } from '../../lambda/errors.js';
 import { ROTATION_STEPS } from '../../lambda/event.js';
+import { TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { LogCapture } from '../support/log-capture.js';
 import { createTestRotation, type TestRotation } from '../support/rotation-harness.js';
@@ -67,8 +68,8 @@ describe('Function: createHandler, under operator actions', () => {
       // Act
       await rotation.rotate('token-1');
 
-      // Assert
-      expect(stagesOf('token-1')).toEqual(['AWSCURRENT']);
+      // Assert: the label testSecret set stays until the next rotation's testSecret moves it
+      expect(stagesOf('token-1')).toEqual(['AWSCURRENT', TESTED_STAGE]);
       expect(stagesOf('initial-version')).toEqual(['AWSPREVIOUS']);
     });
 
@@ -109,7 +110,7 @@ describe('Function: createHandler, under operator actions', () => {
 
       // Assert
       expect(statusOf(first)).toBe('Inactive');
-      expect(stagesOf('token-2')).toEqual(['AWSCURRENT']);
+      expect(stagesOf('token-2')).toEqual(['AWSCURRENT', TESTED_STAGE]);
     });
   });
 
@@ -121,7 +122,7 @@ describe('Function: createHandler, under operator actions', () => {
       await rotation.rotate('token-2');
       fake.version(SECRET, 'token-2').stages.add('AWSPENDING');
       rollBack({ removePending: false });
-      expect(stagesOf('token-2')).toEqual(['AWSPENDING', 'AWSPREVIOUS']);
+      expect(stagesOf('token-2')).toEqual(['AWSPENDING', 'AWSPREVIOUS', TESTED_STAGE]);
       const rolledBackTo = keyOf('AWSCURRENT');
       const before = fake.snapshot();
 
@@ -186,17 +187,24 @@ describe('Function: createHandler, under operator actions', () => {
       const outcome = rotation.step('finishSecret', 'token-3');
 
       // Assert
-      await expect(outcome).rejects.toThrow(/has no version token-3 .* its rotation was cancelled/);
+      await expect(outcome).rejects.toThrow(
+        /version token-3 is not AWSPENDING; it carries \[IAM_KEY_ROTATION_TESTED\]: its rotation was cancelled/,
+      );
       expect(fake.snapshot()).toEqual(before);
     });
 
     it.each(['setSecret', 'testSecret', 'finishSecret'] as const)(
       'gives way in %s when AWSCURRENT moved after createSecret (a value put by hand that left AWSPENDING): the operator’s version stays',
       async (step) => {
-        // Arrange: a rotation stored its key; then an operator put the current value again
+        // Arrange: a rotation stored its key (and, before finishSecret, proved it); then an
+        // operator put the current value again
         await rotation.rotate('token-1');
         fake.startRotation(SECRET, 'token-2');
         await rotation.step('createSecret', 'token-2');
+        if (step === 'finishSecret') {
+          await rotation.step('setSecret', 'token-2');
+          await rotation.step('testSecret', 'token-2');
+        }
         const pending = keyOf('AWSPENDING');
         const current = keyOf('AWSCURRENT');
         const value = JSON.stringify(fake.valueOf(SECRET, 'AWSCURRENT'));
@@ -370,7 +378,7 @@ describe('Function: createHandler, under operator actions', () => {
       await rotation.step('finishSecret', 'token-2');
 
       // Assert
-      expect(stagesOf('token-2')).toEqual(['AWSCURRENT']);
+      expect(stagesOf('token-2')).toEqual(['AWSCURRENT', TESTED_STAGE]);
       expect(logs.text).toContain('AWSPREVIOUS holds no readable key');
       expect(logs.text).not.toContain('not json');
     });

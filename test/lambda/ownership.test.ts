@@ -1,15 +1,15 @@
-import { CreateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UserOwnershipError } from '../../lambda/errors.js';
+import { ForeignSecretError, SecretBindingError, UserOwnershipError } from '../../lambda/errors.js';
 import { ROTATION_STEPS } from '../../lambda/event.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
-import { FakeAws } from '../support/fake-aws.js';
+import { FakeAws, OTHER_STACK_ID } from '../support/fake-aws.js';
 import { LogCapture } from '../support/log-capture.js';
 import { createTestRotation, type TestRotation } from '../support/rotation-harness.js';
 
 /**
- * A user's keys are reachable only through the one secret the user's own tag names, by full
- * ARN. Retagging a secret, or creating another secret that claims the user, reaches nothing.
+ * A user's keys are reachable only through the one secret of the stack named after the user,
+ * whose binding tag agrees and which the user's own tag names, by full ARN. Retagging a secret,
+ * or creating another secret that claims the user, reaches nothing.
  */
 const ALICE = 'alice';
 const BOB = 'bob';
@@ -49,7 +49,7 @@ describe('Function: createHandler, ownership of the user', () => {
     );
   });
 
-  it('fails when alice’s secret is retagged (tag and value) to bob: bob’s keys are untouched, nothing is stored', async () => {
+  it('fails when alice’s secret is retagged (tag and value) to bob: its name decides, bob’s keys are untouched, nothing is stored', async () => {
     // Arrange: whoever may tag and put values on alice's secret rebinds it to bob
     const secret = fake.secret(ALICE_SECRET);
     secret.tags[BINDING_TAG_KEY] = BOB;
@@ -59,39 +59,53 @@ describe('Function: createHandler, ownership of the user', () => {
     }
     const before = fake.snapshot();
     const bobBefore = bobKeys();
+    fake.iam.resetHistory();
 
     // Act
     for (const step of ROTATION_STEPS) {
       const outcome = alice.step(step, 'alice-2');
 
-      // Assert
-      await expect(outcome).rejects.toThrow(UserOwnershipError);
+      // Assert: the retag stops the rotation, it never redirects it
+      await expect(outcome).rejects.toThrow(SecretBindingError);
       await expect(outcome).rejects.toThrow(
-        `IAM user bob is owned by secret ${fake.secret(BOB_SECRET).arn} (its tag ${OWNER_TAG_KEY}), not by secret ${secret.arn}; refusing to touch its keys, nothing was changed`,
+        `Secret ${secret.arn} is named after IAM user alice, but its tag ${BINDING_TAG_KEY} names bob; the name decides, the tag must agree: refusing to touch any key, nothing was changed`,
       );
     }
+    expect(fake.iam.calls()).toHaveLength(0);
     expect(fake.snapshot()).toEqual(before);
     expect(bobKeys()).toEqual(bobBefore);
   });
 
-  it('fails when a second secret claims bob (another stack, region or a hand-made secret), and changes nothing', async () => {
-    // Arrange
-    const claimant = fake.addSecret('copy-of-bob-in-another-stack', BOB, { ownUser: false });
-    const intruder = createTestRotation(fake, claimant.name);
-    fake.startRotation(claimant.name, 'claim-1');
-    const before = fake.snapshot();
-    fake.iam.resetHistory();
+  it.each([
+    ['another stack', OTHER_STACK_ID, `"${OTHER_STACK_ID}" (another stack's)`],
+    ['no stack (a hand-made look-alike)', null, 'absent (a secret created outside CloudFormation)'],
+  ])(
+    'fails when a secret of %s claims bob, before any IAM call, and changes nothing',
+    async (_, stackId, found) => {
+      // Arrange: the look-alike has the stack's own tags (binding tag, name pattern)
+      const claimant = fake.addSecret('iam-key-rotation-copy/bob', BOB, {
+        ownUser: false,
+        stackId,
+      });
+      claimant.tags[BINDING_TAG_KEY] = BOB;
+      const intruder = createTestRotation(fake, claimant.name);
+      fake.startRotation(claimant.name, 'claim-1');
+      const before = fake.snapshot();
+      fake.iam.resetHistory();
 
-    // Act
-    const outcome = intruder.step('createSecret', 'claim-1');
+      // Act
+      const outcome = intruder.step('createSecret', 'claim-1');
 
-    // Assert
-    await expect(outcome).rejects.toThrow(
-      `IAM user bob is owned by secret ${fake.secret(BOB_SECRET).arn}`,
-    );
-    expect(fake.snapshot()).toEqual(before);
-    expect(fake.iam.commandCalls(CreateAccessKeyCommand)).toHaveLength(0);
-  });
+      // Assert
+      await expect(outcome).rejects.toThrow(ForeignSecretError);
+      await expect(outcome).rejects.toThrow(
+        `Secret ${claimant.arn} was not created by this function's stack`,
+      );
+      await expect(outcome).rejects.toThrow(`aws:cloudformation:stack-id is ${found}`);
+      expect(fake.snapshot()).toEqual(before);
+      expect(fake.iam.calls()).toHaveLength(0);
+    },
+  );
 
   it('fails when the user has no ownership tag, naming the tag and the command that sets it', async () => {
     // Arrange

@@ -1,6 +1,6 @@
 // Exercises bin/app.ts (kept here because this suite owns test/lib; move to test/bin if preferred).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -438,5 +438,41 @@ describe('App: bin/app.ts', () => {
       'iamKeyRotation.users[0].schedule: rate in hours must be a whole number of at least 4, got 2',
       'npx tsx bin/app.ts: Subprocess exited with error 1',
     ]);
+  });
+
+  it('writes the placement file beside the configuration once, then refuses a change that moves a user', () => {
+    // Arrange
+    outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
+    const configFile = path.join(outdir, 'users.json');
+    const placementFile = path.join(outdir, 'users.placement.json');
+    const users = [
+      { userName: 'alice', schedule: 'rate(30 days)' },
+      { userName: 'bob', schedule: 'rate(30 days)' },
+    ];
+    writeFileSync(configFile, JSON.stringify({ users }));
+
+    // Act: the first synth places both; the second is asked to move bob
+    const first = synthApp({ iamKeyRotationConfigFile: configFile }, path.join(outdir, 'a'));
+    const placed = readFileSync(placementFile, 'utf8');
+    writeFileSync(
+      configFile,
+      JSON.stringify({ users: [users[0], { ...users[1], stack: 'Other' }] }),
+    );
+    const second = synthApp({ iamKeyRotationConfigFile: configFile }, path.join(outdir, 'b'));
+
+    // Assert
+    expect(first.status).toBe(0);
+    expect(first.stderr).toBe(
+      `${placementFile}: 2 user(s) placed, 0 removed; commit this file with the configuration\n`,
+    );
+    expect(JSON.parse(placed)).toMatchObject({
+      version: 1,
+      stacks: [{ stack: 'IamKeyRotation', users: ['alice', 'bob'] }],
+    });
+    expect(second.status).toBe(1);
+    expect(second.stderr).toMatch(
+      /^iamKeyRotation\.users\[1\]\.stack: user "bob" is placed in stack "IamKeyRotation" .* set "allowStackMove": true on this user to accept the move\n$/,
+    );
+    expect(readFileSync(placementFile, 'utf8')).toBe(placed);
   });
 });

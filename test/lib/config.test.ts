@@ -591,6 +591,144 @@ describe('Module: config', () => {
     });
   });
 
+  describe('Function: parseIamKeyRotationConfig (day-2 checks)', () => {
+    it('fails when kmsKeyArn is in another region than the user, naming the field and the region expected', () => {
+      // Act & Assert
+      expect(() =>
+        parseIamKeyRotationConfig({
+          users: [{ ...validUser, region: 'us-east-1', kmsKeyArn: KEY_ARN }],
+        }),
+      ).toThrow(
+        `iamKeyRotation.users[0].kmsKeyArn: expected a KMS key in region us-east-1, the region of user "alice"'s secret, got a key in eu-west-1: "${KEY_ARN}"`,
+      );
+    });
+
+    it('fails when kmsKeyArn is in another region than the default region, when known', () => {
+      // Act & Assert
+      expect(() =>
+        parseIamKeyRotationConfig({ users: [{ ...validUser, kmsKeyArn: KEY_ARN }] }, undefined, {
+          defaults: { region: 'us-east-1' },
+        }),
+      ).toThrow(
+        `iamKeyRotation.users[0].kmsKeyArn: expected a KMS key in region us-east-1, the region of user "alice"'s secret (the default region, CDK_DEFAULT_REGION), got a key in eu-west-1`,
+      );
+    });
+
+    it('accepts kmsKeyArn in the region of the user', () => {
+      // Act
+      const config = parseIamKeyRotationConfig({
+        users: [{ ...validUser, region: 'eu-west-1', kmsKeyArn: KEY_ARN }],
+      });
+
+      // Assert
+      expect(config.users[0]?.kmsKeyArn).toBe(KEY_ARN);
+    });
+
+    it('fails when maxAccessKeyAgeDays is below a rotation interval, naming the field, the days expected and the user', () => {
+      // Act & Assert
+      expect(() =>
+        parseIamKeyRotationConfig({
+          users: [validUser],
+          complianceRules: { maxAccessKeyAgeDays: 20 },
+        }),
+      ).toThrow(
+        'iamKeyRotation.complianceRules.maxAccessKeyAgeDays: expected at least 30 days, got 20: user "alice" (iamKeyRotation.users[0]) has schedule "rate(30 days)" (every 30 days)',
+      );
+    });
+
+    it('fails when maxAccessKeyAgeDays does not cover the rotation interval plus the grace period', () => {
+      // Act & Assert
+      expect(() =>
+        parseIamKeyRotationConfig({
+          users: [validUser],
+          gracePeriod: '2d',
+          complianceRules: { maxAccessKeyAgeDays: 31 },
+        }),
+      ).toThrow(
+        'iamKeyRotation.complianceRules.maxAccessKeyAgeDays: expected at least 32 days, got 31',
+      );
+    });
+
+    it('accepts maxAccessKeyAgeDays equal to the rotation interval', () => {
+      // Act
+      const config = parseIamKeyRotationConfig({
+        users: [validUser],
+        complianceRules: { maxAccessKeyAgeDays: 30 },
+      });
+
+      // Assert
+      expect(config.complianceRules?.maxAccessKeyAgeDays).toBe(30);
+    });
+
+    it('fails when a user is configured in the default account and again with that account id', () => {
+      // Act & Assert
+      expect(() =>
+        parseIamKeyRotationConfig(
+          { users: [validUser, { ...validUser, account: '123456789012' }] },
+          undefined,
+          { defaults: { account: '123456789012' } },
+        ),
+      ).toThrow(
+        'iamKeyRotation.users[1].userName: duplicate user name "alice" in account 123456789012 (the default account, CDK_DEFAULT_ACCOUNT, is 123456789012: one entry names it, the other leaves "account" out)',
+      );
+    });
+
+    it('accepts the same user name in the default account and another account', () => {
+      // Act
+      const config = parseIamKeyRotationConfig(
+        { users: [validUser, { ...validUser, account: '210987654321' }] },
+        undefined,
+        { defaults: { account: '123456789012' } },
+      );
+
+      // Assert
+      expect(config.users).toHaveLength(2);
+    });
+
+    it('retains secrets and created users by default, and destroys them on opt-in, globally or per user', () => {
+      // Act
+      const retained = parseIamKeyRotationConfig({ users: [validUser] });
+      const destroyed = parseIamKeyRotationConfig({
+        removalPolicy: 'destroy',
+        users: [validUser, { ...validUser, userName: 'bob', removalPolicy: 'retain' }],
+      });
+
+      // Assert
+      expect(retained.users[0]?.removalPolicy).toBe('retain');
+      expect(destroyed.users.map((u) => u.removalPolicy)).toEqual(['destroy', 'retain']);
+    });
+
+    it('fails when removalPolicy is neither retain nor destroy, naming the field and both values', () => {
+      // Act & Assert
+      expect(() =>
+        parseIamKeyRotationConfig({ users: [{ ...validUser, removalPolicy: 'delete' }] }),
+      ).toThrow(
+        'iamKeyRotation.users[0].removalPolicy: expected "retain" (keep the secret and a created user when removed, the default) or "destroy" (delete them), got "delete"',
+      );
+    });
+
+    it('turns the dashboard and the alarms off', () => {
+      // Act
+      const on = parseIamKeyRotationConfig({ users: [validUser] });
+      const off = parseIamKeyRotationConfig({
+        users: [validUser],
+        dashboard: false,
+        alarms: false,
+      });
+
+      // Assert
+      expect([on.dashboard, on.alarms]).toEqual([true, true]);
+      expect([off.dashboard, off.alarms]).toEqual([false, false]);
+    });
+
+    it('fails when dashboard is not a boolean, naming the field and the expected value', () => {
+      // Act & Assert
+      expect(() => parseIamKeyRotationConfig({ users: [validUser], dashboard: 'off' })).toThrow(
+        'iamKeyRotation.dashboard: expected true or false, got "off"',
+      );
+    });
+  });
+
   describe('Function: loadIamKeyRotationConfig', () => {
     let directory: string | undefined;
     afterEach(() => {
@@ -672,20 +810,98 @@ describe('Module: config', () => {
       ).toThrow('iamKeyRotationConfigFile: cannot read "/nonexistent/users.json"');
     });
 
-    it('fails when the context string is not JSON, showing what it received', () => {
+    it('fails when the context string is not JSON, with line, column and what it received', () => {
       // Act & Assert
       expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotation: '{' }))).toThrow(
-        /^iamKeyRotation: invalid JSON \(.+\), got "\{" \(the CDK CLI passes only the first line of a -c value: write the JSON on one line, or put it in a file and use -c iamKeyRotationConfigFile=<file>\)$/,
+        /^iamKeyRotation: invalid JSON at line 1, column 2: .+ \(line 1: "\{"\) \(the CDK CLI passes only the first line of a -c value: write the JSON on one line, or put it in a file and use -c iamKeyRotationConfigFile=<file>\), got "\{"$/,
       );
     });
 
-    it('fails when a context string over several lines is not JSON, on one line', () => {
+    it('fails when a context string over several lines is not JSON, on one line with line and column', () => {
       // Arrange
       const text = '{\n  users: []\n}';
 
       // Act & Assert
       expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotation: text }))).toThrow(
-        /^iamKeyRotation: invalid JSON \([^\n]+\), got "\{\\n {2}users: \[\]\\n\}"$/,
+        /^iamKeyRotation: invalid JSON at line 2, column 3: [^\n]+ \(line 2: "users: \[\]"\)$/,
+      );
+    });
+
+    it('fails when the file is not JSON, naming the file, the line and the column', () => {
+      // Arrange
+      directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-config-'));
+      const file = path.join(directory, 'users.json');
+      writeFileSync(file, '{\n  "users": [\n    {"userName": "alice",}\n  ]\n}\n');
+
+      // Act & Assert
+      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotationConfigFile: file }))).toThrow(
+        `iamKeyRotationConfigFile "${file}": invalid JSON at line 3, column 26: `,
+      );
+    });
+
+    it('reads a file that starts with a UTF-8 byte order mark', () => {
+      // Arrange
+      directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-config-'));
+      const file = path.join(directory, 'users.json');
+      writeFileSync(file, `\uFEFF${JSON.stringify({ users: [validUser] })}`, 'utf8');
+
+      // Act
+      const config = loadIamKeyRotationConfig(contextOf({ iamKeyRotationConfigFile: file }));
+
+      // Assert
+      expect(config.users.map((u) => u.userName)).toEqual(['alice']);
+    });
+
+    it('names the placement file beside the configuration file and reads it', () => {
+      // Arrange
+      directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-config-'));
+      const file = path.join(directory, 'users.json');
+      writeFileSync(
+        file,
+        JSON.stringify({ users: [validUser, { ...validUser, userName: 'bob' }] }),
+      );
+      writeFileSync(
+        path.join(directory, 'users.placement.json'),
+        JSON.stringify({ version: 1, stacks: [{ stack: 'Keys-7', users: ['bob'] }] }),
+      );
+
+      // Act
+      const config = loadIamKeyRotationConfig(contextOf({ iamKeyRotationConfigFile: file }));
+
+      // Assert
+      expect(config.placementFile).toBe(path.join(directory, 'users.placement.json'));
+      expect(config.users.map((u) => [u.userName, u.stackName])).toEqual([
+        ['alice', 'IamKeyRotation'],
+        ['bob', 'Keys-7'],
+      ]);
+    });
+
+    it('fails when the placement file would move a user, naming the user, both stacks and allowStackMove', () => {
+      // Arrange
+      directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-config-'));
+      const file = path.join(directory, 'users.json');
+      writeFileSync(file, JSON.stringify({ users: [{ ...validUser, stack: 'Other' }] }));
+      writeFileSync(
+        path.join(directory, 'users.placement.json'),
+        JSON.stringify({ version: 1, stacks: [{ stack: 'IamKeyRotation', users: ['alice'] }] }),
+      );
+
+      // Act & Assert
+      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotationConfigFile: file }))).toThrow(
+        /^iamKeyRotation\.users\[0\]\.stack: user "alice" is placed in stack "IamKeyRotation" \(the default account, the default region\) by the placement file ".*users\.placement\.json", but this configuration puts it in stack "Other" .*set "allowStackMove": true on this user to accept the move$/,
+      );
+    });
+
+    it('fails when the placement file is not a placement, naming the field and the expected value', () => {
+      // Arrange
+      directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-config-'));
+      const file = path.join(directory, 'users.json');
+      writeFileSync(file, JSON.stringify({ users: [validUser] }));
+      writeFileSync(path.join(directory, 'users.placement.json'), '{"version": 2, "stacks": []}');
+
+      // Act & Assert
+      expect(() => loadIamKeyRotationConfig(contextOf({ iamKeyRotationConfigFile: file }))).toThrow(
+        /^iamKeyRotationPlacementFile ".*users\.placement\.json"\.version: expected 1, got 2$/,
       );
     });
 

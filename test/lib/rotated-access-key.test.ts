@@ -1,4 +1,4 @@
-import { App, Duration, Fn, Stack } from 'aws-cdk-lib';
+import { App, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -48,6 +48,43 @@ const ROTATED_SECRETS_ARN = {
 
 describe('Construct: RotatedAccessKey', () => {
   describe('Secret', () => {
+    it('is retained by default when removed from the stack or the stack is destroyed', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+      });
+
+      // Assert
+      Template.fromStack(stack).hasResource('AWS::SecretsManager::Secret', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
+    });
+
+    it('is deleted with removalPolicy DESTROY', () => {
+      // Arrange
+      const { stack, rotationFunction, user } = arrange();
+
+      // Act
+      new RotatedAccessKey(stack, 'Key', {
+        user,
+        rotationFunction,
+        schedule: KeyRotationSchedule.rateDays(30),
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+
+      // Assert
+      Template.fromStack(stack).hasResource('AWS::SecretsManager::Secret', {
+        DeletionPolicy: 'Delete',
+        UpdateReplacePolicy: 'Delete',
+      });
+    });
+
     it('starts as {"UserName"} and is tagged with the bound user', () => {
       // Arrange
       const { stack, rotationFunction, user } = arrange();

@@ -339,8 +339,8 @@ describe('Construct: RotationNotifications', () => {
         'iam-key-rotation: <detail-eventName> for secret <detail-additionalEventData-SecretId>',
         'Account <account>, region <region>, at <time> (UTC).',
         'Secrets Manager: <detail-errorMessage>',
-        'npx iam-key-rotation status <detail-additionalEventData-SecretId>',
-        'npx iam-key-rotation rotate <detail-additionalEventData-SecretId> --wait',
+        'iam-key-rotation status <detail-additionalEventData-SecretId>',
+        'iam-key-rotation rotate <detail-additionalEventData-SecretId> --wait',
         "the rotation function's log group ",
       ]) {
         expect(text).toContain(expected);

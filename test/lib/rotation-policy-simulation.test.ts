@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { DEFAULT_STACK_NAME, parseIamKeyRotationConfig, usersByStack } from '../../lib/config.js';
 import { IamKeyRotationStack } from '../../lib/iam-key-rotation-stack.js';
-import { STACK_TAG_KEY } from '../../lib/key-rotation-function.js';
+import { STACK_TAG_KEY } from '../../lib/rotation-permissions.js';
 
 /*
  * Evaluates the rotation function role's synthesized policy with an IAM policy simulator

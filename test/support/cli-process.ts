@@ -6,8 +6,8 @@ import type { AccessKeyPair } from './moto/moto-aws.js';
 /** The repository root (the package whose `bin` is the command). */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The file package.json's `bin` names: what `npx iam-key-rotation` runs. */
-export const CLI_ENTRY = path.join(PROJECT_ROOT, 'cli', 'iam-key-rotation');
+/** The file package.json's `bin` names, built by `npm ci` (and by test/support/global-setup.ts): what `npx iam-key-rotation` runs. */
+export const CLI_ENTRY = path.join(PROJECT_ROOT, 'dist', 'cli', 'iam-key-rotation.mjs');
 
 export interface CliRun {
   readonly code: number | null;
@@ -44,7 +44,7 @@ export const motoCliEnvironment = (
 });
 
 /**
- * Starts `node cli/iam-key-rotation <args>` as a user would run it, with exactly `environment`,
+ * Starts `node dist/cli/iam-key-rotation.mjs <args>` as a user would run it, with exactly `environment`,
  * stdin not a terminal (a pipe that delivers `input`, if any, and ends), in `cwd`. Killed by
  * its pid if it outlives `timeoutMs`.
  */

@@ -22,7 +22,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
+import {
+  BINDING_TAG_KEY,
+  CLOUDFORMATION_STACK_ID_TAG_KEY,
+  OWNER_TAG_KEY,
+  STACK_ID_ENV,
+} from '../../lambda/rotation/binding.js';
 
 /**
  * A small stateful test double for the IAM, STS and Secrets Manager calls the handler makes,
@@ -34,6 +39,25 @@ import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../lambda/rotation/binding.js
  */
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
+
+/** The stack that deployed the function and created its secrets. */
+export const STACK_NAME = 'IamKeyRotation';
+export const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${STACK_NAME}/5c7a1e20-7d4b-11f1-9a3e-0a1b2c3d4e5f`;
+/** Another stack of the same account: its secrets are not the function's. */
+export const OTHER_STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/SomeoneElsesStack/0f1e2d3c-7d4b-11f1-9a3e-5f4e3d2c1b0a`;
+
+/** The function's environment as the stack sets it (its own stack id). */
+export const STACK_ENVIRONMENT: Readonly<Record<string, string>> = { [STACK_ID_ENV]: STACK_ID };
+
+/**
+ * The tags CloudFormation adds to every secret a stack creates (reserved `aws:` keys, which no
+ * principal can set or change): stack id, stack name, logical id.
+ */
+export const cloudFormationTags = (stackId: string, logicalId: string): Record<string, string> => ({
+  [CLOUDFORMATION_STACK_ID_TAG_KEY]: stackId,
+  'aws:cloudformation:stack-name': stackId.split('/')[1] ?? '',
+  'aws:cloudformation:logical-id': logicalId,
+});
 
 export interface FakeKey {
   accessKeyId: string;
@@ -126,19 +150,26 @@ export class FakeAws {
   }
 
   /**
-   * A secret as the stack creates it: `{"UserName"}` in AWSCURRENT, its binding tag, and (unless
-   * `ownUser` is false) the user's ownership tag naming it.
+   * A secret as the stack creates it: `{"UserName"}` in AWSCURRENT, CloudFormation's tags naming
+   * {@link STACK_ID} (or `stackId`; `null` for a secret created outside CloudFormation), its
+   * binding tag, and (unless `ownUser` is false) the user's ownership tag naming it.
    */
   public addSecret(
     name: string,
     userName: string,
-    options: { value?: string; ownUser?: boolean } = {},
+    options: { value?: string; ownUser?: boolean; stackId?: string | null } = {},
   ): FakeSecret {
+    const stackId = options.stackId === undefined ? STACK_ID : options.stackId;
     const secret: FakeSecret = {
       arn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`,
       name,
       rotationEnabled: true,
-      tags: { [BINDING_TAG_KEY]: userName },
+      tags: {
+        ...(stackId === null
+          ? {}
+          : cloudFormationTags(stackId, `Secret${userName.replace(/\W/g, '')}`)),
+        [BINDING_TAG_KEY]: userName,
+      },
       versions: new Map(),
     };
     secret.versions.set('initial-version', {

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createHandler, type RotationHandler } from '../../lambda/create-handler.js';
 import { defaultDependencies, type Clock } from '../../lambda/dependencies.js';
 import type { RotationStep } from '../../lambda/event.js';
-import { REGION, type FakeAws } from './fake-aws.js';
+import { REGION, STACK_ENVIRONMENT, type FakeAws } from './fake-aws.js';
 import { RecordingScheduler } from './recording-scheduler.js';
 
 /** A clock whose sleep advances time at once, so retry schedules run instantly. */
@@ -44,7 +44,8 @@ export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:123456789012:function:iam-
 
 export interface TestRotationOptions {
   /**
-   * The function's environment (its settings).
+   * The function's environment (its settings), added to {@link STACK_ENVIRONMENT} (the stack id,
+   * which the stack always sets).
    * @default {} (the defaults: no grace period)
    */
   readonly environment?: Readonly<Record<string, string>>;
@@ -71,7 +72,7 @@ export const createTestRotation = (
       },
       clock,
       logger: new Logger({ serviceName: 'iam-key-rotation-test', logLevel: 'DEBUG' }),
-      environment: options.environment ?? {},
+      environment: { ...STACK_ENVIRONMENT, ...options.environment },
       retirementScheduler: scheduler,
     }),
   );

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { BoundaryScheduler } from '../../support/explorer/boundary-scheduler.js';
 import { errorText } from '../../support/scenario/actions.js';
 import { checkInvariants } from '../../support/scenario/invariants.js';
-import { runOperatorCommand } from '../../support/scenario/operator-actions.js';
+import { runOperatorCommand } from '../../support/scenario/operator-cli.js';
 import {
   CLAIMANT_SECRET_NAME,
   OTHER_SECRET_NAME,
@@ -42,11 +43,43 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
       });
     });
 
+    it('stops a rotation in flight when the operator rolls back, and the next one succeeds', async () => {
+      await Scenario.run({ start: 'stored-key' }, async (scenario) => {
+        await scenario.rotateNow();
+        await scenario.runScheduledRotation();
+        // The rollback (the command's own code) runs to its end while createSecret is held
+        // before its first request: it removes AWSPENDING, waits out the function's timeout,
+        // then reactivates the previous key and moves AWSCURRENT back. The held step then finds
+        // its version no longer pending.
+        const rolledBackTo = scenario.storedKeyId(AWSPREVIOUS);
+        const scheduler = new BoundaryScheduler(scenario.sim);
+        scheduler.holdAt(
+          (actor) => actor === scenario.rotations[2]?.invocations[0]?.id,
+          { phase: 'before', request: 0 },
+          () => scenario.applyOutOfBand('rollback'),
+        );
+
+        const interrupted = await scenario.runScheduledRotation();
+        scheduler.detach();
+
+        expect(scenario.labelMoves.map((move) => move.action)).toEqual(['rollback']);
+        expect(interrupted.status).not.toBe('succeeded');
+        // Held past the function's timeout: killed at its deadline, or (released at the deadline
+        // itself) refused by its guard; Secrets Manager's retries then find the version cancelled.
+        expect(['timed-out', 'failed']).toContain(interrupted.invocations[0]?.outcome);
+        for (const retry of failures(scenario)) expect(retry).toMatch(/its rotation was cancelled/);
+        expect(scenario.storedKeyId(AWSCURRENT)).toBe(rolledBackTo);
+        expect(scenario.sim.accessKey(rolledBackTo ?? '')?.status).toBe('Active');
+        expect(checkInvariants(scenario)).toEqual([]);
+        scenario.sim.setPropagationDelay(1_000);
+        expect((await scenario.runScheduledRotation()).status).toBe('succeeded');
+        expect(checkInvariants(scenario)).toEqual([]);
+      });
+    });
     it('refuses, when a rotation in flight deleted the AWSPREVIOUS key while the rollback began, and changes no key', async () => {
       await Scenario.run({ start: 'stored-key' }, async (scenario) => {
         await scenario.rotateNow();
         await scenario.runScheduledRotation();
-        const current = scenario.storedKeyId(AWSCURRENT);
         // The rollback starts while createSecret runs (its guard already passed): createSecret
         // makes room by deleting the AWSPREVIOUS key before the rollback removes AWSPENDING.
         const before = scenario.sim.callCount;
@@ -57,18 +90,16 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
 
         const interrupted = await scenario.runScheduledRotation();
 
+        // Whether it saw the key already gone (refused, nothing changed) or saw it go while it
+        // stopped the rotation (stopped after removing AWSPENDING), it touched no key.
         expect(answer?.exitCode).toBe(1);
-        expect(answer?.message).toMatch(
-          /stopped: the secret changed meanwhile: access key \w+, which AWSPREVIOUS holds, no longer exists .* Done before: remove AWSPENDING/,
+        expect((answer?.error as Error | undefined)?.message).toMatch(
+          /access key \w+, which AWSPREVIOUS holds, no longer exists for IAM user alice/,
         );
-        // The rollback's own version (PutSecretValue) abandoned the rotation in flight, which
-        // had already deleted the AWSPREVIOUS key: the rollback stopped and AWSCURRENT stays.
-        expect(interrupted.status).toBe('abandoned');
-        expect(scenario.storedKeyId(AWSCURRENT)).toBe(current);
-        expect(scenario.sim.accessKey(current ?? '')?.status).toBe('Active');
-        expect(checkInvariants(scenario)).toEqual([]);
-        scenario.sim.setPropagationDelay(1_000);
-        expect((await scenario.runScheduledRotation()).status).toBe('succeeded');
+        expect(interrupted.status).not.toBe('running');
+        const now = scenario.storedKeyId(AWSCURRENT);
+        expect(scenario.labelMoves).toEqual([]); // the rollback never moved AWSCURRENT
+        expect(scenario.sim.accessKey(now ?? '')?.status).toBe('Active');
         expect(checkInvariants(scenario)).toEqual([]);
       });
     });
@@ -102,7 +133,7 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
 
         expect(refused.status).toBe('failed');
         expect(failures(scenario).at(-1)).toMatch(
-          /UserOwnershipError: IAM user bob is owned by secret arn:\S+:secret:bob-access-key-\w+ \(its tag iam-key-rotation:secret\), not by secret arn:\S+:secret:alice-access-key-\w+/,
+          /SecretBindingError: Secret arn:\S+:secret:iam-key-rotation\/alice-\w+ is named after IAM user alice, but its tag iam-key-rotation:user names bob; the name decides, the tag must agree: refusing to touch any key, nothing was changed/,
         );
         expect(scenario.keys(OTHER_USER_NAME)).toEqual(bobKeys);
         expect(checkInvariants(scenario)).toEqual([]);
@@ -124,7 +155,9 @@ describe('Rotation: operators and attackers against the simulated AWS', () => {
 
         expect(failures(scenario, CLAIMANT_SECRET_NAME).length).toBeGreaterThan(0);
         for (const failure of failures(scenario, CLAIMANT_SECRET_NAME)) {
-          expect(failure).toMatch(/UserOwnershipError: IAM user bob is owned by secret/);
+          expect(failure).toMatch(
+            /ForeignSecretError: Secret arn:\S+:secret:iam-key-rotation-elsewhere\/bob-\w+ was not created by this function's stack arn:aws:cloudformation:\S+: its tag aws:cloudformation:stack-id is absent/,
+          );
         }
         expect(scenario.keys(OTHER_USER_NAME).map((key) => [key.accessKeyId, key.status])).toEqual([
           [bobCurrent, 'Active'],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../../local/simulation/index.js';
 import { checkInvariants } from '../../support/scenario/invariants.js';
-import { runOperatorCommand } from '../../support/scenario/operator-actions.js';
+import { runOperatorCommand } from '../../support/scenario/operator-cli.js';
 import { Scenario, type ScenarioOptions } from '../../support/scenario/scenario.js';
 
 /**
@@ -74,10 +74,7 @@ describe('Races of issue 15 (simulation, commands and function interleaved)', ()
 
         const at = `offset ${String(offset)}`;
         expect(answer, at).toBeDefined();
-        if (
-          answer?.exitCode === 0 &&
-          scenario.commandOutput.join('').includes('Nothing to cancel')
-        ) {
+        if (answer?.exitCode === 0 && answer.stdout.includes('Nothing to cancel')) {
           // AWSCURRENT had already moved: the rotation was complete when cancel looked.
           outcomes.add('nothing to cancel');
           expect(rotation.status, at).toBe('succeeded');
@@ -93,7 +90,9 @@ describe('Races of issue 15 (simulation, commands and function interleaved)', ()
           for (const key of scenario.keys()) expect(held, at).toContain(key.accessKeyId);
         } else {
           outcomes.add('completed first');
-          expect(answer?.message, at).toMatch(/it completed before the cancel took effect/);
+          expect((answer?.error as Error | undefined)?.message, at).toMatch(
+            /it completed before the cancel took effect/,
+          );
           expect(rotation.status, at).toBe('succeeded');
         }
         expectWorkingCurrentKey(scenario);

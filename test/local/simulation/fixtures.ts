@@ -1,6 +1,5 @@
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
-  CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -15,7 +14,19 @@ import {
 } from '../../../local/simulation/index.js';
 
 export const USER = 'alice';
-export const SECRET = 'alice-access-key';
+export const SECRET = 'iam-key-rotation/alice';
+/** The stack that creates the fixture's secret (CloudFormation's tags name it). */
+export const STACK_NAME = 'IamKeyRotation';
+
+/** The system tags CloudFormation gives the fixture's secret, in the order DescribeSecret lists them. */
+export const cloudFormationTagsOf = (sim: Simulation): { Key: string; Value: string }[] => {
+  const stack = sim.stack(STACK_NAME);
+  return [
+    { Key: 'aws:cloudformation:stack-name', Value: stack.stackName },
+    { Key: 'aws:cloudformation:logical-id', Value: 'AliceSecret' },
+    { Key: 'aws:cloudformation:stack-id', Value: stack.stackId },
+  ];
+};
 
 export interface Fixture {
   readonly sim: Simulation;
@@ -26,7 +37,10 @@ export interface Fixture {
   readonly firstKeyId: string;
 }
 
-/** A user with one key, and a secret bound to it whose AWSCURRENT holds that key. */
+/**
+ * A user with one key, and a secret bound to it whose AWSCURRENT holds that key, created by the
+ * stack {@link STACK_NAME} (so it carries CloudFormation's tags).
+ */
 export const createFixture = async (options: SimulationOptions = {}): Promise<Fixture> => {
   const sim = new Simulation(options);
   const iam = new IAMClient({ ...sim.adminClientConfig() });
@@ -35,22 +49,20 @@ export const createFixture = async (options: SimulationOptions = {}): Promise<Fi
     new STSClient({ ...sim.adminClientConfig(), credentials: { accessKeyId, secretAccessKey } });
   await iam.send(new CreateUserCommand({ UserName: USER }));
   const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: USER }));
-  const created = await sm.send(
-    new CreateSecretCommand({
-      Name: SECRET,
-      SecretString: JSON.stringify({
-        AccessKeyId: AccessKey?.AccessKeyId,
-        SecretAccessKey: AccessKey?.SecretAccessKey,
-      }),
-      Tags: [{ Key: 'iam-key-rotation:user', Value: USER }],
+  const created = sim.createStackSecret(sim.stack(STACK_NAME), 'AliceSecret', {
+    Name: SECRET,
+    SecretString: JSON.stringify({
+      AccessKeyId: AccessKey?.AccessKeyId,
+      SecretAccessKey: AccessKey?.SecretAccessKey,
     }),
-  );
+    Tags: [{ Key: 'iam-key-rotation:user', Value: USER }],
+  });
   return {
     sim,
     iam,
     sts,
     sm,
-    secretArn: created.ARN ?? '',
+    secretArn: created.arn,
     firstKeyId: AccessKey?.AccessKeyId ?? '',
   };
 };

@@ -18,7 +18,7 @@ import {
   Simulation,
   type RotationInvocationEvent,
 } from '../../../local/simulation/index.js';
-import { SECRET, createFixture } from './fixtures.js';
+import { SECRET, cloudFormationTagsOf, createFixture } from './fixtures.js';
 
 const PENDING_TOKEN = '11111111-2222-4333-8444-555555555555';
 
@@ -38,7 +38,7 @@ const withRecordingFunction = async (fail?: (event: RotationInvocationEvent) => 
 describe('Class: Simulation', () => {
   describe('Secrets Manager secrets and versions', () => {
     it('describes a new secret without RotationEnabled, with tags and an ARN with a random suffix', async () => {
-      const { sm } = await createFixture();
+      const { sim, sm } = await createFixture();
 
       const described = await sm.send(new DescribeSecretCommand({ SecretId: SECRET }));
 
@@ -46,7 +46,10 @@ describe('Class: Simulation', () => {
       expect(described.ARN).toMatch(
         new RegExp(`^arn:aws:secretsmanager:us-east-1:123456789012:secret:${SECRET}-[A-Za-z]{6}$`),
       );
-      expect(described.Tags).toEqual([{ Key: 'iam-key-rotation:user', Value: 'alice' }]);
+      expect(described.Tags).toEqual([
+        { Key: 'iam-key-rotation:user', Value: 'alice' },
+        ...cloudFormationTagsOf(sim),
+      ]);
       expect(Object.values(described.VersionIdsToStages ?? {})).toEqual([['AWSCURRENT']]);
     });
 

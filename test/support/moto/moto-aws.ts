@@ -18,13 +18,36 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { BINDING_TAG_KEY } from '../../../lambda/rotation/binding.js';
+import {
+  BINDING_TAG_KEY,
+  CLOUDFORMATION_STACK_ID_TAG_KEY,
+  STACK_ID_ENV,
+} from '../../../lambda/rotation/binding.js';
 import { MOTO_ACCOUNT_ID } from './moto-server.js';
 import type { CloudFormationTemplate } from './synthesized-stack.js';
 import { resolveIntrinsics, type DeploymentValues } from './template-resolver.js';
 
 export const REGION = 'us-east-1';
 export const PARTITION = 'aws';
+
+/** The stack the harness deploys as (what `AWS::StackName` and `AWS::StackId` resolve to). */
+export const STACK_NAME = 'IamKeyRotation';
+export const STACK_ID = `arn:${PARTITION}:cloudformation:${REGION}:${MOTO_ACCOUNT_ID}:stack/${STACK_NAME}/3f6c2a10-7d4b-11f1-8e2a-0a1b2c3d4e5f`;
+/** Another stack of the same account. */
+export const OTHER_STACK_ID = `arn:${PARTITION}:cloudformation:${REGION}:${MOTO_ACCOUNT_ID}:stack/SomeoneElsesStack/9a8b7c6d-7d4b-11f1-8e2a-5f4e3d2c1b0a`;
+
+/**
+ * CloudFormation's system tags on a secret of the stack `stackId` (AWS refuses `aws:` tags from
+ * any caller; moto 5 accepts them, so the harness creates secrets "as the stack would").
+ */
+export const cloudFormationTags = (
+  logicalId: string,
+  stackId: string = STACK_ID,
+): { Key: string; Value: string }[] => [
+  { Key: CLOUDFORMATION_STACK_ID_TAG_KEY, Value: stackId },
+  { Key: 'aws:cloudformation:stack-name', Value: stackId.split('/')[1] ?? '' },
+  { Key: 'aws:cloudformation:logical-id', Value: logicalId },
+];
 
 export interface AccessKeyPair {
   readonly accessKeyId: string;
@@ -433,6 +456,8 @@ export class MotoAws {
       accountId: MOTO_ACCOUNT_ID,
       region: REGION,
       urlSuffix: 'amazonaws.com',
+      stackId: STACK_ID,
+      stackName: STACK_NAME,
       refs,
       attributes,
     });
@@ -462,7 +487,8 @@ export class MotoAws {
               : `${logicalId}-${randomUUID().slice(0, 12)}`,
           Description: properties.Description,
           SecretString: properties.SecretString,
-          Tags: properties.Tags,
+          // CloudFormation adds its system tags to every secret it creates.
+          Tags: [...(properties.Tags ?? []), ...cloudFormationTags(logicalId)],
         }),
       );
       if (output.ARN === undefined) throw new Error(`CreateSecret ${logicalId} returned no ARN`);
@@ -682,6 +708,7 @@ export const callerArnSignedWith = async (
 
 /** Environment variables the bundled handler's SDK clients read at load and first call. */
 const HANDLER_ENVIRONMENT_KEYS = [
+  STACK_ID_ENV,
   'AWS_ENDPOINT_URL',
   'AWS_REGION',
   'AWS_DEFAULT_REGION',
@@ -703,7 +730,8 @@ const HANDLER_ENVIRONMENT_KEYS = [
 
 /**
  * The environment a Lambda container would give the bundled handler, pointed at moto and signing
- * with `credentials`: the function's own variables from the template (`functionEnvironment`),
+ * with `credentials`: the stack id the stack sets ({@link STACK_ID}, what `AWS::StackId`
+ * resolves to), the function's own variables from the template (`functionEnvironment`),
  * no shared AWS config, no instance metadata (nothing but 127.0.0.1 is ever contacted), and its
  * log lines and metrics lines silenced (test/lambda/metrics.test.ts checks the metrics).
  */
@@ -713,6 +741,7 @@ export const bundledHandlerEnvironment = (
   credentials: AccessKeyPair,
   functionEnvironment: Readonly<Record<string, string>> = {},
 ): Record<string, string> => ({
+  [STACK_ID_ENV]: STACK_ID,
   ...functionEnvironment,
   AWS_ENDPOINT_URL: endpoint,
   AWS_REGION: REGION,

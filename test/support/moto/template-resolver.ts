@@ -6,6 +6,10 @@ export interface DeploymentValues {
   readonly accountId: string;
   readonly region: string;
   readonly urlSuffix: string;
+  /** `AWS::StackId`: the deployed stack's id (ARN). */
+  readonly stackId: string;
+  /** `AWS::StackName`. */
+  readonly stackName: string;
   /** `Ref` of a resource, by logical id (a user's name, a secret's ARN, ...). */
   readonly refs: Readonly<Record<string, string>>;
   /** `Fn::GetAtt`, keyed `<logical id>.<attribute>`. */
@@ -62,6 +66,10 @@ const resolvePseudoOrRef = (name: string, values: DeploymentValues): string => {
       return values.region;
     case 'AWS::URLSuffix':
       return values.urlSuffix;
+    case 'AWS::StackId':
+      return values.stackId;
+    case 'AWS::StackName':
+      return values.stackName;
     default:
       if (name.startsWith('AWS::')) throw new Error(`Unsupported pseudo parameter ${name}`);
       return lookup(values.refs, name, `Ref ${name}`);

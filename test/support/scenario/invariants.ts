@@ -101,13 +101,13 @@ const functionCalls = (scenario: Scenario): FunctionCall[] => {
   return calls;
 };
 
-const param = (call: CallRecord, name: string): string | undefined => {
+export const param = (call: CallRecord, name: string): string | undefined => {
   const value = call.params[name];
   return typeof value === 'string' ? value : undefined;
 };
 
 /** An IAM call that deactivates or deletes a key. */
-const removesKey = (call: CallRecord): boolean =>
+export const removesKey = (call: CallRecord): boolean =>
   call.service === 'iam' &&
   ((call.operation === 'UpdateAccessKey' && call.params.Status === 'Inactive') ||
     call.operation === 'DeleteAccessKey');

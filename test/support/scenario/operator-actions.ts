@@ -12,11 +12,9 @@ import {
   PutSecretValueCommand,
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { runCancel } from '../../../cli/commands/cancel.js';
-import { runRollback } from '../../../cli/commands/rollback.js';
-import { CliError } from '../../../cli/errors.js';
 import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
 import { AWSCURRENT, AWSPREVIOUS } from '../../../local/simulation/index.js';
+import { runOperatorCommand } from './operator-cli.js';
 import type { Scenario } from './scenario.js';
 import {
   CLAIMANT_SECRET_NAME,
@@ -29,7 +27,9 @@ import {
 /**
  * What people do to a rotated secret and its user outside the rotation, as the AWS CLI would:
  * - changes to alice's keys (delete, deactivate, create), to the user itself;
- * - `rollback` / `cancel`: the operator command's own code (cli/commands), with `--yes`;
+ * - `rollback`: `iam-key-rotation rollback --yes`, the command's own code (cli/commands/rollback.ts
+ *   with its adapters, see operator-cli.ts), told the function's timeout; its refusals change
+ *   nothing;
  * - `put-value-by-hand`: PutSecretValue of the AWSCURRENT value again (a new current version);
  * - `retag-secret-to-other-user`: an attacker who may tag and put values on alice's secret
  *   rebinds it (tag and value) to bob, hoping the next rotation hands over bob's key;
@@ -50,7 +50,6 @@ export type OperatorAction =
   | 'delete-user'
   | 'recreate-user'
   | 'rollback'
-  | 'cancel'
   | 'put-value-by-hand'
   | 'retag-secret-to-other-user'
   | 'restore-binding'
@@ -86,9 +85,6 @@ export interface LabelMove {
   readonly versionIds: ReadonlySet<string>;
   readonly currentVersionId: string;
 }
-
-/** The Lambda timeout of the scenario's rotation function (the runner's default). */
-const ROTATION_FUNCTION_TIMEOUT_MS = 30_000;
 
 /** Errors a human racing the rotation can get; the action then simply did not happen. */
 const LOST_RACES = new Set([
@@ -154,39 +150,6 @@ const deleteKey = async (scenario: Scenario, accessKeyId: string | undefined): P
   );
 };
 
-/**
- * An operator command (cli/commands: `rollback` or `cancel`) run with `--yes` against the
- * simulation, as the operator's own credentials would: its own code, its own waits on the
- * simulation's clock (the scenario's function timeout). A refusal or a stop (CliError) is its
- * answer, not a failure of the scenario.
- */
-export const runOperatorCommand = async (
-  scenario: Scenario,
-  command: 'rollback' | 'cancel',
-): Promise<{ readonly exitCode: number; readonly message?: string }> => {
-  const run = command === 'rollback' ? runRollback : runCancel;
-  try {
-    const exitCode = await run(scenario.cliDependencies(), {
-      secret: scenario.secretArn,
-      yes: true,
-      stepTimeoutMs: ROTATION_FUNCTION_TIMEOUT_MS + 1_000,
-    });
-    return { exitCode };
-  } catch (error) {
-    if (!(error instanceof CliError)) throw error;
-    return { exitCode: error.exitCode, message: error.message };
-  }
-};
-
-/** `iam-key-rotation rollback --yes`; records the label move when AWSCURRENT moved. */
-const rollBack = async (scenario: Scenario): Promise<void> => {
-  const before = scenario.sim.versionWithStage(SECRET_NAME, AWSCURRENT)?.versionId;
-  await runOperatorCommand(scenario, 'rollback');
-  if (scenario.sim.versionWithStage(SECRET_NAME, AWSCURRENT)?.versionId !== before) {
-    recordLabelMove(scenario, 'rollback');
-  }
-};
-
 const putByHand = async (
   scenario: Scenario,
   value: string,
@@ -232,9 +195,8 @@ const run = async (scenario: Scenario, action: OperatorAction): Promise<void> =>
       }
       return;
     case 'rollback':
-      return rollBack(scenario);
-    case 'cancel':
-      await runOperatorCommand(scenario, 'cancel');
+      // The command's own code: refused (nothing changed) when there is nothing to roll back to.
+      await runOperatorCommand(scenario, 'rollback');
       return;
     case 'put-value-by-hand': {
       const value = await valueAt(scenario, AWSCURRENT);

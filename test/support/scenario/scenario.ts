@@ -5,21 +5,21 @@ import {
   IAMClient,
   TagUserCommand,
 } from '@aws-sdk/client-iam';
-import {
-  CreateSecretCommand,
-  RotateSecretCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { HttpRequest } from '@smithy/core/protocols';
 import { createCliDependencies, type CliDependencies } from '../../../cli/dependencies.js';
 import { createHandler } from '../../../lambda/create-handler.js';
 import { defaultDependencies, SERVICE_NAME } from '../../../lambda/dependencies.js';
-import { BINDING_TAG_KEY, OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
+import { OWNER_TAG_KEY } from '../../../lambda/rotation/binding.js';
 import {
+  createUserSecret,
+  deploymentStack,
   gracePeriodEnvironment,
   RETIREMENT_SCHEDULE_GROUP,
+  secretNameOf,
+  stackEnvironment,
 } from '../../../local/simulated-deployment.js';
 import {
   AWSCURRENT,
@@ -32,6 +32,7 @@ import {
   type RotationRecord,
   type RotationRunnerOptions,
   type ScheduledInvocationRecord,
+  type SimulatedStack,
 } from '../../../local/simulation/index.js';
 import { LogCapture } from '../log-capture.js';
 import { keyIdOf, takeSnapshot, type CallSnapshot } from './call-snapshots.js';
@@ -43,12 +44,15 @@ import {
 } from './operator-actions.js';
 
 export const USER_NAME = 'alice';
-export const SECRET_NAME = 'alice-access-key';
+export const SECRET_NAME = secretNameOf(USER_NAME);
 /** A second user of the same stack, with a secret of its own: the target of hostile edits. */
 export const OTHER_USER_NAME = 'bob';
-export const OTHER_SECRET_NAME = 'bob-access-key';
-/** A secret someone else creates for bob (another stack, another region, by hand). */
-export const CLAIMANT_SECRET_NAME = 'bob-claimed-elsewhere';
+export const OTHER_SECRET_NAME = secretNameOf(OTHER_USER_NAME);
+/**
+ * A secret someone else creates for bob (by hand, or another stack of the account): it has the
+ * stack's binding tag, but not CloudFormation's tag of this stack.
+ */
+export const CLAIMANT_SECRET_NAME = 'iam-key-rotation-elsewhere/bob';
 export const ROTATION_RULES = { ScheduleExpression: 'rate(30 days)' } as const;
 /** The function's staleKeyDays (its default). */
 export const STALE_KEY_DAYS = 7;
@@ -121,6 +125,8 @@ export class Scenario {
   /** What operator commands printed (stdout and stderr), in order. */
   public readonly commandOutput: string[] = [];
   public functionArn = '';
+  /** The stack that deployed the function and created alice's and bob's secrets. */
+  public readonly stack: SimulatedStack;
   /** ARNs of alice's, bob's and (once created) the claimant's secret. */
   public readonly secretArns = new Map<string, string>();
   private readonly interleaved: { atCall: number; run: () => Promise<unknown> }[] = [];
@@ -133,7 +139,9 @@ export class Scenario {
     public readonly start: ScenarioStart,
     /** The function's grace period in ms; 0 for none. */
     public readonly gracePeriodMs: number,
-  ) {}
+  ) {
+    this.stack = deploymentStack(sim);
+  }
 
   public static async create(options: ScenarioOptions = {}): Promise<Scenario> {
     const sim = new Simulation({
@@ -360,10 +368,12 @@ export class Scenario {
         clientConfig: this.sim.lambdaClientConfig(),
         clock: this.sim.clock,
         logger: new Logger({ serviceName: SERVICE_NAME, logLevel: 'DEBUG' }),
-        environment:
-          this.gracePeriodMs > 0
+        environment: {
+          ...stackEnvironment(this.stack),
+          ...(this.gracePeriodMs > 0
             ? gracePeriodEnvironment(this.sim, this.gracePeriodMs / 1_000)
-            : {},
+            : {}),
+        },
       }),
     );
     if (this.gracePeriodMs > 0) {
@@ -383,7 +393,7 @@ export class Scenario {
     await this.iam.send(new CreateUserCommand({ UserName: USER_NAME }));
     await this.iam.send(new CreateUserCommand({ UserName: OTHER_USER_NAME }));
 
-    let stored: { AccessKeyId?: string; SecretAccessKey?: string } = {};
+    let stored: Record<string, string> = {};
     const keyCount =
       this.start === 'empty'
         ? 0
@@ -412,12 +422,12 @@ export class Scenario {
       await this.useKey(older);
     }
 
-    const aliceArn = await this.createSecret(SECRET_NAME, USER_NAME, stored);
+    const aliceArn = this.createSecret(SECRET_NAME, USER_NAME, stored);
     // Bob's secret holds a working key of his: what a hostile edit would be after.
     const { AccessKey: bobKey } = await this.iam.send(
       new CreateAccessKeyCommand({ UserName: OTHER_USER_NAME }),
     );
-    const bobArn = await this.createSecret(OTHER_SECRET_NAME, OTHER_USER_NAME, {
+    const bobArn = this.createSecret(OTHER_SECRET_NAME, OTHER_USER_NAME, {
       AccessKeyId: bobKey?.AccessKeyId ?? '',
       SecretAccessKey: bobKey?.SecretAccessKey ?? '',
     });
@@ -426,19 +436,9 @@ export class Scenario {
     await this.tagOwner(OTHER_USER_NAME, bobArn);
   }
 
-  private async createSecret(
-    name: string,
-    userName: string,
-    stored: { AccessKeyId?: string; SecretAccessKey?: string },
-  ): Promise<string> {
-    const output = await this.sm.send(
-      new CreateSecretCommand({
-        Name: name,
-        SecretString: JSON.stringify({ UserName: userName, ...stored }),
-        Tags: [{ Key: BINDING_TAG_KEY, Value: userName }],
-      }),
-    );
-    const arn = output.ARN ?? '';
+  /** What CloudFormation creates for a user of the stack (see createUserSecret). */
+  private createSecret(name: string, userName: string, stored: Record<string, string>): string {
+    const { arn } = createUserSecret(this.sim, this.stack, userName, stored);
     this.secretArns.set(name, arn);
     return arn;
   }

@@ -1,0 +1,234 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import {
+  CREATE_REQUIRE_BANNER,
+  PROJECT_ROOT,
+  ROTATION_ESBUILD_ARGS,
+  ROTATION_ESBUILD_DEFINE,
+  ROTATION_ESBUILD_DEFINE_WITHOUT_SMTP_CLIENT,
+  ROTATION_HANDLER_ENTRY,
+  SMTP_CLIENT_FILE,
+} from './rotation-bundling.js';
+
+/**
+ * The rotation function's asset, built with esbuild's code splitting: `index.mjs` (the handler)
+ * and the chunks it imports statically are what every cold start loads; what only some
+ * invocations need is imported dynamically and lands in chunks of its own under {@link
+ * ROTATION_CHUNKS_DIR}, loaded on first use:
+ * - each rotation step and the grace period's retirement (lambda/lazy-steps.ts);
+ * - the STS client (testSecret only), the grace period's scheduler (finishSecret with a grace
+ *   period), the container credentials endpoint (runtimes that do not put the credentials in the
+ *   environment): lambda/dependencies.ts, lambda/aws/sts-caller-identity.ts,
+ *   lambda/aws/lambda-credential-provider.ts;
+ * - the SES SMTP test's client, {@link SMTP_CLIENT_FILE}, only in the asset of a stack with such
+ *   a test.
+ */
+
+/** The asset's entry file, the handler `index.handler`. */
+export const ROTATION_ENTRY_FILE = 'index.mjs';
+
+/** The folder of the asset's chunks. */
+export const ROTATION_CHUNKS_DIR = 'chunks';
+
+/**
+ * The most `index.mjs` and the chunks it imports statically may weigh together (what every cold
+ * start loads).
+ */
+export const ROTATION_STATIC_BYTES_LIMIT = 250 * 1024;
+
+/** The SMTP client's entry, relative to the project root. */
+const SMTP_CLIENT_ENTRY = path.join('lambda', 'aws', 'smtp-login-client.ts');
+
+/**
+ * The AWS SDK clients import their whole `package.json` to put their version in the user agent:
+ * only `version` is kept (about 2 KB less per client).
+ */
+const sdkPackageVersionOnly: Plugin = {
+  name: 'sdk-package-version-only',
+  setup(pluginBuild) {
+    pluginBuild.onLoad(
+      { filter: /[\\/]node_modules[\\/]@aws-sdk[\\/][^\\/]+[\\/]package\.json$/ },
+      (args) => {
+        const { version } = JSON.parse(readFileSync(args.path, 'utf8')) as { version?: unknown };
+        return { contents: JSON.stringify({ version }), loader: 'json' };
+      },
+    );
+  },
+};
+
+/** `--alias` of {@link ROTATION_ESBUILD_ARGS} as esbuild's `alias` option (relative to the project root). */
+const aliases = (): Record<string, string> =>
+  Object.fromEntries(
+    (ROTATION_ESBUILD_ARGS['--alias'] ?? []).map((entry) => {
+      const [from = '', to = ''] = entry.split('=');
+      return [from, to.startsWith('.') ? path.join(PROJECT_ROOT, to) : to];
+    }),
+  );
+
+export interface RotationAssetOptions {
+  /**
+   * Whether the asset carries the SES SMTP test's client ({@link SMTP_CLIENT_FILE}).
+   * @default false
+   */
+  readonly withSmtpLoginClient?: boolean;
+  /**
+   * The handler's entry file.
+   * @default - lambda/handler.ts of this project
+   */
+  readonly entry?: string;
+}
+
+/**
+ * The esbuild settings of every bundle of the function's code, the asset's and the single-file
+ * bundles benchmarks and tests build of other entries: ESM for node22, minified, the AWS SDK
+ * bundled (its ESM builds: smaller than its CommonJS ones, and tree-shakable), the createRequire
+ * banner, {@link ROTATION_ESBUILD_ARGS}' aliases and the `define` of the SMTP client's file.
+ */
+export const rotationBundleSettings = (
+  options: Pick<RotationAssetOptions, 'withSmtpLoginClient'> = {},
+): BuildOptions => ({
+  absWorkingDir: PROJECT_ROOT,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  minify: true,
+  sourcemap: false,
+  mainFields: ['module', 'main'],
+  banner: { js: CREATE_REQUIRE_BANNER },
+  alias: aliases(),
+  define: {
+    ...(options.withSmtpLoginClient === true
+      ? ROTATION_ESBUILD_DEFINE
+      : ROTATION_ESBUILD_DEFINE_WITHOUT_SMTP_CLIENT),
+  },
+  // The browser's user-agent parser, imported dynamically by SDK code that runs only in a
+  // browser: left out rather than shipped as a chunk nothing loads.
+  external: ['bowser'],
+  plugins: [sdkPackageVersionOnly],
+  logLevel: 'warning',
+});
+
+/** The esbuild options of the asset (written to `outdir`): code splitting into chunks. */
+export const rotationAssetBuildOptions = (
+  outdir: string,
+  options: RotationAssetOptions = {},
+): BuildOptions & { metafile: true } => ({
+  ...rotationBundleSettings(options),
+  entryPoints: {
+    index: options.entry ?? ROTATION_HANDLER_ENTRY,
+    ...(options.withSmtpLoginClient === true
+      ? { [path.basename(SMTP_CLIENT_FILE, '.mjs')]: path.join(PROJECT_ROOT, SMTP_CLIENT_ENTRY) }
+      : {}),
+  },
+  outdir,
+  splitting: true,
+  outExtension: { '.js': '.mjs' },
+  entryNames: '[name]',
+  chunkNames: `${ROTATION_CHUNKS_DIR}/[name]-[hash]`,
+  metafile: true,
+});
+
+/** One file of the asset. */
+export interface AssetFile {
+  /** Relative to the asset's root, with `/`. */
+  readonly file: string;
+  readonly bytes: number;
+  /** Whether every cold start loads it (`index.mjs` and what it imports statically). */
+  readonly loadedAtColdStart: boolean;
+}
+
+/** The files `file` imports statically (`import … from "./x.mjs"`, `import "./x.mjs"`), relative to `dir`. */
+const staticImportsOf = (dir: string, file: string): string[] => {
+  const text = readFileSync(path.join(dir, file), 'utf8');
+  const found: string[] = [];
+  // esbuild's ESM output: `import{a as b}from"./chunks/chunk-X.mjs";`, `import"./x.mjs";` (never
+  // `import(`, a dynamic import, which this pattern leaves out).
+  for (const match of text.matchAll(
+    /\bimport\s*(?:[^"'();]*?\bfrom\s*)?["'](\.{1,2}\/[^"']+)["']/g,
+  )) {
+    const specifier = match[1];
+    if (specifier !== undefined) {
+      found.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)));
+    }
+  }
+  return found;
+};
+
+/** `index.mjs` and every file it imports statically, transitively. */
+export const staticImportClosure = (dir: string, entry = ROTATION_ENTRY_FILE): string[] => {
+  const seen = new Set<string>();
+  const pending = [entry];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    pending.push(...staticImportsOf(dir, file));
+  }
+  return [...seen];
+};
+
+const listFiles = (dir: string, prefix = ''): string[] =>
+  readdirSync(path.join(dir, prefix), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? listFiles(dir, path.posix.join(prefix, entry.name))
+      : [path.posix.join(prefix, entry.name)],
+  );
+
+/** The asset's files with their sizes, those every cold start loads first. */
+export const describeAsset = (dir: string): AssetFile[] => {
+  const atColdStart = new Set(staticImportClosure(dir));
+  return listFiles(dir)
+    .map((file) => ({
+      file,
+      bytes: statSync(path.join(dir, file)).size,
+      loadedAtColdStart: atColdStart.has(file),
+    }))
+    .sort((a, b) => Number(b.loadedAtColdStart) - Number(a.loadedAtColdStart) || b.bytes - a.bytes);
+};
+
+/** What every cold start loads: the bytes of `index.mjs` and of the chunks it imports statically. */
+export const coldStartBytes = (files: readonly AssetFile[]): number =>
+  files.filter((file) => file.loadedAtColdStart).reduce((sum, file) => sum + file.bytes, 0);
+
+/**
+ * Builds the asset into `outdir`, replacing the files of an earlier build there (the single-file
+ * bundle NodejsFunction builds before its `afterBundling` hook runs this). Returns esbuild's
+ * metafile.
+ */
+export const buildRotationAsset = async (
+  outdir: string,
+  options: RotationAssetOptions = {},
+): Promise<Metafile> => {
+  mkdirSync(outdir, { recursive: true });
+  for (const earlier of [ROTATION_ENTRY_FILE, ROTATION_CHUNKS_DIR, SMTP_CLIENT_FILE]) {
+    rmSync(path.join(outdir, earlier), { recursive: true, force: true });
+  }
+  const result = await build(rotationAssetBuildOptions(outdir, options));
+  return result.metafile;
+};
+
+/**
+ * The source files (relative to the project root, as esbuild's metafile names them) bundled into
+ * `index.mjs` and the chunks it imports statically: the code every cold start loads.
+ */
+export const coldStartInputs = (metafile: Metafile): Set<string> => {
+  const entry = Object.keys(metafile.outputs).find(
+    (output) => path.posix.basename(output) === ROTATION_ENTRY_FILE,
+  );
+  if (entry === undefined) throw new Error(`esbuild wrote no ${ROTATION_ENTRY_FILE}`);
+  const outputs = new Set<string>();
+  const pending = [entry];
+  for (let output = pending.pop(); output !== undefined; output = pending.pop()) {
+    if (outputs.has(output)) continue;
+    outputs.add(output);
+    for (const imported of metafile.outputs[output]?.imports ?? []) {
+      if (imported.kind === 'import-statement' && imported.path in metafile.outputs) {
+        pending.push(imported.path);
+      }
+    }
+  }
+  return new Set(
+    [...outputs].flatMap((output) => Object.keys(metafile.outputs[output]?.inputs ?? {})),
+  );
+};

@@ -1,0 +1,60 @@
+/**
+ * Builds the `iam-key-rotation` command (cli/iam-key-rotation.ts) into JavaScript that plain
+ * `node` runs: `node --import tsx scripts/build-command.ts [outdir]`, the `prepare` script that
+ * `npm ci` runs. The output, dist/cli by default (git-ignored), is `iam-key-rotation.mjs` (the
+ * `bin` of package.json) and its chunks: every command, and every AWS SDK client but Secrets
+ * Manager's, is a chunk loaded only by the run that needs it (cli/lazy-commands.ts,
+ * cli/dependencies.ts), so `credential-process` loads commander, Secrets Manager and itself.
+ */
+import { chmodSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type BuildOptions } from 'esbuild';
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Where the command is built, and the file package.json's `bin` names. */
+export const COMMAND_OUTDIR = path.join(PROJECT_ROOT, 'dist', 'cli');
+export const COMMAND_FILE = 'iam-key-rotation.mjs';
+
+/** The esbuild options of the command (ESM for the Node.js of package.json `engines`). */
+export const commandBuildOptions = (outdir: string): BuildOptions & { metafile: true } => ({
+  absWorkingDir: PROJECT_ROOT,
+  entryPoints: { 'iam-key-rotation': path.join(PROJECT_ROOT, 'cli', 'iam-key-rotation.ts') },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // The SDK's ESM builds: smaller than its CommonJS ones, and tree-shakable.
+  mainFields: ['module', 'main'],
+  minify: true,
+  // The AWS SDK and commander still load a few Node.js built-ins with require().
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
+  outExtension: { '.js': '.mjs' },
+  entryNames: '[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  // The browser's user-agent parser, imported dynamically by SDK code that runs only in a browser.
+  external: ['bowser'],
+  metafile: true,
+  logLevel: 'warning',
+});
+
+/** Builds the command into `outdir`, replacing an earlier build there. */
+export const buildCommand = async (outdir: string = COMMAND_OUTDIR): Promise<void> => {
+  rmSync(outdir, { recursive: true, force: true });
+  await build(commandBuildOptions(outdir));
+  chmodSync(path.join(outdir, COMMAND_FILE), 0o755);
+};
+
+if (
+  process.argv[1] !== undefined &&
+  path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+) {
+  await buildCommand(
+    process.argv[2] === undefined ? COMMAND_OUTDIR : path.resolve(process.argv[2]),
+  );
+}

@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { Metafile } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildRotationAsset,
+  coldStartBytes,
+  coldStartInputs,
+  describeAsset,
+  ROTATION_STATIC_BYTES_LIMIT,
+  type AssetFile,
+} from '../../lib/rotation-asset-build.js';
+
+/**
+ * The rotation function's asset, built as NodejsFunction's afterBundling hook builds it
+ * (lib/rotation-asset-build.ts): what every cold start loads stays within its budget, and code
+ * that only some invocations need is loaded only by them.
+ */
+
+/**
+ * What only some invocations need, each matched against the source paths of esbuild's metafile:
+ * one step per invocation; the grace period's scheduling and retirement; the SES SMTP test; STS
+ * (testSecret); the container credentials endpoint (runtimes that do not put the credentials in
+ * the environment).
+ */
+const ONLY_SOME_INVOCATIONS: readonly string[] = [
+  'lambda/rotation/create-secret.ts',
+  'lambda/rotation/set-secret.ts',
+  'lambda/rotation/test-secret.ts',
+  'lambda/rotation/finish-secret.ts',
+  'lambda/rotation/retire-previous-key.ts',
+  'lambda/rotation/retirement-schedule.ts',
+  'lambda/aws/scheduler-retirement-schedules.ts',
+  'lambda/rotation/ses-smtp-test.ts',
+  'lambda/aws/smtp-login-client.ts',
+  'node_modules/nodemailer/',
+  'node_modules/@aws-sdk/client-sts/',
+  'node_modules/@aws-sdk/credential-provider-http/',
+];
+
+/** The entries of the list some input is (a package: some input in it, wherever node_modules is). */
+const matching = (inputs: Iterable<string>): string[] =>
+  ONLY_SOME_INVOCATIONS.filter((part) =>
+    [...inputs].some((input) => input.startsWith(part) || input.includes(`/${part}`)),
+  );
+
+const workDir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-asset-'));
+let built: { files: AssetFile[]; metafile: Metafile } | undefined;
+
+beforeAll(async () => {
+  const outdir = path.join(workDir, 'asset');
+  const metafile = await buildRotationAsset(outdir, { withSmtpLoginClient: true });
+  built = { files: describeAsset(outdir), metafile };
+});
+
+afterAll(() => {
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+const asset = (): { files: AssetFile[]; metafile: Metafile } => {
+  if (built === undefined) throw new Error('beforeAll did not finish');
+  return built;
+};
+
+describe('Asset: the rotation function', () => {
+  it(`loads at most ${String(ROTATION_STATIC_BYTES_LIMIT / 1024)} KB at a cold start (index.mjs and the chunks it imports)`, () => {
+    const { files } = asset();
+
+    expect(files.filter((file) => file.loadedAtColdStart).map((file) => file.file)).toContain(
+      'index.mjs',
+    );
+    expect(coldStartBytes(files)).toBeLessThanOrEqual(ROTATION_STATIC_BYTES_LIMIT);
+  });
+
+  it('holds every path that only some invocations need, in chunks a cold start does not load', () => {
+    const { metafile } = asset();
+    const everyInput = Object.values(metafile.outputs).flatMap((output) =>
+      Object.keys(output.inputs),
+    );
+
+    // Every entry of the list is in the asset (a renamed module would make the check hollow)...
+    expect(matching(everyInput)).toEqual(ONLY_SOME_INVOCATIONS);
+    // ...and none of them is in the graph a cold start loads.
+    expect(matching(coldStartInputs(metafile))).toEqual([]);
+  });
+
+  it('fails when a handler imports such a path at the top of its graph', async () => {
+    const metafile = await buildRotationAsset(path.join(workDir, 'eager'), {
+      entry: path.resolve('test/support/asset-entries/eager-test-secret.ts'),
+    });
+
+    expect(matching(coldStartInputs(metafile))).toEqual([
+      'lambda/rotation/test-secret.ts',
+      'lambda/rotation/ses-smtp-test.ts',
+    ]);
+  });
+
+  it('counts a chunk that index.mjs imports statically as loaded at cold start, and a dynamic one not', () => {
+    const { files } = asset();
+    const lazy = files.filter((file) => !file.loadedAtColdStart).map((file) => file.file);
+
+    expect(files.filter((file) => file.loadedAtColdStart).length).toBeGreaterThan(1);
+    expect(lazy).toContain('smtp-login-client.mjs');
+    expect(lazy.filter((file) => file.startsWith('chunks/')).length).toBeGreaterThan(0);
+  });
+});
