@@ -49,7 +49,6 @@ export type OperatorAction =
   | 'delete-user'
   | 'recreate-user'
   | 'rollback'
-  | 'cancel'
   | 'put-value-by-hand'
   | 'retag-secret-to-other-user'
   | 'restore-binding'
