@@ -143,7 +143,8 @@ async function describeUserSecret(
  * Tags user U with the ARN of the secret `iam-key-rotation/U`, and only that: whatever the event
  * says, the value written is the ARN of U's own secret, and only when that secret's
  * `aws:cloudformation:stack-id` tag (reserved: only CloudFormation sets it) is this function's
- * stack. On Delete it removes the tag only when it names that secret and CloudFormation really is
+ * stack, and never over an ownership tag that names another secret (another deployment's: the
+ * request fails, naming both secrets and the fix). On Delete it removes the tag only when it names that secret and CloudFormation really is
  * deleting this resource (DescribeStackResource of its own stack: `DELETE_IN_PROGRESS`, same
  * physical id); a Delete it cannot confirm changes nothing and succeeds, so a forged Delete
  * cannot untag and a real one never blocks the stack.
@@ -188,6 +189,19 @@ export const createOwnershipTagHandler =
       throw new OwnershipTagError(
         `ResourceProperties.SecretArn is ${expectedArn}, but ${secretName} is ${secret.arn}: user ${userName} is not tagged`,
       );
+    }
+    // Never take a user over: another deployment (a second region, a second stack) that tagged it
+    // first keeps it, else its rotation would fail from then on without anyone being told.
+    const user = await deps.iam.send(new GetUserCommand({ UserName: userName }));
+    const ownerTag = user.User?.Tags?.find((tag) => tag.Key === OWNER_TAG_KEY);
+    if (ownerTag !== undefined && ownerTag.Value !== secret.arn) {
+      throw new OwnershipTagError(
+        `user ${userName} is already owned by secret ${JSON.stringify(ownerTag.Value ?? null)} (its ${OWNER_TAG_KEY} tag), not by ${secret.arn}: user ${userName} is not tagged; remove ${userName} from the other deployment, or if that deployment is gone run \`aws iam untag-user --user-name ${userName} --tag-keys ${OWNER_TAG_KEY}\`, then deploy again`,
+      );
+    }
+    if (ownerTag !== undefined) {
+      deps.log({ ...base, action: 'already-tagged', secretArn: secret.arn });
+      return { PhysicalResourceId: physicalId, Data: { SecretArn: secret.arn } };
     }
     await deps.iam.send(
       new TagUserCommand({

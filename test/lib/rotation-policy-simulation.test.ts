@@ -880,6 +880,74 @@ describe('Policy simulation: the guardrail SCP (examples/guardrails)', () => {
     expect(await decide(deployer, request)).toBe('Allowed');
   });
 
+  describe("the stack's functions", () => {
+    /** The ARN CloudFormation gives a function of the stack: stack name, logical id, suffix. */
+    const functionArn = (logicalId: string): string =>
+      `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${DEFAULT_STACK_NAME}-${logicalId}-QwErTy12`;
+    const rotationFunction = (): string =>
+      functionArn(
+        onlyLogicalId(
+          deployment.template,
+          'AWS::Lambda::Function',
+          /^RotationFunction[0-9A-F]{8}$/,
+        ),
+      );
+    const FUNCTION_WRITES = [
+      'lambda:UpdateFunctionCode',
+      'lambda:UpdateFunctionConfiguration',
+      'lambda:AddPermission',
+      'lambda:RemovePermission',
+      'lambda:PutFunctionConcurrency',
+      'lambda:DeleteFunction',
+    ];
+
+    it.each(FUNCTION_WRITES)(
+      'denies an ordinary principal %s on the rotation function',
+      async (action) => {
+        // Act & Assert
+        expect(await decide(developer, { action, resource: rotationFunction() })).toBe(
+          'ExplicitlyDenied',
+        );
+      },
+    );
+
+    it.each(FUNCTION_WRITES)(
+      'allows the CloudFormation execution role %s on the rotation function',
+      async (action) => {
+        // Act & Assert
+        expect(await decide(deployer, { action, resource: rotationFunction() })).toBe('Allowed');
+      },
+    );
+
+    it('denies an ordinary principal lambda:UpdateFunctionCode on every function of the stack', async () => {
+      // Arrange
+      const functions = Object.entries(deployment.template.Resources)
+        .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+        .map(([id]) => functionArn(id));
+      expect(functions.length).toBeGreaterThan(1);
+
+      // Act
+      const decisions = await Promise.all(
+        functions.map((resource) =>
+          decide(developer, { action: 'lambda:UpdateFunctionCode', resource }),
+        ),
+      );
+
+      // Assert
+      expect(decisions).toEqual(functions.map(() => 'ExplicitlyDenied'));
+    });
+
+    it('allows an ordinary principal lambda:UpdateFunctionCode on an unrelated function (control)', async () => {
+      // Act & Assert
+      expect(
+        await decide(developer, {
+          action: 'lambda:UpdateFunctionCode',
+          resource: `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:billing-report`,
+        }),
+      ).toBe('Allowed');
+    });
+  });
+
   it("allows the tagger's function its TagUser under the SCP", async () => {
     // Act
     const decision = await decide(asRole(deployment.taggerRole, { scp }), {

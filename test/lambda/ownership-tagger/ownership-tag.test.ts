@@ -23,6 +23,8 @@ const SECRET_ARN =
   'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/ci-deployer-AbCdEf';
 const LOOK_ALIKE_ARN =
   'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/mallory-ZyXwVu';
+const OTHER_REGION_SECRET_ARN =
+  'arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-key-rotation/ci-deployer-QwErTy';
 const PHYSICAL_ID = 'iam-key-rotation:secret/ci-deployer';
 const LOGICAL_ID = 'RotatedAccessKeycideployerOwnershipTagE62EA9C8';
 
@@ -116,9 +118,10 @@ describe('Function: createOwnershipTagHandler', () => {
     it.each(['Create', 'Update'] as const)(
       'tags the user with the ARN of its own secret of this stack on %s',
       async (requestType) => {
-        // Arrange
+        // Arrange: an untagged user
         const { deps, logs } = harness();
         secretsManager.on(DescribeSecretCommand).resolves(stackSecret());
+        iam.on(GetUserCommand).resolves({ User: { ...userOwnedBy(SECRET_ARN).User, Tags: [] } });
 
         // Act
         const result = await createOwnershipTagHandler(deps)(event(requestType));
@@ -131,6 +134,7 @@ describe('Function: createOwnershipTagHandler', () => {
         expect(secretsManager).toHaveReceivedCommandWith(DescribeSecretCommand, {
           SecretId: 'iam-key-rotation/ci-deployer',
         });
+        expect(iam).toHaveReceivedCommandWith(GetUserCommand, { UserName: 'ci-deployer' });
         expect(iam).toHaveReceivedCommandTimes(TagUserCommand, 1);
         expect(iam).toHaveReceivedCommandWith(TagUserCommand, {
           UserName: 'ci-deployer',
@@ -142,6 +146,45 @@ describe('Function: createOwnershipTagHandler', () => {
             userName: 'ci-deployer',
             secretArn: SECRET_ARN,
           }),
+        ]);
+      },
+    );
+
+    it("fails when another deployment's secret owns the user, and takes nothing over", async () => {
+      // Arrange: the same configuration deployed first in another region tagged the user
+      const { deps, logs } = harness();
+      secretsManager.on(DescribeSecretCommand).resolves(stackSecret());
+      iam.on(GetUserCommand).resolves(userOwnedBy(OTHER_REGION_SECRET_ARN));
+
+      // Act & Assert
+      await expect(createOwnershipTagHandler(deps)(event('Create'))).rejects.toThrow(
+        `user ci-deployer is already owned by secret "${OTHER_REGION_SECRET_ARN}" (its iam-key-rotation:secret tag), not by ${SECRET_ARN}: user ci-deployer is not tagged; remove ci-deployer from the other deployment, or if that deployment is gone run \`aws iam untag-user --user-name ci-deployer --tag-keys iam-key-rotation:secret\`, then deploy again`,
+      );
+      expect(iam).toHaveReceivedCommandWith(GetUserCommand, { UserName: 'ci-deployer' });
+      expect(iam).toHaveReceivedCommandTimes(TagUserCommand, 0);
+      expect(iam).toHaveReceivedCommandTimes(UntagUserCommand, 0);
+      expect(logs).toEqual([]);
+    });
+
+    it.each(['Create', 'Update'] as const)(
+      'changes nothing when the user is already owned by its own secret on %s',
+      async (requestType) => {
+        // Arrange
+        const { deps, logs } = harness();
+        secretsManager.on(DescribeSecretCommand).resolves(stackSecret());
+        iam.on(GetUserCommand).resolves(userOwnedBy(SECRET_ARN));
+
+        // Act
+        const result = await createOwnershipTagHandler(deps)(event(requestType));
+
+        // Assert
+        expect(result).toEqual({
+          PhysicalResourceId: PHYSICAL_ID,
+          Data: { SecretArn: SECRET_ARN },
+        });
+        expect(iam).toHaveReceivedCommandTimes(TagUserCommand, 0);
+        expect(logs).toEqual([
+          expect.objectContaining({ action: 'already-tagged', secretArn: SECRET_ARN }),
         ]);
       },
     );
