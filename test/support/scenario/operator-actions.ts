@@ -49,6 +49,7 @@ export type OperatorAction =
   | 'delete-user'
   | 'recreate-user'
   | 'rollback'
+  | 'cancel'
   | 'put-value-by-hand'
   | 'retag-secret-to-other-user'
   | 'restore-binding'
