@@ -172,7 +172,7 @@ describe('Module: scenario invariants, judged call by call', () => {
         expect(checkOwnership(scenario)).toEqual([
           expect.stringMatching(
             new RegExp(
-              `^7: call \\d+ UpdateAccessKey by inv-1 \\(createSecret\\) of .* touches a key of bob, whose owner tag names ${scenario.secretArns.get(OTHER_SECRET_NAME) ?? ''}$`,
+              `^7: call \\d+ UpdateAccessKey by inv-1 \\(createSecret\\) of .* touches a key of bob through a secret the deployment did not bind to it \\(the deployment bound ${scenario.secretArns.get(OTHER_SECRET_NAME) ?? ''}\\)$`,
             ),
           ),
         ]);

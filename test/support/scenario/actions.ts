@@ -235,7 +235,7 @@ export const actionArbitrary: fc.Arbitrary<Action> = fc
       }),
     },
     {
-      weight: 2,
+      weight: 1,
       arbitrary: fc.record({ kind: fc.constant('attack' as const), attack: attackArbitrary }),
     },
     {
