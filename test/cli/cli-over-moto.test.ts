@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -10,14 +10,22 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateRoleCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  RotateSecretCommand,
+  TagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromProcess } from '@aws-sdk/credential-provider-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import type { StatusRow } from '../../cli/commands/status.js';
+import { BINDING_TAG_KEY, CURRENT_KEY_TAG_KEY } from '../../lambda/rotation/binding.js';
 import {
   CLI_ENTRY,
   motoCliEnvironment,
+  PROJECT_ROOT,
   runCliProcess,
   startCli,
   type CliRun,
@@ -34,7 +42,7 @@ import { MOTO_ACCOUNT_ID } from '../support/moto/moto-server.js';
 import { tagOwner } from '../support/moto/operator-actions.js';
 
 /**
- * The `iam-key-rotation` command as a user runs it (`node cli/iam-key-rotation`, the file of
+ * The `iam-key-rotation` command as a user runs it (`node dist/cli/iam-key-rotation.mjs`, the file of
  * package.json `bin`), against moto over HTTP with request authentication on: the command signs
  * as an operator whose only policy allows the calls the README says it makes, and the rotations
  * it starts are carried out by the bundled rotation function, invoked step by step by the test as
@@ -115,7 +123,7 @@ const given = (): World => {
 const env = (): Record<string, string> =>
   motoCliEnvironment(given().deployment.moto.endpoint, given().operatorKey, given().scratchDir);
 
-/** `node cli/iam-key-rotation <args>`, run from a directory outside the checkout. */
+/** `node dist/cli/iam-key-rotation.mjs <args>`, run from a directory outside the checkout. */
 const cli = (...args: string[]): Promise<CliRun> =>
   runCliProcess(args, env(), { cwd: given().scratchDir });
 
@@ -130,6 +138,30 @@ const stagesOf = async (userName: string): Promise<Record<string, string[]>> => 
 };
 const keyIdIn = async (userName: string, stage: string): Promise<string> =>
   String((await given().admin.secretValue(secretOf(userName), stage)).AccessKeyId);
+
+/**
+ * The tag iam-key-rotation:current-key as finishSecret records it when AWSCURRENT moves, set by
+ * the administrator only when the bundled function did not set it.
+ */
+const recordCurrentKeyUnlessRecorded = async (userName: string): Promise<void> => {
+  const secretArn = secretOf(userName);
+  const { Tags = [], VersionIdsToStages = {} } = await given().admin.secrets.send(
+    new DescribeSecretCommand({ SecretId: secretArn }),
+  );
+  const current = Object.entries(VersionIdsToStages).find(([, stages]) =>
+    stages.includes('AWSCURRENT'),
+  )?.[0];
+  const recorded = Tags.find((tag) => tag.Key === CURRENT_KEY_TAG_KEY)?.Value;
+  if (current === undefined || recorded?.startsWith(`${current}:`) === true) return;
+  await given().admin.secrets.send(
+    new TagResourceCommand({
+      SecretId: secretArn,
+      Tags: [
+        { Key: CURRENT_KEY_TAG_KEY, Value: `${current}:${await keyIdIn(userName, 'AWSCURRENT')}` },
+      ],
+    }),
+  );
+};
 
 /** One line of the function's log, as its Powertools logger writes it, into CloudWatch Logs. */
 const shipLogLine = async (
@@ -219,6 +251,7 @@ const rotateByAdmin = async (userName: string, configure = false): Promise<strin
   const token = output.VersionId ?? '';
   const failure = await driveRotation(userName, token);
   if (failure !== undefined) throw failure;
+  await recordCurrentKeyUnlessRecorded(userName);
   return token;
 };
 
@@ -441,12 +474,13 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
         `Rolled back iam-key-rotation/${ROLLED_BACK}: AWSCURRENT holds access key ${rolledBackTo} again, in the new version `,
       );
       expect(rollback.stderr).toContain(`reactivate access key ${rolledBackTo}`);
-      const afterRollback = await stagesOf(ROLLED_BACK);
+      const stagesAfterRollback = await stagesOf(ROLLED_BACK);
       const rolledBackVersion =
-        Object.entries(afterRollback).find(([, labels]) => labels.includes('AWSCURRENT'))?.[0] ??
+        Object.entries(stagesAfterRollback).find(([, labels]) => labels.includes('AWSCURRENT'))?.[0] ??
         '';
       expect(rolledBackVersion).not.toBe(firstVersion);
-      expect(afterRollback[secondVersion]).toEqual(['AWSPREVIOUS']);
+      // testSecret's mark of the version it proved stays where it was
+      expect(stagesAfterRollback[secondVersion]).toEqual(['AWSPREVIOUS', TESTED_STAGE]);
       expect(await keyIdIn(ROLLED_BACK, 'AWSCURRENT')).toBe(rolledBackTo);
       expect(await given().admin.listKeys(ROLLED_BACK)).toEqual(
         expect.arrayContaining([
@@ -454,6 +488,17 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
           { accessKeyId: rolledBackFrom, status: 'Active' },
         ]),
       );
+
+      // Act: status right after the rollback. The key rolled back from signed requests while it
+      // was AWSCURRENT (testSecret signed with it), long after the key rolled back to was made.
+      const afterRollback = await cli('status', ROLLED_BACK, '--json');
+
+      // Assert
+      const [row] = (JSON.parse(afterRollback.stdout) as { secrets: StatusRow[] }).secrets;
+      expect(row?.currentKey?.accessKeyId).toBe(rolledBackTo);
+      expect(row?.previousKey?.accessKeyId).toBe(rolledBackFrom);
+      expect(row?.previousKey?.lastUsed?.date).toBeDefined();
+      expect(row?.verdicts).not.toContain('old key still used');
 
       // Act: the next rotation, started and followed by the command
       const known = new Set(Object.keys(await stagesOf(ROLLED_BACK)));
@@ -654,6 +699,226 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
         for (const secretKey of secretKeys)
           expect(run.stdout + run.stderr).not.toContain(secretKey);
       }
+    });
+  });
+
+  describe('credential-process on a secret this project does not manage', () => {
+    it('exits 1 with nothing on stdout and one line on stderr, though the secret holds a working key', async () => {
+      // Arrange: a look-alike with the stack's own tags but no CloudFormation tags, holding a
+      // working key of a stack user (say, copied there by someone who may create secrets)
+      const { admin } = given();
+      const key = await admin.createAccessKey(HEALTHY);
+      const lookAlike = await admin.secrets.send(
+        new CreateSecretCommand({
+          Name: `${HEALTHY}-copy`,
+          SecretString: JSON.stringify({
+            UserName: HEALTHY,
+            AccessKeyId: key.accessKeyId,
+            SecretAccessKey: key.secretAccessKey,
+          }),
+          Tags: [{ Key: BINDING_TAG_KEY, Value: HEALTHY }],
+        }),
+      );
+      const namedLikeTheStack = await admin.secrets.send(
+        new CreateSecretCommand({
+          Name: 'iam-key-rotation/look-alike-user',
+          SecretString: JSON.stringify({
+            UserName: 'look-alike-user',
+            AccessKeyId: key.accessKeyId,
+            SecretAccessKey: key.secretAccessKey,
+          }),
+          Tags: [{ Key: BINDING_TAG_KEY, Value: 'look-alike-user' }],
+        }),
+      );
+
+      // Act
+      const runs = await Promise.all([
+        cli('credential-process', lookAlike.ARN ?? ''),
+        cli('credential-process', 'look-alike-user'),
+        cli('credential-process', namedLikeTheStack.ARN ?? ''),
+      ]);
+
+      // Assert
+      for (const run of runs) {
+        expect(run.code).toBe(1);
+        expect(run.stdout).toBe('');
+        expect(run.stderr.split('\n')).toHaveLength(2);
+        expect(run.stderr.endsWith('\n')).toBe(true);
+        expect(run.stderr).not.toContain(key.secretAccessKey);
+      }
+      expect(runs[0].stderr).toContain(
+        `is named ${HEALTHY}-copy, but its tag iam-key-rotation:user names IAM user ${HEALTHY}`,
+      );
+      expect(runs[1].stderr).toContain('has no tag aws:cloudformation:stack-id');
+      expect(runs[2].stderr).toContain('has no tag aws:cloudformation:stack-id');
+    });
+  });
+
+  describe('status --config', () => {
+    it('has one row per configured user, and a user whose secret does not exist is a finding (exit 1)', async () => {
+      // Arrange: a configuration naming a deployed user and one never deployed
+      const file = path.join(given().scratchDir, 'users.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          users: [
+            { userName: HEALTHY, schedule: 'rate(30 days)' },
+            { userName: 'never-deployed-user', schedule: 'rate(30 days)' },
+          ],
+        }),
+      );
+
+      // Act
+      const run = await cli('status', '--config', file);
+
+      // Assert
+      expect(run.code).toBe(1);
+      const rows = run.stdout.trimEnd().split('\n').slice(1);
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toMatch(new RegExp(`^${MOTO_ACCOUNT_ID}\\s+us-east-1\\s+${HEALTHY}\\s`));
+      expect(rows[1]).toMatch(/never-deployed-user\s.*missing secret$/);
+      expect(run.stderr).toContain(
+        'never-deployed-user: missing secret: No secret iam-key-rotation/never-deployed-user was found in region us-east-1, account 123456789012',
+      );
+    });
+  });
+
+  describe("the SDK's profile warning", () => {
+    it('is not printed with --profile while AWS_ACCESS_KEY_ID is set, and credential-process keeps stderr empty', async () => {
+      // Arrange: a profile with the operator's key, and the environment's key set as well
+      const { scratchDir, operatorKey } = given();
+      const credentialsFile = path.join(scratchDir, 'operator-credentials');
+      writeFileSync(
+        credentialsFile,
+        `[ops]\naws_access_key_id = ${operatorKey.accessKeyId}\naws_secret_access_key = ${operatorKey.secretAccessKey}\n`,
+      );
+      const environment = { ...env(), AWS_SHARED_CREDENTIALS_FILE: credentialsFile };
+      const run = (...args: string[]): Promise<CliRun> =>
+        runCliProcess(args, environment, { cwd: scratchDir });
+
+      // Act
+      const status = await run('status', HEALTHY, '--profile', 'ops');
+      const credentials = await run('credential-process', CREDENTIALS, '--profile', 'ops');
+      const missing = await run('status', 'nobody', '--profile', 'ops');
+
+      // Assert
+      expect(status).toMatchObject({ code: 0, stderr: '' });
+      expect(credentials).toMatchObject({ code: 0, stderr: '' });
+      expect(missing.stderr).not.toContain('Multiple credential sources');
+      expect(missing.stderr).toContain(
+        'No secret iam-key-rotation/nobody was found in region us-east-1, account 123456789012, profile ops',
+      );
+    });
+  });
+
+  describe('docs/organization.md, as written', () => {
+    it('creates the read-only status role with its commands, and status reads through it without GetSecretValue', async () => {
+      // Arrange: the page's role commands, run with the AWS CLI against moto as the account's
+      // administrator; the operator may only assume the role (the page's operator policy)
+      const { admin, deployment, scratchDir } = given();
+      const page = readFileSync(path.join(PROJECT_ROOT, 'docs', 'organization.md'), 'utf8');
+      const roleCommands = [...page.matchAll(/```sh[^\n]*\n([\s\S]*?)```/g)]
+        .map((match) => match[1] ?? '')
+        .find((block) => block.includes('aws iam create-role'));
+      expect(roleCommands).toBeDefined();
+      await admin.createUser('org-operator');
+      await admin.putUserPolicy(
+        'org-operator',
+        'assume-iam-key-rotation-status',
+        JSON.parse(
+          readFileSync(
+            path.join(PROJECT_ROOT, 'docs', 'organization-operator-assume-policy.json'),
+            'utf8',
+          ),
+        ) as object,
+      );
+      const orgOperatorKey = await admin.createAccessKey('org-operator');
+      // The trust policy edited as the page says: the operators' principal (here a user) and
+      // the external id kept; moto knows no organization, so aws:PrincipalOrgID is left out.
+      const pageDir = path.join(scratchDir, 'organization-page');
+      mkdirSync(path.join(pageDir, 'docs'), { recursive: true });
+      const trust = JSON.parse(
+        readFileSync(
+          path.join(PROJECT_ROOT, 'docs', 'organization-status-role-trust.json'),
+          'utf8',
+        ),
+      ) as {
+        Statement: {
+          Principal: { AWS: string[] };
+          Condition: { StringEquals: Record<string, string> };
+        }[];
+      };
+      for (const statement of trust.Statement) {
+        statement.Principal.AWS = [`arn:aws:iam::${MOTO_ACCOUNT_ID}:user/org-operator`];
+        delete statement.Condition.StringEquals['aws:PrincipalOrgID'];
+      }
+      writeFileSync(
+        path.join(pageDir, 'docs', 'organization-status-role-trust.json'),
+        JSON.stringify(trust),
+      );
+      copyFileSync(
+        path.join(PROJECT_ROOT, 'docs', 'organization-status-role-policy.json'),
+        path.join(pageDir, 'docs', 'organization-status-role-policy.json'),
+      );
+      const adminKey = await admin.secrets.config.credentials();
+      execFileSync('bash', ['-euc', roleCommands ?? 'false'], {
+        cwd: pageDir,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: scratchDir,
+          AWS_ENDPOINT_URL: deployment.moto.endpoint,
+          AWS_DEFAULT_REGION: REGION,
+          AWS_ACCESS_KEY_ID: adminKey.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: adminKey.secretAccessKey,
+          AWS_CONFIG_FILE: path.join(scratchDir, 'no-aws-config'),
+          AWS_SHARED_CREDENTIALS_FILE: path.join(scratchDir, 'no-aws-credentials'),
+        },
+        stdio: 'pipe',
+      });
+      const environment = motoCliEnvironment(deployment.moto.endpoint, orgOperatorKey, scratchDir);
+      // (moto 5.2.1 admits an AssumeRole without the ExternalId its trust policy asks for, so
+      // the external id's use is proven in status-across-accounts.test.ts, not here.)
+      const throughRole = (secret: string): Promise<CliRun> =>
+        runCliProcess(
+          [
+            'status',
+            '--role-name',
+            'IamKeyRotationStatus',
+            '--external-id',
+            'iam-key-rotation-status',
+            '--account',
+            MOTO_ACCOUNT_ID,
+            '--json',
+            secret,
+          ],
+          environment,
+          { cwd: scratchDir },
+        );
+
+      // Act
+      const healthy = await throughRole(HEALTHY);
+      const neverRotated = await throughRole(NEVER_ROTATED);
+      const ownKeyOnly = await runCliProcess(['status', HEALTHY], environment, { cwd: scratchDir });
+
+      // Assert
+      expect(healthy.stderr).toBe('');
+      expect(healthy.code).toBe(0);
+      const [row] = (JSON.parse(healthy.stdout) as { secrets: StatusRow[] }).secrets;
+      expect(row).toMatchObject({
+        account: MOTO_ACCOUNT_ID,
+        verdicts: ['ok'],
+        currentKeySource: 'tag',
+        currentKey: { accessKeyId: await keyIdIn(HEALTHY, 'AWSCURRENT'), status: 'Active' },
+      });
+      // No tag and no right to read the value: a finding, not a crash.
+      expect(neverRotated.code).toBe(1);
+      const [unknown] = (JSON.parse(neverRotated.stdout) as { secrets: StatusRow[] }).secrets;
+      expect(unknown?.verdicts).toContain('current key unknown');
+      expect(neverRotated.stderr).toContain('and GetSecretValue of AWSCURRENT was denied');
+      // The operator's own identity reads nothing: only the role can.
+      expect(ownKeyOnly.code).toBe(1);
+      expect(ownKeyOnly.stdout).toMatch(new RegExp(`${HEALTHY}\\s.*error\\n$`));
+      expect(ownKeyOnly.stderr).toContain('AccessDenied');
     });
   });
 });
