@@ -173,6 +173,17 @@ export const finishSecret = async (
       );
     }
     newAccessKeyId = id;
+    // A retry after the move (or a version someone else made AWSCURRENT with AWSPENDING): the
+    // previous key is deactivated only while the AWSCURRENT key is the user's and Active, so that
+    // the retry never leaves the user without a working key.
+    const { key } = await findAccessKey(context, id);
+    if (key === undefined || key.status !== 'Active') {
+      throw new RotationStateError(
+        `finishSecret: version ${token} is ${AWSCURRENT}, but its access key ${id} ${
+          key === undefined ? `is not a key of IAM user ${userName}` : `is ${key.status}`
+        }; refusing to deactivate the previous key, nothing was changed. Reactivate access key ${id} (aws iam update-access-key --user-name ${userName} --access-key-id ${id} --status Active) or roll back (iam-key-rotation rollback ${context.secret.arn})`,
+      );
+    }
     previousAccessKeyId = await readPreviousAccessKeyId(
       context,
       'the previous key stays Active until the next rotation',

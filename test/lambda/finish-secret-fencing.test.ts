@@ -183,4 +183,48 @@ describe('Step: finishSecret, fenced', () => {
     expect(statusOf(first)).toBe('Active');
     expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
   });
+  it('fails, changing nothing, when a retry finds the AWSCURRENT key deactivated by hand after the move', async () => {
+    // Arrange: the move took effect, the step died before removing AWSPENDING, then on-call
+    // deactivated the new key; Secrets Manager now retries finishSecret
+    const { first, second } = await readyToFinish();
+    fake.version(SECRET, FIRST).stages = new Set(['AWSPREVIOUS']);
+    fake.version(SECRET, SECOND).stages = new Set(['AWSCURRENT', 'AWSPENDING']);
+    const newKey = fake.userKeys(USER).find((key) => key.accessKeyId === second);
+    if (newKey === undefined) throw new Error('the new key is missing');
+    newKey.status = 'Inactive';
+    const before = fake.snapshot();
+
+    // Act / Assert
+    await expect(rotation.step('finishSecret', SECOND)).rejects.toThrow(
+      `its access key ${second} is Inactive; refusing to deactivate the previous key, nothing was changed`,
+    );
+    expect(statusOf(first)).toBe('Active');
+    expect(fake.snapshot()).toEqual(before);
+  });
+
+  it('fails, changing nothing, when a version put by hand as AWSCURRENT and AWSPENDING names a key the user does not have', async () => {
+    // Arrange: someone puts a value with a made-up key as AWSCURRENT + AWSPENDING and invokes
+    // finishSecret for it, hoping the function deactivates the real key (now AWSPREVIOUS)
+    await rotation.rotate(FIRST);
+    const first = keyOf('AWSCURRENT');
+    fake.version(SECRET, FIRST).stages = new Set(['AWSPREVIOUS']);
+    fake.secret(SECRET).versions.set(SECOND, {
+      value: JSON.stringify({
+        UserName: USER,
+        AccessKeyId: 'AKIAFORGEDFORGED0000',
+        SecretAccessKey: 'not-a-real-secret',
+      }),
+      stages: new Set(['AWSCURRENT', 'AWSPENDING']),
+      createdDate: fake.tick(),
+    });
+    const before = fake.snapshot();
+
+    // Act / Assert
+    await expect(rotation.step('finishSecret', SECOND)).rejects.toThrow(
+      `its access key AKIAFORGEDFORGED0000 is not a key of IAM user ${USER}`,
+    );
+    expect(statusOf(first)).toBe('Active');
+    expect(fake.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
+    expect(fake.snapshot()).toEqual(before);
+  });
 });
