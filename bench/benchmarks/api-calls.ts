@@ -21,6 +21,7 @@ const OWNER = 'iam:GetUser';
 const GET = 'secretsmanager:GetSecretValue';
 const LIST = 'iam:ListAccessKeys';
 const MOVE = 'secretsmanager:UpdateSecretVersionStage';
+const TAG = 'secretsmanager:TagResource';
 
 /** Rotation 1: AWSCURRENT holds only {"UserName"}, the user has no key. */
 export const MINIMAL_BOOTSTRAP: Sequence = {
@@ -36,7 +37,9 @@ export const MINIMAL_BOOTSTRAP: Sequence = {
   setSecret: [GUARD, OWNER, GET, LIST],
   // The last call marks the proven version IAM_KEY_ROTATION_TESTED (finishSecret promotes no other).
   testSecret: [GUARD, OWNER, GET, 'sts:GetCallerIdentity', MOVE],
-  finishSecret: [GUARD, OWNER, GET, GET, LIST, MOVE, MOVE],
+  // Issue 15's fence: the labels read again right before the AWSCURRENT move (GUARD), and the
+  // AWSCURRENT key recorded in the secret's tag (status needs no GetSecretValue).
+  finishSecret: [GUARD, OWNER, GET, GET, LIST, GUARD, MOVE, TAG, MOVE],
 };
 
 /** Rotation 3 onwards: an Active AWSCURRENT key and an Inactive AWSPREVIOUS key. */
@@ -53,7 +56,21 @@ export const MINIMAL_STEADY_STATE: Sequence = {
   ],
   setSecret: [GUARD, OWNER, GET, LIST],
   testSecret: [GUARD, OWNER, GET, 'sts:GetCallerIdentity', MOVE],
-  finishSecret: [GUARD, OWNER, GET, GET, LIST, MOVE, 'iam:UpdateAccessKey', MOVE],
+  // As at bootstrap, plus the labels read once more before deactivating the previous key (a
+  // rollback that took AWSCURRENT over, or is in progress, keeps it Active).
+  finishSecret: [
+    GUARD,
+    OWNER,
+    GET,
+    GET,
+    LIST,
+    GUARD,
+    MOVE,
+    TAG,
+    GUARD,
+    'iam:UpdateAccessKey',
+    MOVE,
+  ],
 };
 
 const SERVICE_LABEL: Record<string, string> = { secretsmanager: 'SM', iam: 'IAM', sts: 'STS' };
