@@ -19,7 +19,7 @@ import {
 } from './aws/ses-smtp-login.js';
 import { STS_ATTEMPT_TIMEOUT_MS, StsCallerIdentityService } from './aws/sts-caller-identity.js';
 import { InvalidSettingsError } from './errors.js';
-import { SES_SMTP_TEST_TAG_KEY } from './rotation/ses-smtp-settings.js';
+import { SES_SMTP_TEST_TAG_KEY } from './rotation/binding.js';
 import type { MetricsSink } from './invocation-metrics.js';
 import {
   METRIC_DIMENSION_SERVICE,

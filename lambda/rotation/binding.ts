@@ -51,3 +51,10 @@ export const CURRENT_KEY_TAG_KEY = 'iam-key-rotation:current-key';
  * AWSCURRENT moves to the rolled-back key.
  */
 export const ROLLBACK_STAGE = 'IAM_KEY_ROTATION_ROLLBACK';
+
+/**
+ * The secret's tag that makes testSecret prove the SMTP login too: `"true"` (or `"false"`). Here
+ * rather than in ses-smtp-settings.ts so that the handler's start (which names it in an error)
+ * does not load the SMTP settings' code.
+ */
+export const SES_SMTP_TEST_TAG_KEY = 'iam-key-rotation:ses-smtp-test';

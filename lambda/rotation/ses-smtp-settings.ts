@@ -1,6 +1,6 @@
 import type { SecretMetadata } from '../aws/secrets-manager-secret-store.js';
 import { InvalidSecretTagError } from '../errors.js';
-import { BINDING_TAG_KEY } from './binding.js';
+import { BINDING_TAG_KEY, SES_SMTP_TEST_TAG_KEY } from './binding.js';
 import { AWS_REGION_PATTERN } from './ses-smtp-password.js';
 
 /**
@@ -9,8 +9,7 @@ import { AWS_REGION_PATTERN } from './ses-smtp-password.js';
  */
 export const SES_SMTP_REGIONS_TAG_KEY = 'iam-key-rotation:ses-smtp-regions';
 
-/** The secret's tag that makes testSecret prove the SMTP login too: `"true"` (or `"false"`). */
-export const SES_SMTP_TEST_TAG_KEY = 'iam-key-rotation:ses-smtp-test';
+export { SES_SMTP_TEST_TAG_KEY };
 
 /** Longest tag value Secrets Manager accepts. */
 export const MAX_TAG_VALUE_LENGTH = 256;
