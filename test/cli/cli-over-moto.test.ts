@@ -374,10 +374,17 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
     });
 
     it('runs as `npx iam-key-rotation` in the checkout (package.json bin)', async () => {
+      // Arrange: an npm cache of its own, as on an operator's machine that never ran npx here (a
+      // shared cache can hold a half-written entry for the name, left by a run that was killed)
+      const npmCache = path.join(given().scratchDir, 'npm-cache');
       // Act
       const run = await runCliProcess(
         ['--help'],
-        { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? given().scratchDir },
+        {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? given().scratchDir,
+          npm_config_cache: npmCache,
+        },
         {
           command: ['npx', '--no-install', 'iam-key-rotation'],
         },
@@ -476,8 +483,9 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
       expect(rollback.stderr).toContain(`reactivate access key ${rolledBackTo}`);
       const stagesAfterRollback = await stagesOf(ROLLED_BACK);
       const rolledBackVersion =
-        Object.entries(stagesAfterRollback).find(([, labels]) => labels.includes('AWSCURRENT'))?.[0] ??
-        '';
+        Object.entries(stagesAfterRollback).find(([, labels]) =>
+          labels.includes('AWSCURRENT'),
+        )?.[0] ?? '';
       expect(rolledBackVersion).not.toBe(firstVersion);
       // testSecret's mark of the version it proved stays where it was
       expect(stagesAfterRollback[secondVersion]).toEqual(['AWSPREVIOUS', TESTED_STAGE]);
