@@ -289,19 +289,21 @@ Examples:
     .addOption(
       durationOptionWithDefault(
         '--step-timeout <duration>',
-        "the rotation function's timeout: wait this long after stopping a rotation in flight, and after the change before verifying it (seconds, or 90s, 2m)",
+        "the rotation function's timeout: after writing the new version, wait this long (plus 1 s) before reading everything again and moving AWSCURRENT (seconds, or 90s, 2m)",
         DEFAULT_STEP_TIMEOUT_MS,
       ),
     )
     .addHelpText(
       'after',
       `
-Removes AWSPENDING from every version (and then, if that stopped a rotation, waits out the
-function's timeout so that a step still running ends), reads everything again, reactivates the
-AWSPREVIOUS key and writes a NEW version holding it with AWSCURRENT: no step or grace-period
-retirement of the rotation rolled back from can act on it any more. It then waits out the
-function's timeout once more and verifies that AWSCURRENT holds the key and that it is Active
-(reactivating it if something in flight deactivated it). The key rolled back from stays Active
+Removes AWSPENDING from every version (stops a rotation in flight), writes a NEW version holding
+the AWSPREVIOUS key under the label IAM_KEY_ROTATION_ROLLBACK (while it is there the function
+deactivates no key), waits out the function's timeout, and reads everything again: if anything
+moved it stops, exit 1, removing its label. Then it reactivates the key, moves AWSCURRENT onto
+the new version (only if AWSCURRENT is still where it was shown), removes its label and verifies
+that AWSCURRENT holds the key and that it is Active (reactivating it if something in flight
+deactivated it). No stale step of the rotation rolled back from can move AWSCURRENT back, and its
+grace-period retirement does nothing. The key rolled back from stays Active
 as AWSPREVIOUS (some consumers may already use it); the next rotation deletes it. Refuses,
 changing nothing, when the user's tag iam-key-rotation:secret does not name this secret, or
 AWSPREVIOUS holds no key or a key that no longer exists. Without a terminal and without --yes it
@@ -334,11 +336,12 @@ Example:
     .argument('<secret>', secretHelp)
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print the state before and after as JSON')
-    .option(
-      '--step-timeout <duration>',
-      "the rotation function's timeout: after removing AWSPENDING, wait this long before reading again and deleting a key (seconds, or 90s, 2m)",
-      durationOption('--step-timeout'),
-      DEFAULT_STEP_TIMEOUT_MS,
+    .addOption(
+      durationOptionWithDefault(
+        '--step-timeout <duration>',
+        "the rotation function's timeout: after removing AWSPENDING, wait this long (plus 1 s) before reading again and deleting a key (seconds, or 90s, 2m)",
+        DEFAULT_STEP_TIMEOUT_MS,
+      ),
     )
     .addHelpText(
       'after',

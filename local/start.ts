@@ -223,7 +223,7 @@ const main = async (options: StartOptions): Promise<void> => {
   const operator = createCliDependencies({ clientConfig: sim.adminClientConfig(), clock });
   const showStatus = async (when: string): Promise<void> => {
     const report = await renderStatus(operator, { secrets: [SECRET_NAME] });
-    console.log(`\nnpx iam-key-rotation status ${USER_NAME}, ${when}:`);
+    console.log(`\niam-key-rotation status ${USER_NAME}, ${when}:`);
     console.log(indent(report.text.trimEnd()));
   };
   await showStatus('before the first rotation');
