@@ -9,7 +9,7 @@ import { removeAccessKey } from '../../../lambda/rotation/key-removal.js';
 import type { RotationServices, StepContext } from '../../../lambda/rotation/step-context.js';
 
 /**
- * Two guards of the key removal that no scenario reached alone: the AWSCURRENT key is refused
+ * Guards of the key removal that no scenario reached alone: the AWSCURRENT key is refused
  * before any IAM call (not deactivated first), and a given-up rotation keeps its pending key when
  * AWSCURRENT or AWSPREVIOUS cannot be read (fail closed).
  */
@@ -109,5 +109,27 @@ describe('Function: giveUpRotation', () => {
     ).rejects.toThrow(RotationGivenUpError);
 
     expect(calls).toEqual(['deactivate AKIAPENDING000000001', 'delete AKIAPENDING000000001']);
+  });
+
+  it('keeps the pending key when AWSCURRENT or AWSPREVIOUS holds it (a value naming the current key)', async () => {
+    const calls: string[] = [];
+    const context = contextWith(calls, {
+      getSecretString: (_secretId, selector) =>
+        Promise.resolve(
+          selector.versionStage === 'AWSCURRENT'
+            ? JSON.stringify({
+                UserName: 'ci',
+                AccessKeyId: 'AKIAPENDING000000001',
+                SecretAccessKey: 'not-a-real-secret',
+              })
+            : undefined,
+        ),
+    });
+
+    await expect(
+      giveUpRotation(context, { accessKeyId: 'AKIAPENDING000000001', status: 'Active' }, 'test'),
+    ).rejects.toThrow(/Kept access key AKIAPENDING000000001 \(another version holds it\)/);
+
+    expect(calls).toEqual([]);
   });
 });
