@@ -25,7 +25,11 @@ const SECRET_VALUE = JSON.stringify({
   SecretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
 });
 
-/** Answers every request as Secrets Manager answers GetSecretValue (AWSCURRENT). */
+/**
+ * Answers every request as Secrets Manager answers GetSecretValue (AWSCURRENT) and, with the same
+ * document, DescribeSecret: the tags that make the secret one of this project's (credential-process
+ * checks them first).
+ */
 const startSecretsManager = (): Promise<{ server: Server; url: string }> =>
   new Promise((resolve, reject) => {
     const server = createServer((request, response) => {
@@ -40,6 +44,14 @@ const startSecretsManager = (): Promise<{ server: Server; url: string }> =>
             SecretString: SECRET_VALUE,
             VersionStages: ['AWSCURRENT'],
             CreatedDate: 1_764_000_000,
+            Tags: [
+              { Key: 'iam-key-rotation:user', Value: 'ci-deployer' },
+              {
+                Key: 'aws:cloudformation:stack-id',
+                Value:
+                  'arn:aws:cloudformation:us-east-1:123456789012:stack/IamKeyRotation/00000000-0000-4000-8000-000000000000',
+              },
+            ],
           }),
         );
       });
