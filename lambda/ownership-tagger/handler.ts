@@ -1,3 +1,4 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CloudFormationStackResources } from '../aws/cloudformation-stack-resources.js';
@@ -7,6 +8,8 @@ import { createOwnershipTagHandler } from './ownership-tag.js';
 const stackId = process.env[STACK_ID_ENV] ?? '';
 const secretsManager = new SecretsManagerClient({});
 const endpoint = process.env.AWS_ENDPOINT_URL_CLOUDFORMATION ?? process.env.AWS_ENDPOINT_URL;
+/** Structured JSON lines (Powertools), as the rotation function writes them: identifiers only. */
+const logger = new Logger({ serviceName: 'iam-key-rotation-ownership-tagger' });
 
 /**
  * The ownership tagger's entry point (behind aws-cdk-lib's Provider framework). Clients are
@@ -23,6 +26,6 @@ export const handler = createOwnershipTagHandler({
     ...(endpoint === undefined || endpoint === '' ? {} : { endpoint }),
   }),
   log: (line) => {
-    console.log(JSON.stringify(line));
+    logger.info(`ownership tag: ${String(line.action)}`, { ...line });
   },
 });
