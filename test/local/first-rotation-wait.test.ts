@@ -172,6 +172,43 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     expect(sim.secret(secretNameOf(USER))).toBeUndefined();
   });
 
+  it('on the rollback of a deployment that created the secret, deletes even the AWSCURRENT key its first rotation made', async () => {
+    // Another user's rotation failed: this one completed, but the rollback deletes its secret.
+    const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
+    const result = await awaitCreate(sim, deployment);
+    expect(result.outcome).toBe('complete');
+
+    await rollBackCreation(sim, deployment, result.created);
+
+    expect(sim.accessKeys(USER)).toEqual([]);
+    expect(deployment.waiterLog.at(-1)).toMatchObject({
+      action: 'rolled-back',
+      secretDeleted: true,
+    });
+  });
+
+  it('on the rollback of a deployment that did not create the secret, keeps the key AWSCURRENT holds', async () => {
+    const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
+    const result = await awaitCreate(sim, deployment);
+    // The secret predates the deployment (the switch was turned on later): it stays.
+    deployment.stackStates.creationTime = new Date(sim.clock.now());
+    deployment.stackStates.stackStatus = 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS';
+    deployment.stackStates.resourceStatus = 'DELETE_IN_PROGRESS';
+    const keys = sim.accessKeys(USER);
+    expect(keys).toHaveLength(1);
+
+    await deployment.handlers.onEvent({
+      ...deployment.event,
+      RequestType: 'Delete',
+      PhysicalResourceId: result.created?.PhysicalResourceId,
+    });
+
+    expect(sim.accessKeys(USER)).toEqual(keys);
+    expect(deployment.waiterLog).toContainEqual(
+      expect.objectContaining({ action: 'kept-key', accessKeyId: keys[0]?.accessKeyId }),
+    );
+  });
+
   it('leaves everything as it is on a Delete that is not a rollback', async () => {
     const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
     const result = await awaitCreate(sim, deployment);

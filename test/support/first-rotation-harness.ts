@@ -176,6 +176,8 @@ export const deployWithWait = async (
 ): Promise<FirstDeployment> => {
   const { userName } = options;
   const stack = deploymentStack(sim);
+  // The deployment (its stack's creation) begins before it creates anything.
+  const stackStates = new StackStatusStub(sim.clock.now());
   const admin = {
     iam: new IAMClient(sim.adminClientConfig()),
     sm: new SecretsManagerClient(sim.adminClientConfig()),
@@ -222,7 +224,6 @@ export const deployWithWait = async (
       ...(options.rotateImmediately === false ? { RotateImmediately: false } : {}),
     }),
   );
-  const stackStates = new StackStatusStub(sim.clock.now());
   const waiterLog: Record<string, unknown>[] = [];
   const handlers = createFirstRotationHandlers({
     settings: {
