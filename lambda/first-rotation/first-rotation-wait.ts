@@ -130,6 +130,13 @@ const LOG_LOOKBACK_MS = 60_000;
 /** How many times the rollback removes an AWSPENDING that a step in flight put back. */
 const MAX_REMOVALS = 3;
 
+/**
+ * How long the rollback's Delete waits in all for steps in flight to end: within the onEvent
+ * function's 15-minute timeout, with time left for its calls. A rotation function timeout longer
+ * than this is waited out for this long only.
+ */
+export const ROLLBACK_WAIT_BUDGET_MS = 12 * 60_000;
+
 /** Stack states in which CloudFormation deletes what the failed deployment created. */
 export const ROLLBACK_STACK_STATUSES: ReadonlySet<string> = new Set([
   'ROLLBACK_IN_PROGRESS',
@@ -483,6 +490,7 @@ async function rollBack(
   }
 
   // 1. Cancel the rotation in flight, as `cancel` does: remove AWSPENDING, wait, read again.
+  const rollbackStartedAt = deps.clock.now();
   for (let removal = 1; ; removal += 1) {
     const labelled = pendingVersionIds(secret);
     if (labelled.length === 0) break;
@@ -505,7 +513,10 @@ async function rollBack(
       }
       deps.log({ ...base, action: 'removed-pending', clientRequestToken: versionId });
     }
-    await deps.clock.sleep(deps.settings.rotationTimeoutMs);
+    const waited = deps.clock.now() - rollbackStartedAt;
+    await deps.clock.sleep(
+      Math.max(0, Math.min(deps.settings.rotationTimeoutMs, ROLLBACK_WAIT_BUDGET_MS - waited)),
+    );
     secret = await describeStackSecret(deps, properties);
   }
 

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CURRENT_KEY_TAG_KEY, TESTED_STAGE } from '../../lambda/rotation/binding.js';
-import { firstRotationPhysicalId } from '../../lambda/first-rotation/first-rotation-wait.js';
+import {
+  firstRotationPhysicalId,
+  ROLLBACK_WAIT_BUDGET_MS,
+} from '../../lambda/first-rotation/first-rotation-wait.js';
 import { secretNameOf } from '../../local/simulated-deployment.js';
 import { AWSCURRENT, AWSPENDING, Simulation } from '../../local/simulation/index.js';
 import {
@@ -207,6 +210,23 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     expect(deployment.waiterLog).toContainEqual(
       expect.objectContaining({ action: 'kept-key', accessKeyId: keys[0]?.accessKeyId }),
     );
+  });
+
+  it("waits out a long rotation function timeout on rollback only within the onEvent function's own timeout", async () => {
+    sim.setPropagationDelay(3_600_000);
+    const deployment = await deployWithWait(sim, rotationLog, {
+      userName: USER,
+      waitTimeoutMs: 5 * 60_000,
+      rotationTimeoutMs: 15 * 60_000,
+    });
+    const result = await awaitCreate(sim, deployment);
+    expect(result.outcome).toBe('failed');
+    const before = sim.clock.now();
+
+    await rollBackCreation(sim, deployment, result.created);
+
+    expect(sim.clock.now() - before).toBeLessThanOrEqual(ROLLBACK_WAIT_BUDGET_MS);
+    expect(sim.accessKeys(USER)).toEqual([]);
   });
 
   it('leaves everything as it is on a Delete that is not a rollback', async () => {

@@ -113,6 +113,8 @@ export interface FirstDeploymentOptions {
    * @default true
    */
   readonly rotateImmediately?: boolean;
+  /** The rotation function's timeout as the wait knows it. @default 30 s (the simulation's) */
+  readonly rotationTimeoutMs?: number;
 }
 
 export interface FirstDeployment {
@@ -229,7 +231,7 @@ export const deployWithWait = async (
     settings: {
       stackId: stack.stackId,
       waitTimeoutMs: options.waitTimeoutMs ?? 20 * 60_000,
-      rotationTimeoutMs: 30_000,
+      rotationTimeoutMs: options.rotationTimeoutMs ?? 30_000,
     },
     secretsManager: admin.sm,
     iam: admin.iam,
