@@ -397,8 +397,17 @@ async function checkFirstRotation(
       `First rotation of ${subject}: AWSCURRENT holds access key ${proven.accessKeyId}, which ${key === undefined ? 'no longer exists' : `is ${String(key.Status)}`} (changed by hand?). Deploy again once ${properties.UserName}'s keys are as expected`,
     );
   }
-  const stages = secret.versionIdsToStages[token] ?? [];
-  const errors = await loggedErrors(deps, token, startedAt);
+  // Secrets Manager may retry a failed rotation with a new version (whether a retry reuses the
+  // ClientRequestToken is unverified): the rotation goes on while any version other than
+  // AWSCURRENT carries AWSPENDING, and the errors of every version it used count.
+  const inFlight = pendingVersionIds(secret);
+  const followed = inFlight.includes(token) ? token : (inFlight[0] ?? token);
+  const stages = secret.versionIdsToStages[followed] ?? [];
+  const errors: Awaited<ReturnType<typeof loggedErrors>> = [];
+  for (const version of new Set([token, ...inFlight])) {
+    errors.push(...(await loggedErrors(deps, version, startedAt)));
+  }
+  errors.sort((left, right) => left.at - right.at);
   const last = errors.at(-1);
   // The first refusal says why; later attempts of a refused rotation only find it gone.
   const refusal = errors.find(
@@ -408,7 +417,11 @@ async function checkFirstRotation(
   );
   const fixThen =
     'The deployment rolls back: the secret it created and the keys its rotation made are removed. Fix the cause, then deploy again';
-  if (!stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)) {
+  // finishSecret promotes only the version testSecret proved: a proven AWSCURRENT whose
+  // current-key tag is still to be written is a rotation finishing, not one given up.
+  const current = versionWith(secret, AWSCURRENT);
+  const finishing = current !== undefined && provenVersionId(secret) === current;
+  if (inFlight.length === 0 && !finishing) {
     throw new FirstRotationError(
       `First rotation of ${subject} failed: ${(refusal ?? last)?.text ?? `AWSPENDING was removed from version ${token} without it becoming AWSCURRENT (the rotation was given up or cancelled)`}. ${fixThen}`,
     );
@@ -421,7 +434,7 @@ async function checkFirstRotation(
   const waited = deps.clock.now() - startedAt;
   if (waited >= deps.settings.waitTimeoutMs) {
     throw new FirstRotationError(
-      `First rotation of ${subject} did not complete within ${String(Math.round(deps.settings.waitTimeoutMs / 60_000))} minutes (version ${token} carries [${stages.join(', ')}])${
+      `First rotation of ${subject} did not complete within ${String(Math.round(deps.settings.waitTimeoutMs / 60_000))} minutes (version ${followed} carries [${stages.join(', ')}])${
         last === undefined ? '' : `; the function's last error: ${last.text}`
       }. ${fixThen}; to deploy without waiting set "awaitFirstRotation": false`,
     );
@@ -429,7 +442,7 @@ async function checkFirstRotation(
   deps.log({
     action: 'waiting',
     userName: properties.UserName,
-    clientRequestToken: token,
+    clientRequestToken: followed,
     stages: stages.join(','),
     errors: errors.length,
     waitedMs: waited,

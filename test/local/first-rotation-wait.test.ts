@@ -1,3 +1,4 @@
+import { SecretsManagerClient, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CURRENT_KEY_TAG_KEY, TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import {
@@ -12,6 +13,7 @@ import {
   rollBackCreation,
   SimulatedRotationLog,
 } from '../support/first-rotation-harness.js';
+import type { FirstRotationResult } from '../../lambda/first-rotation/first-rotation-wait.js';
 
 const USER = 'alice';
 
@@ -148,6 +150,69 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     expect(deployment.waiterLog).toContainEqual(
       expect.objectContaining({ action: 'waiting', errors: 1 }),
     );
+  });
+
+  it('follows a retry that Secrets Manager starts with a new version, and completes', async () => {
+    sim.dispose();
+    rotationLog.stop();
+    start({ rotation: { retry: { maxAttempts: 3, delayMs: 60_000, reuseToken: false } } });
+    // The first attempt is denied its CreateAccessKey (as while IAM propagates the role's policy).
+    sim.injectFault({ kind: 'access-denied', match: { operation: 'CreateAccessKey' } });
+    const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
+    const polls: unknown[] = [];
+    // What onEvent answered, once it has (the gate runs from the first step on).
+    const first: { created?: FirstRotationResult } = {};
+    sim.setStepInvocationGate((step, rotation) =>
+      rotation.attempts > 1 && step === 'createSecret' && first.created !== undefined
+        ? deployment.handlers
+            .isComplete({
+              ...deployment.event,
+              RequestType: 'Create',
+              PhysicalResourceId: first.created.PhysicalResourceId,
+              Data: first.created.Data,
+            })
+            .then(
+              (completion) => void polls.push(completion),
+              (error: unknown) => void polls.push(error),
+            )
+        : undefined,
+    );
+    const created = await deployment.handlers.onEvent({
+      ...deployment.event,
+      RequestType: 'Create',
+    });
+    first.created = created;
+
+    const result = await awaitCreate(sim, deployment);
+
+    const rotation = sim.rotations.at(-1);
+    expect(rotation?.tokens).toHaveLength(2);
+    expect(created.Data?.ClientRequestToken).toBe(rotation?.tokens[0]);
+    // Between the attempts the first version had lost AWSPENDING to the second: still waiting.
+    expect(polls).toEqual([{ IsComplete: false }]);
+    expect(result.outcome === 'failed' ? result.error.message : result.outcome).toBe('complete');
+  });
+
+  it('keeps waiting while AWSCURRENT is the proven version but its current-key tag is not written yet', async () => {
+    const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
+    const created = await deployment.handlers.onEvent({
+      ...deployment.event,
+      RequestType: 'Create',
+    });
+    await sim.settle();
+    // finishSecret moves AWSCURRENT, then writes the tag: a poll may come in between.
+    await new SecretsManagerClient(sim.adminClientConfig()).send(
+      new UntagResourceCommand({ SecretId: deployment.secretArn, TagKeys: [CURRENT_KEY_TAG_KEY] }),
+    );
+
+    const completion = await deployment.handlers.isComplete({
+      ...deployment.event,
+      RequestType: 'Create',
+      PhysicalResourceId: created.PhysicalResourceId,
+      Data: created.Data,
+    });
+
+    expect(completion).toEqual({ IsComplete: false });
   });
 
   it('fails at its deadline with the last error when every attempt fails, and the rollback leaves no key', async () => {
