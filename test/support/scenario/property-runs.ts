@@ -30,8 +30,10 @@ export interface PropertyRunResult {
  * `seed`, or, with a `shard`, the runs whose index falls to it. Every shard generates the same
  * sequence of runs from the same seed (fast-check draws each run's values from the seed and
  * the run's index, never from earlier outcomes) and plays only its own, so N shards together
- * play exactly the scenarios one process would, and a failure's seed and path replay in one
- * process. Once a run has failed, every later call is fast-check shrinking that failure: those
+ * play the scenarios one process would, and a failure's seed and path replay in one process.
+ * (How concurrent actors of a scenario interleave can still differ by a few microtask turns with
+ * what the process ran before, such as the SDK's signing-key cache: the effects counted by one
+ * process and by N differ slightly.) Once a run has failed, every later call is fast-check shrinking that failure: those
  * are all played.
  *
  * Throws fast-check's report (seed, path, shrunk counterexample) when a run breaks an invariant.
