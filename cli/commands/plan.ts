@@ -266,7 +266,7 @@ export const runPlan = async (
   if (notes.length > 0) io.stderr(`\n${notes.join('\n')}\n`);
   io.stderr(
     canRotate
-      ? `\nEvery user can rotate (${String(located.length)}): deploy with npx cdk deploy --all -c iamKeyRotationConfigFile=${options.config}\n`
+      ? `\nEvery user can rotate (${String(located.length)}): deploy with npx cdk deploy --all -c iamKeyRotationConfigFile=${options.config}${options.placement === undefined ? '' : ` -c iamKeyRotationPlacementFile=${options.placement}`}\n`
       : `\n${String(located.filter((row) => !CAN_ROTATE.has(row.verdict)).length)} of ${String(located.length)} users cannot rotate yet: fix the findings above, then plan again\n`,
   );
   return canRotate ? EXIT_OK : EXIT_FAILURE;

@@ -278,7 +278,7 @@ export const planUser = (
 
   // The user.
   const user = facts.user;
-  const userState: UserState =
+  let userState: UserState =
     user !== undefined ? 'exists' : createUser ? 'will be created' : 'missing';
   if (userState === 'missing') {
     refuse(
@@ -322,6 +322,14 @@ export const planUser = (
     }
   }
   const managed = secret !== undefined && secretState === 'managed';
+  if (userState === 'will be created' && managed) {
+    // The stack created the user and someone deleted it: an update does not create it again.
+    userState = 'missing';
+    refuse(
+      'user missing',
+      `IAM user ${userName} does not exist, but its secret ${secret.arn} of stack ${stackName} does: the stack created the user and it was deleted since, and CloudFormation does not create it again on an update, so every rotation fails. Create it again (aws iam create-user --user-name ${userName}${config.path === '/' ? '' : ` --path ${config.path}`}), then deploy to tag it`,
+    );
+  }
 
   if (user !== undefined) {
     if (createUser && !managed) {

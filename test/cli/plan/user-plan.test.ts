@@ -240,6 +240,20 @@ describe('Function: planUser', () => {
       });
     });
 
+    it('refuses a createUser user deleted after the stack created it (an update does not create it again)', () => {
+      // Act
+      const plan = planUser(
+        { ...existing, createUser: true },
+        { keys: [], lastUse: new Map(), secret: secret() },
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan).toMatchObject({ user: 'missing', secret: 'managed', verdict: 'refused' });
+      expect(codes(plan)).toEqual(['user missing']);
+      expect(plan.findings[0]?.message).toContain('it was deleted since');
+    });
+
     it('refuses a createUser user that already exists (CloudFormation cannot create it)', () => {
       // Act
       const plan = planUser({ ...existing, createUser: true }, facts([]), OPTIONS);
