@@ -165,13 +165,15 @@ by the rotation function's own key plan. Findings and their fixes go to stderr.
 
 Verdicts: ok, rotating (a rotation is in progress), refused (the deployment or the rotation
 will fail: a missing user, a createUser user that exists, a path that differs, the user's tag
-iam-key-rotation:secret naming another secret, a look-alike secret or one of another stack
-using the name, both keys used within staleKeyDays), unknown (the key a managed secret holds is
-not known without reading it), error. Exit 0 when every user can rotate, 1 when one cannot.
+iam-key-rotation:secret naming another secret, the name taken by a look-alike secret, another
+stack's or one retained after its user was removed, both keys used within staleKeyDays),
+unknown (the key a managed secret holds is not known without reading it), error. Exit 0 when
+every user can rotate, 1 when one cannot.
 
 Read-only: iam:GetUser, iam:ListAccessKeys, iam:GetAccessKeyLastUsed,
-secretsmanager:DescribeSecret and secretsmanager:ListSecretVersionIds; never GetSecretValue
-(the read-only role of docs/organization.md may run it).
+secretsmanager:DescribeSecret, secretsmanager:ListSecretVersionIds and
+cloudformation:DescribeStackResource; never GetSecretValue (the read-only role of
+docs/organization.md may run it).
 
 Examples:
   iam-key-rotation plan --config users.json

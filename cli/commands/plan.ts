@@ -231,10 +231,15 @@ export const runPlan = async (
       }
       continue;
     }
-    const reader: PlanReadDependencies = { secrets: deps.secrets, iam: deps.iam };
+    const reader: PlanReadDependencies = {
+      secrets: deps.secrets,
+      iam: deps.iam,
+      stackResources: deps.stackResources,
+    };
     const rows = await mapWithConcurrency(target.users, CONCURRENCY, async (user) => {
       try {
-        return planUser(user, await readUserFacts(reader, user.userName), { now, staleKeyDays });
+        const facts = await readUserFacts(reader, user.userName, user.stackName);
+        return planUser(user, facts, { now, staleKeyDays });
       } catch (error) {
         return errorRow(
           user,

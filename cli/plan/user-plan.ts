@@ -50,6 +50,14 @@ export interface UserFacts {
   readonly secret?: SecretDescription;
   /** When the secret's AWSCURRENT version was created (ListSecretVersionIds), if read. */
   readonly currentVersionCreated?: Date;
+  /**
+   * Whether the configured stack holds the secret now (CloudFormation DescribeStackResource of
+   * its `aws:cloudformation:logical-id`), asked of a secret whose stack-id tag names that stack:
+   * `false` for a secret retained when its user was removed or its stack deleted; `unknown`
+   * when CloudFormation could not be asked.
+   */
+  readonly heldByStack?:
+    { readonly held: true } | { readonly held: false | 'unknown'; readonly why: string };
 }
 
 export interface PlanOptions {
@@ -84,11 +92,19 @@ export type UserState = 'exists' | 'will be created' | 'missing' | 'unknown';
  *   the configured stack);
  * - `look-alike`: no `aws:cloudformation:stack-id` tag (no stack created it);
  * - `another stack`: created by a stack of another name;
+ * - `retained`: created by the configured stack, which no longer holds it (retained when its
+ *   user was removed from the configuration, or its stack deleted);
  * - `scheduled for deletion`: its name stays taken until it is deleted;
  * - `unknown`: it could not be read.
  */
 export type SecretState =
-  'none' | 'managed' | 'look-alike' | 'another stack' | 'scheduled for deletion' | 'unknown';
+  | 'none'
+  | 'managed'
+  | 'look-alike'
+  | 'another stack'
+  | 'retained'
+  | 'scheduled for deletion'
+  | 'unknown';
 
 /** What the rotation does with one key. */
 export type KeyAction = 'keep' | 'delete' | 'blocks' | 'unknown';
@@ -118,6 +134,8 @@ export type FindingCode =
   | 'ownership tag missing'
   | 'look-alike secret'
   | 'secret of another stack'
+  | 'retained secret'
+  | 'stack not checked'
   | 'secret scheduled for deletion'
   | 'secret binding'
   | 'rotation disabled'
@@ -311,8 +329,20 @@ export const planUser = (
         'secret of another stack',
         `Secret ${secret.arn} was created by stack ${otherStack ?? stackId} (its tag ${CLOUDFORMATION_STACK_ID_TAG_KEY}), not by ${stackName}, where this configuration places ${userName}: the deployment cannot create a second secret of that name, and the function of ${stackName} never rotates another stack's secret. Keep ${userName} in the deployment of ${otherStack ?? 'that stack'} (see iam-key-rotation placement --config), or remove it there ("Remove a user" in the README) and delete its retained secret, then deploy`,
       );
+    } else if (facts.heldByStack?.held === false) {
+      secretState = 'retained';
+      refuse(
+        'retained secret',
+        `Secret ${secret.arn} was created by stack ${stackName} (${stackId}), which does not hold it any more (${facts.heldByStack.why}): it was retained when ${userName} was removed from the configuration or the stack was deleted, and the deployment cannot create a secret of that name again. Delete it (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery; the key it holds stays in IAM, and the first rotation keeps it while it is in use), then deploy`,
+      );
     } else {
       secretState = 'managed';
+      if (facts.heldByStack?.held === 'unknown') {
+        note(
+          'stack not checked',
+          `Secret ${secret.arn} carries the id of stack ${stackName}, but whether that stack still holds it was not checked (${facts.heldByStack.why}); a secret retained after its user was removed or its stack deleted cannot be created again. Allow cloudformation:DescribeStackResource on the stack (docs/organization.md) to check it`,
+        );
+      }
       try {
         verifyStackSecret(secret, stackId);
       } catch (error) {

@@ -302,6 +302,11 @@ describe('Command: plan, over moto with the read-only role policy', () => {
       findings: [],
     });
     expect(byUser.get(DEPLOYED)).toMatchObject({ secret: 'managed', rotation: 'next' });
+    // moto checks CloudFormation calls against the resource "*", which the policy's
+    // DescribeStackResource statement (stack ARNs) does not match: denied, so not checked.
+    expect(byUser.get(DEPLOYED)?.findings).toEqual([
+      expect.objectContaining({ code: 'stack not checked', blocking: false }),
+    ]);
     expect(actions(DEPLOYED)).toEqual([
       `${deployedOld ?? ''} delete not Active`,
       `${deployedCurrent ?? ''} keep AWSCURRENT`,

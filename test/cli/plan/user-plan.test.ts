@@ -398,6 +398,49 @@ describe('Function: planUser', () => {
       expect(actions(plan)[0]).toBe('AKIAPREVIOUS0000 delete (AWSPREVIOUS)');
     });
 
+    it('refuses a secret its stack no longer holds (retained when the user was removed), with the fix', () => {
+      // Act
+      const plan = planUser(
+        existing,
+        facts([], [], {
+          ...owned,
+          secret: secret(),
+          heldByStack: {
+            held: false,
+            why: 'CloudFormation: Resource S does not exist for stack X',
+          },
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan).toMatchObject({ secret: 'retained', verdict: 'refused' });
+      // Its user's tag names the retained secret: that goes too.
+      expect(codes(plan)).toEqual(['retained secret', 'owned by another secret']);
+      expect(plan.findings[0]?.message).toContain(
+        `aws secretsmanager delete-secret --secret-id ${SECRET_ARN} --force-delete-without-recovery`,
+      );
+    });
+
+    it('notes, without refusing, a secret whose stack could not be asked', () => {
+      // Act
+      const plan = planUser(
+        existing,
+        facts([], [], {
+          ...owned,
+          secret: secret(),
+          heldByStack: { held: 'unknown', why: 'AccessDenied: not authorized' },
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan).toMatchObject({ secret: 'managed', verdict: 'ok' });
+      expect(plan.findings).toEqual([
+        expect.objectContaining({ code: 'stack not checked', blocking: false }),
+      ]);
+    });
+
     it("refuses when the user's tag names another secret, with the function's own message", () => {
       // Arrange
       const other = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:${SECRET_NAME}-XyZ123`;
@@ -503,6 +546,56 @@ describe('Function: planUser', () => {
   });
 });
 
+describe('Function: readUserFacts', () => {
+  let fake: FakeOperatorAws;
+  beforeEach(() => {
+    fake = new FakeOperatorAws();
+  });
+  afterEach(() => {
+    fake.restore();
+  });
+
+  it("asks CloudFormation whether the configured stack holds the secret, by the secret's logical id", async () => {
+    // Arrange
+    fake.addUser(USER);
+    const held = fake.addSecret(SECRET_NAME, USER);
+    const deps = fake.dependencies(new CapturedIo());
+
+    // Act
+    const facts = await readUserFacts(deps, USER, STACK_NAME);
+    fake.removedFromStack.add(SECRET_NAME);
+    const retained = await readUserFacts(deps, USER, STACK_NAME);
+
+    // Assert
+    expect(facts.heldByStack).toEqual({ held: true });
+    expect(retained.heldByStack).toEqual({
+      held: false,
+      why: `CloudFormation: Resource ${held.tags['aws:cloudformation:logical-id'] ?? ''} does not exist for stack ${STACK_NAME}`,
+    });
+    expect(fake.stackResourceCalls).toHaveLength(2);
+  });
+
+  it("does not ask CloudFormation about another stack's secret, a look-alike or no secret", async () => {
+    // Arrange
+    fake.addUser(USER);
+    fake.addUser('other-user');
+    fake.addSecret(SECRET_NAME, USER, { stackId: OTHER_STACK_ID });
+    fake.addSecret('iam-key-rotation/other-user', 'other-user', { stackId: null });
+    const deps = fake.dependencies(new CapturedIo());
+
+    // Act
+    const facts = await Promise.all([
+      readUserFacts(deps, USER, STACK_NAME),
+      readUserFacts(deps, 'other-user', STACK_NAME),
+      readUserFacts(deps, 'nobody', STACK_NAME),
+    ]);
+
+    // Assert
+    expect(facts.map((read) => read.heldByStack)).toEqual([undefined, undefined, undefined]);
+    expect(fake.stackResourceCalls).toEqual([]);
+  });
+});
+
 /**
  * Plan and function cannot disagree: for every mix of up to two keys (Active or Inactive; never
  * used, used a day ago, used 30 days ago; made before the secret or, an orphan, after it), the
@@ -565,7 +658,10 @@ describe('Function: planUser agrees with the rotation function', () => {
 
       // Act: the plan, read through the command's own clients
       const deps = fake.dependencies(new CapturedIo());
-      const plan = planUser(existing, await readUserFacts(deps, USER), { now, staleKeyDays: 7 });
+      const plan = planUser(existing, await readUserFacts(deps, USER, STACK_NAME), {
+        now,
+        staleKeyDays: 7,
+      });
       // Act: the function's first rotation
       fake.startRotation(SECRET_NAME, 'token-1');
       let refusal: unknown;
