@@ -457,7 +457,7 @@ async function checkFirstRotation(
  * Then, as `iam-key-rotation cancel` does: removes AWSPENDING from every version that carries it
  * but not AWSCURRENT, waits out the rotation function's timeout (so a step in flight has ended),
  * and again while a step put it back; then deletes the user's keys the rotation made (created
- * since the secret), except the key AWSCURRENT holds, which goes only when the secret itself is
+ * since both the secret and this stack operation), except the key AWSCURRENT holds, which goes only when the secret itself is
  * deleted by this rollback (created in this deployment, so `RetainExceptOnCreate` deletes it).
  */
 async function rollBack(
@@ -539,10 +539,14 @@ async function rollBack(
     secret.createdDate !== undefined &&
     deploymentStart !== undefined &&
     secret.createdDate.getTime() >= Math.floor(deploymentStart.getTime() / 1_000) * 1_000;
-  // IAM dates keys to the second: a key dated after the secret's creation was created after it
-  // (one created in the same second is left alone; the rotation starts seconds later, once the
-  // ownership tag and the schedule exist).
-  const since = secret.createdDate?.getTime() ?? Number.POSITIVE_INFINITY;
+  // IAM dates keys to the second: a key dated after both the secret's creation and the start of
+  // this stack operation was created after them (one created in the same second is left alone;
+  // the rotation starts seconds later, once the ownership tag and the schedule exist). A key made
+  // by hand before this operation, for a secret of an earlier deployment, is never the rotation's.
+  const since = Math.max(
+    secret.createdDate?.getTime() ?? Number.POSITIVE_INFINITY,
+    deploymentStart === undefined ? Number.POSITIVE_INFINITY : deploymentStart.getTime(),
+  );
   const keys =
     (await deps.iam.send(new ListAccessKeysCommand({ UserName: properties.UserName })))
       .AccessKeyMetadata ?? [];

@@ -1,3 +1,4 @@
+import { CreateAccessKeyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { SecretsManagerClient, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CURRENT_KEY_TAG_KEY, TESTED_STAGE } from '../../lambda/rotation/binding.js';
@@ -258,8 +259,12 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
   it('on the rollback of a deployment that did not create the secret, keeps the key AWSCURRENT holds', async () => {
     const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
     const result = await awaitCreate(sim, deployment);
-    // The secret predates the deployment (the switch was turned on later): it stays.
-    deployment.stackStates.creationTime = new Date(sim.clock.now());
+    // The secret (made 2 s after the stub's start) predates the stack operation that rolls back,
+    // which began 1 s later, before the rotation (the switch was turned on by that update): the
+    // secret stays, and so does the key its AWSCURRENT holds.
+    deployment.stackStates.creationTime = new Date(
+      deployment.stackStates.creationTime.getTime() + 3_000,
+    );
     deployment.stackStates.stackStatus = 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS';
     deployment.stackStates.resourceStatus = 'DELETE_IN_PROGRESS';
     const keys = sim.accessKeys(USER);
@@ -275,6 +280,35 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     expect(deployment.waiterLog).toContainEqual(
       expect.objectContaining({ action: 'kept-key', accessKeyId: keys[0]?.accessKeyId }),
     );
+  });
+
+  it('on the rollback of a later deployment, keeps a key made by hand since the secret but before that deployment', async () => {
+    const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
+    const result = await awaitCreate(sim, deployment);
+    const [rotated] = sim.accessKeys(USER);
+    // A key an operator made after the secret existed, before the deployment that now rolls back.
+    await sim.clock.sleep(60_000);
+    const iam = new IAMClient(sim.adminClientConfig());
+    const handMade = (await iam.send(new CreateAccessKeyCommand({ UserName: USER }))).AccessKey
+      ?.AccessKeyId;
+    await sim.clock.sleep(60_000);
+    deployment.stackStates.creationTime = new Date(sim.clock.now());
+    deployment.stackStates.stackStatus = 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS';
+    deployment.stackStates.resourceStatus = 'DELETE_IN_PROGRESS';
+
+    await deployment.handlers.onEvent({
+      ...deployment.event,
+      RequestType: 'Delete',
+      PhysicalResourceId: result.created?.PhysicalResourceId,
+    });
+
+    expect(handMade).toBeDefined();
+    expect(
+      sim
+        .accessKeys(USER)
+        .map((key) => key.accessKeyId)
+        .sort(),
+    ).toEqual([rotated?.accessKeyId, handMade].sort());
   });
 
   it("waits out a long rotation function timeout on rollback only within the onEvent function's own timeout", async () => {
