@@ -92,12 +92,16 @@ export class FirstRotationError extends Error {
   public override readonly name = 'FirstRotationError';
 }
 
-/** The physical id prefix of every wait: `first-rotation/<user>/<awaited|already-rotated>`. */
+/** The physical id prefix of every wait: `first-rotation/<user>/<awaited|not-awaited>`. */
 export const FIRST_ROTATION_ID_PREFIX = 'iam-key-rotation:first-rotation/';
 
-/** The physical id of the wait for user `userName`; `awaited` when Create found no proven key. */
+/**
+ * The physical id of the wait for user `userName`: `awaited` when Create found the secret created
+ * in the same stack operation (only then may the rollback's Delete clean up), `not-awaited`
+ * otherwise (Delete changes nothing).
+ */
 export const firstRotationPhysicalId = (userName: string, awaited: boolean): string =>
-  `${FIRST_ROTATION_ID_PREFIX}${userName}/${awaited ? 'awaited' : 'already-rotated'}`;
+  `${FIRST_ROTATION_ID_PREFIX}${userName}/${awaited ? 'awaited' : 'not-awaited'}`;
 
 /**
  * Errors of the rotation function that retrying cannot cure: the function refused the rotation
@@ -180,9 +184,10 @@ export function parseFirstRotationEvent(event: unknown, stackId: string): FirstR
   };
 }
 
-/** The secret as DescribeSecret shows it, with its creation date. */
+/** The secret as DescribeSecret shows it, with its creation and last rotation dates. */
 interface SecretView extends SecretMetadata {
   readonly createdDate?: Date;
+  readonly lastRotatedDate?: Date;
 }
 
 /** DescribeSecret, trust-checked: this stack's secret, named after and bound to `userName`. */
@@ -204,6 +209,7 @@ const describeStackSecret = async (
     versionIdsToStages: { ...output.VersionIdsToStages },
     tags,
     ...(output.CreatedDate === undefined ? {} : { createdDate: output.CreatedDate }),
+    ...(output.LastRotatedDate === undefined ? {} : { lastRotatedDate: output.LastRotatedDate }),
   };
   const userName = verifyStackSecret(secret, deps.settings.stackId);
   if (userName !== properties.UserName) {
@@ -245,13 +251,15 @@ const describeSubject = (properties: FirstRotationProperties): string =>
 
 /**
  * onEvent and isComplete of the first-rotation wait (aws-cdk-lib's Provider framework):
- * - Create starts the rotation unless one is in flight (creating the rotation schedule started
- *   one) or AWSCURRENT already holds a proven key; isComplete then answers complete once
+ * - Create awaits only a secret created in the same stack operation (any other completes at
+ *   once, never rotated, and its Delete changes nothing); it starts the rotation unless one is
+ *   in flight (creating the rotation schedule started one) or AWSCURRENT already holds a proven
+ *   key; isComplete then answers complete once
  *   AWSCURRENT holds a key testSecret proved, and fails the deployment with the function's own
  *   error when the rotation was refused or given up, or when the wait's deadline passes.
  * - Update changes nothing and rotates nothing (the physical id stays).
- * - Delete undoes the rotation only when CloudFormation rolls back this wait's creation of a
- *   secret that held no key (see {@link rollBack}); any other Delete changes nothing.
+ * - Delete undoes the rotation only when CloudFormation rolls back this wait's creation, which
+ *   awaited a new secret (see {@link rollBack}); any other Delete changes nothing.
  */
 export const createFirstRotationHandlers = (deps: FirstRotationDependencies) => {
   const onEvent = async (rawEvent: unknown): Promise<FirstRotationResult> => {
@@ -284,7 +292,11 @@ export const createFirstRotationHandlers = (deps: FirstRotationDependencies) => 
 
   const isComplete = async (rawEvent: unknown): Promise<FirstRotationCompletion> => {
     const event = parseFirstRotationEvent(rawEvent, deps.settings.stackId);
-    if (event.RequestType !== 'Create' || event.Data?.Outcome === 'already-rotated') {
+    if (
+      event.RequestType !== 'Create' ||
+      event.Data?.Outcome === 'already-rotated' ||
+      event.Data?.Outcome === 'not-awaited'
+    ) {
       return { IsComplete: true };
     }
     return checkFirstRotation(deps, event);
@@ -292,6 +304,50 @@ export const createFirstRotationHandlers = (deps: FirstRotationDependencies) => 
 
   return { onEvent, isComplete };
 };
+
+/**
+ * Why the secret is not shown to be created in the stack operation that runs this Create
+ * (`undefined` when it is): a stack being created holds only new secrets; in an update, the
+ * secret must be created since the update began (CloudFormation's LastUpdatedTime, floored to
+ * the second as CreatedDate may be) and never rotated (no LastRotatedDate, no version but the
+ * initial AWSCURRENT one and a rotation's AWSPENDING). Anything unclear counts as not new.
+ */
+async function notCreatedInThisOperation(
+  deps: FirstRotationDependencies,
+  secret: SecretView,
+): Promise<string | undefined> {
+  let status: string;
+  let since: Date | undefined;
+  try {
+    const stack = await deps.stack.describeStack(deps.settings.stackId);
+    status = stack.status;
+    since = status === 'CREATE_IN_PROGRESS' ? stack.creationTime : stack.lastUpdatedTime;
+  } catch (error) {
+    return `CloudFormation could not be read (${errorName(error) ?? 'Error'})`;
+  }
+  if (status !== 'CREATE_IN_PROGRESS' && status !== 'UPDATE_IN_PROGRESS') {
+    return `the stack is ${status}, neither CREATE_IN_PROGRESS nor UPDATE_IN_PROGRESS`;
+  }
+  if (since === undefined || secret.createdDate === undefined) {
+    return 'the stack operation\'s start or the secret\'s CreatedDate is unknown';
+  }
+  const floored = Math.floor(since.getTime() / 1_000) * 1_000;
+  if (secret.createdDate.getTime() < floored) {
+    return `the secret was created (${secret.createdDate.toISOString()}) before this stack operation began (${since.toISOString()})`;
+  }
+  if (status === 'CREATE_IN_PROGRESS') return undefined;
+  if (secret.lastRotatedDate !== undefined) {
+    return `the secret was rotated before (${secret.lastRotatedDate.toISOString()})`;
+  }
+  const settled = Object.entries(secret.versionIdsToStages).filter(
+    ([, stages]) => !(stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)),
+  );
+  const [initial] = settled;
+  if (settled.length !== 1 || initial === undefined || !initial[1].includes(AWSCURRENT)) {
+    return `the secret has versions besides its initial one (${settled.map(([id]) => id).join(', ')})`;
+  }
+  return undefined;
+}
 
 async function startOrFind(
   deps: FirstRotationDependencies,
@@ -301,14 +357,32 @@ async function startOrFind(
   const startedAt = String(deps.clock.now());
   const secret = await describeStackSecret(deps, properties);
   const proven = provenCurrentKey(secret);
-  if (proven !== undefined) {
-    deps.log({ ...base, action: 'already-rotated', accessKeyId: proven.accessKeyId });
+  const notNew = await notCreatedInThisOperation(deps, secret);
+  if (notNew !== undefined) {
+    // Never a rotation of a secret this operation did not create: it may be live (an operator's
+    // rollback, a value put by hand, a secret of an earlier release), and the rollback of this
+    // operation must not clean up after it.
+    deps.log({
+      ...base,
+      action: 'not-awaited',
+      reason: notNew,
+      currentProven: proven !== undefined,
+      ...(proven === undefined ? {} : { accessKeyId: proven.accessKeyId }),
+      ...(proven === undefined ? { level: 'warning' } : {}),
+    });
     return {
       PhysicalResourceId: firstRotationPhysicalId(properties.UserName, false),
-      Data: { Outcome: 'already-rotated', StartedAt: startedAt },
+      Data: { Outcome: 'not-awaited', StartedAt: startedAt },
     };
   }
   const awaited = firstRotationPhysicalId(properties.UserName, true);
+  if (proven !== undefined) {
+    deps.log({ ...base, action: 'already-rotated', accessKeyId: proven.accessKeyId });
+    return {
+      PhysicalResourceId: awaited,
+      Data: { Outcome: 'already-rotated', StartedAt: startedAt },
+    };
+  }
   const inFlight = pendingVersionIds(secret)[0];
   if (inFlight !== undefined) {
     deps.log({ ...base, action: 'awaiting', clientRequestToken: inFlight });
@@ -456,9 +530,9 @@ async function checkFirstRotation(
  * shows this resource DELETE_IN_PROGRESS with that physical id, and the stack is rolling back.
  * Then, as `iam-key-rotation cancel` does: removes AWSPENDING from every version that carries it
  * but not AWSCURRENT, waits out the rotation function's timeout (so a step in flight has ended),
- * and again while a step put it back; then deletes the user's keys the rotation made (created
- * since both the secret and this stack operation), except the key AWSCURRENT holds, which goes only when the secret itself is
- * deleted by this rollback (created in this deployment, so `RetainExceptOnCreate` deletes it).
+ * and again while a step put it back; then deletes the user's keys created since the secret,
+ * the key AWSCURRENT holds included: Create awaited only a secret created in the same stack
+ * operation, which this rollback deletes (`RetainExceptOnCreate` or `Destroy`).
  */
 async function rollBack(
   deps: FirstRotationDependencies,
@@ -476,7 +550,6 @@ async function rollBack(
   }
   const { stackId } = deps.settings;
   let stackStatus: string;
-  let deploymentStart: Date | undefined;
   try {
     const resource = await deps.stack.describeStackResource(stackId, event.LogicalResourceId);
     if (resource.status !== 'DELETE_IN_PROGRESS' || resource.physicalResourceId !== physicalId) {
@@ -486,7 +559,6 @@ async function rollBack(
     }
     const stack = await deps.stack.describeStack(stackId);
     stackStatus = stack.status;
-    deploymentStart = stack.lastUpdatedTime ?? stack.creationTime;
   } catch (error) {
     return unchanged(
       `CloudFormation could not be read (${errorName(error) ?? 'Error'}): the rollback is not confirmed`,
@@ -533,20 +605,15 @@ async function rollBack(
     secret = await describeStackSecret(deps, properties);
   }
 
-  // 2. The keys the rotation made: created since the secret, held by no version that stays.
-  const current = provenCurrentKey(secret)?.accessKeyId;
-  const secretDeleted =
-    secret.createdDate !== undefined &&
-    deploymentStart !== undefined &&
-    secret.createdDate.getTime() >= Math.floor(deploymentStart.getTime() / 1_000) * 1_000;
-  // IAM dates keys to the second: a key dated after both the secret's creation and the start of
-  // this stack operation was created after them (one created in the same second is left alone;
-  // the rotation starts seconds later, once the ownership tag and the schedule exist). A key made
-  // by hand before this operation, for a secret of an earlier deployment, is never the rotation's.
-  const since = Math.max(
-    secret.createdDate?.getTime() ?? Number.POSITIVE_INFINITY,
-    deploymentStart === undefined ? Number.POSITIVE_INFINITY : deploymentStart.getTime(),
-  );
+  // 2. The keys the rotation made: every key of the user created since the secret. Create gave
+  // this physical id only to a secret created in the same stack operation, which CloudFormation
+  // deletes on this rollback (RetainExceptOnCreate or Destroy, the removal policies with the
+  // wait on): even the key AWSCURRENT holds goes, and so does a key made by hand for this user
+  // during the failed deployment. IAM dates keys to the second: a key created in the secret's
+  // own second is left alone (the rotation starts seconds later, once the ownership tag and the
+  // schedule exist). The stack's times are not read again here: CloudFormation may change
+  // LastUpdatedTime when the rollback starts.
+  const since = secret.createdDate?.getTime() ?? Number.POSITIVE_INFINITY;
   const keys =
     (await deps.iam.send(new ListAccessKeysCommand({ UserName: properties.UserName })))
       .AccessKeyMetadata ?? [];
@@ -554,15 +621,6 @@ async function rollBack(
   for (const key of keys) {
     const accessKeyId = key.AccessKeyId;
     if (accessKeyId === undefined || (key.CreateDate?.getTime() ?? 0) <= since) continue;
-    if (accessKeyId === current && !secretDeleted) {
-      deps.log({
-        ...base,
-        action: 'kept-key',
-        accessKeyId,
-        reason: 'AWSCURRENT of a secret that stays',
-      });
-      continue;
-    }
     if (key.Status === 'Active') {
       await ignoreNoSuchEntity(async () => {
         await deps.iam.send(
@@ -582,6 +640,6 @@ async function rollBack(
     deleted.push(accessKeyId);
     deps.log({ ...base, action: 'deleted-key', accessKeyId });
   }
-  deps.log({ ...base, action: 'rolled-back', deletedAccessKeyIds: deleted, secretDeleted });
+  deps.log({ ...base, action: 'rolled-back', deletedAccessKeyIds: deleted, secretDeleted: true });
   return { PhysicalResourceId: physicalId };
 }

@@ -1,5 +1,9 @@
 import { CreateAccessKeyCommand, IAMClient } from '@aws-sdk/client-iam';
-import { SecretsManagerClient, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  SecretsManagerClient,
+  UntagResourceCommand,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CURRENT_KEY_TAG_KEY, TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import {
@@ -75,24 +79,24 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     expect(sim.accessKeys(USER)).toHaveLength(1);
   });
 
-  it('starts nothing when AWSCURRENT already holds a proven key, and its Delete undoes nothing', async () => {
+  it('starts nothing when AWSCURRENT of the new secret already holds a proven key, and its rollback removes that key', async () => {
     const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
     await sim.settle();
     const rotations = sim.rotations.length;
-    const keys = sim.accessKeys(USER);
+    expect(sim.accessKeys(USER)).toHaveLength(1);
 
     const result = await awaitCreate(sim, deployment);
+    expect(sim.rotations).toHaveLength(rotations);
     await rollBackCreation(sim, deployment, result.created);
 
     expect(result).toMatchObject({
       outcome: 'complete',
       created: {
-        PhysicalResourceId: firstRotationPhysicalId(USER, false),
+        PhysicalResourceId: firstRotationPhysicalId(USER, true),
         Data: { Outcome: 'already-rotated' },
       },
     });
-    expect(sim.rotations).toHaveLength(rotations);
-    expect(sim.accessKeys(USER)).toEqual(keys);
+    expect(sim.accessKeys(USER)).toEqual([]);
   });
 
   it("fails the deployment with the function's own error, naming the user, when the first rotation is refused", async () => {
@@ -256,59 +260,87 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     });
   });
 
-  it('on the rollback of a deployment that did not create the secret, keeps the key AWSCURRENT holds', async () => {
+  it('never rotates a secret an update did not create (its TESTED label removed by hand), and its rollback changes nothing', async () => {
     const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
-    const result = await awaitCreate(sim, deployment);
-    // The secret (made 2 s after the stub's start) predates the stack operation that rolls back,
-    // which began 1 s later, before the rotation (the switch was turned on by that update): the
-    // secret stays, and so does the key its AWSCURRENT holds.
-    deployment.stackStates.creationTime = new Date(
-      deployment.stackStates.creationTime.getTime() + 3_000,
+    await sim.settle();
+    const sm = new SecretsManagerClient(sim.adminClientConfig());
+    const current = sim.versionWithStage(secretNameOf(USER), AWSCURRENT)?.versionId ?? '';
+    // An operator's rollback or a hand-put value: AWSCURRENT no longer carries TESTED.
+    await sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: deployment.secretArn,
+        VersionStage: TESTED_STAGE,
+        RemoveFromVersionId: current,
+      }),
     );
+    // Later, an update turns the wait on (a new resource: Create).
+    await sim.clock.sleep(60_000);
+    deployment.stackStates.stackStatus = 'UPDATE_IN_PROGRESS';
+    deployment.stackStates.lastUpdatedTime = new Date(sim.clock.now());
+    await sim.clock.sleep(2_000);
+    const rotations = sim.callsWhere({ operation: 'RotateSecret' }).length;
+
+    const result = await awaitCreate(sim, deployment);
+
+    expect(result).toMatchObject({
+      outcome: 'complete',
+      created: {
+        PhysicalResourceId: firstRotationPhysicalId(USER, false),
+        Data: { Outcome: 'not-awaited' },
+      },
+    });
+    expect(sim.callsWhere({ operation: 'RotateSecret' })).toHaveLength(rotations);
+    expect(deployment.waiterLog).toContainEqual(
+      expect.objectContaining({ action: 'not-awaited', currentProven: false }),
+    );
+    // The update fails elsewhere: its rollback deletes nothing, not even a key made meanwhile.
+    const handMade = (
+      await new IAMClient(sim.adminClientConfig()).send(
+        new CreateAccessKeyCommand({ UserName: USER }),
+      )
+    ).AccessKey?.AccessKeyId;
+    const keys = sim.accessKeys(USER);
     deployment.stackStates.stackStatus = 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS';
     deployment.stackStates.resourceStatus = 'DELETE_IN_PROGRESS';
-    const keys = sim.accessKeys(USER);
-    expect(keys).toHaveLength(1);
-
     await deployment.handlers.onEvent({
       ...deployment.event,
       RequestType: 'Delete',
       PhysicalResourceId: result.created?.PhysicalResourceId,
     });
-
+    expect(handMade).toBeDefined();
     expect(sim.accessKeys(USER)).toEqual(keys);
-    expect(deployment.waiterLog).toContainEqual(
-      expect.objectContaining({ action: 'kept-key', accessKeyId: keys[0]?.accessKeyId }),
-    );
+    expect(deployment.waiterLog.at(-1)).toMatchObject({ action: 'left-unchanged' });
   });
 
-  it('on the rollback of a later deployment, keeps a key made by hand since the secret but before that deployment', async () => {
+  it('awaits a secret an update created (created after the update began, never rotated)', async () => {
     const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
+    deployment.stackStates.stackStatus = 'UPDATE_IN_PROGRESS';
+    deployment.stackStates.lastUpdatedTime = deployment.stackStates.creationTime;
+
     const result = await awaitCreate(sim, deployment);
-    const [rotated] = sim.accessKeys(USER);
-    // A key an operator made after the secret existed, before the deployment that now rolls back.
-    await sim.clock.sleep(60_000);
-    const iam = new IAMClient(sim.adminClientConfig());
-    const handMade = (await iam.send(new CreateAccessKeyCommand({ UserName: USER }))).AccessKey
-      ?.AccessKeyId;
-    await sim.clock.sleep(60_000);
-    deployment.stackStates.creationTime = new Date(sim.clock.now());
-    deployment.stackStates.stackStatus = 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS';
-    deployment.stackStates.resourceStatus = 'DELETE_IN_PROGRESS';
 
-    await deployment.handlers.onEvent({
-      ...deployment.event,
-      RequestType: 'Delete',
-      PhysicalResourceId: result.created?.PhysicalResourceId,
+    expect(result).toMatchObject({
+      outcome: 'complete',
+      created: {
+        PhysicalResourceId: firstRotationPhysicalId(USER, true),
+        Data: { Outcome: 'in-flight' },
+      },
     });
+  });
 
-    expect(handMade).toBeDefined();
-    expect(
-      sim
-        .accessKeys(USER)
-        .map((key) => key.accessKeyId)
-        .sort(),
-    ).toEqual([rotated?.accessKeyId, handMade].sort());
+  it('awaits nothing when CloudFormation cannot be read, and never rotates', async () => {
+    const deployment = await deployWithWait(sim, rotationLog, {
+      userName: USER,
+      rotateImmediately: false,
+    });
+    await sim.settle();
+    deployment.stackStates.describeStack = () =>
+      Promise.reject(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
+
+    const result = await awaitCreate(sim, deployment);
+
+    expect(result.created?.PhysicalResourceId).toBe(firstRotationPhysicalId(USER, false));
+    expect(sim.callsWhere({ operation: 'RotateSecret' })).toHaveLength(1);
   });
 
   it("waits out a long rotation function timeout on rollback only within the onEvent function's own timeout", async () => {

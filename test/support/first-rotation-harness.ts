@@ -82,6 +82,8 @@ export class StackStatusStub implements StackStates {
   public resourceStatus = 'CREATE_IN_PROGRESS';
   public physicalResourceId: string | undefined;
   public creationTime: Date;
+  /** When the stack's last update began (set it with stackStatus `UPDATE_IN_PROGRESS`). */
+  public lastUpdatedTime: Date | undefined;
 
   public constructor(now: number) {
     this.creationTime = new Date(now);
@@ -96,8 +98,12 @@ export class StackStatusStub implements StackStates {
     });
   }
 
-  public describeStack(): Promise<{ status: string; creationTime: Date }> {
-    return Promise.resolve({ status: this.stackStatus, creationTime: this.creationTime });
+  public describeStack(): Promise<{ status: string; creationTime: Date; lastUpdatedTime?: Date }> {
+    return Promise.resolve({
+      status: this.stackStatus,
+      creationTime: this.creationTime,
+      ...(this.lastUpdatedTime === undefined ? {} : { lastUpdatedTime: this.lastUpdatedTime }),
+    });
   }
 }
 
