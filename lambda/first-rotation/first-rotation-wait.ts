@@ -230,6 +230,16 @@ const pendingVersionIds = (secret: SecretMetadata): string[] =>
     .map(([versionId]) => versionId);
 
 /**
+ * The AWSCURRENT version when testSecret proved it: finishSecret promotes only the version
+ * testSecret proved, so before its current-key tag is written this is a rotation finishing (its
+ * AWSPENDING may still sit on the AWSCURRENT version, which {@link pendingVersionIds} skips).
+ */
+const provenCurrentVersionId = (secret: SecretMetadata): string | undefined => {
+  const current = versionWith(secret, AWSCURRENT);
+  return current !== undefined && provenVersionId(secret) === current ? current : undefined;
+};
+
+/**
  * The key AWSCURRENT holds when testSecret proved it: the AWSCURRENT version carries the TESTED
  * label, and the current-key tag (`<versionId>:<accessKeyId>`, set by finishSecret) names that
  * version. Read without GetSecretValue: the waiter never sees a secret access key.
@@ -383,7 +393,9 @@ async function startOrFind(
       Data: { Outcome: 'already-rotated', StartedAt: startedAt },
     };
   }
-  const inFlight = pendingVersionIds(secret)[0];
+  // A rotation finishing (AWSCURRENT proven, its current-key tag still to be written) is awaited
+  // as one in flight: a second RotateSecret beside it would start another rotation.
+  const inFlight = pendingVersionIds(secret)[0] ?? provenCurrentVersionId(secret);
   if (inFlight !== undefined) {
     deps.log({ ...base, action: 'awaiting', clientRequestToken: inFlight });
     return {
@@ -491,10 +503,9 @@ async function checkFirstRotation(
   );
   const fixThen =
     'The deployment rolls back: the secret it created and the keys its rotation made are removed. Fix the cause, then deploy again';
-  // finishSecret promotes only the version testSecret proved: a proven AWSCURRENT whose
-  // current-key tag is still to be written is a rotation finishing, not one given up.
-  const current = versionWith(secret, AWSCURRENT);
-  const finishing = current !== undefined && provenVersionId(secret) === current;
+  // A proven AWSCURRENT whose current-key tag is still to be written is a rotation finishing,
+  // not one given up.
+  const finishing = provenCurrentVersionId(secret) !== undefined;
   if (inFlight.length === 0 && !finishing) {
     throw new FirstRotationError(
       `First rotation of ${subject} failed: ${(refusal ?? last)?.text ?? `AWSPENDING was removed from version ${token} without it becoming AWSCURRENT (the rotation was given up or cancelled)`}. ${fixThen}`,

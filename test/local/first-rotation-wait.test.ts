@@ -1,6 +1,7 @@
 import { CreateAccessKeyCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
   SecretsManagerClient,
+  TagResourceCommand,
   UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -218,6 +219,47 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     });
 
     expect(completion).toEqual({ IsComplete: false });
+  });
+
+  it('awaits a rotation finishing (AWSCURRENT proven, current-key tag not written yet) without a second RotateSecret', async () => {
+    const deployment = await deployWithWait(sim, rotationLog, { userName: USER });
+    await sim.settle();
+    // finishSecret moved AWSCURRENT and has not written the tag when Create reads the secret.
+    const sm = new SecretsManagerClient(sim.adminClientConfig());
+    const tag = sim
+      .secret(secretNameOf(USER))
+      ?.tags.find((candidate) => candidate.Key === CURRENT_KEY_TAG_KEY)?.Value;
+    await sm.send(
+      new UntagResourceCommand({ SecretId: deployment.secretArn, TagKeys: [CURRENT_KEY_TAG_KEY] }),
+    );
+    const current = sim.versionWithStage(secretNameOf(USER), AWSCURRENT)?.versionId;
+    const rotations = sim.callsWhere({ operation: 'RotateSecret' }).length;
+
+    const created = await deployment.handlers.onEvent({
+      ...deployment.event,
+      RequestType: 'Create',
+    });
+    await sim.settle();
+
+    expect(created).toMatchObject({
+      PhysicalResourceId: firstRotationPhysicalId(USER, true),
+      Data: { Outcome: 'in-flight', ClientRequestToken: current },
+    });
+    expect(sim.callsWhere({ operation: 'RotateSecret' })).toHaveLength(rotations);
+    // finishSecret writes the tag: the wait completes.
+    await sm.send(
+      new TagResourceCommand({
+        SecretId: deployment.secretArn,
+        Tags: [{ Key: CURRENT_KEY_TAG_KEY, Value: tag ?? '' }],
+      }),
+    );
+    const completion = await deployment.handlers.isComplete({
+      ...deployment.event,
+      RequestType: 'Create',
+      PhysicalResourceId: created.PhysicalResourceId,
+      Data: created.Data,
+    });
+    expect(completion.IsComplete).toBe(true);
   });
 
   it('fails at its deadline with the last error when every attempt fails, and the rollback leaves no key', async () => {
