@@ -73,6 +73,7 @@ export const FIRST_ROTATION_SECRET_ACTIONS = [
   'secretsmanager:DescribeSecret',
   'secretsmanager:RotateSecret',
   'secretsmanager:UpdateSecretVersionStage',
+  'secretsmanager:CancelRotateSecret',
 ] as const;
 
 /** IAM actions of the waiter's role on each user of the stack (the rollback's key removal). */

@@ -5,6 +5,7 @@ import {
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam';
 import {
+  CancelRotateSecretCommand,
   DescribeSecretCommand,
   RotateSecretCommand,
   type SecretsManagerClient,
@@ -585,7 +586,17 @@ async function rollBack(
     return unchanged(`secret not readable as this stack's (${errorName(error) ?? 'Error'})`);
   }
 
-  // 1. Cancel the rotation in flight, as `cancel` does: remove AWSPENDING, wait, read again.
+  // 1. Turn rotation off first (CancelRotateSecret): a retry or schedule of Secrets Manager
+  // after this rollback's last check then finds the rotation function refusing every step
+  // (its guard requires RotationEnabled), so no key comes after the clean-up.
+  try {
+    await deps.secretsManager.send(new CancelRotateSecretCommand({ SecretId: secret.arn }));
+  } catch (error) {
+    // Rotation already off: nothing to cancel.
+    if (errorName(error) !== 'InvalidRequestException') throw error;
+  }
+  deps.log({ ...base, action: 'cancelled-rotation' });
+  // 2. Cancel the rotation in flight, as `cancel` does: remove AWSPENDING, wait, read again.
   const rollbackStartedAt = deps.clock.now();
   for (let removal = 1; ; removal += 1) {
     const labelled = pendingVersionIds(secret);
@@ -616,7 +627,7 @@ async function rollBack(
     secret = await describeStackSecret(deps, properties);
   }
 
-  // 2. The keys the rotation made: every key of the user created since the secret. Create gave
+  // 3. The keys the rotation made: every key of the user created since the secret. Create gave
   // this physical id only to a secret created in the same stack operation, which CloudFormation
   // deletes on this rollback (RetainExceptOnCreate or Destroy, the removal policies with the
   // wait on): even the key AWSCURRENT holds goes, and so does a key made by hand for this user

@@ -121,6 +121,7 @@ describe('Construct: FirstRotationWait (in the stack)', () => {
               'secretsmanager:DescribeSecret',
               'secretsmanager:RotateSecret',
               'secretsmanager:UpdateSecretVersionStage',
+              'secretsmanager:CancelRotateSecret',
             ],
             Effect: 'Allow',
             Condition: {

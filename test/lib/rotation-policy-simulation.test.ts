@@ -634,6 +634,7 @@ const WAIT_SECRET_ACTIONS = [
   'secretsmanager:DescribeSecret',
   'secretsmanager:RotateSecret',
   'secretsmanager:UpdateSecretVersionStage',
+  'secretsmanager:CancelRotateSecret',
 ] as const;
 const WAIT_KEY_ACTIONS = ['iam:ListAccessKeys', 'iam:UpdateAccessKey', 'iam:DeleteAccessKey'];
 const WAIT_KEY_WRITES = ['iam:UpdateAccessKey', 'iam:DeleteAccessKey'];

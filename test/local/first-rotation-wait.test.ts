@@ -385,6 +385,39 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     expect(sim.callsWhere({ operation: 'RotateSecret' })).toHaveLength(1);
   });
 
+  it('turns rotation off on rollback: a retry Secrets Manager starts after its last check creates no key', async () => {
+    sim.setPropagationDelay(3_600_000);
+    const deployment = await deployWithWait(sim, rotationLog, {
+      userName: USER,
+      waitTimeoutMs: 5 * 60_000,
+    });
+    const result = await awaitCreate(sim, deployment);
+    expect(result.outcome).toBe('failed');
+    deployment.stackStates.stackStatus = 'ROLLBACK_IN_PROGRESS';
+    deployment.stackStates.resourceStatus = 'DELETE_IN_PROGRESS';
+    await deployment.handlers.onEvent({
+      ...deployment.event,
+      RequestType: 'Delete',
+      PhysicalResourceId: result.created?.PhysicalResourceId,
+    });
+    expect(sim.accessKeys(USER)).toEqual([]);
+
+    // Secrets Manager retries the rotation with a new version after the rollback's last check.
+    const secret = sim.secretsManager.get(deployment.secretArn);
+    const token = '6f0e2c1a-0000-4000-8000-000000000001';
+    sim.secretsManager.createPendingVersion(secret, token);
+    const functionArn = secret.rotationLambdaArn ?? '';
+    expect(functionArn).not.toBe('');
+    await sim.invokeFunction(functionArn, {
+      Step: 'createSecret',
+      SecretId: deployment.secretArn,
+      ClientRequestToken: token,
+    });
+
+    expect(secret.rotationEnabled).toBe(false);
+    expect(sim.accessKeys(USER)).toEqual([]);
+  });
+
   it("waits out a long rotation function timeout on rollback only within the onEvent function's own timeout", async () => {
     sim.setPropagationDelay(3_600_000);
     const deployment = await deployWithWait(sim, rotationLog, {
