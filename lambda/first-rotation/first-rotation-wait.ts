@@ -537,6 +537,31 @@ async function checkFirstRotation(
 }
 
 /**
+ * Why CloudFormation is not shown to be rolling back this wait's creation (`undefined` when it
+ * is): the resource must be DELETE_IN_PROGRESS with this physical id, and the stack rolling back.
+ */
+async function rollbackNotConfirmed(
+  deps: FirstRotationDependencies,
+  event: FirstRotationEvent,
+  physicalId: string,
+): Promise<string | undefined> {
+  const { stackId } = deps.settings;
+  let stackStatus: string;
+  try {
+    const resource = await deps.stack.describeStackResource(stackId, event.LogicalResourceId);
+    if (resource.status !== 'DELETE_IN_PROGRESS' || resource.physicalResourceId !== physicalId) {
+      return `CloudFormation is not deleting ${event.LogicalResourceId} (${resource.status}, ${String(resource.physicalResourceId)})`;
+    }
+    stackStatus = (await deps.stack.describeStack(stackId)).status;
+  } catch (error) {
+    return `CloudFormation could not be read (${errorName(error) ?? 'Error'}): the rollback is not confirmed`;
+  }
+  return ROLLBACK_STACK_STATUSES.has(stackStatus)
+    ? undefined
+    : `stack is ${stackStatus}, not rolling back: a normal delete undoes nothing`;
+}
+
+/**
  * Delete. Changes nothing unless CloudFormation is rolling back this wait's creation: the physical
  * id says Create awaited a first rotation (the secret held no proven key then), CloudFormation
  * shows this resource DELETE_IN_PROGRESS with that physical id, and the stack is rolling back.
@@ -560,25 +585,8 @@ async function rollBack(
   if (physicalId !== firstRotationPhysicalId(properties.UserName, true)) {
     return unchanged(`PhysicalResourceId ${JSON.stringify(physicalId)} awaited no first rotation`);
   }
-  const { stackId } = deps.settings;
-  let stackStatus: string;
-  try {
-    const resource = await deps.stack.describeStackResource(stackId, event.LogicalResourceId);
-    if (resource.status !== 'DELETE_IN_PROGRESS' || resource.physicalResourceId !== physicalId) {
-      return unchanged(
-        `CloudFormation is not deleting ${event.LogicalResourceId} (${resource.status}, ${String(resource.physicalResourceId)})`,
-      );
-    }
-    const stack = await deps.stack.describeStack(stackId);
-    stackStatus = stack.status;
-  } catch (error) {
-    return unchanged(
-      `CloudFormation could not be read (${errorName(error) ?? 'Error'}): the rollback is not confirmed`,
-    );
-  }
-  if (!ROLLBACK_STACK_STATUSES.has(stackStatus)) {
-    return unchanged(`stack is ${stackStatus}, not rolling back: a normal delete undoes nothing`);
-  }
+  const notRollingBack = await rollbackNotConfirmed(deps, event, physicalId);
+  if (notRollingBack !== undefined) return unchanged(notRollingBack);
   let secret: SecretView;
   try {
     secret = await describeStackSecret(deps, properties);
@@ -636,6 +644,12 @@ async function rollBack(
   // schedule exist). The stack's times are not read again here: CloudFormation may change
   // LastUpdatedTime when the rollback starts.
   const since = secret.createdDate?.getTime() ?? Number.POSITIVE_INFINITY;
+  // The wait above may have lasted minutes: CloudFormation must still be rolling back this
+  // resource right before any key goes.
+  const stillRollingBack = await rollbackNotConfirmed(deps, event, physicalId);
+  if (stillRollingBack !== undefined) {
+    return unchanged(`${stillRollingBack} (checked again before deleting keys)`);
+  }
   const keys =
     (await deps.iam.send(new ListAccessKeysCommand({ UserName: properties.UserName })))
       .AccessKeyMetadata ?? [];

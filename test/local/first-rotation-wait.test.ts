@@ -418,6 +418,41 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     expect(sim.accessKeys(USER)).toEqual([]);
   });
 
+  it('deletes no key when CloudFormation has stopped rolling back by the time the rollback has waited', async () => {
+    sim.setPropagationDelay(3_600_000);
+    const deployment = await deployWithWait(sim, rotationLog, {
+      userName: USER,
+      waitTimeoutMs: 5 * 60_000,
+    });
+    const result = await awaitCreate(sim, deployment);
+    expect(result.outcome).toBe('failed');
+    const keys = sim.accessKeys(USER);
+    expect(keys.length).toBeGreaterThan(0);
+    deployment.stackStates.stackStatus = 'ROLLBACK_IN_PROGRESS';
+    deployment.stackStates.resourceStatus = 'DELETE_IN_PROGRESS';
+    // While the rollback waits out the rotation function, CloudFormation moves on.
+    const stub = deployment.stackStates;
+    const read = stub.describeStack.bind(stub);
+    let reads = 0;
+    stub.describeStack = async () => {
+      reads += 1;
+      if (reads > 1) stub.stackStatus = 'ROLLBACK_FAILED';
+      return read();
+    };
+
+    await deployment.handlers.onEvent({
+      ...deployment.event,
+      RequestType: 'Delete',
+      PhysicalResourceId: result.created?.PhysicalResourceId,
+    });
+
+    expect(sim.accessKeys(USER)).toEqual(keys);
+    expect(deployment.waiterLog.at(-1)?.action).toBe('left-unchanged');
+    expect(String(deployment.waiterLog.at(-1)?.reason)).toContain(
+      'checked again before deleting keys',
+    );
+  });
+
   it("waits out a long rotation function timeout on rollback only within the onEvent function's own timeout", async () => {
     sim.setPropagationDelay(3_600_000);
     const deployment = await deployWithWait(sim, rotationLog, {
