@@ -284,7 +284,7 @@ export const createFirstRotationHandlers = (deps: FirstRotationDependencies) => 
     };
     switch (event.RequestType) {
       case 'Create':
-        return startOrFind(deps, properties, base);
+        return startOrFind(deps, event.LogicalResourceId, properties, base);
       case 'Update': {
         // Never a rotation on update: the wait is for the first rotation only.
         const physicalId =
@@ -318,18 +318,28 @@ export const createFirstRotationHandlers = (deps: FirstRotationDependencies) => 
 
 /**
  * Why the secret is not shown to be created in the stack operation that runs this Create
- * (`undefined` when it is): a stack being created holds only new secrets; in an update, the
+ * (`undefined` when it is): CloudFormation must show this wait's resource CREATE_IN_PROGRESS; a stack being created holds only new secrets; in an update, the
  * secret must be created since the update began (CloudFormation's LastUpdatedTime, floored to
  * the second as CreatedDate may be) and never rotated (no LastRotatedDate, no version but the
  * initial AWSCURRENT one and a rotation's AWSPENDING). Anything unclear counts as not new.
  */
 async function notCreatedInThisOperation(
   deps: FirstRotationDependencies,
+  logicalResourceId: string,
   secret: SecretView,
 ): Promise<string | undefined> {
   let status: string;
   let since: Date | undefined;
   try {
+    // Tied to CloudFormation: a direct invoke of onEvent with a made-up Create (no resource being
+    // created under this logical id) starts nothing.
+    const resource = await deps.stack.describeStackResource(
+      deps.settings.stackId,
+      logicalResourceId,
+    );
+    if (resource.status !== 'CREATE_IN_PROGRESS') {
+      return `CloudFormation is not creating ${logicalResourceId} (${resource.status})`;
+    }
     const stack = await deps.stack.describeStack(deps.settings.stackId);
     status = stack.status;
     since = status === 'CREATE_IN_PROGRESS' ? stack.creationTime : stack.lastUpdatedTime;
@@ -362,13 +372,14 @@ async function notCreatedInThisOperation(
 
 async function startOrFind(
   deps: FirstRotationDependencies,
+  logicalResourceId: string,
   properties: FirstRotationProperties,
   base: Readonly<Record<string, string>>,
 ): Promise<FirstRotationResult> {
   const startedAt = String(deps.clock.now());
   const secret = await describeStackSecret(deps, properties);
   const proven = provenCurrentKey(secret);
-  const notNew = await notCreatedInThisOperation(deps, secret);
+  const notNew = await notCreatedInThisOperation(deps, logicalResourceId, secret);
   if (notNew !== undefined) {
     // Never a rotation of a secret this operation did not create: it may be live (an operator's
     // rollback, a value put by hand, a secret of an earlier release), and the rollback of this

@@ -370,6 +370,23 @@ describe('First-rotation wait: onEvent and isComplete against the simulation', (
     });
   });
 
+  it('starts no rotation on a Create that CloudFormation is not making (a direct invoke with made-up properties)', async () => {
+    const deployment = await deployWithWait(sim, rotationLog, {
+      userName: USER,
+      rotateImmediately: false,
+    });
+    await sim.settle();
+    deployment.stackStates.stackStatus = 'UPDATE_IN_PROGRESS';
+    deployment.stackStates.lastUpdatedTime = deployment.stackStates.creationTime;
+    deployment.stackStates.resourceStatus = 'CREATE_COMPLETE';
+
+    const result = await awaitCreate(sim, deployment);
+
+    expect(result.created?.PhysicalResourceId).toBe(firstRotationPhysicalId(USER, false));
+    expect(sim.callsWhere({ operation: 'RotateSecret' })).toHaveLength(1);
+    expect(sim.accessKeys(USER)).toEqual([]);
+  });
+
   it('awaits nothing when CloudFormation cannot be read, and never rotates', async () => {
     const deployment = await deployWithWait(sim, rotationLog, {
       userName: USER,
