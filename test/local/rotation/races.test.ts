@@ -5,6 +5,7 @@ import {
   runOperatorCommand,
   SCENARIO_STEP_TIMEOUT_MS,
 } from '../../support/scenario/operator-cli.js';
+import { failFinishSecretMove } from '../../support/scenario/fault-matrix.js';
 import { Scenario, type ScenarioOptions } from '../../support/scenario/scenario.js';
 
 /**
@@ -175,15 +176,7 @@ describe('Races of issue 15 (simulation, commands and function interleaved)', ()
         await scenario.rotateNow();
         // The second rotation's first attempt fails after testSecret's STS call (its key signed),
         // at finishSecret's move; Secrets Manager retries under a new token.
-        scenario.sim.injectFault({
-          kind: 'access-denied',
-          match: {
-            operation: 'UpdateSecretVersionStage',
-            step: 'finishSecret',
-            insideInvocation: true,
-          },
-          times: 2, // the move and its one retry under a fresh check
-        });
+        failFinishSecretMove(scenario);
 
         const rotation = await scenario.runScheduledRotation();
 
