@@ -1,4 +1,4 @@
-import type { FunctionOperation } from './event.js';
+import type { FunctionOperation } from './function-operation.js';
 
 export interface RotationErrorOptions {
   /** The underlying error. Never an error whose message can contain a secret value. */

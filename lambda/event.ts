@@ -1,13 +1,9 @@
 import { describeType } from './describe-type.js';
 import { InvalidEventError } from './errors.js';
 import { RETIRE_EVENT_SOURCE, RETIRE_OPERATION } from './observability.js';
+import { ROTATION_STEPS, type RotationStep } from './function-operation.js';
 
-export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
-
-export type RotationStep = (typeof ROTATION_STEPS)[number];
-
-/** What an invocation does: a rotation step, or the retirement of a key after its grace period. */
-export type FunctionOperation = RotationStep | typeof RETIRE_OPERATION;
+export { ROTATION_STEPS, type FunctionOperation, type RotationStep } from './function-operation.js';
 
 /**
  * The event Secrets Manager sends to a rotation function. `@types/aws-lambda` lacks

@@ -5,7 +5,7 @@ import type { AccessKeyCredentials } from './access-key-credentials.js';
 import { deriveSesSmtpPassword } from './ses-smtp-password.js';
 import type { SesSmtpCredentials } from './ses-smtp-credentials.js';
 import type { StepContext } from './step-context.js';
-import { testAttemptOffset } from './test-secret.js';
+import { testAttemptOffset } from './test-attempts.js';
 
 /** How the last attempt for a region failed. */
 interface LastFailure {

@@ -12,6 +12,7 @@ import { proveSesSmtpLogins } from './ses-smtp-test.js';
 import { TESTED_STAGE } from './binding.js';
 import { provenVersionId } from './proven-version.js';
 import { readSecretValue, type StepContext } from './step-context.js';
+import { testAttemptOffset } from './test-attempts.js';
 
 /**
  * Errors with which STS rejects a key IAM has not propagated yet (or a transient failure the
@@ -41,23 +42,6 @@ export const isRetryableTestError = (error: unknown): boolean => {
  * once if not, instead of polling a key that can never work until the deadline.
  */
 export const KEY_STATE_CHECK_AFTER_MS = 15_000;
-
-/**
- * Gap between attempt `attempt` and the next: 100, 200, 400, 800 ms, then every second. New
- * keys usually work after 3-8 s; polling at most a second apart answers within a second of that.
- */
-export const testRetryDelay = (attempt: number): number =>
-  Math.min(1_000, 100 * 2 ** Math.max(0, attempt - 1));
-
-/**
- * When attempt `attempt + 1` starts, counted from the first attempt, so the time each call
- * takes does not add up over the attempts.
- */
-export const testAttemptOffset = (attempt: number): number => {
-  let offset = 0;
-  for (let previous = 1; previous <= attempt; previous += 1) offset += testRetryDelay(previous);
-  return offset;
-};
 
 const accountOfArn = (arn: string): string | undefined => {
   const account = arn.split(':')[4];
