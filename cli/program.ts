@@ -350,7 +350,8 @@ Removes AWSPENDING from every version that is not AWSCURRENT, waits out the func
 (a step that passed its checks before ends), and reads again: a rotation that completed
 meanwhile is reported (exit 1; undo it with rollback), a label put back by a step is removed
 again. Then it deactivates and deletes each key the cancelled versions hold, unless a labelled
-version holds it too (read right before). Succeeds only when no step of the cancelled rotation
+version holds it too (read right before) or IAM dates it before its version (a value put by hand
+names it: not the rotation's). Succeeds only when no step of the cancelled rotation
 can complete and no key it created remains. Nothing to cancel: says so and exits 0. Without a
 terminal and without --yes it exits 2.
 

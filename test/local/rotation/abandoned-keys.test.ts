@@ -114,3 +114,39 @@ describe('Keys of abandoned versions of the secret', () => {
     });
   });
 });
+
+describe('A value put into AWSPENDING by hand, naming a key of the user in use', () => {
+  it('makes the rotation that takes it up give up without deleting that key', async () => {
+    // Someone who may put values into the secret names alice's other key (used by an
+    // application, made long before) in an AWSPENDING version, with a secret that is not the
+    // key's; the scheduled rotation resumes that version, its testSecret is refused to the
+    // deadline and it gives up: the key was not made for the version, so it stays.
+    await Scenario.run({}, async (scenario) => {
+      await scenario.rotateNow();
+      const created = await scenario.iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME }));
+      const inUse = created.AccessKey?.AccessKeyId ?? '';
+      await scenario.sim.clock.sleep(3_600_000);
+      await scenario.useKey(inUse);
+      await scenario.sm.send(
+        new PutSecretValueCommand({
+          SecretId: SECRET_NAME,
+          SecretString: JSON.stringify({
+            UserName: USER_NAME,
+            AccessKeyId: inUse,
+            SecretAccessKey: 'not-the-secret-of-that-key-0000000000000',
+          }),
+          VersionStages: [AWSPENDING],
+        }),
+      );
+
+      const rotation = await scenario.runScheduledRotation();
+
+      expect(rotation.status).toBe('failed');
+      expect(failureMessages(scenario)).toMatch(
+        new RegExp(`Kept access key ${inUse} \\(created [^)]*: not made by this rotation`),
+      );
+      expect(scenario.sim.accessKey(inUse)?.status).toBe('Active');
+      expect(scenario.hasIncompleteRotation()).toBe(false);
+    });
+  });
+});
