@@ -17,7 +17,7 @@ import {
 import type { AccessKeyCredentials } from './access-key-credentials.js';
 import { giveUpRotation, removePendingLabel } from './give-up.js';
 import { findCurrentVersionId } from './guard.js';
-import { TESTED_STAGE } from './binding.js';
+import { ROLLBACK_STAGE, TESTED_STAGE } from './binding.js';
 import { keyMadeForVersion } from './key-lineage.js';
 import { ACCESS_KEYS_PER_USER } from './key-plan.js';
 import { makeRoom, removeAccessKey } from './key-removal.js';
@@ -37,6 +37,7 @@ import { readSecretValue, type StepContext } from './step-context.js';
  */
 export const createSecret = async (context: StepContext): Promise<void> => {
   const { event, services, log, userName } = context;
+  await refuseDuringRollback(context);
   // Validated before anything is read or changed: a bad tag stops the step here.
   const smtpSettings = parseSesSmtpSettings(context.secret);
   const current = await readSecretValue(context, { versionStage: AWSCURRENT });
@@ -90,6 +91,27 @@ export const createSecret = async (context: StepContext): Promise<void> => {
     accessKeyId: created.accessKeyId,
     ...(smtpSettings === undefined ? {} : { sesSmtpRegions: smtpSettings.regions }),
   });
+};
+
+/**
+ * While a version carries the rollback's label (iam-key-rotation rollback writes it before it
+ * waits out the function's timeout, and removes it once AWSCURRENT is on its version),
+ * createSecret changes no key: making room would delete the AWSPREVIOUS key, the very key being
+ * rolled back to, after the rollback's last check. It removes AWSPENDING from the token's version
+ * (so no step of this rotation acts later, after the rollback) and fails. A createSecret that
+ * read the labels before the label appeared has ended by the time the rollback acts; one that
+ * reads them after it was removed finds AWSCURRENT on the rolled-back version.
+ */
+const refuseDuringRollback = async (context: StepContext): Promise<void> => {
+  const fence = Object.entries(context.secret.versionIdsToStages).find(([, stages]) =>
+    stages.includes(ROLLBACK_STAGE),
+  )?.[0];
+  if (fence === undefined) return;
+  const arn = context.secret.arn;
+  await removePendingLabel(context);
+  throw new RotationStateError(
+    `createSecret: a rollback is in progress (version ${fence} of secret ${arn} carries ${ROLLBACK_STAGE}); no key was changed, and ${AWSPENDING} was removed from version ${context.event.ClientRequestToken}, so this rotation ends here. Rotate again once the rollback is done (aws secretsmanager rotate-secret --secret-id ${arn}). If no rollback is running (the command was interrupted), remove the label first: aws secretsmanager update-secret-version-stage --secret-id ${arn} --version-stage ${ROLLBACK_STAGE} --remove-from-version-id ${fence}`,
+  );
 };
 
 /**
