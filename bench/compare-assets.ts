@@ -1,10 +1,13 @@
 /**
  * `npx tsx bench/compare-assets.ts [--runs N] before.mjs after.mjs ...`: loads each bundle in new
  * `node` processes, interleaved with a bare `node -e ""`, and prints the medians side by side:
- * the process wall time minus bare node, and the import timed inside the process. For recording
- * the before and after of a bundling change on a noisy machine. Not part of `npm run bench`.
+ * the process wall time minus bare node, the import timed inside the process, and the CPU time
+ * the import took (`process.cpuUsage`), which other work on a shared machine disturbs least.
+ * For recording the before and after of a bundling change on a noisy machine. Not part of
+ * `npm run bench`.
  */
 import { statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { importTimer, LAMBDA_LIKE_ENV, timeOnce, type Command } from './benchmarks/cold-start.js';
 import { kib, median, ms } from './support/stats.js';
@@ -18,6 +21,12 @@ if (positionals.length === 0)
 const runs = Number(values.runs);
 const warmups = Number(values.warmups);
 const env = { ...process.env, ...LAMBDA_LIKE_ENV };
+/** Imports a module and prints the CPU time (user + system) that took, in ms. */
+const importCpuTimer = (entry: string): string[] => [
+  '--input-type=module',
+  '-e',
+  `const c = process.cpuUsage(); await import(${JSON.stringify(pathToFileURL(entry).href)}); const u = process.cpuUsage(c); process.stdout.write(String((u.user + u.system) / 1000));`,
+];
 const commands: Command[] = [
   { name: 'bare node', file: process.execPath, args: ['-e', ''], clock: 'wall' },
   ...positionals.flatMap((entry): Command[] => [
@@ -26,6 +35,12 @@ const commands: Command[] = [
       name: `${entry} (inside)`,
       file: process.execPath,
       args: importTimer(entry),
+      clock: 'inside',
+    },
+    {
+      name: `${entry} (CPU)`,
+      file: process.execPath,
+      args: importCpuTimer(entry),
       clock: 'inside',
     },
   ]),
@@ -43,9 +58,14 @@ for (let round = 0; round < warmups + runs; round += 1) {
 const medians = samples.map((values) => median(values));
 const bare = medians[0] ?? NaN;
 console.log(`bare node: ${ms(bare)} (medians of ${String(runs)} interleaved runs)\n`);
-console.log('| bundle | size | wall − bare node | import, timed inside |\n|---|---|---|---|');
+console.log(
+  '| bundle | size | wall − bare node | import, timed inside | import, CPU |\n|---|---|---|---|---|',
+);
 positionals.forEach((entry, index) => {
-  const wall = medians[1 + index * 2] ?? NaN;
-  const inside = medians[2 + index * 2] ?? NaN;
-  console.log(`| ${entry} | ${kib(statSync(entry).size)} | ${ms(wall - bare)} | ${ms(inside)} |`);
+  const wall = medians[1 + index * 3] ?? NaN;
+  const inside = medians[2 + index * 3] ?? NaN;
+  const cpu = medians[3 + index * 3] ?? NaN;
+  console.log(
+    `| ${entry} | ${kib(statSync(entry).size)} | ${ms(wall - bare)} | ${ms(inside)} | ${ms(cpu)} |`,
+  );
 });

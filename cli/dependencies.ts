@@ -3,6 +3,7 @@ import {
   SecretsManagerClient,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
+import type { StackResources } from '../lambda/aws/cloudformation-stack-resources.js';
 import type { Clock } from '../lambda/rotation/step-context.js';
 import type { OperatorAccessKeyStore } from './aws/operator-access-key-store.js';
 import {
@@ -33,6 +34,8 @@ export interface CliDependencies {
   readonly secrets: OperatorSecretStore;
   readonly iam: OperatorAccessKeyStore;
   readonly logs: RotationLogReader;
+  /** CloudFormation DescribeStackResource (`plan`: does the stack hold a secret?). */
+  readonly stackResources: StackResources;
   readonly clock: Clock;
   readonly io: CliIo;
   readonly confirm: Confirm;
@@ -220,21 +223,49 @@ const lazyRotationLogs = (config: object): RotationLogReader => {
 };
 
 /**
+ * CloudFormation DescribeStackResource as the ownership tagger calls it (one signed Query API
+ * request, no CloudFormation SDK client), with the credentials, region and request handler of
+ * `client`; its code loaded at the first call.
+ */
+const lazyStackResources = (
+  client: SecretsManagerClient,
+  environment: Readonly<Record<string, string | undefined>>,
+): StackResources => {
+  const resources = loadOnce(async () => {
+    const { CloudFormationStackResources } =
+      await import('../lambda/aws/cloudformation-stack-resources.js');
+    const endpoint = environment.AWS_ENDPOINT_URL_CLOUDFORMATION ?? environment.AWS_ENDPOINT_URL;
+    return new CloudFormationStackResources({
+      region: () => client.config.region(),
+      credentials: (identityProperties) => client.config.credentials(identityProperties),
+      requestHandler: client.config.requestHandler,
+      ...(endpoint === undefined || endpoint === '' ? {} : { endpoint }),
+    });
+  });
+  return {
+    describeStackResource: async (...args) => (await resources()).describeStackResource(...args),
+  };
+};
+
+/**
  * The only place the command constructs AWS SDK clients. The Secrets Manager client, which every
  * command uses, is created at once; the others when a command first calls them.
  */
 export const createCliDependencies = (options: CliDependencyOptions = {}): CliDependencies => {
   const config = baseClientConfig(options.clientConfig);
+  const secretsManager = new SecretsManagerClient({ ...config });
   const secrets = new SecretsManagerOperatorStore(
-    new SecretsManagerClient({ ...config }),
+    secretsManager,
     // For the changes a rollback fences (sent once, then checked): no retry stalled in backoff.
     new SecretsManagerClient({ ...config, retryStrategy: undefined, maxAttempts: 1 }),
   );
-  secrets.locate = locator(config, options.environment ?? process.env);
+  const environment = options.environment ?? process.env;
+  secrets.locate = locator(config, environment);
   return {
     secrets,
     iam: lazyIamStore(config),
     logs: lazyRotationLogs(config),
+    stackResources: lazyStackResources(secretsManager, environment),
     clock: options.clock ?? systemClock,
     io: options.io ?? processIo(),
     confirm: options.confirm ?? terminalConfirm,

@@ -7,6 +7,7 @@
  */
 import type * as Cancel from './commands/cancel.js';
 import type * as CredentialProcess from './commands/credential-process.js';
+import type * as Plan from './commands/plan.js';
 import type * as Rollback from './commands/rollback.js';
 import type * as Rotate from './commands/rotate.js';
 import type * as SmtpPassword from './commands/smtp-password.js';
@@ -19,6 +20,9 @@ export const runStatus: typeof Status.runStatus = async (...args) =>
 export const runStatusAcrossAccountsCommand: typeof StatusTargets.runStatusAcrossAccountsCommand =
   async (...args) =>
     (await import('./commands/status-targets.js')).runStatusAcrossAccountsCommand(...args);
+
+export const runPlan: typeof Plan.runPlan = async (...args) =>
+  (await import('./commands/plan.js')).runPlan(...args);
 
 export const runRotate: typeof Rotate.runRotate = async (...args) =>
   (await import('./commands/rotate.js')).runRotate(...args);

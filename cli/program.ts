@@ -14,6 +14,7 @@ import {
   readProcessStdin,
   runCancel,
   runCredentialProcess,
+  runPlan,
   runRollback,
   runRotate,
   runSmtpPassword,
@@ -95,7 +96,7 @@ export const createProgram = (runtime: CliRuntime, run: (code: ExitCode) => void
   const program = new Command('iam-key-rotation');
   program
     .description(
-      'Operate the IAM access key rotation: see how every key stands, rotate, roll back, cancel a rotation, and hand the current key to the AWS CLI and SDKs.',
+      'Operate the IAM access key rotation: plan a deployment, see how every key stands, rotate, roll back, cancel a rotation, and hand the current key to the AWS CLI and SDKs.',
     )
     .version(PACKAGE_VERSION)
     .option('--region <region>', 'AWS region (default: the AWS SDK default, e.g. AWS_REGION)')
@@ -133,6 +134,96 @@ or a secret that needs attention, 2 usage error.`,
     runtime.createDependencies(clientConfigOf(command.optsWithGlobals<GlobalOptions>()));
   const secretHelp =
     'the secret: its user name (alice means iam-key-rotation/alice), its name or its ARN';
+
+  program
+    .command('plan')
+    .description(
+      'Before deploying: for every configured user, whether it can be rotated and what its first (or next) rotation will do (read-only)',
+    )
+    .requiredOption('--config <file>', 'the iamKeyRotation configuration file, e.g. users.json')
+    .option(
+      '--placement <file>',
+      'the placement file (default: beside the configuration, users.json -> users.placement.json)',
+    )
+    .option('--json', 'print JSON for scripts')
+    .option(
+      '--role-name <role>',
+      "read the users that name an account through the role arn:<partition>:iam::<account>:role/<role> (the partition is the region's)",
+    )
+    .option(
+      '--external-id <id>',
+      "with --role-name: the external id the role's trust policy asks for (AssumeRole ExternalId)",
+    )
+    .addHelpText(
+      'after',
+      `
+For each user, in its account and region (as cdk synth places it): whether the IAM user exists
+or will be created (createUser), the secret iam-key-rotation/<user> (none yet, managed by the
+user's stack, or a name already taken), the user's keys with status, age and last use, and what
+the first rotation (or the next, for a secret that holds a key) will do with each key, decided
+by the rotation function's own key plan. Findings and their fixes go to stderr.
+
+Verdicts: ok, rotating (a rotation is in progress), refused (the deployment or the rotation
+will fail: a missing user, a createUser user that exists, a path that differs, the user's tag
+iam-key-rotation:secret naming another secret, the name taken by a look-alike secret, another
+stack's or one retained after its user was removed, both keys used within staleKeyDays),
+unknown (the key a managed secret holds is not known without reading it), error. Exit 0 when
+every user can rotate, 1 when one cannot.
+
+Read-only: iam:GetUser, iam:ListAccessKeys, iam:GetAccessKeyLastUsed,
+secretsmanager:DescribeSecret, secretsmanager:ListSecretVersionIds and
+cloudformation:DescribeStackResource; never GetSecretValue (the read-only role of
+docs/organization.md may run it).
+
+Examples:
+  iam-key-rotation plan --config users.json
+  iam-key-rotation --region eu-west-1 plan --config users.json --json
+  iam-key-rotation plan --config users.json --role-name IamKeyRotationStatus --external-id ops-status`,
+    )
+    .action(
+      async (
+        options: {
+          config: string;
+          placement?: string;
+          json?: boolean;
+          roleName?: string;
+          externalId?: string;
+        },
+        command: Command,
+      ) => {
+        const clientConfig = clientConfigOf(command.optsWithGlobals<GlobalOptions>());
+        const createTargetDependencies = runtime.createTargetDependencies;
+        run(
+          await runPlan(
+            {
+              io,
+              clientConfig,
+              dependenciesFor: async (target) => {
+                if (createTargetDependencies !== undefined) {
+                  return createTargetDependencies(clientConfig, target);
+                }
+                if (target.account !== undefined) {
+                  throw new Error(
+                    `account ${target.account}: roles are not available in this runtime`,
+                  );
+                }
+                return runtime.createDependencies({
+                  ...clientConfig,
+                  ...(target.region === undefined ? {} : { region: target.region }),
+                });
+              },
+            },
+            {
+              config: options.config,
+              ...(options.placement === undefined ? {} : { placement: options.placement }),
+              json: options.json === true,
+              ...(options.roleName === undefined ? {} : { roleName: options.roleName }),
+              ...(options.externalId === undefined ? {} : { externalId: options.externalId }),
+            },
+          ),
+        );
+      },
+    );
 
   program
     .command('status')

@@ -190,11 +190,13 @@ export const defaultDependencies = (options: DependencyOptions = {}): HandlerDep
   };
   const secretsManager = new SecretsManagerClient({ ...clientConfig });
   // finishSecret's AWSCURRENT move is sent once: a retry stalled in backoff could undo a rollback.
-  const secretsManagerOnce = new SecretsManagerClient({
-    requestHandler: clientConfig.requestHandler,
-    ...(overrides as object),
-    maxAttempts: 1,
-  });
+  // Created when finishSecret first moves AWSCURRENT, not at every cold start.
+  const secretsManagerOnce = (): SecretsManagerClient =>
+    new SecretsManagerClient({
+      requestHandler: clientConfig.requestHandler,
+      ...(overrides as object),
+      maxAttempts: 1,
+    });
   // Adaptive retry: throttling errors back off and rate-limit the client; overrides (tests, the
   // simulation) may still set their own retry strategy.
   const iam = new IAMClient({

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import {
@@ -191,10 +191,108 @@ export const describeAsset = (dir: string): AssetFile[] => {
 export const coldStartBytes = (files: readonly AssetFile[]): number =>
   files.filter((file) => file.loadedAtColdStart).reduce((sum, file) => sum + file.bytes, 0);
 
+/** `import{a as b,c}from"./x.mjs";` or `import"./x.mjs";`, as esbuild writes a chunk's imports. */
+const STATIC_IMPORT = /import\s*(?:\{([^}]*)\}\s*from\s*)?"(\.{1,2}\/[^"]+)"\s*;?/g;
+
+/**
+ * Folds the chunks every cold start loads into `index.mjs`, so that a cold start reads, compiles
+ * and links one file instead of a dozen (about 5 ms less CPU on a 2-core machine; the bytes are
+ * the same code, a few KB fewer).
+ *
+ * esbuild's code splitting puts the code `index.mjs` shares with the lazily loaded parts into
+ * shared chunks, one per set of importers, all of which `index.mjs` imports statically. This
+ * bundles `index.mjs` and those chunks again into one `index.mjs` that also exports, under
+ * names of its own (`__c<chunk>_<name>`), everything the lazy files import from them, and
+ * rewrites those imports to `index.mjs`: every module still exists once, evaluated in the same
+ * order, and a lazy file loaded later finds it in `index.mjs`, already evaluated. Throws if a
+ * lazy file still names a folded chunk afterwards (an import of a shape this does not rewrite).
+ */
+const foldColdStartChunks = async (outdir: string): Promise<void> => {
+  const coldFiles = new Set(staticImportClosure(outdir));
+  const coldChunks = [...coldFiles].filter((file) => file !== ROTATION_ENTRY_FILE);
+  if (coldChunks.length === 0) return;
+  const prefixes = new Map(coldChunks.map((file, index) => [file, `__c${String(index)}_`]));
+  const exported = new Map<string, Set<string>>();
+  const rewritten = new Map<string, string>();
+  for (const file of listFiles(outdir)) {
+    if (!file.endsWith('.mjs') || coldFiles.has(file)) continue;
+    const fromFile = path.posix.relative(path.posix.dirname(file), ROTATION_ENTRY_FILE);
+    const indexSpecifier = fromFile.startsWith('.') ? fromFile : `./${fromFile}`;
+    const text = readFileSync(path.join(outdir, file), 'utf8').replace(
+      STATIC_IMPORT,
+      (statement, names: string | undefined, specifier: string) => {
+        const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier));
+        const prefix = prefixes.get(target);
+        if (prefix === undefined) return statement;
+        if (names === undefined) return `import"${indexSpecifier}";`;
+        const wanted = exported.get(target) ?? new Set<string>();
+        exported.set(target, wanted);
+        const bindings = names
+          .split(',')
+          .map((binding) => binding.trim())
+          .filter((binding) => binding !== '')
+          .map((binding) => {
+            const [name = '', local = name] = binding.split(/\s+as\s+/);
+            wanted.add(name);
+            return `${prefix}${name} as ${local}`;
+          });
+        return `import{${bindings.join(',')}}from"${indexSpecifier}";`;
+      },
+    );
+    for (const chunk of coldChunks) {
+      if (text.includes(path.posix.basename(chunk))) {
+        throw new Error(
+          `${file} still refers to ${chunk}, which was folded into ${ROTATION_ENTRY_FILE}`,
+        );
+      }
+    }
+    rewritten.set(file, text);
+  }
+  const entry = [
+    `export * from "./${ROTATION_ENTRY_FILE}";`,
+    ...[...exported].map(
+      ([chunk, names]) =>
+        `export {${[...names].map((name) => `${name} as ${prefixes.get(chunk) ?? ''}${name}`).join(',')}} from "./${chunk}";`,
+    ),
+  ].join('\n');
+  // The lazy files stay where they are: imports of them (dynamic ones) are left as they are,
+  // relative to index.mjs.
+  const keepLazyFiles: Plugin = {
+    name: 'keep-lazy-files',
+    setup(pluginBuild) {
+      pluginBuild.onResolve({ filter: /^\.{1,2}\// }, (args) => {
+        const file = path.relative(outdir, path.resolve(args.resolveDir, args.path));
+        const posix = file.split(path.sep).join('/');
+        return coldFiles.has(posix) ? undefined : { path: `./${posix}`, external: true };
+      });
+    },
+  };
+  const result = await build({
+    stdin: { contents: entry, resolveDir: outdir, loader: 'js', sourcefile: 'cold-start.mjs' },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    minify: true,
+    banner: { js: CREATE_REQUIRE_BANNER },
+    plugins: [keepLazyFiles],
+    write: false,
+    outfile: path.join(outdir, ROTATION_ENTRY_FILE),
+    logLevel: 'warning',
+  });
+  const merged = result.outputFiles[0];
+  if (merged === undefined) throw new Error(`esbuild wrote no ${ROTATION_ENTRY_FILE}`);
+  for (const chunk of coldChunks) rmSync(path.join(outdir, chunk));
+  writeFileSync(path.join(outdir, ROTATION_ENTRY_FILE), merged.contents);
+  for (const [file, text] of rewritten) writeFileSync(path.join(outdir, file), text);
+};
+
 /**
  * Builds the asset into `outdir`, replacing the files of an earlier build there (the single-file
- * bundle NodejsFunction builds before its `afterBundling` hook runs this). Returns esbuild's
- * metafile.
+ * bundle NodejsFunction builds before its `afterBundling` hook runs this), then folds the chunks
+ * every cold start loads into `index.mjs` ({@link foldColdStartChunks}). Returns the metafile of
+ * esbuild's split build: its outputs that `index.mjs` imports statically are the code now folded
+ * into it ({@link coldStartInputs}).
  */
 export const buildRotationAsset = async (
   outdir: string,
@@ -205,6 +303,7 @@ export const buildRotationAsset = async (
     rmSync(path.join(outdir, earlier), { recursive: true, force: true });
   }
   const result = await build(rotationAssetBuildOptions(outdir, options));
+  await foldColdStartChunks(outdir);
   return result.metafile;
 };
 

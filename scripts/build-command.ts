@@ -6,7 +6,7 @@
  * Manager's, is a chunk loaded only by the run that needs it (cli/lazy-commands.ts,
  * cli/dependencies.ts), so `credential-process` loads commander, Secrets Manager and itself.
  */
-import { chmodSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
@@ -43,11 +43,35 @@ export const commandBuildOptions = (outdir: string): BuildOptions & { metafile: 
   logLevel: 'warning',
 });
 
-/** Builds the command into `outdir`, replacing an earlier build there. */
+/** The files below `directory`, as absolute paths. */
+const filesBelow = (directory: string): string[] =>
+  readdirSync(directory, { recursive: true, encoding: 'utf8' })
+    .map((name) => path.join(directory, name))
+    .filter((file) => statSync(file).isFile());
+
+/**
+ * Builds the command into `outdir`, replacing an earlier build there. A command may be running
+ * from `outdir` meanwhile (npx runs `prepare` again while tests start the command), so nothing is
+ * removed before the new build is complete: each file is written beside its place and renamed
+ * over it (atomic), the chunks before the entry that imports them; files of an earlier build
+ * that this one no longer has go last.
+ */
 export const buildCommand = async (outdir: string = COMMAND_OUTDIR): Promise<void> => {
-  rmSync(outdir, { recursive: true, force: true });
-  await build(commandBuildOptions(outdir));
-  chmodSync(path.join(outdir, COMMAND_FILE), 0o755);
+  const result = await build({ ...commandBuildOptions(outdir), write: false });
+  const entry = path.join(outdir, COMMAND_FILE);
+  const files = [...result.outputFiles].sort(
+    (a, b) => Number(a.path === entry) - Number(b.path === entry),
+  );
+  for (const file of files) {
+    mkdirSync(path.dirname(file.path), { recursive: true });
+    const staged = `${file.path}.${process.pid}.partial`;
+    writeFileSync(staged, file.contents, { mode: file.path === entry ? 0o755 : 0o644 });
+    renameSync(staged, file.path);
+  }
+  const built = new Set(files.map((file) => file.path));
+  for (const stale of filesBelow(outdir).filter((file) => !built.has(file))) {
+    rmSync(stale, { force: true });
+  }
 };
 
 if (

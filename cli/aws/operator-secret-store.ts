@@ -24,6 +24,8 @@ export interface SecretDescription extends SecretMetadata {
   readonly lastChangedDate?: Date;
   /** The rotation function, when rotation was ever configured. */
   readonly rotationLambdaArn?: string;
+  /** When the secret was scheduled for deletion; its name stays taken until it is deleted. */
+  readonly deletedDate?: Date;
 }
 
 /** What the operator command does with Secrets Manager, beyond the rotation function's calls. */
@@ -77,6 +79,7 @@ const toDescription = (
     ...(output.RotationLambdaARN === undefined || output.RotationLambdaARN === ''
       ? {}
       : { rotationLambdaArn: output.RotationLambdaARN }),
+    ...(output.DeletedDate === undefined ? {} : { deletedDate: output.DeletedDate }),
   };
 };
 

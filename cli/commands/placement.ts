@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { IamKeyRotationConfig } from '../../lib/config.js';
 import type { CliIo } from '../dependencies.js';
 import { CliError, EXIT_OK, type ExitCode } from '../errors.js';
 import { renderTable, type Column } from '../table.js';
@@ -24,15 +25,16 @@ const COLUMNS: readonly Column[] = [
 ];
 
 /**
- * `iam-key-rotation placement --config <file>`: the user -> stack (account, region) map that
- * `cdk synth` uses, from the configuration file and its placement file, without changing either
- * and without any AWS call. Users the next synth will place are marked `new`; users of the
- * placement file that are no longer configured are listed on stderr.
+ * The configuration file and its placement file (by default beside it), read as `cdk synth`
+ * reads them, without writing either (`placement`, `plan`).
+ *
+ * @param refuse the error to throw for an invalid configuration, given its message (which names
+ *   the file and the field)
  */
-export const runPlacement = async (
-  io: Pick<CliIo, 'stdout' | 'stderr' | 'columns'>,
-  options: { readonly config: string; readonly placement?: string; readonly json: boolean },
-): Promise<ExitCode> => {
+export const loadConfigurationFile = async (
+  options: { readonly config: string; readonly placement?: string },
+  refuse: (message: string) => Error,
+): Promise<IamKeyRotationConfig> => {
   // Loaded only here: the configuration module brings aws-cdk-lib with it.
   const {
     loadIamKeyRotationConfig,
@@ -44,15 +46,28 @@ export const runPlacement = async (
     [CONFIG_FILE_CONTEXT_KEY]: options.config,
     ...(options.placement === undefined ? {} : { [PLACEMENT_FILE_CONTEXT_KEY]: options.placement }),
   };
-  let config;
   try {
-    config = loadIamKeyRotationConfig((key) => context[key]);
+    return loadIamKeyRotationConfig((key) => context[key]);
   } catch (error) {
-    if (error instanceof InvalidConfigurationError) {
-      throw new CliError(`placement: ${error.message}`);
-    }
+    if (error instanceof InvalidConfigurationError) throw refuse(error.message);
     throw error;
   }
+};
+
+/**
+ * `iam-key-rotation placement --config <file>`: the user -> stack (account, region) map that
+ * `cdk synth` uses, from the configuration file and its placement file, without changing either
+ * and without any AWS call. Users the next synth will place are marked `new`; users of the
+ * placement file that are no longer configured are listed on stderr.
+ */
+export const runPlacement = async (
+  io: Pick<CliIo, 'stdout' | 'stderr' | 'columns'>,
+  options: { readonly config: string; readonly placement?: string; readonly json: boolean },
+): Promise<ExitCode> => {
+  const config = await loadConfigurationFile(
+    options,
+    (message) => new CliError(`placement: ${message}`),
+  );
   const added = new Set(config.placement.added.map((entry) => entry.userName));
   const rows: PlacementRow[] = config.users.map((user) => ({
     userName: user.userName,

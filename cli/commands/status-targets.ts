@@ -112,14 +112,18 @@ export interface AcrossAccountsOptions extends StatusCommandOptions {
 const CURRENT_ACCOUNT = '(current)';
 const CURRENT_REGION = '(default)';
 
-const oneLineMessage = (error: unknown): string =>
+/** An error as one line: its name and message. */
+export const oneLineMessage = (error: unknown): string =>
   (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(
     /\s*\n\s*/g,
     ' ',
   );
 
 /** How a target is reached, for a message: the role's ARN in the target's partition. */
-const describeAccess = (target: StatusTarget, roleName: string | undefined): string => {
+export const describeAccess = (
+  target: Pick<StatusTarget, 'account' | 'region'>,
+  roleName: string | undefined,
+): string => {
   if (target.account === undefined) return 'the current credentials';
   if (roleName === undefined) return `account ${target.account}`;
   return target.region === undefined
@@ -189,6 +193,32 @@ export const runStatusAcrossAccounts = async (
 };
 
 /**
+ * Checks `--role-name` and `--external-id` (of `status` and `plan`).
+ *
+ * @throws UsageError naming the option and what was expected
+ */
+export const checkRoleOptions = (
+  roleName: string | undefined,
+  externalId: string | undefined,
+): void => {
+  if (roleName !== undefined && !ROLE_NAME_PATTERN.test(roleName)) {
+    throw new UsageError(
+      `--role-name: expected an IAM role name (1-64 characters of letters, digits and _+=,.@-), got ${JSON.stringify(roleName)}`,
+    );
+  }
+  if (externalId !== undefined && !EXTERNAL_ID_PATTERN.test(externalId)) {
+    throw new UsageError(
+      `--external-id: expected 2-1224 characters of letters, digits and _+=,.@:/-, got ${externalId.length} characters`,
+    );
+  }
+  if (externalId !== undefined && roleName === undefined) {
+    throw new UsageError(
+      '--external-id is passed to the role of --role-name: add --role-name <role>',
+    );
+  }
+};
+
+/**
  * `status --config <file>` (one row per configured user, each in its account and region) and
  * `status --role-name <role> --account <id>...`: checks the options, finds the targets, and
  * shows them in one table (see {@link runStatusAcrossAccounts}). `--role-name` is needed for
@@ -209,21 +239,7 @@ export const runStatusAcrossAccountsCommand = async (
       '--config lists the users to show: name secrets or pass --config, not both',
     );
   }
-  if (roleName !== undefined && !ROLE_NAME_PATTERN.test(roleName)) {
-    throw new UsageError(
-      `--role-name: expected an IAM role name (1-64 characters of letters, digits and _+=,.@-), got ${JSON.stringify(roleName)}`,
-    );
-  }
-  if (externalId !== undefined && !EXTERNAL_ID_PATTERN.test(externalId)) {
-    throw new UsageError(
-      `--external-id: expected 2-1224 characters of letters, digits and _+=,.@:/-, got ${externalId.length} characters`,
-    );
-  }
-  if (externalId !== undefined && roleName === undefined) {
-    throw new UsageError(
-      '--external-id is passed to the role of --role-name: add --role-name <role>',
-    );
-  }
+  checkRoleOptions(roleName, externalId);
   for (const account of accounts) {
     if (!ACCOUNT_PATTERN.test(account)) {
       throw new UsageError(

@@ -50,7 +50,8 @@ export interface StatusReport {
 /** How many secrets are read at once. */
 const CONCURRENCY = 8;
 
-const mapWithConcurrency = async <T, R>(
+/** Maps `items` with at most `limit` calls of `map` at once; results in the order of `items`. */
+export const mapWithConcurrency = async <T, R>(
   items: readonly T[],
   limit: number,
   map: (item: T) => Promise<R>,

@@ -82,14 +82,17 @@ export interface SecretStore {
 }
 
 export class SecretsManagerSecretStore implements SecretStore {
+  private singleAttemptClient: SecretsManagerClient | undefined;
+
   /**
    * @param client the client for every call
-   * @param singleAttemptClient a client configured with `maxAttempts: 1`, for
-   *   {@link moveStageOnce}; defaults to `client`
+   * @param singleAttempt a client configured with `maxAttempts: 1` for {@link moveStageOnce}, or
+   *   a function that creates it when finishSecret first needs it (every other step never does);
+   *   defaults to `client`
    */
   public constructor(
     private readonly client: SecretsManagerClient,
-    private readonly singleAttemptClient: SecretsManagerClient = client,
+    private readonly singleAttempt: SecretsManagerClient | (() => SecretsManagerClient) = client,
   ) {}
 
   public async describeSecret(secretId: string): Promise<SecretMetadata> {
@@ -164,6 +167,8 @@ export class SecretsManagerSecretStore implements SecretStore {
   }
 
   public async moveStageOnce(input: MoveStageInput): Promise<void> {
+    this.singleAttemptClient ??=
+      typeof this.singleAttempt === 'function' ? this.singleAttempt() : this.singleAttempt;
     await this.singleAttemptClient.send(toUpdateSecretVersionStage(input));
   }
 

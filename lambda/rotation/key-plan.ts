@@ -219,3 +219,41 @@ export const planKeyRemoval = (input: KeyRemovalInput): KeyRemovalPlan => {
     ],
   };
 };
+
+/** `never used`, or `last used 2026-11-28T10:00:00.000Z by s3 in eu-west-1`. */
+export const describeKeyUse = (use: AccessKeyLastUse | undefined): string =>
+  use?.lastUsedDate === undefined
+    ? 'never used'
+    : `last used ${use.lastUsedDate.toISOString()}${use.serviceName === undefined ? '' : ` by ${use.serviceName}`}${use.region === undefined ? '' : ` in ${use.region}`}`;
+
+const describeBlocking = (blocking: readonly BlockingKey[]): string =>
+  blocking
+    .map((entry) =>
+      entry.role === 'AWSCURRENT'
+        ? `${entry.key.accessKeyId} (the AWSCURRENT key)`
+        : `${entry.key.accessKeyId} (not held by the secret, ${describeKeyUse(entry.lastUse)})`,
+    )
+    .join(' and ');
+
+/** What {@link noRoomMessage} says a `no-room` plan means. */
+export interface NoRoomDescription {
+  /** Where it is said: the step (`createSecret`), or `plan`. */
+  readonly step: string;
+  readonly userName: string;
+  /** The keys that hold a slot (a resumed rotation's pending key included). */
+  readonly keyCount: number;
+  readonly blocking: readonly BlockingKey[];
+  readonly staleKeyDays: number;
+  /** The secret to rotate again once a key is freed (its ARN, or its name before it exists). */
+  readonly secretId: string;
+}
+
+/**
+ * Why a rotation is refused when no key may be deleted to make room, and what to do: the message
+ * of the function's AccessKeyInUseError and of `iam-key-rotation plan`, so both say the same.
+ */
+export const noRoomMessage = (refusal: NoRoomDescription): string => {
+  const { step, userName, keyCount, blocking, staleKeyDays, secretId } = refusal;
+  const candidate = blocking.find((entry) => entry.role === 'in use')?.key.accessKeyId;
+  return `${step}: IAM user ${userName} holds ${String(keyCount)} access keys and none may be deleted to make room for a new one: ${describeBlocking(blocking)}. A key the secret does not hold is deleted only when it was never used or not used for ${String(staleKeyDays)} days (staleKeyDays). Move the applications that use ${candidate ?? 'the other key'} to the secret, deactivate it (aws iam update-access-key --user-name ${userName} --access-key-id ${candidate ?? '<id>'} --status Inactive), then rotate again (aws secretsmanager rotate-secret --secret-id ${secretId})`;
+};

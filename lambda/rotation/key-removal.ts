@@ -3,11 +3,12 @@ import type { AccessKeyLastUse, AccessKeyMetadata } from '../aws/iam-access-key-
 import { AccessKeyInUseError, RotationError } from '../errors.js';
 import { findCurrentVersionId } from './guard.js';
 import {
+  describeKeyUse,
   keysAwaitingLastUse,
   needsOrphanCutoff,
+  noRoomMessage,
   planKeyRemoval,
   staleBefore,
-  type BlockingKey,
 } from './key-plan.js';
 import { readPreviousAccessKeyId, type StepContext } from './step-context.js';
 
@@ -42,20 +43,6 @@ export const removeAccessKey = async (
     { accessKeyId: key.accessKeyId, previousStatus: key.status, reason },
   );
 };
-
-const describeUse = (use: AccessKeyLastUse | undefined): string =>
-  use?.lastUsedDate === undefined
-    ? 'never used'
-    : `last used ${use.lastUsedDate.toISOString()}${use.serviceName === undefined ? '' : ` by ${use.serviceName}`}${use.region === undefined ? '' : ` in ${use.region}`}`;
-
-const describeBlocking = (blocking: readonly BlockingKey[]): string =>
-  blocking
-    .map((entry) =>
-      entry.role === 'AWSCURRENT'
-        ? `${entry.key.accessKeyId} (the AWSCURRENT key)`
-        : `${entry.key.accessKeyId} (not held by the secret, ${describeUse(entry.lastUse)})`,
-    )
-    .join(' and ');
 
 export interface RoomOptions {
   /** The AccessKeyId stored in AWSCURRENT: never removed. */
@@ -111,16 +98,21 @@ export const makeRoom = async (
     staleBefore: staleBefore(services.clock.now(), context.settings.staleKeyDays),
   });
   if (plan.kind === 'no-room') {
-    const days = context.settings.staleKeyDays;
-    const candidate = plan.blocking.find((entry) => entry.role === 'in use')?.key.accessKeyId;
     throw new AccessKeyInUseError(
-      `${event.Step}: IAM user ${userName} holds ${keys.length + options.reservedSlots} access keys and none may be deleted to make room for a new one: ${describeBlocking(plan.blocking)}. A key the secret does not hold is deleted only when it was never used or not used for ${days} days (staleKeyDays). Move the applications that use ${candidate ?? 'the other key'} to the secret, deactivate it (aws iam update-access-key --user-name ${userName} --access-key-id ${candidate ?? '<id>'} --status Inactive), then rotate again (aws secretsmanager rotate-secret --secret-id ${context.secret.arn})`,
+      noRoomMessage({
+        step: event.Step,
+        userName,
+        keyCount: keys.length + options.reservedSlots,
+        blocking: plan.blocking,
+        staleKeyDays: context.settings.staleKeyDays,
+        secretId: context.secret.arn,
+      }),
     );
   }
   for (const removal of plan.removals) {
     const reason =
       removal.reason === 'unused' || removal.reason === 'orphan'
-        ? `${removal.reason} (${describeUse(removal.lastUse)})`
+        ? `${removal.reason} (${describeKeyUse(removal.lastUse)})`
         : removal.reason;
     await removeAccessKey(context, removal.key, currentAccessKeyId, reason);
   }

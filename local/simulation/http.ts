@@ -73,6 +73,9 @@ const NAMESPACES = {
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
 
 export const headerOf = (request: HttpRequest, name: string): string | undefined => {
+  // The SDK sends lower-case names: the common case costs one lookup.
+  const exact = request.headers[name];
+  if (exact !== undefined) return exact;
   for (const [key, value] of Object.entries(request.headers)) {
     if (key.toLowerCase() === name) return value;
   }

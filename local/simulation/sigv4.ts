@@ -76,6 +76,9 @@ const headerValue = (
   request: { readonly headers: Record<string, string> },
   name: string,
 ): string | undefined => {
+  // The SDK sends lower-case names: the common case costs one lookup.
+  const exact = request.headers[name];
+  if (exact !== undefined) return exact;
   for (const [key, value] of Object.entries(request.headers)) {
     if (key.toLowerCase() === name) return value;
   }

@@ -137,6 +137,12 @@ export interface SimulationClientConfig {
   readonly requestHandler: HttpHandler;
   /** A getter: every spread (every client) gets a fresh retry strategy, as the SDK does. */
   readonly retryStrategy: RetryStrategyV2;
+  /**
+   * The SDK's option to resolve a client's middleware stack once per command class instead of
+   * at every `send`: the same requests, signed and parsed by the same middleware, at a fraction
+   * of the cost (nothing adds middleware to a client once it sends).
+   */
+  readonly cacheMiddleware: true;
 }
 
 /** An access key as inspection shows it. `secretAccessKey` is there for tests: never log it. */
@@ -284,6 +290,7 @@ export class Simulation {
       region: this.region,
       credentials,
       requestHandler: this.handler,
+      cacheMiddleware: true,
       get retryStrategy(): RetryStrategyV2 {
         return makeRetryStrategy();
       },
@@ -322,6 +329,15 @@ export class Simulation {
     input: { Name: string; SecretString: string; Description?: string; Tags?: Tag[] },
   ): SecretState {
     return this.secretsManager.createSecret(input, { ...stack, logicalId });
+  }
+
+  /**
+   * What CloudFormation does when it deletes an `AWS::SecretsManager::Secret` (a stack deleted, or
+   * the rollback of its creation): DeleteSecret with ForceDeleteWithoutRecovery, so the name is
+   * free at once. Like {@link createStackSecret}, not a request of the account's principals.
+   */
+  public deleteStackSecret(secretId: string): void {
+    this.secretsManager.forceDeleteSecret(secretId);
   }
 
   // ---- Rotation ----

@@ -4,7 +4,7 @@ import type { CliClientConfig } from '../../cli/dependencies.js';
 import { CREDENTIAL_PROCESS_GUARD, runCli } from '../../cli/program.js';
 import { CapturedIo, FakeOperatorAws } from '../support/fake-operator-aws.js';
 
-const COMMANDS = ['status', 'rotate', 'rollback', 'cancel', 'credential-process'] as const;
+const COMMANDS = ['plan', 'status', 'rotate', 'rollback', 'cancel', 'credential-process'] as const;
 let fake: FakeOperatorAws;
 
 beforeEach(() => {
@@ -55,6 +55,11 @@ describe('Function: runCli', () => {
     ],
     [['status', 'alice', '--stack', 'S'], 'error: name secrets or pass --stack, not both'],
     [['frobnicate'], "error: unknown command 'frobnicate'"],
+    [['plan'], "error: required option '--config <file>' not specified"],
+    [
+      ['plan', '--config', 'no-such-users.json'],
+      '--config "no-such-users.json": iamKeyRotationConfigFile: cannot read',
+    ],
   ])('exits 2 on the usage error %j, saying what is wrong on stderr', async (argv, expected) => {
     // Act
     const { code, io } = await run(argv);

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,6 +10,7 @@ import {
   coldStartInputs,
   describeAsset,
   ROTATION_STATIC_BYTES_LIMIT,
+  staticImportClosure,
   type AssetFile,
 } from '../../lib/rotation-asset-build.js';
 
@@ -96,12 +98,50 @@ describe('Asset: the rotation function', () => {
     ]);
   });
 
-  it('counts a chunk that index.mjs imports statically as loaded at cold start, and a dynamic one not', () => {
+  it('loads one file at a cold start: the chunks index.mjs shared with lazy parts are folded into it', () => {
     const { files } = asset();
     const lazy = files.filter((file) => !file.loadedAtColdStart).map((file) => file.file);
 
-    expect(files.filter((file) => file.loadedAtColdStart).length).toBeGreaterThan(1);
+    expect(files.filter((file) => file.loadedAtColdStart).map((file) => file.file)).toEqual([
+      'index.mjs',
+    ]);
     expect(lazy).toContain('smtp-login-client.mjs');
     expect(lazy.filter((file) => file.startsWith('chunks/')).length).toBeGreaterThan(0);
+  });
+
+  it('counts a chunk that index.mjs imports statically as loaded at cold start, and a dynamic one not', () => {
+    const dir = path.join(workDir, 'closure');
+    mkdirSync(path.join(dir, 'chunks'), { recursive: true });
+    writeFileSync(
+      path.join(dir, 'index.mjs'),
+      'import{a as b}from"./chunks/chunk-A.mjs";import"./chunks/chunk-B.mjs";export const handler=()=>import("./chunks/lazy.mjs");',
+    );
+    writeFileSync(
+      path.join(dir, 'chunks', 'chunk-A.mjs'),
+      'import"./chunk-C.mjs";export const a=1;',
+    );
+    for (const file of ['chunk-B.mjs', 'chunk-C.mjs', 'lazy.mjs']) {
+      writeFileSync(path.join(dir, 'chunks', file), 'export const c=2;');
+    }
+
+    expect(staticImportClosure(dir).sort()).toEqual([
+      'chunks/chunk-A.mjs',
+      'chunks/chunk-B.mjs',
+      'chunks/chunk-C.mjs',
+      'index.mjs',
+    ]);
+  });
+
+  it('runs its lazy parts against the folded index.mjs: a step chunk finds what it imports there', async () => {
+    const { files } = asset();
+    const step = files.find((file) => /^chunks\/set-secret-[^/]+\.mjs$/.test(file.file));
+    if (step === undefined) throw new Error('no set-secret chunk in the asset');
+    const text = readFileSync(path.join(workDir, 'asset', step.file), 'utf8');
+
+    expect(text).toMatch(/from"\.\.\/index\.mjs"/);
+    const module = (await import(
+      pathToFileURL(path.join(workDir, 'asset', step.file)).href
+    )) as Record<string, unknown>;
+    expect(typeof module.setSecret).toBe('function');
   });
 });

@@ -8,6 +8,10 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { CliClientConfig, CliDependencies, CliIo } from '../../cli/dependencies.js';
+import {
+  CloudFormationServiceError,
+  type StackResources,
+} from '../../lambda/aws/cloudformation-stack-resources.js';
 import { createCliDependencies } from '../../cli/dependencies.js';
 import { ACCOUNT, FakeAws, REGION, type FakeSecret } from './fake-aws.js';
 
@@ -75,6 +79,41 @@ export class FakeOperatorAws extends FakeAws {
     this.cloudWatchLogs.restore();
   }
 
+  /**
+   * CloudFormation DescribeStackResource as a live stack answers it: a secret of this fake whose
+   * CloudFormation tags name that stack (by name or id) and logical id is its resource, unless
+   * listed in {@link removedFromStack}; anything else is a ValidationError, as CloudFormation's
+   * "does not exist".
+   */
+  public readonly stackResources: StackResources = {
+    describeStackResource: (stackName, logicalId) => {
+      this.stackResourceCalls.push({ stackName, logicalId });
+      const secret = [...this.secrets.values()].find(
+        (candidate) =>
+          !this.removedFromStack.has(candidate.name) &&
+          candidate.tags['aws:cloudformation:logical-id'] === logicalId &&
+          (candidate.tags['aws:cloudformation:stack-name'] === stackName ||
+            candidate.tags['aws:cloudformation:stack-id'] === stackName),
+      );
+      if (secret === undefined) {
+        return Promise.reject(
+          new CloudFormationServiceError(
+            'ValidationError',
+            `Resource ${logicalId} does not exist for stack ${stackName}`,
+            400,
+          ),
+        );
+      }
+      return Promise.resolve({ status: 'CREATE_COMPLETE', physicalResourceId: secret.arn });
+    },
+  };
+
+  /** Secrets no stack holds any more (retained when their user was removed). */
+  public readonly removedFromStack = new Set<string>();
+
+  /** The DescribeStackResource calls made. */
+  public readonly stackResourceCalls: { stackName: string; logicalId: string }[] = [];
+
   /** The fake's clock, in epoch milliseconds. */
   public now(): number {
     return this.tick(0).getTime();
@@ -115,6 +154,7 @@ export class FakeOperatorAws extends FakeAws {
     });
     return {
       ...deps,
+      stackResources: this.stackResources,
       clock: {
         now: () => this.now(),
         sleep: async (milliseconds) => {

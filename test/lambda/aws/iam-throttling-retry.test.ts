@@ -54,7 +54,9 @@ function dependenciesWith(handler: ReturnType<typeof iamAnswering>['handler']) {
 }
 
 describe('Function: defaultDependencies', () => {
-  describe('IAM throttling', () => {
+  // The SDK's real back-off (seconds per retry, which fake timers cannot stand in for: the
+  // adaptive rate limiter then spins on sub-millisecond waits): both tests wait at once.
+  describe.concurrent('IAM throttling', () => {
     it('retries a throttled IAM call and returns its answer', async () => {
       // Arrange: 3 throttles, one more than the SDK's default of 3 attempts would survive.
       const { handler, actions } = iamAnswering(3);

@@ -56,12 +56,51 @@ export type EffectTally = ReadonlyMap<Effect, number>;
 const errorNameOf = (error: unknown): string => (error instanceof Error ? error.name : '');
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : '');
 
+/**
+ * The versions operators' rollbacks took AWSCURRENT from (the RemoveFromVersionId of each
+ * rollback's AWSCURRENT move): the rotations they rolled back.
+ */
+const rolledBackVersions = (scenario: Scenario): Set<string> => {
+  const moves = new Set(
+    scenario.labelMoves.filter((move) => move.action === 'rollback').map((move) => move.endCall),
+  );
+  const versions = new Set<string>();
+  for (const call of scenario.sim.calls) {
+    const from = call.params.RemoveFromVersionId;
+    if (moves.has(call.index) && typeof from === 'string') versions.add(from);
+  }
+  return versions;
+};
+
+/** For each scheduled retirement: its rotation's version (RotationVersionId) by its VersionId. */
+const retirementRotations = (scenario: Scenario): Map<string, string> => {
+  const rotations = new Map<string, string>();
+  for (const invocation of scenario.sim.scheduledInvocations) {
+    // A forged event (lambda:InvokeFunction) names whatever versions its sender chose.
+    if (invocation.scheduleArn === 'lambda:InvokeFunction') continue;
+    try {
+      const event = JSON.parse(invocation.input) as {
+        VersionId?: unknown;
+        RotationVersionId?: unknown;
+      };
+      if (typeof event.VersionId === 'string' && typeof event.RotationVersionId === 'string') {
+        rotations.set(event.VersionId, event.RotationVersionId);
+      }
+    } catch {
+      // Not an event of ours (a forged invocation): no rotation to name.
+    }
+  }
+  return rotations;
+};
+
 /** Counts the effects of one scenario. */
 export const tallyEffects = (scenario: Scenario): EffectTally => {
   const tally = new Map<Effect, number>();
   const add = (effect: Effect, count = 1): void => {
     if (count > 0) tally.set(effect, (tally.get(effect) ?? 0) + count);
   };
+  const rolledBackFrom = rolledBackVersions(scenario);
+  const rotationOfPrevious = retirementRotations(scenario);
   for (const entry of scenario.logs.entries) {
     const message = String(entry.message);
     if (message === 'createSecret: removed access key') {
@@ -90,8 +129,12 @@ export const tallyEffects = (scenario: Scenario): EffectTally => {
       add('grace period: previous key retired');
     } else if (
       message.startsWith('retirePreviousKey: ') &&
-      message.includes('is AWSCURRENT again')
+      (message.includes('is AWSCURRENT again') ||
+        (message.includes('nothing to do') &&
+          rolledBackFrom.has(rotationOfPrevious.get(String(entry.versionId)) ?? '')))
     ) {
+      // A rollback writes a new version: the retirement then finds its previous version no
+      // longer AWSPREVIOUS, as after a newer rotation; the rollback's move tells them apart.
       add('grace period: retirement after a rollback did nothing');
     } else if (
       message.startsWith('retirePreviousKey: ') &&

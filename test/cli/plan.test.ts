@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { GetUserCommand } from '@aws-sdk/client-iam';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runPlan, type PlanReport } from '../../cli/commands/plan.js';
+import type { TargetAccess } from '../../cli/commands/status-targets.js';
+import { CapturedIo, FakeOperatorAws } from '../support/fake-operator-aws.js';
+import { REGION } from '../support/fake-aws.js';
+
+/**
+ * `runPlan` with the command's own clients on mocked AWS APIs: what it says when it cannot read a
+ * user or reach an account. The verdicts themselves: test/cli/plan/user-plan.test.ts and, with
+ * the built command over moto, test/cli/plan-over-moto.test.ts.
+ */
+let fake: FakeOperatorAws;
+let directory: string;
+beforeEach(() => {
+  fake = new FakeOperatorAws();
+  directory = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-plan-unit-'));
+});
+afterEach(() => {
+  fake.restore();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+const configFile = (users: readonly object[]): string => {
+  const file = path.join(directory, 'users.json');
+  writeFileSync(file, JSON.stringify({ users }));
+  return file;
+};
+
+describe('Command: plan', () => {
+  it('reports a user it may not read as an error naming where and the permissions, and exits 1', async () => {
+    // Arrange
+    fake.addUser('alice');
+    fake.iam.on(GetUserCommand).rejects(
+      Object.assign(new Error('User: operator is not authorized to perform: iam:GetUser'), {
+        name: 'AccessDenied',
+      }),
+    );
+    const io = new CapturedIo();
+    const targets: TargetAccess[] = [];
+
+    // Act
+    const code = await runPlan(
+      {
+        io,
+        clientConfig: { region: REGION },
+        dependenciesFor: (target) => {
+          targets.push(target);
+          return Promise.resolve(fake.dependencies(io));
+        },
+      },
+      { config: configFile([{ userName: 'alice', schedule: 'rate(30 days)' }]), json: true },
+    );
+
+    // Assert
+    expect(code).toBe(1);
+    expect(targets).toEqual([{ region: REGION }]);
+    const report = JSON.parse(io.out) as PlanReport;
+    expect(report.canRotate).toBe(false);
+    expect(report.users).toHaveLength(1);
+    expect(report.users[0]).toMatchObject({ userName: 'alice', verdict: 'error', region: REGION });
+    expect(report.users[0]?.findings[0]?.message).toMatch(
+      /^cannot read IAM user alice or secret iam-key-rotation\/alice in region eu-west-1, .*not authorized to perform: iam:GetUser.*plan needs iam:GetUser/,
+    );
+  });
+
+  it('reports every user of an account it cannot reach, and still plans the others', async () => {
+    // Arrange
+    fake.addUser('bob');
+    const io = new CapturedIo();
+
+    // Act
+    const code = await runPlan(
+      {
+        io,
+        clientConfig: { region: REGION },
+        dependenciesFor: (target) =>
+          target.account === undefined
+            ? Promise.resolve(fake.dependencies(io))
+            : Promise.reject(new Error('AccessDenied: not authorized to perform: sts:AssumeRole')),
+      },
+      {
+        config: configFile([
+          { userName: 'alice', schedule: 'rate(30 days)', account: '111111111111' },
+          { userName: 'bob', schedule: 'rate(30 days)' },
+        ]),
+        json: true,
+        roleName: 'IamKeyRotationStatus',
+      },
+    );
+
+    // Assert
+    expect(code).toBe(1);
+    const report = JSON.parse(io.out) as PlanReport;
+    expect(report.users.map((row) => [row.userName, row.account, row.verdict])).toEqual([
+      ['alice', '111111111111', 'error'],
+      ['bob', expect.any(String), 'ok'],
+    ]);
+    expect(report.users[0]?.findings[0]?.message).toContain(
+      'cannot read users and secrets through role arn:aws:iam::111111111111:role/IamKeyRotationStatus',
+    );
+    expect(io.err).toContain('1 of 2 users cannot rotate yet');
+  });
+
+  it('refuses, exit 2, a configuration naming an account without --role-name', async () => {
+    // Arrange
+    const io = new CapturedIo();
+
+    // Act
+    const outcome = runPlan(
+      { io, clientConfig: {}, dependenciesFor: () => Promise.reject(new Error('not called')) },
+      {
+        config: configFile([
+          { userName: 'alice', schedule: 'rate(30 days)', account: '111111111111' },
+        ]),
+        json: false,
+      },
+    );
+
+    // Assert
+    await expect(outcome).rejects.toThrow(
+      'account 111111111111 is read through a role: add --role-name',
+    );
+    await expect(outcome).rejects.toHaveProperty('exitCode', 2);
+    expect(io.out).toBe('');
+  });
+});
