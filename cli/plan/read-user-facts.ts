@@ -86,12 +86,20 @@ const readHeldByStack = async (
   }
   try {
     const resource = await deps.stackResources.describeStackResource(stackName, logicalId);
-    return resource.physicalResourceId === secret.arn
-      ? { held: true }
-      : {
+    if (resource.physicalResourceId !== secret.arn) {
+      return {
+        held: false,
+        why: `its resource ${logicalId} is ${resource.physicalResourceId ?? 'without a physical id'}`,
+      };
+    }
+    // A first creation that rolled back (the stack in ROLLBACK_COMPLETE) or a deleted stack
+    // leaves the resource DELETE_SKIPPED (retained) or DELETE_COMPLETE: the stack no longer holds it.
+    return resource.status.startsWith('DELETE_')
+      ? {
           held: false,
-          why: `its resource ${logicalId} is ${resource.physicalResourceId ?? 'without a physical id'}`,
-        };
+          why: `its resource ${logicalId} is ${resource.status}: the stack's first creation rolled back (ROLLBACK_COMPLETE) or the stack was deleted, and the secret was kept`,
+        }
+      : { held: true };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (errorName(error) === 'ValidationError' && NOT_IN_STACK.test(message)) {

@@ -333,7 +333,7 @@ export const planUser = (
       secretState = 'retained';
       refuse(
         'retained secret',
-        `Secret ${secret.arn} was created by stack ${stackName} (${stackId}), which does not hold it any more (${facts.heldByStack.why}): it was retained when ${userName} was removed from the configuration or the stack was deleted, and the deployment cannot create a secret of that name again. Delete it (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery; the key it holds stays in IAM, and the first rotation keeps it while it is in use), then deploy`,
+        `Secret ${secret.arn} was created by stack ${stackName} (${stackId}), which does not hold it any more (${facts.heldByStack.why}): it was kept when the stack's first creation rolled back, when ${userName} was removed from the configuration or when the stack was deleted, and the deployment cannot create a secret of that name again. Delete it (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery; the key it holds stays in IAM, and the first rotation keeps it while it is in use), then deploy`,
       );
     } else {
       secretState = 'managed';

@@ -575,6 +575,34 @@ describe('Function: readUserFacts', () => {
     expect(fake.stackResourceCalls).toHaveLength(2);
   });
 
+  it.each(['DELETE_SKIPPED', 'DELETE_COMPLETE'])(
+    'takes a secret whose resource is %s (a first creation rolled back) as not held',
+    async (status) => {
+      // Arrange
+      fake.addUser(USER);
+      const kept = fake.addSecret(SECRET_NAME, USER);
+      const deps = {
+        ...fake.dependencies(new CapturedIo()),
+        stackResources: {
+          describeStackResource: () =>
+            Promise.resolve({ status, physicalResourceId: kept.arn }),
+        },
+      };
+
+      // Act
+      const read = await readUserFacts(deps, USER, STACK_NAME);
+      const plan = planUser(existing, read, OPTIONS);
+
+      // Assert
+      expect(read.heldByStack).toMatchObject({ held: false });
+      expect(read.heldByStack).toHaveProperty('why', expect.stringContaining(status));
+      expect(plan).toMatchObject({ secret: 'retained', verdict: 'refused' });
+      expect(plan.findings[0]?.message).toContain(
+        `aws secretsmanager delete-secret --secret-id ${kept.arn} --force-delete-without-recovery`,
+      );
+    },
+  );
+
   it("does not ask CloudFormation about another stack's secret, a look-alike or no secret", async () => {
     // Arrange
     fake.addUser(USER);
