@@ -19,6 +19,8 @@ import {
 import { ownershipProblem } from '../../lambda/rotation/ownership.js';
 import { verifyStackSecret } from '../../lambda/rotation/trust.js';
 import type { SecretDescription } from '../aws/operator-secret-store.js';
+import { DEFAULT_STUCK_AFTER_MS } from '../command-defaults.js';
+import { formatSpan } from '../format.js';
 import { pendingVersionIds, versionsWithStage } from '../secret-state.js';
 import { parseCurrentKeyTag } from '../status/current-key.js';
 
@@ -50,6 +52,8 @@ export interface UserFacts {
   readonly secret?: SecretDescription;
   /** When the secret's AWSCURRENT version was created (ListSecretVersionIds), if read. */
   readonly currentVersionCreated?: Date;
+  /** When the secret's AWSPENDING version (not AWSCURRENT) was created, if there is one. */
+  readonly pendingVersionCreated?: Date;
   /**
    * Whether the configured stack holds the secret now (CloudFormation DescribeStackResource of
    * its `aws:cloudformation:logical-id`), asked of a secret whose stack-id tag names that stack:
@@ -65,18 +69,25 @@ export interface PlanOptions {
   readonly now: number;
   /** The configuration's `staleKeyDays`, which the function is deployed with. */
   readonly staleKeyDays: number;
+  /**
+   * A pending rotation older than this is stuck (failing and retried, or left behind).
+   * @default DEFAULT_STUCK_AFTER_MS, as `status` takes it
+   */
+  readonly stuckAfterMs?: number;
 }
 
 /**
  * - `ok`: the rotation can run;
- * - `rotating`: a rotation is in progress now (plan again when it ends);
- * - `refused`: the deployment or the rotation will fail, for the reasons in `findings`;
+ * - `rotating`: a rotation started less than `stuckAfterMs` ago is in progress, and the key plan
+ *   of its resumed createSecret has room;
+ * - `refused`: the deployment or the rotation will fail, for the reasons in `findings` (a
+ *   rotation pending for longer than `stuckAfterMs` included: it is stuck);
  * - `unknown`: what the rotation will do cannot be told without reading the secret's value;
  * - `error`: the facts could not be read (access denied, a role that cannot be assumed).
  */
 export type PlanVerdict = 'ok' | 'rotating' | 'refused' | 'unknown' | 'error';
 
-/** The verdicts after which `plan` exits 0. */
+/** The verdicts after which `plan` exits 0 (every other verdict exits 1). */
 export const CAN_ROTATE: ReadonlySet<PlanVerdict> = new Set<PlanVerdict>(['ok', 'rotating']);
 
 /**
@@ -143,6 +154,7 @@ export type FindingCode =
   | 'kept key in use'
   | 'current key unknown'
   | 'rotation pending'
+  | 'rotation stuck'
   | 'error';
 
 export interface Finding {
@@ -232,6 +244,7 @@ const plannedKeys = (
   facts: UserFacts,
   plan: KeyRemovalPlan,
   currentAccessKeyId: string | undefined,
+  pendingAccessKeyId: string | undefined,
   options: PlanOptions,
 ): PlannedKey[] => {
   const stale = staleBefore(options.now, options.staleKeyDays).getTime();
@@ -240,6 +253,9 @@ const plannedKeys = (
     const base = keyFacts(key, use, options.now);
     if (key.accessKeyId === currentAccessKeyId) {
       return { ...base, action: 'keep', reason: 'AWSCURRENT' };
+    }
+    if (key.accessKeyId === pendingAccessKeyId) {
+      return { ...base, action: 'keep', reason: 'AWSPENDING' };
     }
     if (plan.kind === 'remove') {
       const removal = plan.removals.find((entry) => entry.key === key);
@@ -260,7 +276,9 @@ const plannedKeys = (
 
 const summaryOf = (rotation: 'first' | 'next', keys: readonly PlannedKey[]): string => {
   const deleted = keys.filter((key) => key.action === 'delete');
-  const kept = keys.filter((key) => key.action === 'keep' && key.reason !== 'AWSCURRENT');
+  const kept = keys.filter(
+    (key) => key.action === 'keep' && key.reason !== 'AWSCURRENT' && key.reason !== 'AWSPENDING',
+  );
   const current = keys.find((key) => key.reason === 'AWSCURRENT');
   return [
     rotation === 'first' ? 'creates the first key of the secret' : 'creates a new key',
@@ -419,17 +437,27 @@ export const planUser = (
     : { known: true, accessKeyId: undefined };
   if (current.known && current.accessKeyId !== undefined) rotation = 'next';
 
+  const pendingCreated = facts.pendingVersionCreated?.getTime();
+  if (userState === 'exists' && pendingVersion !== undefined && pendingCreated !== undefined) {
+    const ageMs = options.now - pendingCreated;
+    const stuckAfterMs = options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+    if (ageMs > stuckAfterMs) {
+      refuse(
+        'rotation stuck',
+        `A rotation of ${secretName} has been pending for ${formatSpan(ageMs)} (version ${pendingVersion} carries AWSPENDING), longer than a rotation takes (${formatSpan(stuckAfterMs)}): it is failing and being retried, or was left behind, and no other rotation starts while it stays. Its errors are in the rotation function's log group (search for the version id); give it up with iam-key-rotation cancel ${userName}, then plan again`,
+      );
+    } else {
+      pending = true;
+      note(
+        'rotation pending',
+        `A rotation of ${secretName} is in progress (version ${pendingVersion} carries AWSPENDING, created ${formatSpan(ageMs)} ago): follow it with iam-key-rotation status ${userName}, and plan again when it has ended`,
+      );
+    }
+  }
   if (userState === 'will be created') {
     summary = `creates IAM user ${userName}, then the first key of the secret`;
   } else if (userState === 'missing') {
     summary = 'nothing can be rotated: the user does not exist';
-  } else if (pendingVersion !== undefined) {
-    pending = true;
-    summary = `a rotation is in progress (${secretName} version ${pendingVersion} carries AWSPENDING)`;
-    note(
-      'rotation pending',
-      `A rotation of ${secretName} is in progress or failing and retried (version ${pendingVersion} carries AWSPENDING): follow it with iam-key-rotation status ${userName}, and plan again when it has ended`,
-    );
   } else if (!current.known) {
     unknown = true;
     summary = `unknown: the AWSCURRENT key of ${secretName} is not known without reading the secret`;
@@ -437,9 +465,40 @@ export const planUser = (
       'current key unknown',
       `The key ${secretName} holds is not known: ${current.why}, and plan never reads a secret's value. The function sets the tag whenever AWSCURRENT moves; see the key with iam-key-rotation status ${userName} (it may read the value), or rotate it (iam-key-rotation rotate ${userName} --wait)`,
     );
+  } else if (pendingVersion !== undefined && facts.pendingVersionCreated === undefined) {
+    unknown = true;
+    summary = `unknown: a rotation of ${secretName} is in progress (version ${pendingVersion} carries AWSPENDING)`;
+    note(
+      'rotation pending',
+      `A rotation of ${secretName} is in progress (version ${pendingVersion} carries AWSPENDING), and when it started was not read: follow it with iam-key-rotation status ${userName}, and plan again when it has ended`,
+    );
   } else {
     const currentAccessKeyId = current.accessKeyId;
-    const others = keys.filter((key) => key.accessKeyId !== currentAccessKeyId);
+    // A pending rotation: Secrets Manager created its version, then createSecret created the key
+    // it holds, so that key is the one Active key created since. Resumed, createSecret keeps it
+    // (one slot reserved) and creates none.
+    const pendingCandidates =
+      pendingCreated === undefined
+        ? []
+        : keys.filter(
+            (key) =>
+              key.accessKeyId !== currentAccessKeyId &&
+              key.status === 'Active' &&
+              key.createDate.getTime() >= pendingCreated,
+          );
+    const pendingKey = pendingCandidates.length === 1 ? pendingCandidates[0] : undefined;
+    if (pendingVersion !== undefined && pendingCandidates.length > 1) {
+      unknown = true;
+      note(
+        'rotation pending',
+        `Which key the pending version ${pendingVersion} of ${secretName} holds is not known: ${pendingCandidates.map((key) => key.accessKeyId).join(' and ')} were both created since it was, and plan never reads a secret's value. See it with iam-key-rotation status ${userName}, and plan again when the rotation has ended`,
+      );
+    }
+    const resumed = pendingVersion !== undefined && pendingKey !== undefined;
+    const plannedKeyList = resumed
+      ? keys.filter((key) => key.accessKeyId !== pendingKey.accessKeyId)
+      : keys;
+    const others = plannedKeyList.filter((key) => key.accessKeyId !== currentAccessKeyId);
     // The secret's AWSPREVIOUS key is not readable without its value: after a rotation it is the
     // user's one other key (as status takes it).
     const [onlyOther] = others;
@@ -452,18 +511,25 @@ export const planUser = (
         ? onlyOther.accessKeyId
         : undefined;
     const plan = planKeyRemoval({
-      keys,
+      keys: plannedKeyList,
       currentAccessKeyId,
       previousAccessKeyId,
-      orphanCutoff: needsOrphanCutoff(keys, currentAccessKeyId)
+      orphanCutoff: needsOrphanCutoff(plannedKeyList, currentAccessKeyId)
         ? facts.currentVersionCreated
         : undefined,
-      reservedSlots: 0,
-      slotsNeeded: 1,
+      reservedSlots: resumed ? 1 : 0,
+      slotsNeeded: resumed ? 0 : 1,
       lastUse: facts.lastUse,
       staleBefore: staleBefore(options.now, options.staleKeyDays),
     });
-    planned = plannedKeys(keys, facts, plan, currentAccessKeyId, options);
+    planned = plannedKeys(
+      keys,
+      facts,
+      plan,
+      currentAccessKeyId,
+      resumed ? pendingKey.accessKeyId : undefined,
+      options,
+    );
     if (plan.kind === 'no-room') {
       refuse(
         'keys in use',
@@ -485,7 +551,10 @@ export const planUser = (
         );
       }
     }
-    summary = summaryOf(rotation, planned);
+    summary =
+      pendingVersion === undefined
+        ? summaryOf(rotation, planned)
+        : `a rotation is in progress (${secretName} version ${pendingVersion} carries AWSPENDING${resumed ? `, key ${pendingKey.accessKeyId}` : ''}); ${summaryOf(rotation, planned)}`;
   }
 
   const refused = findings.some((finding) => finding.blocking);

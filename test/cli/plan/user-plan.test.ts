@@ -521,15 +521,79 @@ describe('Function: planUser', () => {
       expect(actions(plan)).toEqual(['AKIAPREVIOUS0000 unknown']);
     });
 
-    it('is rotating while a rotation is pending', () => {
-      // Arrange
-      const described = secret({ versions: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] } });
+    const pendingSecret = secret({ versions: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] } });
+    const MINUTE = 60_000;
+
+    it('is rotating while a rotation started a minute ago, and plans its resumed createSecret: the pending key keeps its slot', () => {
+      // Arrange: Secrets Manager created v2 a minute ago, then createSecret created AKIANEW.
+      const keys = [
+        key('AKIAOLD', 'Active', 100),
+        { ...key('AKIANEW'), createDate: new Date(NOW - 30_000) },
+      ];
 
       // Act
-      const plan = planUser(existing, facts([], [], { ...owned, secret: described }), OPTIONS);
+      const plan = planUser(
+        existing,
+        facts(keys, [used('AKIAOLD', 1)], {
+          ...owned,
+          secret: pendingSecret,
+          pendingVersionCreated: new Date(NOW - MINUTE),
+        }),
+        OPTIONS,
+      );
 
       // Assert
       expect(plan.verdict).toBe('rotating');
+      expect(codes(plan)).toEqual(['rotation pending', 'kept key in use']);
+      expect(actions(plan)).toEqual(['AKIAOLD keep (in use)', 'AKIANEW keep (AWSPENDING)']);
+      expect(plan.summary).toContain('key AKIANEW');
+    });
+
+    it('refuses a pending rotation whose createSecret has no room (it was exit 0 as rotating)', () => {
+      // Arrange: createSecret has not created its key yet, and both keys are in use.
+      const keys = [key('AKIAONE'), key('AKIATWO')];
+
+      // Act
+      const plan = planUser(
+        existing,
+        facts(keys, [used('AKIAONE', 1), used('AKIATWO', 1)], {
+          ...owned,
+          secret: pendingSecret,
+          pendingVersionCreated: new Date(NOW - MINUTE),
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.verdict).toBe('refused');
+      expect(codes(plan)).toEqual(['rotation pending', 'keys in use']);
+    });
+
+    it('refuses a rotation pending for longer than a rotation takes (stuck), with the cancel fix', () => {
+      // Act
+      const plan = planUser(
+        existing,
+        facts([], [], {
+          ...owned,
+          secret: pendingSecret,
+          pendingVersionCreated: new Date(NOW - 3 * 60 * MINUTE),
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.verdict).toBe('refused');
+      expect(codes(plan)).toEqual(['rotation stuck']);
+      expect(plan.findings[0]?.message).toContain(`iam-key-rotation cancel ${USER}`);
+      expect(plan.findings[0]?.message).toContain('pending for 3h');
+    });
+
+    it('is unknown while a rotation is pending whose start was not read', () => {
+      // Act
+      const plan = planUser(existing, facts([], [], { ...owned, secret: pendingSecret }), OPTIONS);
+
+      // Assert
+      expect(plan.verdict).toBe('unknown');
       expect(codes(plan)).toEqual(['rotation pending']);
     });
   });
@@ -584,8 +648,7 @@ describe('Function: readUserFacts', () => {
       const deps = {
         ...fake.dependencies(new CapturedIo()),
         stackResources: {
-          describeStackResource: () =>
-            Promise.resolve({ status, physicalResourceId: kept.arn }),
+          describeStackResource: () => Promise.resolve({ status, physicalResourceId: kept.arn }),
         },
       };
 
