@@ -153,6 +153,7 @@ export type FindingCode =
   | 'keys in use'
   | 'kept key in use'
   | 'current key unknown'
+  | 'previous key unknown'
   | 'rotation pending'
   | 'rotation stuck'
   | 'error';
@@ -500,61 +501,81 @@ export const planUser = (
       : keys;
     const others = plannedKeyList.filter((key) => key.accessKeyId !== currentAccessKeyId);
     // The secret's AWSPREVIOUS key is not readable without its value: after a rotation it is the
-    // user's one other key (as status takes it).
+    // user's one other key (as status takes it), if that key was made before the AWSCURRENT
+    // version (a key made after it was made by hand: the function finds it in no version).
     const [onlyOther] = others;
-    const previousAccessKeyId =
+    const previousCandidate =
       managed &&
       currentAccessKeyId !== undefined &&
       others.length === 1 &&
       onlyOther?.status === 'Active' &&
       versionsWithStage(secret, AWSPREVIOUS).length > 0
-        ? onlyOther.accessKeyId
+        ? onlyOther
         : undefined;
-    const plan = planKeyRemoval({
-      keys: plannedKeyList,
-      currentAccessKeyId,
-      previousAccessKeyId,
-      orphanCutoff: needsOrphanCutoff(plannedKeyList, currentAccessKeyId)
-        ? facts.currentVersionCreated
-        : undefined,
-      reservedSlots: resumed ? 1 : 0,
-      slotsNeeded: resumed ? 0 : 1,
-      lastUse: facts.lastUse,
-      staleBefore: staleBefore(options.now, options.staleKeyDays),
-    });
-    planned = plannedKeys(
-      keys,
-      facts,
-      plan,
-      currentAccessKeyId,
-      resumed ? pendingKey.accessKeyId : undefined,
-      options,
-    );
-    if (plan.kind === 'no-room') {
-      refuse(
-        'keys in use',
-        noRoomMessage({
-          step: 'createSecret',
-          userName,
-          keyCount: keys.length,
-          blocking: plan.blocking,
-          staleKeyDays: options.staleKeyDays,
-          secretId: secret?.arn ?? secretName,
-        }),
+    const currentCreated = facts.currentVersionCreated?.getTime();
+    if (previousCandidate !== undefined && currentCreated === undefined) {
+      unknown = true;
+      note(
+        'previous key unknown',
+        `Whether access key ${previousCandidate.accessKeyId} is the key the AWSPREVIOUS version of ${secretName} holds is not known: when the AWSCURRENT version was created was not read, and plan never reads a secret's value. See it with iam-key-rotation status ${userName}`,
       );
     }
-    for (const key of planned) {
-      if (key.action === 'keep' && key.reason === 'in use') {
-        note(
-          'kept key in use',
-          `Access key ${key.accessKeyId} of IAM user ${userName} is kept: it was used within ${String(options.staleKeyDays)} days (staleKeyDays), and the secret does not hold it. Move its applications to the secret; a later rotation deletes it once it has not been used for ${String(options.staleKeyDays)} days, and is refused while it is still used`,
+    const previousAccessKeyId =
+      previousCandidate !== undefined &&
+      currentCreated !== undefined &&
+      previousCandidate.createDate.getTime() <= currentCreated
+        ? previousCandidate.accessKeyId
+        : undefined;
+    if (unknown) {
+      // In doubt, no guess: the keys' actions stay unknown.
+      summary = `unknown: which keys the versions of ${secretName} hold is not known without reading the secret`;
+    } else {
+      const plan = planKeyRemoval({
+        keys: plannedKeyList,
+        currentAccessKeyId,
+        previousAccessKeyId,
+        orphanCutoff: needsOrphanCutoff(plannedKeyList, currentAccessKeyId)
+          ? facts.currentVersionCreated
+          : undefined,
+        reservedSlots: resumed ? 1 : 0,
+        slotsNeeded: resumed ? 0 : 1,
+        lastUse: facts.lastUse,
+        staleBefore: staleBefore(options.now, options.staleKeyDays),
+      });
+      planned = plannedKeys(
+        keys,
+        facts,
+        plan,
+        currentAccessKeyId,
+        resumed ? pendingKey.accessKeyId : undefined,
+        options,
+      );
+      if (plan.kind === 'no-room') {
+        refuse(
+          'keys in use',
+          noRoomMessage({
+            step: 'createSecret',
+            userName,
+            keyCount: keys.length,
+            blocking: plan.blocking,
+            staleKeyDays: options.staleKeyDays,
+            secretId: secret?.arn ?? secretName,
+          }),
         );
       }
+      for (const key of planned) {
+        if (key.action === 'keep' && key.reason === 'in use') {
+          note(
+            'kept key in use',
+            `Access key ${key.accessKeyId} of IAM user ${userName} is kept: it was used within ${String(options.staleKeyDays)} days (staleKeyDays), and the secret does not hold it. Move its applications to the secret; a later rotation deletes it once it has not been used for ${String(options.staleKeyDays)} days, and is refused while it is still used`,
+          );
+        }
+      }
+      summary =
+        pendingVersion === undefined
+          ? summaryOf(rotation, planned)
+          : `a rotation is in progress (${secretName} version ${pendingVersion} carries AWSPENDING${resumed ? `, key ${pendingKey.accessKeyId}` : ''}); ${summaryOf(rotation, planned)}`;
     }
-    summary =
-      pendingVersion === undefined
-        ? summaryOf(rotation, planned)
-        : `a rotation is in progress (${secretName} version ${pendingVersion} carries AWSPENDING${resumed ? `, key ${pendingKey.accessKeyId}` : ''}); ${summaryOf(rotation, planned)}`;
   }
 
   const refused = findings.some((finding) => finding.blocking);

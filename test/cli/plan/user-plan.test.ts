@@ -388,7 +388,7 @@ describe('Function: planUser', () => {
         facts(
           [key('AKIAPREVIOUS0000'), key('AKIACURRENT00000', 'Active', 10)],
           [used('AKIAPREVIOUS0000', 0)],
-          { ...owned, secret: described },
+          { ...owned, secret: described, currentVersionCreated: new Date(NOW - 10 * DAY) },
         ),
         OPTIONS,
       );
@@ -396,6 +396,53 @@ describe('Function: planUser', () => {
       // Assert
       expect(plan.verdict).toBe('ok');
       expect(actions(plan)[0]).toBe('AKIAPREVIOUS0000 delete (AWSPREVIOUS)');
+    });
+
+    it('does not take an Active key made after the AWSCURRENT version as the AWSPREVIOUS key (the function finds it in no version)', () => {
+      // Arrange: AWSCURRENT's version is 10 days old; AKIAHAND was made by hand 2 days ago.
+      const described = secret({
+        versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
+        tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
+      });
+
+      // Act
+      const plan = planUser(
+        existing,
+        facts(
+          [key('AKIAHAND00000000', 'Active', 2), key('AKIACURRENT00000', 'Active', 10)],
+          [used('AKIAHAND00000000', 0)],
+          { ...owned, secret: described, currentVersionCreated: new Date(NOW - 10 * DAY) },
+        ),
+        OPTIONS,
+      );
+
+      // Assert: in use and in no version, it blocks the rotation, as it does the function's.
+      expect(actions(plan)).not.toContain('AKIAHAND00000000 delete (AWSPREVIOUS)');
+      expect(plan.verdict).toBe('refused');
+      expect(actions(plan)[0]).toBe('AKIAHAND00000000 blocks (in use)');
+    });
+
+    it('is unknown, not ok, when the AWSCURRENT version date was not read and the other Active key may be AWSPREVIOUS', () => {
+      // Arrange
+      const described = secret({
+        versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
+        tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
+      });
+
+      // Act
+      const plan = planUser(
+        existing,
+        facts(
+          [key('AKIAPREVIOUS0000'), key('AKIACURRENT00000', 'Active', 10)],
+          [used('AKIAPREVIOUS0000', 0)],
+          { ...owned, secret: described },
+        ),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.verdict).toBe('unknown');
+      expect(codes(plan)).toContain('previous key unknown');
     });
 
     it('refuses a secret its stack no longer holds (retained when the user was removed), with the fix', () => {
