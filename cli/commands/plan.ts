@@ -239,7 +239,11 @@ export const runPlan = async (
     const rows = await mapWithConcurrency(target.users, CONCURRENCY, async (user) => {
       try {
         const facts = await readUserFacts(reader, user.userName, user.stackName);
-        return planUser(user, facts, { now, staleKeyDays });
+        return planUser(user, facts, {
+          now,
+          staleKeyDays,
+          ...(where.region === undefined ? {} : { region: where.region }),
+        });
       } catch (error) {
         return errorRow(
           user,

@@ -78,7 +78,9 @@ const readHeldByStack = async (
   secret: SecretDescription | undefined,
   stackName: string,
 ): Promise<UserFacts['heldByStack']> => {
-  if (secret === undefined || secret.deletedDate !== undefined) return undefined;
+  // A secret scheduled for deletion is asked about too: if its stack still holds it, the fix is
+  // to restore it (a deployment does not create it again), not to delete it for good.
+  if (secret === undefined) return undefined;
   const stackId = secret.tags[CLOUDFORMATION_STACK_ID_TAG_KEY];
   const logicalId = secret.tags[LOGICAL_ID_TAG_KEY];
   if (stackId === undefined || stackNameOfStackId(stackId) !== stackName) return undefined;

@@ -74,7 +74,30 @@ export interface PlanOptions {
    * @default DEFAULT_STUCK_AFTER_MS, as `status` takes it
    */
   readonly stuckAfterMs?: number;
+  /** The user's region, when known: an ownership tag naming its own deleted secret is told apart. */
+  readonly region?: string;
 }
+
+/**
+ * Whether `owner` is the ARN of a secret `secretName` in the user's own account and `region`: the
+ * user's own secret of an earlier deployment (kept, scheduled for deletion, or deleted).
+ */
+const isOwnSecretArn = (
+  owner: string,
+  secretName: string,
+  userArn: string,
+  region: string | undefined,
+): boolean => {
+  const parts = /^arn:[^:]+:secretsmanager:([^:]+):(\d+):secret:(.+)-[A-Za-z0-9]{6}$/.exec(owner);
+  const userAccount = /^arn:[^:]+:iam::(\d+):/.exec(userArn)?.[1];
+  return (
+    parts !== null &&
+    region !== undefined &&
+    parts[1] === region &&
+    parts[2] === userAccount &&
+    parts[3] === secretName
+  );
+};
 
 /**
  * - `ok`: the rotation can run;
@@ -182,6 +205,9 @@ export interface UserPlan {
   readonly keys: readonly PlannedKey[];
   readonly findings: readonly Finding[];
 }
+
+/** The closing fix of the function's no-room message, which names a secret that exists. */
+const ROTATE_AGAIN = /, then rotate again \(aws secretsmanager rotate-secret [^)]*\)$/;
 
 /** The stack name in an `aws:cloudformation:stack-id` (`arn:...:stack/<name>/<id>`). */
 export const stackNameOfStackId = (stackId: string): string | undefined =>
@@ -332,9 +358,12 @@ export const planUser = (
     const otherStack = stackId === undefined ? undefined : stackNameOfStackId(stackId);
     if (secret.deletedDate !== undefined) {
       secretState = 'scheduled for deletion';
+      const held = otherStack === stackName ? facts.heldByStack : undefined;
       refuse(
         'secret scheduled for deletion',
-        `Secret ${secret.arn} is scheduled for deletion (since ${secret.deletedDate.toISOString()}): its name ${secretName} stays taken until it is deleted, so the deployment cannot create it. Delete it now (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery), then deploy`,
+        held?.held === true
+          ? `Secret ${secret.arn} is scheduled for deletion (since ${secret.deletedDate.toISOString()}), but stack ${stackName} still holds it: a deployment without a template change does not create it again, so deleting it for good would leave ${userName} without its secret. Restore it (aws secretsmanager restore-secret --secret-id ${secret.arn}), then plan again`
+          : `Secret ${secret.arn} is scheduled for deletion (since ${secret.deletedDate.toISOString()})${held?.held === 'unknown' ? ` and whether stack ${stackName} still holds it was not checked (${held.why}); if it does, restore it instead (aws secretsmanager restore-secret --secret-id ${secret.arn})` : ''}: its name ${secretName} stays taken until it is deleted, so the deployment cannot create it. Delete it now (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery), then deploy`,
       );
     } else if (stackId === undefined) {
       secretState = 'look-alike';
@@ -376,7 +405,7 @@ export const planUser = (
     userState = 'missing';
     refuse(
       'user missing',
-      `IAM user ${userName} does not exist, but its secret ${secret.arn} of stack ${stackName} does: the stack created the user and it was deleted since, and CloudFormation does not create it again on an update, so every rotation fails. Create it again (aws iam create-user --user-name ${userName}${config.path === '/' ? '' : ` --path ${config.path}`}), then deploy to tag it`,
+      `IAM user ${userName} does not exist, but its secret ${secret.arn} of stack ${stackName} does: the stack created the user and it was deleted since, and CloudFormation does not create it again on an update, so every rotation fails. Create it again (aws iam create-user --user-name ${userName}${config.path === '/' ? '' : ` --path ${config.path}`}) and tag it by hand, since a deployment does not run the ownership tagger again (aws iam tag-user --user-name ${userName} --tags Key=${OWNER_TAG_KEY},Value=${secret.arn})`,
     );
   }
 
@@ -406,7 +435,15 @@ export const planUser = (
       }
     } else {
       const owner = user.tags[OWNER_TAG_KEY];
-      if (owner !== undefined) {
+      const ownSecret =
+        owner !== undefined &&
+        (owner === secret?.arn || isOwnSecretArn(owner, secretName, user.arn, options.region));
+      if (owner !== undefined && ownSecret) {
+        refuse(
+          'owned by another secret',
+          `IAM user ${userName} is tagged as owned by secret ${owner.slice(0, 2048)} (its tag ${OWNER_TAG_KEY}), its own secret of an earlier deployment, which is kept, scheduled for deletion or deleted: the deployment fails to tag it for the new secret. Once that secret is deleted, remove the tag (aws iam untag-user --user-name ${userName} --tag-keys ${OWNER_TAG_KEY}), then deploy`,
+        );
+      } else if (owner !== undefined) {
         refuse(
           'owned by another secret',
           `IAM user ${userName} is already owned by secret ${owner.slice(0, 2048)} (its tag ${OWNER_TAG_KEY}), not by ${secretName} of stack ${stackName}: the deployment fails to tag it, and the function would refuse to touch its keys. Remove ${userName} from the other deployment, or if that deployment is gone run \`aws iam untag-user --user-name ${userName} --tag-keys ${OWNER_TAG_KEY}\`, then deploy`,
@@ -418,7 +455,7 @@ export const planUser = (
   if (managed && !secret.rotationEnabled) {
     refuse(
       'rotation disabled',
-      `Rotation of ${secret.arn} is not enabled, so Secrets Manager never rotates it and the function refuses every step. Deploy the stack again to restore its rotation schedule`,
+      `Rotation of ${secret.arn} is not enabled (turned off by hand: aws secretsmanager cancel-rotate-secret), so Secrets Manager never rotates it and the function refuses every step. A deployment without a template change does not turn it on again: turn it on with the stack's function and the user's schedule of the configuration (aws secretsmanager rotate-secret --secret-id ${secret.arn} --rotation-lambda-arn ${secret.rotationLambdaArn ?? `<the rotation function of stack ${stackName}>`} --rotation-rules '{"ScheduleExpression":"<the user's schedule>"}' --no-rotate-immediately)`,
     );
   }
 
@@ -560,7 +597,11 @@ export const planUser = (
             blocking: plan.blocking,
             staleKeyDays: options.staleKeyDays,
             secretId: secret?.arn ?? secretName,
-          }),
+          }).replace(
+            // Before the secret exists there is nothing to rotate: the deployment does it.
+            secret === undefined ? ROTATE_AGAIN : /$^/,
+            ', then plan again and deploy',
+          ),
         );
       }
       for (const key of planned) {

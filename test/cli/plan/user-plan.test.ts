@@ -150,7 +150,7 @@ describe('Function: planUser', () => {
       expect(plan.findings).toEqual([]);
     });
 
-    it('refuses when both keys were used within staleKeyDays, with the message the function throws', () => {
+    it('refuses when both keys were used within staleKeyDays, with the message the function throws (its fix: plan again and deploy, as the secret does not exist yet)', () => {
       // Act
       const plan = planUser(
         existing,
@@ -167,7 +167,7 @@ describe('Function: planUser', () => {
       expect(actions(plan)).toEqual(['AKIAONE blocks (in use)', 'AKIATWO blocks (in use)']);
       expect(plan.findings).toHaveLength(1);
       expect(plan.findings[0]?.message).toMatch(
-        /^createSecret: IAM user ci-deployer holds 2 access keys and none may be deleted to make room for a new one: AKIAONE \(not held by the secret, last used \S+ by s3 in eu-west-1\) and AKIATWO .* not used for 7 days \(staleKeyDays\)\. Move the applications that use AKIAONE to the secret, deactivate it \(aws iam update-access-key --user-name ci-deployer --access-key-id AKIAONE --status Inactive\), then rotate again \(aws secretsmanager rotate-secret --secret-id iam-key-rotation\/ci-deployer\)$/,
+        /^createSecret: IAM user ci-deployer holds 2 access keys and none may be deleted to make room for a new one: AKIAONE \(not held by the secret, last used \S+ by s3 in eu-west-1\) and AKIATWO .* not used for 7 days \(staleKeyDays\)\. Move the applications that use AKIAONE to the secret, deactivate it \(aws iam update-access-key --user-name ci-deployer --access-key-id AKIAONE --status Inactive\), then plan again and deploy$/,
       );
     });
 
@@ -343,6 +343,107 @@ describe('Function: planUser', () => {
       // Assert
       expect(plan).toMatchObject({ secret: 'scheduled for deletion', verdict: 'refused' });
       expect(codes(plan)).toEqual(['secret scheduled for deletion']);
+    });
+  });
+
+  describe('the fixes the findings give', () => {
+    it('restores, not deletes, a secret scheduled for deletion that its stack still holds', () => {
+      // Act
+      const held = planUser(
+        existing,
+        facts([], [], {
+          ...owned,
+          secret: secret({ deletedDate: new Date(NOW - DAY) }),
+          heldByStack: { held: true },
+        }),
+        OPTIONS,
+      );
+      const notHeld = planUser(
+        existing,
+        facts([], [], {
+          secret: secret({ deletedDate: new Date(NOW - DAY) }),
+          heldByStack: { held: false, why: 'gone' },
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(held.findings[0]?.message).toContain(
+        `aws secretsmanager restore-secret --secret-id ${SECRET_ARN}`,
+      );
+      expect(held.findings[0]?.message).not.toContain('--force-delete-without-recovery');
+      expect(notHeld.findings[0]?.message).toContain('--force-delete-without-recovery');
+      expect(notHeld.findings[0]?.message).not.toContain('restore-secret');
+    });
+
+    it('tags a user created again by hand with the exact tag-user command (a deployment does not tag it again)', () => {
+      // Act
+      const plan = planUser(
+        { ...existing, createUser: true },
+        { keys: [], lastUse: new Map(), secret: secret() },
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.findings[0]?.message).toContain(
+        `aws iam tag-user --user-name ${USER} --tags Key=${OWNER_TAG_KEY},Value=${SECRET_ARN}`,
+      );
+      expect(plan.findings[0]?.message).not.toContain('deploy to tag it');
+    });
+
+    it('turns rotation on again with rotate-secret, not by deploying', () => {
+      // Act
+      const plan = planUser(
+        existing,
+        facts([], [], {
+          ...owned,
+          secret: {
+            ...secret({ rotationEnabled: false }),
+            rotationLambdaArn: 'arn:aws:lambda:eu-west-1:1:function:f',
+          },
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.findings[0]?.message).toContain(
+        `aws secretsmanager rotate-secret --secret-id ${SECRET_ARN} --rotation-lambda-arn arn:aws:lambda:eu-west-1:1:function:f --rotation-rules`,
+      );
+      expect(plan.findings[0]?.message).not.toContain('Deploy the stack again');
+    });
+
+    it('before the secret exists, says to free a key and plan again, not to rotate a secret that does not exist', () => {
+      // Act
+      const plan = planUser(
+        existing,
+        facts([key('AKIAONE'), key('AKIATWO')], [used('AKIAONE', 1), used('AKIATWO', 1)]),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(codes(plan)).toEqual(['keys in use']);
+      expect(plan.findings[0]?.message).not.toContain('rotate-secret');
+      expect(plan.findings[0]?.message).toMatch(/--status Inactive\), then plan again and deploy$/);
+    });
+
+    it("says to untag after deleting the user's own kept or deleted secret, not to remove it from another deployment", () => {
+      // Arrange: the tag names iam-key-rotation/<user> of an earlier deployment in this region.
+      const earlier = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${SECRET_NAME}-OlDOlD`;
+
+      // Act
+      const plan = planUser(
+        existing,
+        facts([], [], { user: { arn: USER_ARN, tags: { [OWNER_TAG_KEY]: earlier } } }),
+        { ...OPTIONS, region: REGION },
+      );
+
+      // Assert
+      expect(codes(plan)).toEqual(['owned by another secret']);
+      expect(plan.findings[0]?.message).toContain('its own secret of an earlier deployment');
+      expect(plan.findings[0]?.message).toContain(
+        `aws iam untag-user --user-name ${USER} --tag-keys ${OWNER_TAG_KEY}`,
+      );
+      expect(plan.findings[0]?.message).not.toContain('other deployment');
     });
   });
 
