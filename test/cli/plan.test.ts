@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetUserCommand } from '@aws-sdk/client-iam';
@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPlan, type PlanReport } from '../../cli/commands/plan.js';
 import type { TargetAccess } from '../../cli/commands/status-targets.js';
 import { CapturedIo, FakeOperatorAws } from '../support/fake-operator-aws.js';
+import { PROJECT_ROOT } from '../support/cli-process.js';
 import { REGION } from '../support/fake-aws.js';
 
 /**
@@ -126,5 +127,43 @@ describe('Command: plan', () => {
     );
     await expect(outcome).rejects.toHaveProperty('exitCode', 2);
     expect(io.out).toBe('');
+  });
+});
+
+describe('The role policy of docs/organization-status-role-policy.json', () => {
+  /** IAM's resource match: `*` any run of characters, `?` one. */
+  const matches = (pattern: string, arn: string): boolean =>
+    new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    ).test(arn);
+
+  it("lets plan ask CloudFormation about this product's stacks only", () => {
+    // Arrange
+    const policy = JSON.parse(
+      readFileSync(path.join(PROJECT_ROOT, 'docs', 'organization-status-role-policy.json'), 'utf8'),
+    ) as {
+      Statement: { Effect: string; Action: string | string[]; Resource: string | string[] }[];
+    };
+    const resources = policy.Statement.filter(
+      (statement) =>
+        statement.Effect === 'Allow' &&
+        [statement.Action].flat().some((action) => action.startsWith('cloudformation:')),
+    ).flatMap((statement) => [statement.Resource].flat());
+    const allows = (arn: string): boolean => resources.some((pattern) => matches(pattern, arn));
+
+    // Assert
+    expect(resources.length).toBeGreaterThan(0);
+    expect(allows('arn:aws:cloudformation:eu-west-1:123456789012:stack/IamKeyRotation/1a2b')).toBe(
+      true,
+    );
+    expect(
+      allows(
+        'arn:aws:cloudformation:eu-west-1:123456789012:stack/IamKeyRotation-123456789012-eu-west-1-2/1a2b',
+      ),
+    ).toBe(true);
+    expect(allows('arn:aws:cloudformation:eu-west-1:123456789012:stack/Payroll/1a2b')).toBe(false);
   });
 });
