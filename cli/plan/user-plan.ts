@@ -176,7 +176,6 @@ export type FindingCode =
   | 'keys in use'
   | 'kept key in use'
   | 'current key unknown'
-  | 'previous key unknown'
   | 'rotation pending'
   | 'rotation stuck'
   | 'error';
@@ -263,6 +262,43 @@ const currentKeyOf = (secret: SecretDescription): CurrentKey => {
         ? `its tag ${CURRENT_KEY_TAG_KEY} is absent`
         : `its tag ${CURRENT_KEY_TAG_KEY} does not name the AWSCURRENT version ${versionId ?? '(none)'}`,
   };
+};
+
+/**
+ * The tag `iam-key-rotation:current-key` is writable by anyone allowed TagResource on the secret,
+ * so it alone never decides: the key it names must exist, be Active, and have been created no
+ * later than the AWSCURRENT version (the function creates the key, then the version that holds
+ * it). Otherwise the key is unknown, and the verdict with it.
+ */
+const crossCheckCurrentKey = (
+  current: CurrentKey,
+  keys: readonly AccessKeyMetadata[],
+  currentVersionCreated: Date | undefined,
+): CurrentKey => {
+  if (!current.known || current.accessKeyId === undefined) return current;
+  const tagged = keys.find((key) => key.accessKeyId === current.accessKeyId);
+  const disagrees = (why: string): CurrentKey => ({
+    known: false,
+    why: `its tag ${CURRENT_KEY_TAG_KEY} disagrees with IAM: ${why}`,
+  });
+  if (tagged === undefined) {
+    return disagrees(`the user has no access key ${current.accessKeyId}`);
+  }
+  if (tagged.status !== 'Active') {
+    return disagrees(`access key ${current.accessKeyId} is ${tagged.status}`);
+  }
+  if (currentVersionCreated === undefined) {
+    return {
+      known: false,
+      why: `when the AWSCURRENT version was created was not read, so its tag ${CURRENT_KEY_TAG_KEY} (${current.accessKeyId}) cannot be checked`,
+    };
+  }
+  if (tagged.createDate.getTime() > currentVersionCreated.getTime()) {
+    return disagrees(
+      `access key ${current.accessKeyId} was created ${tagged.createDate.toISOString()}, after the AWSCURRENT version (${currentVersionCreated.toISOString()})`,
+    );
+  }
+  return current;
 };
 
 /** What the rotation does with each key, from the function's own plan. */
@@ -471,7 +507,7 @@ export const planUser = (
   let pending = false;
   const pendingVersion = managed ? pendingVersionIds(secret)[0] : undefined;
   const current: CurrentKey = managed
-    ? currentKeyOf(secret)
+    ? crossCheckCurrentKey(currentKeyOf(secret), keys, facts.currentVersionCreated)
     : { known: true, accessKeyId: undefined };
   if (current.known && current.accessKeyId !== undefined) rotation = 'next';
 
@@ -550,13 +586,7 @@ export const planUser = (
         ? onlyOther
         : undefined;
     const currentCreated = facts.currentVersionCreated?.getTime();
-    if (previousCandidate !== undefined && currentCreated === undefined) {
-      unknown = true;
-      note(
-        'previous key unknown',
-        `Whether access key ${previousCandidate.accessKeyId} is the key the AWSPREVIOUS version of ${secretName} holds is not known: when the AWSCURRENT version was created was not read, and plan never reads a secret's value. See it with iam-key-rotation status ${userName}`,
-      );
-    }
+    // (Without that date the current key is unknown already: crossCheckCurrentKey.)
     const previousAccessKeyId =
       previousCandidate !== undefined &&
       currentCreated !== undefined &&

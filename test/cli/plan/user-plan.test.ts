@@ -461,6 +461,7 @@ describe('Function: planUser', () => {
         facts([key('AKIAPREVIOUS0000', 'Inactive'), key('AKIACURRENT00000', 'Active', 10)], [], {
           ...owned,
           secret: described,
+          currentVersionCreated: new Date(NOW - 10 * DAY),
         }),
         OPTIONS,
       );
@@ -543,7 +544,8 @@ describe('Function: planUser', () => {
 
       // Assert
       expect(plan.verdict).toBe('unknown');
-      expect(codes(plan)).toContain('previous key unknown');
+      expect(codes(plan)).toEqual(['current key unknown']);
+      expect(actions(plan)).toEqual(['AKIAPREVIOUS0000 unknown', 'AKIACURRENT00000 unknown']);
     });
 
     it('refuses a secret its stack no longer holds (retained when the user was removed), with the fix', () => {
@@ -648,6 +650,47 @@ describe('Function: planUser', () => {
       // Assert
       expect(codes(plan)).toEqual(['rotation disabled']);
     });
+
+    it.each([
+      [
+        'names a key the user does not have',
+        [key('AKIAOTHER0000000', 'Inactive')],
+        'has no access key',
+      ],
+      ['names an Inactive key', [key('AKIACURRENT00000', 'Inactive', 10)], 'is Inactive'],
+      [
+        'names a key made after the AWSCURRENT version',
+        [key('AKIACURRENT00000', 'Active', 1)],
+        'after the AWSCURRENT version',
+      ],
+    ])(
+      'is unknown, deleting nothing, when the current-key tag (writable by TagResource) %s',
+      (_, keys, why) => {
+        // Arrange: the AWSCURRENT version was created 10 days ago.
+        const described = secret({
+          versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
+          tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
+        });
+
+        // Act
+        const plan = planUser(
+          existing,
+          facts(keys, [], {
+            ...owned,
+            secret: described,
+            currentVersionCreated: new Date(NOW - 10 * DAY),
+          }),
+          OPTIONS,
+        );
+
+        // Assert
+        expect(plan.verdict).toBe('unknown');
+        expect(codes(plan)).toEqual(['current key unknown']);
+        expect(plan.findings[0]?.message).toContain('disagrees with IAM');
+        expect(plan.findings[0]?.message).toContain(why);
+        expect(plan.keys.every((k) => k.action === 'unknown')).toBe(true);
+      },
+    );
 
     it('is unknown when the current-key tag is stale (plan never reads the value)', () => {
       // Arrange
