@@ -68,6 +68,34 @@ describe('Command: plan', () => {
     );
   });
 
+  it('prints AWS text without its control characters (no escape sequence reaches the terminal)', async () => {
+    // Arrange: an error message (AWS data) carrying ESC, a C1 CSI and a forged line.
+    fake.addUser('alice');
+    fake.iam
+      .on(GetUserCommand)
+      .rejects(
+        Object.assign(new Error('denied\u001b[2J\u009b31m\nfake: ok'), { name: 'AccessDenied' }),
+      );
+    const io = new CapturedIo();
+
+    // Act
+    const code = await runPlan(
+      {
+        io,
+        clientConfig: { region: REGION },
+        dependenciesFor: () => Promise.resolve(fake.dependencies(io)),
+      },
+      { config: configFile([{ userName: 'alice', schedule: 'rate(30 days)' }]), json: false },
+    );
+
+    // Assert
+    expect(code).toBe(1);
+    const printed = io.out + io.err;
+    expect(printed).toContain('denied\\u{1b}[2J\\u{9b}31m\\u{0a}fake: ok');
+    // eslint-disable-next-line no-control-regex -- the characters that must not be printed
+    expect(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(printed)).toBe(false);
+  });
+
   it('reports every user of an account it cannot reach, and still plans the others', async () => {
     // Arrange
     fake.addUser('bob');
