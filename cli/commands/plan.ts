@@ -2,7 +2,7 @@ import type { CliClientConfig, CliDependencies, CliIo, Clock } from '../dependen
 import { systemClock } from '../dependencies.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type ExitCode } from '../errors.js';
 import { describeFailure } from '../failure.js';
-import { formatSpan } from '../format.js';
+import { formatSpan, printable } from '../format.js';
 import { readUserFacts, type PlanReadDependencies } from '../plan/read-user-facts.js';
 import { CAN_ROTATE, planUser, type PlannedUserConfig, type UserPlan } from '../plan/user-plan.js';
 import { describeLastUse } from '../status/status-table.js';
@@ -153,27 +153,31 @@ export const renderPlanTables = (
 ): string => {
   const users = renderTable(
     PLAN_COLUMNS,
-    rows.map((row) => [
-      row.account,
-      row.region,
-      row.userName,
-      row.user,
-      row.secret,
-      row.rotation,
-      row.verdict,
-      row.summary,
-    ]),
+    rows.map((row) =>
+      [
+        row.account,
+        row.region,
+        row.userName,
+        row.user,
+        row.secret,
+        row.rotation,
+        row.verdict,
+        row.summary,
+      ].map(printable),
+    ),
     columns,
   );
   const keyRows = rows.flatMap((row) =>
-    row.keys.map((key) => [
-      row.userName,
-      key.accessKeyId,
-      key.status,
-      formatSpan(key.ageSeconds * 1000),
-      describeLastUse(key.lastUsed, now),
-      key.reason === undefined ? key.action : `${key.action} (${key.reason})`,
-    ]),
+    row.keys.map((key) =>
+      [
+        row.userName,
+        key.accessKeyId,
+        key.status,
+        formatSpan(key.ageSeconds * 1000),
+        describeLastUse(key.lastUsed, now),
+        key.reason === undefined ? key.action : `${key.action} (${key.reason})`,
+      ].map(printable),
+    ),
   );
   return keyRows.length === 0 ? users : `${users}\n${renderTable(KEY_COLUMNS, keyRows, columns)}`;
 };
@@ -267,9 +271,10 @@ export const runPlan = async (
     io.stdout(renderPlanTables(located, now, io.columns));
   }
   const notes = located.flatMap((row) =>
-    row.findings.map(
-      (finding) =>
+    row.findings.map((finding) =>
+      printable(
         `${row.account} ${row.region} ${row.userName}: ${finding.blocking ? 'refused' : 'note'}: ${finding.code}: ${finding.message}`,
+      ),
     ),
   );
   if (notes.length > 0) io.stderr(`\n${notes.join('\n')}\n`);
