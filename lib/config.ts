@@ -68,6 +68,8 @@ export interface IamKeyRotationConfig {
   readonly dashboard: boolean;
   /** Whether every stack has the rotation function's CloudWatch alarms (default true). */
   readonly alarms: boolean;
+  /** Whether every deployment awaits the first rotation of the secrets it creates (default true). */
+  readonly awaitFirstRotation: boolean;
   /** Which user is in which stack, and what changed since the previous placement. */
   readonly placement: StackPlacementResult;
   /** The placement file to write the new placement to; absent for a configuration without one. */
@@ -88,8 +90,9 @@ export interface ParseConfigOptions {
 export const DEFAULT_STACK_NAME = 'IamKeyRotation';
 
 /**
- * Most users one stack may hold: each user costs 3 CloudFormation resources (secret, rotation
- * schedule, and the user or the custom resource that tags it) of the 500 a stack may hold, and
+ * Most users one stack may hold: each user costs 4 CloudFormation resources (secret, rotation
+ * schedule, the user or the custom resource that tags it, and the first-rotation wait) of the 500
+ * a stack may hold, and
  * about 310 characters of the execution role's policies (10 KB inline plus the role's default
  * quota of 10 managed policies of 6 KB each, which CDK fills with overflow policies); an
  * existing user costs about as much of the ownership tagger's role.
@@ -105,6 +108,7 @@ const ROOT_FIELDS = [
   'removalPolicy',
   'dashboard',
   'alarms',
+  'awaitFirstRotation',
 ];
 
 /** The configured users grouped by stack name, in order of first appearance. */
@@ -293,6 +297,11 @@ export function parseIamKeyRotationConfig(
   }
   const dashboard = expectBoolean(root.dashboard, `${field}.dashboard`, true);
   const alarms = expectBoolean(root.alarms, `${field}.alarms`, true);
+  const awaitFirstRotation = expectBoolean(
+    root.awaitFirstRotation,
+    `${field}.awaitFirstRotation`,
+    true,
+  );
   const config: IamKeyRotationConfig = {
     users: parsed,
     staleKeyDays,
@@ -301,6 +310,7 @@ export function parseIamKeyRotationConfig(
     complianceRules,
     dashboard,
     alarms,
+    awaitFirstRotation,
     placement,
   };
   checkStackEnvironments(parsed, usersField);

@@ -26,6 +26,7 @@ export function addIamKeyRotationStacks(
       complianceRules: config.complianceRules,
       dashboard: config.dashboard,
       alarms: config.alarms,
+      awaitFirstRotation: config.awaitFirstRotation,
     });
   });
 }

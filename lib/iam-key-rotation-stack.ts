@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { ComplianceRulesConfig, NotificationsConfig, RotatedUserConfig } from './config.js';
+import { FirstRotationWait } from './first-rotation-wait.js';
 import { KeyRotationFunction, type KeyRotationFunctionProps } from './key-rotation-function.js';
 import { RotatedAccessKey } from './rotated-access-key.js';
 import { RotationAlarms } from './rotation-alarms.js';
@@ -107,6 +108,16 @@ export interface IamKeyRotationStackProps extends StackProps {
    * @default true
    */
   readonly alarms?: boolean;
+
+  /**
+   * Whether the deployment awaits the first rotation of every secret it creates, and fails with
+   * the rotation function's error when it fails (`FirstRotationWait`). Then a secret (and a
+   * created user) to retain is retained except on the rollback of its creation
+   * (`RetainExceptOnCreate`), so that a failed first deployment leaves nothing behind.
+   *
+   * @default true
+   */
+  readonly awaitFirstRotation?: boolean;
 }
 
 /**
@@ -134,6 +145,9 @@ export class IamKeyRotationStack extends Stack {
   /** The rotated access keys, in configuration order. */
   public readonly rotatedAccessKeys: readonly RotatedAccessKey[];
 
+  /** The wait for the first rotations, unless turned off. */
+  public readonly firstRotationWait?: FirstRotationWait;
+
   /** The rotation function's alarms, unless turned off. */
   public readonly alarms?: RotationAlarms;
 
@@ -155,11 +169,18 @@ export class IamKeyRotationStack extends Stack {
       ...props.rotationFunction,
     });
 
+    const awaitFirstRotation = props.awaitFirstRotation ?? true;
     this.rotatedAccessKeys = props.users.map((config) => {
       // A created user is kept when removed, like its secret, unless the configuration says
-      // "destroy" (it may hold keys that consumers still use).
+      // "destroy" (it may hold keys that consumers still use). With the wait, the rollback of a
+      // failed creation deletes them (their keys are gone by then): the next attempt can create
+      // them again.
       const removalPolicy =
-        config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+        config.removalPolicy === 'destroy'
+          ? RemovalPolicy.DESTROY
+          : awaitFirstRotation
+            ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            : RemovalPolicy.RETAIN;
       const user: iam.IUser = config.createUser
         ? createdUser(this, config, removalPolicy)
         : iam.User.fromUserAttributes(this, `ExistingUser-${config.userName}`, {
@@ -189,6 +210,12 @@ export class IamKeyRotationStack extends Stack {
         removalPolicy,
       });
     });
+
+    if (awaitFirstRotation && this.rotatedAccessKeys.length > 0) {
+      const wait = FirstRotationWait.of(this, { rotationFunction: this.rotationFunction });
+      for (const key of this.rotatedAccessKeys) wait.awaitFirstRotation(key);
+      this.firstRotationWait = wait;
+    }
 
     if (props.alarms ?? true) {
       this.alarms = new RotationAlarms(this, 'Alarms', { rotationFunction: this.rotationFunction });

@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './first-rotation-wait.js';
 export * from './iam-key-rotation-stack.js';
 export * from './key-rotation-function.js';
 export * from './key-rotation-schedule.js';

@@ -1,12 +1,11 @@
-import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  filterLogEventsContaining,
+  type RotationLogEvent,
+} from '../../lambda/aws/rotation-log-events.js';
 
-/** One line the rotation function logged. */
-export interface RotationLogEvent {
-  readonly eventId: string;
-  readonly timestamp: Date;
-  readonly message: string;
-}
+export type { RotationLogEvent };
 
 /** Reads the rotation function's log lines (CloudWatch Logs) for one rotation. */
 export interface RotationLogReader {
@@ -33,8 +32,6 @@ export const functionNameOf = (functionArn: string): string => {
   return match?.[1] ?? functionArn;
 };
 
-const DEFAULT_MAX_PAGES = 10;
-
 export class CloudWatchRotationLogs implements RotationLogReader {
   public constructor(
     private readonly lambda: LambdaClient,
@@ -52,37 +49,12 @@ export class CloudWatchRotationLogs implements RotationLogReader {
     return `/aws/lambda/${output.FunctionName ?? functionNameOf(functionArn)}`;
   }
 
-  public async eventsContaining(
+  public eventsContaining(
     logGroup: string,
     text: string,
     since: Date,
-    maxPages = DEFAULT_MAX_PAGES,
+    maxPages?: number,
   ): Promise<RotationLogEvent[]> {
-    const events: RotationLogEvent[] = [];
-    let nextToken: string | undefined;
-    let pages = 0;
-    do {
-      const output = await this.logs.send(
-        new FilterLogEventsCommand({
-          logGroupName: logGroup,
-          // A quoted term matches the exact text anywhere in the event.
-          filterPattern: JSON.stringify(text),
-          startTime: since.getTime(),
-          nextToken,
-        }),
-      );
-      for (const event of output.events ?? []) {
-        // Checked again: an emulator may not implement filter patterns.
-        if (event.message?.includes(text) !== true) continue;
-        events.push({
-          eventId: event.eventId ?? `${String(event.timestamp)}:${event.message}`,
-          timestamp: new Date(event.timestamp ?? 0),
-          message: event.message,
-        });
-      }
-      nextToken = output.nextToken === '' ? undefined : output.nextToken;
-      pages += 1;
-    } while (nextToken !== undefined && pages < maxPages);
-    return events.sort((left, right) => left.timestamp.getTime() - right.timestamp.getTime());
+    return filterLogEventsContaining(this.logs, logGroup, text, since, maxPages);
   }
 }

@@ -14,6 +14,9 @@ import {
   type RotationLogReader,
 } from '../aws/rotation-logs.js';
 import type { CliIo, Clock } from '../dependencies.js';
+import { parseLogLine } from '../../lambda/aws/rotation-log-events.js';
+
+export { parseLogLine };
 import { CliError, EXIT_FAILURE, EXIT_OK, type ExitCode } from '../errors.js';
 import { describeFailure } from '../failure.js';
 import { formatSeconds, formatSpan, shortVersionId } from '../format.js';
@@ -54,58 +57,6 @@ export const incompleteRotationMessage = (
   `Secret ${managed.description.name}: a previous rotation isn't complete (AWSPENDING is on version ${
     versionIds.join(', ') || '(unknown)'
   }, which is not AWSCURRENT); Secrets Manager keeps retrying it and refuses a new one. See how it stands: iam-key-rotation status ${managed.reference}. Give it up (removes AWSPENDING and the key it made): iam-key-rotation cancel ${managed.reference}`;
-
-interface ParsedLogLine {
-  readonly text: string;
-  /** `Name: message` of the error the line reports, if it reports one. */
-  readonly error?: string;
-}
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-const parseJsonObject = (text: string): Record<string, unknown> | undefined => {
-  if (!text.trimStart().startsWith('{')) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return isRecord(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-const MAX_LINE = 600;
-
-/**
- * A line of the function's log, for a person: `[step] LEVEL message (accessKeyId ...)`, and the
- * error it carries. The function logs only identifiers (its README promise); only the message, the
- * step, the level, the access key id and the error's name and message are shown.
- */
-export const parseLogLine = (message: string): ParsedLogLine => {
-  let entry = parseJsonObject(message);
-  // Lambda's JSON log format wraps a line that is not JSON itself: unwrap one level.
-  if (entry !== undefined && typeof entry.message === 'string') {
-    entry = parseJsonObject(entry.message) ?? entry;
-  }
-  if (entry === undefined || typeof entry.message !== 'string') {
-    return { text: message.trim().slice(0, MAX_LINE) };
-  }
-  const level = typeof entry.level === 'string' ? entry.level.toUpperCase() : undefined;
-  const details: string[] = [];
-  if (typeof entry.accessKeyId === 'string') details.push(`access key ${entry.accessKeyId}`);
-  let error: string | undefined;
-  if (isRecord(entry.error)) {
-    const name = typeof entry.error.name === 'string' ? entry.error.name : 'Error';
-    const text = typeof entry.error.message === 'string' ? entry.error.message : '';
-    error = text === '' ? name : `${name}: ${text}`;
-  } else if (level === 'ERROR') {
-    error = entry.message;
-  }
-  const text = `${level === undefined ? '' : `${level} `}${entry.message}${
-    details.length === 0 ? '' : ` (${details.join(', ')})`
-  }${error === undefined || error === entry.message ? '' : `: ${error}`}`;
-  return { text: text.slice(0, MAX_LINE), ...(error === undefined ? {} : { error }) };
-};
 
 type Outcome =
   | {

@@ -17,6 +17,22 @@ export interface StackResources {
   describeStackResource(stackId: string, logicalId: string): Promise<StackResourceState>;
 }
 
+/** What CloudFormation says about a stack (DescribeStacks). */
+export interface StackState {
+  /** `CREATE_IN_PROGRESS`, `ROLLBACK_IN_PROGRESS`, `UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS`, ... */
+  readonly status: string;
+  /** When the stack was created. */
+  readonly creationTime?: Date;
+  /** When the stack's last update began (absent before its first update). */
+  readonly lastUpdatedTime?: Date;
+}
+
+/** The CloudFormation calls the first-rotation wait makes. */
+export interface StackStates extends StackResources {
+  /** The stack `stackId` (its ARN). */
+  describeStack(stackId: string): Promise<StackState>;
+}
+
 export interface CloudFormationEndpointOptions {
   /** The region's provider of the function's SDK clients. */
   readonly region: () => Promise<string>;
@@ -60,29 +76,72 @@ export const xmlElement = (xml: string, name: string): string | undefined => {
 };
 
 /**
- * DescribeStackResource of CloudFormation as one Query API request (`POST /`, form-encoded,
+ * DescribeStackResource and DescribeStacks of CloudFormation, each as one Query API request (`POST /`, form-encoded,
  * XML answer), signed with the SDK's own SigV4 signer and sent by the request handler,
  * credentials and region of the function's other SDK clients: the project has no CloudFormation
- * SDK client, and this one read-only call needs none. No retry: the caller treats any error as
+ * SDK client, and these read-only calls need none. No retry: the caller treats any error as
  * "not shown to be a deletion" and changes nothing.
  */
-export class CloudFormationStackResources implements StackResources {
+export class CloudFormationStackResources implements StackStates {
   public constructor(private readonly options: CloudFormationEndpointOptions) {}
 
   public async describeStackResource(
     stackId: string,
     logicalId: string,
   ): Promise<StackResourceState> {
+    const text = await this.query('DescribeStackResource', {
+      StackName: stackId,
+      LogicalResourceId: logicalId,
+    });
+    const status = xmlElement(text, 'ResourceStatus');
+    if (status === undefined) {
+      throw new CloudFormationServiceError(
+        'MalformedResponse',
+        'DescribeStackResource answered without a ResourceStatus',
+        200,
+      );
+    }
+    const physicalResourceId = xmlElement(text, 'PhysicalResourceId');
+    return { status, ...(physicalResourceId === undefined ? {} : { physicalResourceId }) };
+  }
+
+  public async describeStack(stackId: string): Promise<StackState> {
+    const text = await this.query('DescribeStacks', { StackName: stackId });
+    const status = xmlElement(text, 'StackStatus');
+    if (status === undefined) {
+      throw new CloudFormationServiceError(
+        'MalformedResponse',
+        'DescribeStacks answered without a StackStatus',
+        200,
+      );
+    }
+    const date = (name: string): Date | undefined => {
+      const value = xmlElement(text, name);
+      return value === undefined ? undefined : new Date(value);
+    };
+    const creationTime = date('CreationTime');
+    const lastUpdatedTime = date('LastUpdatedTime');
+    return {
+      status,
+      ...(creationTime === undefined ? {} : { creationTime }),
+      ...(lastUpdatedTime === undefined ? {} : { lastUpdatedTime }),
+    };
+  }
+
+  /** One signed Query API request; the answer's XML, or the error CloudFormation answered. */
+  private async query(
+    action: string,
+    parameters: Readonly<Record<string, string>>,
+  ): Promise<string> {
     const region = await this.options.region();
     const endpoint = new URL(
       this.options.endpoint ??
         `https://cloudformation.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`,
     );
     const body = new URLSearchParams({
-      Action: 'DescribeStackResource',
+      Action: action,
       Version: '2010-05-15',
-      StackName: stackId,
-      LogicalResourceId: logicalId,
+      ...parameters,
     }).toString();
     const request = new HttpRequest({
       method: 'POST',
@@ -113,15 +172,6 @@ export class CloudFormationStackResources implements StackResources {
         response.statusCode,
       );
     }
-    const status = xmlElement(text, 'ResourceStatus');
-    if (status === undefined) {
-      throw new CloudFormationServiceError(
-        'MalformedResponse',
-        'DescribeStackResource answered without a ResourceStatus',
-        response.statusCode,
-      );
-    }
-    const physicalResourceId = xmlElement(text, 'PhysicalResourceId');
-    return { status, ...(physicalResourceId === undefined ? {} : { physicalResourceId }) };
+    return text;
   }
 }

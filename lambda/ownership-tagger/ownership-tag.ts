@@ -6,12 +6,12 @@ import {
 } from '@aws-sdk/client-iam';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { StackResources } from '../aws/cloudformation-stack-resources.js';
+import { parseCustomResourceRequest } from '../aws/custom-resource-request.js';
 import {
   BINDING_TAG_KEY,
   CLOUDFORMATION_STACK_ID_TAG_KEY,
   OWNER_TAG_KEY,
   SECRET_NAME_PREFIX,
-  STACK_ID_ENV,
 } from '../rotation/binding.js';
 
 /** The custom resource's properties: the user to tag, and the secret the stack created for it. */
@@ -51,14 +51,8 @@ export class OwnershipTagError extends Error {
   public override readonly name = 'OwnershipTagError';
 }
 
-/** IAM's user name syntax. */
-const USER_NAME_PATTERN = /^[\w+=,.@-]{1,64}$/;
-
 /** The physical id of the ownership tag of `userName` (the same as the earlier AwsCustomResource's). */
 export const ownershipTagPhysicalId = (userName: string): string => `${OWNER_TAG_KEY}/${userName}`;
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The event, checked: a request type, this function's own stack, a logical id and a user name.
@@ -66,47 +60,20 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * @throws OwnershipTagError naming the field and what was expected
  */
 export function parseOwnershipTagEvent(event: unknown, stackId: string): OwnershipTagEvent {
-  if (stackId === '') {
-    throw new OwnershipTagError(
-      `${STACK_ID_ENV} is not set: the function cannot tell its own stack's secrets, and tags nothing`,
-    );
-  }
-  if (!isRecord(event)) {
-    throw new OwnershipTagError(`the event must be an object, got ${typeof event}`);
-  }
-  const { RequestType, StackId, LogicalResourceId, PhysicalResourceId, ResourceProperties } = event;
-  if (RequestType !== 'Create' && RequestType !== 'Update' && RequestType !== 'Delete') {
-    throw new OwnershipTagError(
-      `RequestType must be Create, Update or Delete, got ${JSON.stringify(RequestType)}`,
-    );
-  }
-  if (StackId !== stackId) {
-    throw new OwnershipTagError(
-      `StackId must be this function's stack ${stackId}, got ${JSON.stringify(StackId)}`,
-    );
-  }
-  if (typeof LogicalResourceId !== 'string' || LogicalResourceId === '') {
-    throw new OwnershipTagError(
-      `LogicalResourceId must be a logical id, got ${JSON.stringify(LogicalResourceId)}`,
-    );
-  }
-  if (PhysicalResourceId !== undefined && typeof PhysicalResourceId !== 'string') {
-    throw new OwnershipTagError(
-      `PhysicalResourceId must be a string, got ${JSON.stringify(PhysicalResourceId)}`,
-    );
-  }
-  const properties = isRecord(ResourceProperties) ? ResourceProperties : {};
-  const { UserName, SecretArn } = properties;
-  if (typeof UserName !== 'string' || !USER_NAME_PATTERN.test(UserName)) {
-    throw new OwnershipTagError(
-      `ResourceProperties.UserName must be an IAM user name (1-64 of letters, digits and +=,.@_-), got ${JSON.stringify(UserName)}`,
-    );
-  }
+  const request = parseCustomResourceRequest(
+    event,
+    stackId,
+    (message) => new OwnershipTagError(message),
+    'tags nothing',
+  );
+  const { userName: UserName } = request;
+  const { SecretArn } = request.properties;
   if (typeof SecretArn !== 'string') {
     throw new OwnershipTagError(
       `ResourceProperties.SecretArn must be the ARN of ${SECRET_NAME_PREFIX}${UserName}, got ${JSON.stringify(SecretArn)}`,
     );
   }
+  const { RequestType, StackId, LogicalResourceId, PhysicalResourceId } = request;
   return {
     RequestType,
     StackId,

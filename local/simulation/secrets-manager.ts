@@ -227,6 +227,14 @@ export class SecretsManagerModel {
   }
 
   /**
+   * DeleteSecret with ForceDeleteWithoutRecovery, as CloudFormation deletes a stack's secret: the
+   * secret and its versions are gone and its name is free at once (no recovery window).
+   */
+  public forceDeleteSecret(secretId: string): void {
+    this.secrets.delete(this.get(secretId).name);
+  }
+
+  /**
    * GetSecretValue: by VersionId and/or VersionStage (default AWSCURRENT). A version without a
    * value (the AWSPENDING placeholder of RotateSecret) is ResourceNotFoundException.
    */

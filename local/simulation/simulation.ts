@@ -331,6 +331,15 @@ export class Simulation {
     return this.secretsManager.createSecret(input, { ...stack, logicalId });
   }
 
+  /**
+   * What CloudFormation does when it deletes an `AWS::SecretsManager::Secret` (a stack deleted, or
+   * the rollback of its creation): DeleteSecret with ForceDeleteWithoutRecovery, so the name is
+   * free at once. Like {@link createStackSecret}, not a request of the account's principals.
+   */
+  public deleteStackSecret(secretId: string): void {
+    this.secretsManager.forceDeleteSecret(secretId);
+  }
+
   // ---- Rotation ----
 
   /** Registers the rotation function; returns its ARN, to pass as RotationLambdaARN. */

@@ -299,6 +299,7 @@ describe('Command: rotate', () => {
       expect(line).toEqual({
         text: 'ERROR testSecret: failed (access key AKIA0000000000000001): AccessKeyTestError: rejected',
         error: 'AccessKeyTestError: rejected',
+        errorName: 'AccessKeyTestError',
       });
     });
 

@@ -224,10 +224,15 @@ describe('Construct: IamKeyRotationStack', () => {
       template.resourceCountIs('AWS::IAM::User', 1);
       template.resourceCountIs('Custom::UserOwnershipTag', 2);
       template.resourceCountIs('Custom::AWS', 0);
-      // The rotation function, the tagger's function and the Provider framework's function.
-      template.resourceCountIs('AWS::Lambda::Function', 3);
-      template.resourceCountIs('AWS::IAM::Role', 3);
-      template.resourceCountIs('AWS::Logs::LogGroup', 3);
+      // The rotation function, the tagger's function and its Provider framework's function; the
+      // first-rotation wait's onEvent and isComplete and its framework's onEvent, isComplete and
+      // onTimeout (lib/first-rotation-wait.ts).
+      template.resourceCountIs('AWS::Lambda::Function', 3 + 5);
+      // Beside the rotation function's and the tagger's two: the wait's, its framework's two and
+      // its waiter state machine's.
+      template.resourceCountIs('AWS::IAM::Role', 3 + 4);
+      template.resourceCountIs('AWS::Logs::LogGroup', 3 + 4);
+      template.resourceCountIs('Custom::FirstRotation', 3);
     });
 
     it('has no dependency cycle between its resources', () => {
@@ -246,8 +251,9 @@ describe('Construct: IamKeyRotationStack', () => {
 
       // Assert
       template.resourceCountIs('Custom::UserOwnershipTag', 0);
-      template.resourceCountIs('AWS::Lambda::Function', 1);
-      template.resourceCountIs('AWS::IAM::Role', 1);
+      // The rotation function, and the first-rotation wait's 5 functions and 4 roles.
+      template.resourceCountIs('AWS::Lambda::Function', 1 + 5);
+      template.resourceCountIs('AWS::IAM::Role', 1 + 4);
     });
 
     it('names each secret iam-key-rotation/<user name>', () => {
@@ -578,7 +584,8 @@ describe('Construct: IamKeyRotationStack', () => {
       for (const template of templates) {
         const json = template.toJSON() as TemplateJson;
         const taggerRole = onlyLogicalId(json, 'AWS::IAM::Role', TAGGER_ROLE);
-        template.resourceCountIs('AWS::IAM::Role', 3);
+        // The rotation function's, the tagger's two, and the first-rotation wait's four.
+        template.resourceCountIs('AWS::IAM::Role', 3 + 4);
         template.allResourcesProperties('AWS::IAM::Role', {
           ManagedPolicyArns: Match.absent(),
           Policies: Match.absent(),
@@ -1021,7 +1028,8 @@ describe('Construct: IamKeyRotationStack', () => {
       expect(stacks.map((s) => s.stackName)).toEqual(['IamKeyRotation', 'IamKeyRotation-2']);
       for (const stack of stacks) {
         Template.fromStack(stack).resourceCountIs('AWS::SecretsManager::RotationSchedule', 100);
-        Template.fromStack(stack).resourceCountIs('AWS::Lambda::Function', 1);
+        // The rotation function and the first-rotation wait's 5.
+        Template.fromStack(stack).resourceCountIs('AWS::Lambda::Function', 1 + 5);
       }
     });
   });
@@ -1099,18 +1107,19 @@ describe('Construct: IamKeyRotationStack', () => {
 
       // Assert
       const assets = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
-      // The rotation function's bundle, the ownership tagger's bundle and aws-cdk-lib's prebuilt
-      // Provider framework.
-      expect(assets).toHaveLength(3);
+      // The rotation function's bundle, the ownership tagger's bundle, the first-rotation wait's
+      // bundle (one for its two functions) and aws-cdk-lib's prebuilt Provider framework.
+      expect(assets).toHaveLength(4);
       const bundles = assets.filter((name) =>
         readdirSync(path.join(assembly.directory, name)).includes('index.mjs'),
       );
-      expect(bundles).toHaveLength(2);
-      const isTagger = (name: string): boolean =>
-        readFileSync(path.join(assembly.directory, name, 'index.mjs'), 'utf8').includes(
-          'tags nothing',
-        );
-      const rotationBundle = bundles.find((name) => !isTagger(name)) ?? '';
+      expect(bundles).toHaveLength(3);
+      const contains = (text: string) => (name: string) =>
+        readFileSync(path.join(assembly.directory, name, 'index.mjs'), 'utf8').includes(text);
+      const isTagger = contains('tags nothing');
+      const isWait = contains('iam-key-rotation-first-rotation');
+      expect(bundles.filter(isWait)).toHaveLength(1);
+      const rotationBundle = bundles.find((name) => !isTagger(name) && !isWait(name)) ?? '';
       const assetDirectory = path.join(assembly.directory, rotationBundle);
       // No user of the example has sesSmtpTest: no SMTP client beside it
       // (test/integration/ses-smtp-bundle.test.ts builds the asset with one).
@@ -1142,6 +1151,12 @@ describe('Construct: IamKeyRotationStack', () => {
       await expect(tagger.handler({ RequestType: 'Create' })).rejects.toThrow(
         'IAM_KEY_ROTATION_STACK_ID is not set',
       );
+
+      // The first-rotation wait's bundle loads and refuses to start without its settings.
+      const waitBundle = bundles.find(isWait) ?? '';
+      await expect(
+        import(pathToFileURL(path.join(assembly.directory, waitBundle, 'index.mjs')).href),
+      ).rejects.toThrow('FIRST_ROTATION_WAIT_SECONDS must be a whole number of seconds, got null');
     });
   });
 });

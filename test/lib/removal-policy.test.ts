@@ -40,7 +40,7 @@ describe('Stack: removal policies and monitoring switches', () => {
   });
   const quiet = synthesize({ users, dashboard: false, alarms: false, notifications: {} });
 
-  it('retains every secret and every created user by default (DeletionPolicy and UpdateReplacePolicy)', () => {
+  it('retains every secret and every created user by default, except on the rollback of their creation (DeletionPolicy and UpdateReplacePolicy)', () => {
     // Assert
     const kept = [
       ...ofType(retained.resources, 'AWS::SecretsManager::Secret'),
@@ -48,7 +48,11 @@ describe('Stack: removal policies and monitoring switches', () => {
     ];
     expect(kept).toHaveLength(3);
     for (const resource of kept) {
-      expect([resource.DeletionPolicy, resource.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
+      // The first-rotation wait is on by default: a failed first deployment leaves nothing behind.
+      expect([resource.DeletionPolicy, resource.UpdateReplacePolicy]).toEqual([
+        'RetainExceptOnCreate',
+        'Retain',
+      ]);
     }
   });
 
@@ -85,7 +89,7 @@ describe('Stack: removal policies and monitoring switches', () => {
         (resource) => resource.Properties?.Name === `iam-key-rotation/${name}`,
       )?.DeletionPolicy;
     expect(policyOf('created')).toBe('Delete');
-    expect(policyOf('existing')).toBe('Retain');
+    expect(policyOf('existing')).toBe('RetainExceptOnCreate');
     expect(ofType(mixed.resources, 'AWS::IAM::User')[0]?.DeletionPolicy).toBe('Delete');
   });
 

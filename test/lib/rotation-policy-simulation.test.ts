@@ -141,6 +141,10 @@ interface Deployment {
   readonly roles: ReadonlyMap<string, Role>;
   readonly rotationRole: Role;
   readonly taggerRole: Role;
+  /** The role of the first-rotation wait's functions. */
+  readonly waitRole: Role;
+  /** The rotation function's log group. */
+  readonly rotationLogGroupArn: string;
   /** The rotation function's resource policy, as Lambda renders the template's permission. */
   readonly invokePolicy: unknown;
   readonly rotationFunctionArn: string;
@@ -246,6 +250,11 @@ function synthesize(): Deployment {
     roles,
     rotationRole: role(/^RotationFunctionServiceRole[0-9A-F]{8}$/),
     taggerRole: role(/^UserOwnershipTaggerServiceRole[0-9A-F]{8}$/),
+    waitRole: role(/^FirstRotationWaitServiceRole[0-9A-F]{8}$/),
+    rotationLogGroupArn: arnOfResource(
+      template,
+      onlyLogicalId(template, 'AWS::Logs::LogGroup', /^RotationFunctionLogGroup/),
+    ),
     invokePolicy,
     rotationFunctionArn: permission.FunctionName,
   };
@@ -621,6 +630,132 @@ describe('Policy simulation: the rotation function role', () => {
   });
 });
 
+const WAIT_SECRET_ACTIONS = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:RotateSecret',
+  'secretsmanager:UpdateSecretVersionStage',
+] as const;
+const WAIT_KEY_ACTIONS = ['iam:ListAccessKeys', 'iam:UpdateAccessKey', 'iam:DeleteAccessKey'];
+const WAIT_KEY_WRITES = ['iam:UpdateAccessKey', 'iam:DeleteAccessKey'];
+
+describe('Policy simulation: the first-rotation wait role', () => {
+  const waitAllowed = (): Case[] => [
+    ...cases(WAIT_SECRET_ACTIONS, "the stack's secret of ci-deployer", {
+      resource: CI_SECRET,
+      tags: stackSecretTags('ci-deployer'),
+    }),
+    ...cases(WAIT_KEY_ACTIONS, 'user/ci/ci-deployer owned by its secret', {
+      resource: CI_DEPLOYER,
+      tags: OWNED_BY_CI_SECRET,
+    }),
+    ...cases(WAIT_KEY_ACTIONS, 'the created user owned by its secret', {
+      resource: DEMO,
+      tags: { [OWNER_TAG_KEY]: DEMO_SECRET },
+    }),
+    ...cases(['logs:FilterLogEvents'], "the rotation function's log group", {
+      resource: deployment.rotationLogGroupArn,
+    }),
+    ...cases(
+      ['cloudformation:DescribeStackResource', 'cloudformation:DescribeStacks'],
+      'its own stack',
+      { resource: STACK_ID },
+    ),
+    ...cases(['lambda:InvokeFunction'], 'the rotation function (RotateSecret requires it)', {
+      resource: deployment.rotationFunctionArn,
+    }),
+  ];
+  /** Denied only by a condition. */
+  const waitDeniedByCondition = (): Case[] => [
+    ...cases(WAIT_SECRET_ACTIONS, 'a look-alike secret (stack tags, no CloudFormation tags)', {
+      resource: LOOK_ALIKE,
+      tags: LOOK_ALIKE_TAGS,
+    }),
+    ...cases(WAIT_SECRET_ACTIONS, 'a secret of another stack with the stack tags', {
+      resource: LOOK_ALIKE,
+      tags: { ...LOOK_ALIKE_TAGS, [CLOUDFORMATION_STACK_ID_TAG_KEY]: OTHER_STACK_ID },
+    }),
+    ...cases(WAIT_KEY_WRITES, 'user/ci/ci-deployer without the ownership tag', {
+      resource: CI_DEPLOYER,
+    }),
+    ...cases(WAIT_KEY_WRITES, 'user/ci/ci-deployer whose tag names a secret prod/db', {
+      resource: CI_DEPLOYER,
+      tags: { [OWNER_TAG_KEY]: secretArn(`prod/db-${SUFFIX}`) },
+    }),
+  ];
+  /** Not granted at all: the wait never reads a key, creates one, or reaches another user. */
+  const waitNotGranted = (): Case[] => [
+    ...cases(
+      [
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:DeleteSecret',
+      ],
+      "the stack's secret of ci-deployer",
+      { resource: CI_SECRET, tags: stackSecretTags('ci-deployer') },
+    ),
+    ...cases(['iam:CreateAccessKey', 'iam:TagUser', 'iam:UntagUser'], 'user/ci/ci-deployer', {
+      resource: CI_DEPLOYER,
+      tags: OWNED_BY_CI_SECRET,
+    }),
+    ...cases(WAIT_KEY_ACTIONS, "user/admin retagged with the stack's secret", {
+      resource: ADMIN,
+      tags: OWNED_BY_CI_SECRET,
+    }),
+    ...cases(['logs:FilterLogEvents'], 'another log group', {
+      resource: `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/payments`,
+    }),
+    ...cases(['cloudformation:DescribeStacks'], 'another stack', { resource: OTHER_STACK_ID }),
+  ];
+
+  it('allows what the wait does', async () => {
+    for (const request of waitAllowed()) {
+      expect(await decide(asRole(deployment.waitRole), request), request.name).toBe('Allowed');
+    }
+  });
+
+  it('denies the same on look-alike secrets and on users not owned by a secret of the stack (by a condition)', async () => {
+    const unconditioned = asRole(deployment.waitRole, {
+      policies: withoutConditions(deployment.waitRole.policies),
+    });
+    for (const request of waitDeniedByCondition()) {
+      expect(await decide(asRole(deployment.waitRole), request), request.name).not.toBe('Allowed');
+      expect(await decide(unconditioned, request), request.name).toBe('Allowed');
+    }
+  });
+
+  it('denies reading or writing a secret value, creating a key, tagging, and anything elsewhere (not granted)', async () => {
+    const unconditioned = asRole(deployment.waitRole, {
+      policies: withoutConditions(deployment.waitRole.policies),
+    });
+    for (const request of waitNotGranted()) {
+      expect(await decide(asRole(deployment.waitRole), request), request.name).not.toBe('Allowed');
+      expect(await decide(unconditioned, request), request.name).not.toBe('Allowed');
+    }
+  });
+
+  it('is not opened to RotateSecret on a look-alike by a resource policy naming it (explicit Deny)', async () => {
+    const decision = await decide(
+      asRole(deployment.waitRole, {
+        resourcePolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: {
+                AWS: `arn:${PARTITION}:iam::${ACCOUNT}:role/${roleName(deployment.waitRole.logicalId)}`,
+              },
+              Action: 'secretsmanager:RotateSecret',
+              Resource: LOOK_ALIKE,
+            },
+          ],
+        },
+      }),
+      { action: 'secretsmanager:RotateSecret', resource: LOOK_ALIKE, tags: LOOK_ALIKE_TAGS },
+    );
+    expect(decision).toBe('ExplicitlyDenied');
+  });
+});
+
 describe('Policy simulation: the ownership tag of a stack user', () => {
   /** TagUser of ci-deployer with the ownership tag naming `secret`. */
   const tagCiDeployer = (secret: string): Request => ({
@@ -634,6 +769,10 @@ describe('Policy simulation: the ownership tag of a stack user', () => {
     // Assert: the rotation function's, the scheduler's, the tagger's and the Provider framework's
     expect([...deployment.roles.keys()].map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
       [
+        'FirstRotationWaitProviderCompleteRole',
+        'FirstRotationWaitProviderOnEventRole',
+        'FirstRotationWaitProviderwaiterstatemachineRole',
+        'FirstRotationWaitServiceRole',
         'RotationFunctionRetirementSchedulerRole',
         'RotationFunctionServiceRole',
         'UserOwnershipTaggerProviderRole',

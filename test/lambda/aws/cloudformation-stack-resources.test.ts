@@ -118,4 +118,47 @@ describe('Class: CloudFormationStackResources', () => {
       );
     });
   });
+
+  describe('Method: describeStack', () => {
+    it('sends one DescribeStacks request and reads the status and the deployment dates', async () => {
+      // Arrange
+      const handler = answering(
+        200,
+        `<DescribeStacksResponse><DescribeStacksResult><Stacks><member>
+          <StackId>${STACK_ID}</StackId><StackStatus>UPDATE_ROLLBACK_IN_PROGRESS</StackStatus>
+          <CreationTime>2026-12-01T10:00:00.000Z</CreationTime>
+          <LastUpdatedTime>2026-12-07T03:00:00.123Z</LastUpdatedTime>
+        </member></Stacks></DescribeStacksResult></DescribeStacksResponse>`,
+      );
+
+      // Act
+      const state = await adapter(handler).describeStack(STACK_ID);
+
+      // Assert
+      expect(state).toEqual({
+        status: 'UPDATE_ROLLBACK_IN_PROGRESS',
+        creationTime: new Date('2026-12-01T10:00:00.000Z'),
+        lastUpdatedTime: new Date('2026-12-07T03:00:00.123Z'),
+      });
+      expect(Object.fromEntries(new URLSearchParams(String(handler.requests[0]?.body)))).toEqual({
+        Action: 'DescribeStacks',
+        Version: '2010-05-15',
+        StackName: STACK_ID,
+      });
+    });
+
+    it('fails with the error CloudFormation answered', async () => {
+      // Arrange
+      const handler = answering(
+        403,
+        '<ErrorResponse><Error><Code>AccessDenied</Code><Message>not allowed</Message></Error></ErrorResponse>',
+      );
+
+      // Act & Assert
+      await expect(adapter(handler).describeStack(STACK_ID)).rejects.toMatchObject({
+        name: 'AccessDenied',
+        message: 'not allowed',
+      });
+    });
+  });
 });

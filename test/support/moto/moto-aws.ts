@@ -25,6 +25,7 @@ import {
 } from '../../../lambda/rotation/binding.js';
 import { createOwnershipTagHandler } from '../../../lambda/ownership-tagger/ownership-tag.js';
 import { OWNERSHIP_TAG_RESOURCE_TYPE } from '../../../lib/user-ownership-tagger.js';
+import { FIRST_ROTATION_RESOURCE_TYPE } from '../../../lib/first-rotation-wait.js';
 import { MOTO_ACCOUNT_ID } from './moto-server.js';
 import type { CloudFormationTemplate } from './synthesized-stack.js';
 import { resolveIntrinsics, type DeploymentValues } from './template-resolver.js';
@@ -476,12 +477,17 @@ export class MotoAws {
           LogicalResourceId: logicalId,
           ResourceProperties: properties,
         });
+      } else if (resource.Type === FIRST_ROTATION_RESOURCE_TYPE) {
+        // The first-rotation wait awaits the rotation the schedule starts; the harness drives
+        // rotations itself (test/integration/first-rotation-over-the-wire.test.ts runs the wait's
+        // handlers against moto).
+        continue;
       } else if (
         resource.Type.startsWith('Custom::') ||
         resource.Type === 'AWS::CloudFormation::CustomResource'
       ) {
         throw new Error(
-          `Template resource ${logicalId} is a custom resource of type ${resource.Type}; the harness deploys only ${OWNERSHIP_TAG_RESOURCE_TYPE} (the stack's ownership tagger)`,
+          `Template resource ${logicalId} is a custom resource of type ${resource.Type}; the harness deploys only ${OWNERSHIP_TAG_RESOURCE_TYPE} (the stack's ownership tagger) and skips ${FIRST_ROTATION_RESOURCE_TYPE}`,
         );
       }
     }
