@@ -146,6 +146,10 @@ const KEY_COLUMNS: readonly Column[] = [
 ];
 
 /** The two tables of `plan`: one row per user, then one row per existing key. */
+/** A shell word: as is when safe, else in single quotes. */
+const shellQuote = (word: string): string =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+
 export const renderPlanTables = (
   rows: readonly LocatedUserPlan[],
   now: number,
@@ -278,10 +282,14 @@ export const runPlan = async (
     ),
   );
   if (notes.length > 0) io.stderr(`\n${notes.join('\n')}\n`);
+  const context = `-c ${shellQuote(`iamKeyRotationConfigFile=${options.config}`)}${options.placement === undefined ? '' : ` -c ${shellQuote(`iamKeyRotationPlacementFile=${options.placement}`)}`}`;
+  const blocked = located.filter((row) => !CAN_ROTATE.has(row.verdict));
+  // A user that is only unknown has notes, not refusals: say what to do about those.
+  const onlyUnknown = blocked.every((row) => row.verdict === 'unknown');
   io.stderr(
     canRotate
-      ? `\nEvery user can rotate (${String(located.length)}): deploy with npx cdk deploy --all -c iamKeyRotationConfigFile=${options.config}${options.placement === undefined ? '' : ` -c iamKeyRotationPlacementFile=${options.placement}`}\n`
-      : `\n${String(located.filter((row) => !CAN_ROTATE.has(row.verdict)).length)} of ${String(located.length)} users cannot rotate yet: fix the findings above, then plan again\n`,
+      ? `\nEvery user can rotate (${String(located.length)}): synthesize, bootstrap once per account and region, and deploy (README "Deploy"): npx cdk synth ${context}; npx cdk bootstrap ${context}; npx cdk deploy --all ${context}\n`
+      : `\n${String(blocked.length)} of ${String(located.length)} users cannot rotate yet: ${onlyUnknown ? 'plan cannot tell without reading the secret; see each with iam-key-rotation status <user> (the notes above)' : 'fix the findings above'}, then plan again\n`,
   );
   return canRotate ? EXIT_OK : EXIT_FAILURE;
 };

@@ -96,6 +96,63 @@ describe('Command: plan', () => {
     expect(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(printed)).toBe(false);
   });
 
+  it('closes with the deploy commands (synth, bootstrap, deploy), the config path quoted', async () => {
+    // Arrange: a user without keys and no secret yet, in a configuration whose path has a space.
+    fake.addUser('alice');
+    const io = new CapturedIo();
+    const file = path.join(directory, 'my users.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ users: [{ userName: 'alice', schedule: 'rate(30 days)' }] }),
+    );
+
+    // Act
+    const code = await runPlan(
+      {
+        io,
+        clientConfig: { region: REGION },
+        dependenciesFor: () => Promise.resolve(fake.dependencies(io)),
+      },
+      { config: file, json: false },
+    );
+
+    // Assert
+    expect(code).toBe(0);
+    expect(io.err).toContain(`npx cdk bootstrap -c 'iamKeyRotationConfigFile=${file}'`);
+    expect(io.err).toContain(`npx cdk synth -c 'iamKeyRotationConfigFile=${file}'`);
+    expect(io.err).toContain(`npx cdk deploy --all -c 'iamKeyRotationConfigFile=${file}'`);
+  });
+
+  it('does not tell an unknown user to "fix the findings" (its finding is a note): says to look with status', async () => {
+    // Arrange: a managed secret after a rotation, without its current-key tag.
+    fake.addUser('alice');
+    const held = fake.addSecret('iam-key-rotation/alice', 'alice');
+    held.versions.set('older', {
+      value: undefined,
+      stages: new Set(['AWSPREVIOUS']),
+      createdDate: new Date(0),
+    });
+    const io = new CapturedIo();
+
+    // Act
+    const code = await runPlan(
+      {
+        io,
+        clientConfig: { region: REGION },
+        dependenciesFor: () => Promise.resolve(fake.dependencies(io)),
+      },
+      { config: configFile([{ userName: 'alice', schedule: 'rate(30 days)' }]), json: false },
+    );
+
+    // Assert
+    expect(code).toBe(1);
+    expect(io.err).toContain('note: current key unknown');
+    expect(io.err).not.toContain('fix the findings above');
+    expect(io.err).toContain(
+      '1 of 1 users cannot rotate yet: plan cannot tell without reading the secret',
+    );
+  });
+
   it('reports every user of an account it cannot reach, and still plans the others', async () => {
     // Arrange
     fake.addUser('bob');
