@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { CliClientConfig, CliDependencies, CliIo, Clock } from '../dependencies.js';
 import { systemClock } from '../dependencies.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type ExitCode } from '../errors.js';
@@ -77,6 +78,12 @@ const CURRENT_REGION = '(default)';
 const loadConfiguration = async (
   options: PlanCommandOptions,
 ): Promise<{ users: PlacedUser[]; staleKeyDays: number }> => {
+  // synth takes a missing placement file as "no placement yet"; named here, it is a typo.
+  if (options.placement !== undefined && !existsSync(options.placement)) {
+    throw new UsageError(
+      `--placement "${options.placement}": no such file; expected the placement file cdk synth writes beside the configuration (omit --placement to use it)`,
+    );
+  }
   const config = await loadConfigurationFile(
     options,
     (message) => new UsageError(`--config "${options.config}": ${message}`),

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { GetUserCommand } from '@aws-sdk/client-iam';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPlan, type PlanReport } from '../../cli/commands/plan.js';
+import { UsageError } from '../../cli/errors.js';
 import type { TargetAccess } from '../../cli/commands/status-targets.js';
 import { CapturedIo, FakeOperatorAws } from '../support/fake-operator-aws.js';
 import { PROJECT_ROOT } from '../support/cli-process.js';
@@ -151,6 +152,35 @@ describe('Command: plan', () => {
     expect(io.err).toContain(
       '1 of 1 users cannot rotate yet: plan cannot tell without reading the secret',
     );
+  });
+
+  it('refuses a --placement file that does not exist (a typo), asking nothing of AWS', async () => {
+    // Arrange
+    const io = new CapturedIo();
+    const asked: TargetAccess[] = [];
+    const placement = path.join(directory, 'users.placment.json');
+
+    // Act
+    const run = runPlan(
+      {
+        io,
+        clientConfig: { region: REGION },
+        dependenciesFor: (target) => {
+          asked.push(target);
+          return Promise.resolve(fake.dependencies(io));
+        },
+      },
+      {
+        config: configFile([{ userName: 'alice', schedule: 'rate(30 days)' }]),
+        placement,
+        json: false,
+      },
+    );
+
+    // Assert
+    await expect(run).rejects.toThrow(`--placement "${placement}": no such file`);
+    await expect(run).rejects.toBeInstanceOf(UsageError);
+    expect(asked).toEqual([]);
   });
 
   it('reports every user of an account it cannot reach, and still plans the others', async () => {
