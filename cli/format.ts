@@ -45,3 +45,17 @@ export const parseDuration = (text: string): number => {
 /** The first characters of a version id: enough to tell versions apart on screen. */
 export const shortVersionId = (versionId: string): string =>
   versionId.length > 13 ? `${versionId.slice(0, 8)}…` : versionId;
+
+/** C0 and C1 control characters (ESC included), and DEL. */
+// eslint-disable-next-line no-control-regex -- matching them is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from AWS (a tag, a message, a name) made safe for a terminal: each control character
+ * (an ESC that starts an escape sequence, a newline that forges a line) becomes `\u{..}`.
+ */
+export const printable = (text: string): string =>
+  text.replace(
+    CONTROL_CHARACTERS,
+    (character) => `\\u{${character.charCodeAt(0).toString(16).padStart(2, '0')}}`,
+  );

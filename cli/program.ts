@@ -166,9 +166,12 @@ by the rotation function's own key plan. Findings and their fixes go to stderr.
 Verdicts: ok, rotating (a rotation is in progress), refused (the deployment or the rotation
 will fail: a missing user, a createUser user that exists, a path that differs, the user's tag
 iam-key-rotation:secret naming another secret, the name taken by a look-alike secret, another
-stack's or one retained after its user was removed, both keys used within staleKeyDays),
-unknown (the key a managed secret holds is not known without reading it), error. Exit 0 when
-every user can rotate, 1 when one cannot.
+stack's or one retained after its user was removed, a rotation stuck, both keys used within
+staleKeyDays), unknown (the key a managed secret holds is not known without reading it, or its
+tag disagrees with IAM), error.
+
+Exit codes: 0 every user can rotate (every verdict ok or rotating); 1 otherwise (a verdict
+refused, unknown or error); 2 a usage error (a bad option or configuration).
 
 Read-only: iam:GetUser, iam:ListAccessKeys, iam:GetAccessKeyLastUsed,
 secretsmanager:DescribeSecret, secretsmanager:ListSecretVersionIds and
@@ -441,7 +444,8 @@ Removes AWSPENDING from every version that is not AWSCURRENT, waits out the func
 (a step that passed its checks before ends), and reads again: a rotation that completed
 meanwhile is reported (exit 1; undo it with rollback), a label put back by a step is removed
 again. Then it deactivates and deletes each key the cancelled versions hold, unless a labelled
-version holds it too (read right before). Succeeds only when no step of the cancelled rotation
+version holds it too (read right before) or IAM dates it before its version (a value put by hand
+names it: not the rotation's). Succeeds only when no step of the cancelled rotation
 can complete and no key it created remains. Nothing to cancel: says so and exits 0. Without a
 terminal and without --yes it exits 2.
 

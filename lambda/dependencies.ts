@@ -137,6 +137,7 @@ export const lazyRetirementScheduler = (options: SchedulerEndpointOptions): Reti
   });
   return {
     createOneTimeSchedule: async (schedule) => (await load()).createOneTimeSchedule(schedule),
+    getOneTimeSchedule: async (name, group) => (await load()).getOneTimeSchedule(name, group),
   };
 };
 

@@ -338,7 +338,7 @@ export class KeyRotationFunction extends Construct {
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:${rendered(stack.partition, 'AWS::Partition')}:scheduler:${rendered(stack.region, 'AWS::Region')}:${rendered(stack.account, 'AWS::AccountId')}:schedule/<${stack.getLogicalId(group)}>/*]`,
       reason:
-        'The function names each one-time retirement schedule when a rotation completes; scheduler:CreateSchedule is limited to the schedules of its own schedule group, the narrowest resource EventBridge Scheduler offers.',
+        'The function names each one-time retirement schedule when a rotation completes; scheduler:CreateSchedule and scheduler:GetSchedule are limited to the schedules of its own schedule group, the narrowest resource EventBridge Scheduler offers.',
     });
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

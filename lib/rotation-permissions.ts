@@ -64,9 +64,13 @@ export const ROTATION_KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as co
 /**
  * EventBridge Scheduler actions the function needs, with a grace period, on the schedules of its
  * retirement schedule group: create the one-time schedule that retires a previous key (it deletes
- * itself once it has run: ActionAfterCompletion DELETE).
+ * itself once it has run: ActionAfterCompletion DELETE), and, when its name is taken, read that
+ * schedule to verify it is the one the rotation creates (not one squatting the name).
  */
-export const RETIREMENT_SCHEDULE_ACTIONS = ['scheduler:CreateSchedule'] as const;
+export const RETIREMENT_SCHEDULE_ACTIONS = [
+  'scheduler:CreateSchedule',
+  'scheduler:GetSchedule',
+] as const;
 
 /**
  * User ARNs per shared policy statement. CDK estimates every unresolved ARN at 150 characters

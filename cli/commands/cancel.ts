@@ -5,6 +5,7 @@ import {
   AWSPREVIOUS,
 } from '../../lambda/aws/secrets-manager-secret-store.js';
 import { InvalidSecretValueError } from '../../lambda/errors.js';
+import { keyMadeForVersion } from '../../lambda/rotation/key-lineage.js';
 import { parseSecretValue } from '../../lambda/rotation/secret-value.js';
 import { confirmChange, requireOwnership } from '../confirmation.js';
 import { CliError, EXIT_OK, type ExitCode } from '../errors.js';
@@ -80,6 +81,20 @@ export const runCancel = async (
     }
     if (version?.accessKeyId !== undefined) heldElsewhere.set(version.accessKeyId, stage);
   }
+  // When each version was created: a key created before its version was not made by its
+  // rotation (a value put into AWSPENDING by hand can name any key of the user) and stays.
+  const versionsCreated = new Map(
+    (await secrets.listVersions(secret.arn, { includeDeprecated: true })).map((version) => [
+      version.versionId,
+      version.createdDate,
+    ]),
+  );
+  const notMadeFor = (versionId: string, keyCreated: Date): string | undefined => {
+    const created = versionsCreated.get(versionId);
+    return created !== undefined && keyMadeForVersion(keyCreated, created)
+      ? undefined
+      : `created ${keyCreated.toISOString()}, before version ${versionId}: not made by its rotation`;
+  };
   const plans = pending.map((version): KeyPlan => {
     const accessKeyId = version.accessKeyId;
     if (version.problem !== undefined || accessKeyId === undefined) return { kind: 'none' };
@@ -87,6 +102,8 @@ export const runCancel = async (
     if (holder !== undefined) return { kind: 'keep', accessKeyId, why: `${holder} holds it` };
     const key = before.keys.find((candidate) => candidate.accessKeyId === accessKeyId);
     if (key === undefined) return { kind: 'gone', accessKeyId };
+    const foreign = notMadeFor(version.versionId, key.createDate);
+    if (foreign !== undefined) return { kind: 'keep', accessKeyId, why: foreign };
     return { kind: 'delete', accessKeyId, status: key.status };
   });
 
@@ -202,6 +219,11 @@ export const runCancel = async (
     }
     const key = fresh.keys.find((candidate) => candidate.accessKeyId === accessKeyId);
     if (key === undefined) continue;
+    const foreign = notMadeFor(versionId, key.createDate);
+    if (foreign !== undefined) {
+      kept.push(`${accessKeyId} (${foreign})`);
+      continue;
+    }
     if (key.status === 'Active') {
       await step(`deactivate access key ${accessKeyId}`, () =>
         ignoreNoSuchEntity(() => iam.deactivateAccessKey(userName, accessKeyId)),
@@ -215,9 +237,9 @@ export const runCancel = async (
 
   // A step killed between CreateAccessKey and PutSecretValue (the wait ends it) leaves a key no
   // version holds: one created since the cancelled version, held by no label, never used.
-  const since = (await secrets.listVersions(secret.arn, { includeDeprecated: true }))
-    .filter((version) => cancelled.includes(version.versionId))
-    .map((version) => version.createdDate?.getTime() ?? Number.POSITIVE_INFINITY);
+  const since = cancelled.map(
+    (versionId) => versionsCreated.get(versionId)?.getTime() ?? Number.POSITIVE_INFINITY,
+  );
   const cancelledSince = Math.min(...since);
   const state = await readSnapshot(deps, managed);
   const labelledKeys = new Set(

@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import type { CliClientConfig, CliDependencies, CliIo, Clock } from '../dependencies.js';
 import { systemClock } from '../dependencies.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type ExitCode } from '../errors.js';
 import { describeFailure } from '../failure.js';
-import { formatSpan } from '../format.js';
+import { formatSpan, printable } from '../format.js';
 import { readUserFacts, type PlanReadDependencies } from '../plan/read-user-facts.js';
 import { CAN_ROTATE, planUser, type PlannedUserConfig, type UserPlan } from '../plan/user-plan.js';
 import { describeLastUse } from '../status/status-table.js';
@@ -77,6 +78,12 @@ const CURRENT_REGION = '(default)';
 const loadConfiguration = async (
   options: PlanCommandOptions,
 ): Promise<{ users: PlacedUser[]; staleKeyDays: number }> => {
+  // synth takes a missing placement file as "no placement yet"; named here, it is a typo.
+  if (options.placement !== undefined && !existsSync(options.placement)) {
+    throw new UsageError(
+      `--placement "${options.placement}": no such file; expected the placement file cdk synth writes beside the configuration (omit --placement to use it)`,
+    );
+  }
   const config = await loadConfigurationFile(
     options,
     (message) => new UsageError(`--config "${options.config}": ${message}`),
@@ -146,6 +153,10 @@ const KEY_COLUMNS: readonly Column[] = [
 ];
 
 /** The two tables of `plan`: one row per user, then one row per existing key. */
+/** A shell word: as is when safe, else in single quotes. */
+const shellQuote = (word: string): string =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+
 export const renderPlanTables = (
   rows: readonly LocatedUserPlan[],
   now: number,
@@ -153,27 +164,31 @@ export const renderPlanTables = (
 ): string => {
   const users = renderTable(
     PLAN_COLUMNS,
-    rows.map((row) => [
-      row.account,
-      row.region,
-      row.userName,
-      row.user,
-      row.secret,
-      row.rotation,
-      row.verdict,
-      row.summary,
-    ]),
+    rows.map((row) =>
+      [
+        row.account,
+        row.region,
+        row.userName,
+        row.user,
+        row.secret,
+        row.rotation,
+        row.verdict,
+        row.summary,
+      ].map(printable),
+    ),
     columns,
   );
   const keyRows = rows.flatMap((row) =>
-    row.keys.map((key) => [
-      row.userName,
-      key.accessKeyId,
-      key.status,
-      formatSpan(key.ageSeconds * 1000),
-      describeLastUse(key.lastUsed, now),
-      key.reason === undefined ? key.action : `${key.action} (${key.reason})`,
-    ]),
+    row.keys.map((key) =>
+      [
+        row.userName,
+        key.accessKeyId,
+        key.status,
+        formatSpan(key.ageSeconds * 1000),
+        describeLastUse(key.lastUsed, now),
+        key.reason === undefined ? key.action : `${key.action} (${key.reason})`,
+      ].map(printable),
+    ),
   );
   return keyRows.length === 0 ? users : `${users}\n${renderTable(KEY_COLUMNS, keyRows, columns)}`;
 };
@@ -239,7 +254,11 @@ export const runPlan = async (
     const rows = await mapWithConcurrency(target.users, CONCURRENCY, async (user) => {
       try {
         const facts = await readUserFacts(reader, user.userName, user.stackName);
-        return planUser(user, facts, { now, staleKeyDays });
+        return planUser(user, facts, {
+          now,
+          staleKeyDays,
+          ...(where.region === undefined ? {} : { region: where.region }),
+        });
       } catch (error) {
         return errorRow(
           user,
@@ -263,16 +282,21 @@ export const runPlan = async (
     io.stdout(renderPlanTables(located, now, io.columns));
   }
   const notes = located.flatMap((row) =>
-    row.findings.map(
-      (finding) =>
+    row.findings.map((finding) =>
+      printable(
         `${row.account} ${row.region} ${row.userName}: ${finding.blocking ? 'refused' : 'note'}: ${finding.code}: ${finding.message}`,
+      ),
     ),
   );
   if (notes.length > 0) io.stderr(`\n${notes.join('\n')}\n`);
+  const context = `-c ${shellQuote(`iamKeyRotationConfigFile=${options.config}`)}${options.placement === undefined ? '' : ` -c ${shellQuote(`iamKeyRotationPlacementFile=${options.placement}`)}`}`;
+  const blocked = located.filter((row) => !CAN_ROTATE.has(row.verdict));
+  // A user that is only unknown has notes, not refusals: say what to do about those.
+  const onlyUnknown = blocked.every((row) => row.verdict === 'unknown');
   io.stderr(
     canRotate
-      ? `\nEvery user can rotate (${String(located.length)}): deploy with npx cdk deploy --all -c iamKeyRotationConfigFile=${options.config}${options.placement === undefined ? '' : ` -c iamKeyRotationPlacementFile=${options.placement}`}\n`
-      : `\n${String(located.filter((row) => !CAN_ROTATE.has(row.verdict)).length)} of ${String(located.length)} users cannot rotate yet: fix the findings above, then plan again\n`,
+      ? `\nEvery user can rotate (${String(located.length)}): synthesize, bootstrap once per account and region, and deploy (README "Deploy"): npx cdk synth ${context}; npx cdk bootstrap ${context}; npx cdk deploy --all ${context}\n`
+      : `\n${String(blocked.length)} of ${String(located.length)} users cannot rotate yet: ${onlyUnknown ? 'plan cannot tell without reading the secret; see each with iam-key-rotation status <user> (the notes above)' : 'fix the findings above'}, then plan again\n`,
   );
   return canRotate ? EXIT_OK : EXIT_FAILURE;
 };

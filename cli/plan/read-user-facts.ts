@@ -4,7 +4,7 @@ import type {
   AccessKeyStore,
   AccessKeyMetadata,
 } from '../../lambda/aws/iam-access-key-store.js';
-import { AWSCURRENT } from '../../lambda/aws/secrets-manager-secret-store.js';
+import { AWSCURRENT, AWSPENDING } from '../../lambda/aws/secrets-manager-secret-store.js';
 import {
   CLOUDFORMATION_STACK_ID_TAG_KEY,
   SECRET_NAME_PREFIX,
@@ -34,7 +34,7 @@ const absentOn =
 /**
  * Reads what {@link planUser} judges: GetUser (with its tags), ListAccessKeys and
  * GetAccessKeyLastUsed of every key, DescribeSecret of `iam-key-rotation/<user>` and, for a secret
- * that exists, ListSecretVersionIds (when its AWSCURRENT version was created) and, when its
+ * that exists, ListSecretVersionIds (when its AWSCURRENT and AWSPENDING versions were created) and, when its
  * stack-id tag names `stackName`, CloudFormation DescribeStackResource (does that stack still
  * hold it?).
  */
@@ -57,7 +57,7 @@ export const readUserFacts = async (
   for (const key of keys) {
     lastUse.set(key.accessKeyId, await deps.iam.getAccessKeyLastUsed(userName, key.accessKeyId));
   }
-  const currentVersionCreated = await currentVersionCreatedDate(deps, secret);
+  const { currentVersionCreated, pendingVersionCreated } = await versionDates(deps, secret);
   const heldByStack = await readHeldByStack(deps, secret, stackName);
   return {
     ...(user === undefined ? {} : { user }),
@@ -65,6 +65,7 @@ export const readUserFacts = async (
     lastUse,
     ...(secret === undefined ? {} : { secret }),
     ...(currentVersionCreated === undefined ? {} : { currentVersionCreated }),
+    ...(pendingVersionCreated === undefined ? {} : { pendingVersionCreated }),
     ...(heldByStack === undefined ? {} : { heldByStack }),
   };
 };
@@ -77,7 +78,9 @@ const readHeldByStack = async (
   secret: SecretDescription | undefined,
   stackName: string,
 ): Promise<UserFacts['heldByStack']> => {
-  if (secret === undefined || secret.deletedDate !== undefined) return undefined;
+  // A secret scheduled for deletion is asked about too: if its stack still holds it, the fix is
+  // to restore it (a deployment does not create it again), not to delete it for good.
+  if (secret === undefined) return undefined;
   const stackId = secret.tags[CLOUDFORMATION_STACK_ID_TAG_KEY];
   const logicalId = secret.tags[LOGICAL_ID_TAG_KEY];
   if (stackId === undefined || stackNameOfStackId(stackId) !== stackName) return undefined;
@@ -86,12 +89,20 @@ const readHeldByStack = async (
   }
   try {
     const resource = await deps.stackResources.describeStackResource(stackName, logicalId);
-    return resource.physicalResourceId === secret.arn
-      ? { held: true }
-      : {
+    if (resource.physicalResourceId !== secret.arn) {
+      return {
+        held: false,
+        why: `its resource ${logicalId} is ${resource.physicalResourceId ?? 'without a physical id'}`,
+      };
+    }
+    // A first creation that rolled back (the stack in ROLLBACK_COMPLETE) or a deleted stack
+    // leaves the resource DELETE_SKIPPED (retained) or DELETE_COMPLETE: the stack no longer holds it.
+    return resource.status.startsWith('DELETE_')
+      ? {
           held: false,
-          why: `its resource ${logicalId} is ${resource.physicalResourceId ?? 'without a physical id'}`,
-        };
+          why: `its resource ${logicalId} is ${resource.status}: the stack's first creation rolled back (ROLLBACK_COMPLETE) or the stack was deleted, and the secret was kept`,
+        }
+      : { held: true };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (errorName(error) === 'ValidationError' && NOT_IN_STACK.test(message)) {
@@ -101,11 +112,19 @@ const readHeldByStack = async (
   }
 };
 
-const currentVersionCreatedDate = async (
+/** When the secret's AWSCURRENT and AWSPENDING versions were created (ListSecretVersionIds). */
+const versionDates = async (
   deps: PlanReadDependencies,
   secret: SecretDescription | undefined,
-): Promise<Date | undefined> => {
-  if (secret === undefined || secret.deletedDate !== undefined) return undefined;
+): Promise<{ currentVersionCreated?: Date; pendingVersionCreated?: Date }> => {
+  if (secret === undefined || secret.deletedDate !== undefined) return {};
   const versions = await deps.secrets.listVersions(secret.arn);
-  return versions.find((version) => version.stages.includes(AWSCURRENT))?.createdDate;
+  const current = versions.find((version) => version.stages.includes(AWSCURRENT))?.createdDate;
+  const pending = versions.find(
+    (version) => version.stages.includes(AWSPENDING) && !version.stages.includes(AWSCURRENT),
+  )?.createdDate;
+  return {
+    ...(current === undefined ? {} : { currentVersionCreated: current }),
+    ...(pending === undefined ? {} : { pendingVersionCreated: pending }),
+  };
 };

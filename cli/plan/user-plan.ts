@@ -19,6 +19,8 @@ import {
 import { ownershipProblem } from '../../lambda/rotation/ownership.js';
 import { verifyStackSecret } from '../../lambda/rotation/trust.js';
 import type { SecretDescription } from '../aws/operator-secret-store.js';
+import { DEFAULT_STUCK_AFTER_MS } from '../command-defaults.js';
+import { formatSpan } from '../format.js';
 import { pendingVersionIds, versionsWithStage } from '../secret-state.js';
 import { parseCurrentKeyTag } from '../status/current-key.js';
 
@@ -50,6 +52,8 @@ export interface UserFacts {
   readonly secret?: SecretDescription;
   /** When the secret's AWSCURRENT version was created (ListSecretVersionIds), if read. */
   readonly currentVersionCreated?: Date;
+  /** When the secret's AWSPENDING version (not AWSCURRENT) was created, if there is one. */
+  readonly pendingVersionCreated?: Date;
   /**
    * Whether the configured stack holds the secret now (CloudFormation DescribeStackResource of
    * its `aws:cloudformation:logical-id`), asked of a secret whose stack-id tag names that stack:
@@ -65,18 +69,48 @@ export interface PlanOptions {
   readonly now: number;
   /** The configuration's `staleKeyDays`, which the function is deployed with. */
   readonly staleKeyDays: number;
+  /**
+   * A pending rotation older than this is stuck (failing and retried, or left behind).
+   * @default DEFAULT_STUCK_AFTER_MS, as `status` takes it
+   */
+  readonly stuckAfterMs?: number;
+  /** The user's region, when known: an ownership tag naming its own deleted secret is told apart. */
+  readonly region?: string;
 }
 
 /**
+ * Whether `owner` is the ARN of a secret `secretName` in the user's own account and `region`: the
+ * user's own secret of an earlier deployment (kept, scheduled for deletion, or deleted).
+ */
+const isOwnSecretArn = (
+  owner: string,
+  secretName: string,
+  userArn: string,
+  region: string | undefined,
+): boolean => {
+  const parts = /^arn:[^:]+:secretsmanager:([^:]+):(\d+):secret:(.+)-[A-Za-z0-9]{6}$/.exec(owner);
+  const userAccount = /^arn:[^:]+:iam::(\d+):/.exec(userArn)?.[1];
+  return (
+    parts !== null &&
+    region !== undefined &&
+    parts[1] === region &&
+    parts[2] === userAccount &&
+    parts[3] === secretName
+  );
+};
+
+/**
  * - `ok`: the rotation can run;
- * - `rotating`: a rotation is in progress now (plan again when it ends);
- * - `refused`: the deployment or the rotation will fail, for the reasons in `findings`;
+ * - `rotating`: a rotation started less than `stuckAfterMs` ago is in progress, and the key plan
+ *   of its resumed createSecret has room;
+ * - `refused`: the deployment or the rotation will fail, for the reasons in `findings` (a
+ *   rotation pending for longer than `stuckAfterMs` included: it is stuck);
  * - `unknown`: what the rotation will do cannot be told without reading the secret's value;
  * - `error`: the facts could not be read (access denied, a role that cannot be assumed).
  */
 export type PlanVerdict = 'ok' | 'rotating' | 'refused' | 'unknown' | 'error';
 
-/** The verdicts after which `plan` exits 0. */
+/** The verdicts after which `plan` exits 0 (every other verdict exits 1). */
 export const CAN_ROTATE: ReadonlySet<PlanVerdict> = new Set<PlanVerdict>(['ok', 'rotating']);
 
 /**
@@ -143,6 +177,7 @@ export type FindingCode =
   | 'kept key in use'
   | 'current key unknown'
   | 'rotation pending'
+  | 'rotation stuck'
   | 'error';
 
 export interface Finding {
@@ -169,6 +204,9 @@ export interface UserPlan {
   readonly keys: readonly PlannedKey[];
   readonly findings: readonly Finding[];
 }
+
+/** The closing fix of the function's no-room message, which names a secret that exists. */
+const ROTATE_AGAIN = /, then rotate again \(aws secretsmanager rotate-secret [^)]*\)$/;
 
 /** The stack name in an `aws:cloudformation:stack-id` (`arn:...:stack/<name>/<id>`). */
 export const stackNameOfStackId = (stackId: string): string | undefined =>
@@ -226,12 +264,50 @@ const currentKeyOf = (secret: SecretDescription): CurrentKey => {
   };
 };
 
+/**
+ * The tag `iam-key-rotation:current-key` is writable by anyone allowed TagResource on the secret,
+ * so it alone never decides: the key it names must exist, be Active, and have been created no
+ * later than the AWSCURRENT version (the function creates the key, then the version that holds
+ * it). Otherwise the key is unknown, and the verdict with it.
+ */
+const crossCheckCurrentKey = (
+  current: CurrentKey,
+  keys: readonly AccessKeyMetadata[],
+  currentVersionCreated: Date | undefined,
+): CurrentKey => {
+  if (!current.known || current.accessKeyId === undefined) return current;
+  const tagged = keys.find((key) => key.accessKeyId === current.accessKeyId);
+  const disagrees = (why: string): CurrentKey => ({
+    known: false,
+    why: `its tag ${CURRENT_KEY_TAG_KEY} disagrees with IAM: ${why}`,
+  });
+  if (tagged === undefined) {
+    return disagrees(`the user has no access key ${current.accessKeyId}`);
+  }
+  if (tagged.status !== 'Active') {
+    return disagrees(`access key ${current.accessKeyId} is ${tagged.status}`);
+  }
+  if (currentVersionCreated === undefined) {
+    return {
+      known: false,
+      why: `when the AWSCURRENT version was created was not read, so its tag ${CURRENT_KEY_TAG_KEY} (${current.accessKeyId}) cannot be checked`,
+    };
+  }
+  if (tagged.createDate.getTime() > currentVersionCreated.getTime()) {
+    return disagrees(
+      `access key ${current.accessKeyId} was created ${tagged.createDate.toISOString()}, after the AWSCURRENT version (${currentVersionCreated.toISOString()})`,
+    );
+  }
+  return current;
+};
+
 /** What the rotation does with each key, from the function's own plan. */
 const plannedKeys = (
   keys: readonly AccessKeyMetadata[],
   facts: UserFacts,
   plan: KeyRemovalPlan,
   currentAccessKeyId: string | undefined,
+  pendingAccessKeyId: string | undefined,
   options: PlanOptions,
 ): PlannedKey[] => {
   const stale = staleBefore(options.now, options.staleKeyDays).getTime();
@@ -240,6 +316,9 @@ const plannedKeys = (
     const base = keyFacts(key, use, options.now);
     if (key.accessKeyId === currentAccessKeyId) {
       return { ...base, action: 'keep', reason: 'AWSCURRENT' };
+    }
+    if (key.accessKeyId === pendingAccessKeyId) {
+      return { ...base, action: 'keep', reason: 'AWSPENDING' };
     }
     if (plan.kind === 'remove') {
       const removal = plan.removals.find((entry) => entry.key === key);
@@ -260,7 +339,9 @@ const plannedKeys = (
 
 const summaryOf = (rotation: 'first' | 'next', keys: readonly PlannedKey[]): string => {
   const deleted = keys.filter((key) => key.action === 'delete');
-  const kept = keys.filter((key) => key.action === 'keep' && key.reason !== 'AWSCURRENT');
+  const kept = keys.filter(
+    (key) => key.action === 'keep' && key.reason !== 'AWSCURRENT' && key.reason !== 'AWSPENDING',
+  );
   const current = keys.find((key) => key.reason === 'AWSCURRENT');
   return [
     rotation === 'first' ? 'creates the first key of the secret' : 'creates a new key',
@@ -313,9 +394,12 @@ export const planUser = (
     const otherStack = stackId === undefined ? undefined : stackNameOfStackId(stackId);
     if (secret.deletedDate !== undefined) {
       secretState = 'scheduled for deletion';
+      const held = otherStack === stackName ? facts.heldByStack : undefined;
       refuse(
         'secret scheduled for deletion',
-        `Secret ${secret.arn} is scheduled for deletion (since ${secret.deletedDate.toISOString()}): its name ${secretName} stays taken until it is deleted, so the deployment cannot create it. Delete it now (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery), then deploy`,
+        held?.held === true
+          ? `Secret ${secret.arn} is scheduled for deletion (since ${secret.deletedDate.toISOString()}), but stack ${stackName} still holds it: a deployment without a template change does not create it again, so deleting it for good would leave ${userName} without its secret. Restore it (aws secretsmanager restore-secret --secret-id ${secret.arn}), then plan again`
+          : `Secret ${secret.arn} is scheduled for deletion (since ${secret.deletedDate.toISOString()})${held?.held === 'unknown' ? ` and whether stack ${stackName} still holds it was not checked (${held.why}); if it does, restore it instead (aws secretsmanager restore-secret --secret-id ${secret.arn})` : ''}: its name ${secretName} stays taken until it is deleted, so the deployment cannot create it. Delete it now (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery), then deploy`,
       );
     } else if (stackId === undefined) {
       secretState = 'look-alike';
@@ -333,7 +417,7 @@ export const planUser = (
       secretState = 'retained';
       refuse(
         'retained secret',
-        `Secret ${secret.arn} was created by stack ${stackName} (${stackId}), which does not hold it any more (${facts.heldByStack.why}): it was retained when ${userName} was removed from the configuration or the stack was deleted, and the deployment cannot create a secret of that name again. Delete it (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery; the key it holds stays in IAM, and the first rotation keeps it while it is in use), then deploy`,
+        `Secret ${secret.arn} was created by stack ${stackName} (${stackId}), which does not hold it any more (${facts.heldByStack.why}): it was kept when the stack's first creation rolled back, when ${userName} was removed from the configuration or when the stack was deleted, and the deployment cannot create a secret of that name again. Delete it (aws secretsmanager delete-secret --secret-id ${secret.arn} --force-delete-without-recovery; the key it holds stays in IAM, and the first rotation keeps it while it is in use), then deploy`,
       );
     } else {
       secretState = 'managed';
@@ -357,7 +441,7 @@ export const planUser = (
     userState = 'missing';
     refuse(
       'user missing',
-      `IAM user ${userName} does not exist, but its secret ${secret.arn} of stack ${stackName} does: the stack created the user and it was deleted since, and CloudFormation does not create it again on an update, so every rotation fails. Create it again (aws iam create-user --user-name ${userName}${config.path === '/' ? '' : ` --path ${config.path}`}), then deploy to tag it`,
+      `IAM user ${userName} does not exist, but its secret ${secret.arn} of stack ${stackName} does: the stack created the user and it was deleted since, and CloudFormation does not create it again on an update, so every rotation fails. Create it again (aws iam create-user --user-name ${userName}${config.path === '/' ? '' : ` --path ${config.path}`}) and tag it by hand, since a deployment does not run the ownership tagger again (aws iam tag-user --user-name ${userName} --tags Key=${OWNER_TAG_KEY},Value=${secret.arn})`,
     );
   }
 
@@ -387,7 +471,15 @@ export const planUser = (
       }
     } else {
       const owner = user.tags[OWNER_TAG_KEY];
-      if (owner !== undefined) {
+      const ownSecret =
+        owner !== undefined &&
+        (owner === secret?.arn || isOwnSecretArn(owner, secretName, user.arn, options.region));
+      if (owner !== undefined && ownSecret) {
+        refuse(
+          'owned by another secret',
+          `IAM user ${userName} is tagged as owned by secret ${owner.slice(0, 2048)} (its tag ${OWNER_TAG_KEY}), its own secret of an earlier deployment, which is kept, scheduled for deletion or deleted: the deployment fails to tag it for the new secret. Once that secret is deleted, remove the tag (aws iam untag-user --user-name ${userName} --tag-keys ${OWNER_TAG_KEY}), then deploy`,
+        );
+      } else if (owner !== undefined) {
         refuse(
           'owned by another secret',
           `IAM user ${userName} is already owned by secret ${owner.slice(0, 2048)} (its tag ${OWNER_TAG_KEY}), not by ${secretName} of stack ${stackName}: the deployment fails to tag it, and the function would refuse to touch its keys. Remove ${userName} from the other deployment, or if that deployment is gone run \`aws iam untag-user --user-name ${userName} --tag-keys ${OWNER_TAG_KEY}\`, then deploy`,
@@ -399,7 +491,7 @@ export const planUser = (
   if (managed && !secret.rotationEnabled) {
     refuse(
       'rotation disabled',
-      `Rotation of ${secret.arn} is not enabled, so Secrets Manager never rotates it and the function refuses every step. Deploy the stack again to restore its rotation schedule`,
+      `Rotation of ${secret.arn} is not enabled (turned off by hand: aws secretsmanager cancel-rotate-secret), so Secrets Manager never rotates it and the function refuses every step. A deployment without a template change does not turn it on again: turn it on with the stack's function and the user's schedule of the configuration (aws secretsmanager rotate-secret --secret-id ${secret.arn} --rotation-lambda-arn ${secret.rotationLambdaArn ?? `<the rotation function of stack ${stackName}>`} --rotation-rules '{"ScheduleExpression":"<the user's schedule>"}' --no-rotate-immediately)`,
     );
   }
 
@@ -415,21 +507,31 @@ export const planUser = (
   let pending = false;
   const pendingVersion = managed ? pendingVersionIds(secret)[0] : undefined;
   const current: CurrentKey = managed
-    ? currentKeyOf(secret)
+    ? crossCheckCurrentKey(currentKeyOf(secret), keys, facts.currentVersionCreated)
     : { known: true, accessKeyId: undefined };
   if (current.known && current.accessKeyId !== undefined) rotation = 'next';
 
+  const pendingCreated = facts.pendingVersionCreated?.getTime();
+  if (userState === 'exists' && pendingVersion !== undefined && pendingCreated !== undefined) {
+    const ageMs = options.now - pendingCreated;
+    const stuckAfterMs = options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+    if (ageMs > stuckAfterMs) {
+      refuse(
+        'rotation stuck',
+        `A rotation of ${secretName} has been pending for ${formatSpan(ageMs)} (version ${pendingVersion} carries AWSPENDING), longer than a rotation takes (${formatSpan(stuckAfterMs)}): it is failing and being retried, or was left behind, and no other rotation starts while it stays. Its errors are in the rotation function's log group (search for the version id); give it up with iam-key-rotation cancel ${userName}, then plan again`,
+      );
+    } else {
+      pending = true;
+      note(
+        'rotation pending',
+        `A rotation of ${secretName} is in progress (version ${pendingVersion} carries AWSPENDING, created ${formatSpan(ageMs)} ago): follow it with iam-key-rotation status ${userName}, and plan again when it has ended`,
+      );
+    }
+  }
   if (userState === 'will be created') {
     summary = `creates IAM user ${userName}, then the first key of the secret`;
   } else if (userState === 'missing') {
     summary = 'nothing can be rotated: the user does not exist';
-  } else if (pendingVersion !== undefined) {
-    pending = true;
-    summary = `a rotation is in progress (${secretName} version ${pendingVersion} carries AWSPENDING)`;
-    note(
-      'rotation pending',
-      `A rotation of ${secretName} is in progress or failing and retried (version ${pendingVersion} carries AWSPENDING): follow it with iam-key-rotation status ${userName}, and plan again when it has ended`,
-    );
   } else if (!current.known) {
     unknown = true;
     summary = `unknown: the AWSCURRENT key of ${secretName} is not known without reading the secret`;
@@ -437,55 +539,114 @@ export const planUser = (
       'current key unknown',
       `The key ${secretName} holds is not known: ${current.why}, and plan never reads a secret's value. The function sets the tag whenever AWSCURRENT moves; see the key with iam-key-rotation status ${userName} (it may read the value), or rotate it (iam-key-rotation rotate ${userName} --wait)`,
     );
+  } else if (pendingVersion !== undefined && facts.pendingVersionCreated === undefined) {
+    unknown = true;
+    summary = `unknown: a rotation of ${secretName} is in progress (version ${pendingVersion} carries AWSPENDING)`;
+    note(
+      'rotation pending',
+      `A rotation of ${secretName} is in progress (version ${pendingVersion} carries AWSPENDING), and when it started was not read: follow it with iam-key-rotation status ${userName}, and plan again when it has ended`,
+    );
   } else {
     const currentAccessKeyId = current.accessKeyId;
-    const others = keys.filter((key) => key.accessKeyId !== currentAccessKeyId);
+    // A pending rotation: Secrets Manager created its version, then createSecret created the key
+    // it holds, so that key is the one Active key created since. Resumed, createSecret keeps it
+    // (one slot reserved) and creates none.
+    const pendingCandidates =
+      pendingCreated === undefined
+        ? []
+        : keys.filter(
+            (key) =>
+              key.accessKeyId !== currentAccessKeyId &&
+              key.status === 'Active' &&
+              key.createDate.getTime() >= pendingCreated,
+          );
+    const pendingKey = pendingCandidates.length === 1 ? pendingCandidates[0] : undefined;
+    if (pendingVersion !== undefined && pendingCandidates.length > 1) {
+      unknown = true;
+      note(
+        'rotation pending',
+        `Which key the pending version ${pendingVersion} of ${secretName} holds is not known: ${pendingCandidates.map((key) => key.accessKeyId).join(' and ')} were both created since it was, and plan never reads a secret's value. See it with iam-key-rotation status ${userName}, and plan again when the rotation has ended`,
+      );
+    }
+    const resumed = pendingVersion !== undefined && pendingKey !== undefined;
+    const plannedKeyList = resumed
+      ? keys.filter((key) => key.accessKeyId !== pendingKey.accessKeyId)
+      : keys;
+    const others = plannedKeyList.filter((key) => key.accessKeyId !== currentAccessKeyId);
     // The secret's AWSPREVIOUS key is not readable without its value: after a rotation it is the
-    // user's one other key (as status takes it).
+    // user's one other key (as status takes it), if that key was made before the AWSCURRENT
+    // version (a key made after it was made by hand: the function finds it in no version).
     const [onlyOther] = others;
-    const previousAccessKeyId =
+    const previousCandidate =
       managed &&
       currentAccessKeyId !== undefined &&
       others.length === 1 &&
       onlyOther?.status === 'Active' &&
       versionsWithStage(secret, AWSPREVIOUS).length > 0
-        ? onlyOther.accessKeyId
+        ? onlyOther
         : undefined;
-    const plan = planKeyRemoval({
-      keys,
-      currentAccessKeyId,
-      previousAccessKeyId,
-      orphanCutoff: needsOrphanCutoff(keys, currentAccessKeyId)
-        ? facts.currentVersionCreated
-        : undefined,
-      reservedSlots: 0,
-      slotsNeeded: 1,
-      lastUse: facts.lastUse,
-      staleBefore: staleBefore(options.now, options.staleKeyDays),
-    });
-    planned = plannedKeys(keys, facts, plan, currentAccessKeyId, options);
-    if (plan.kind === 'no-room') {
-      refuse(
-        'keys in use',
-        noRoomMessage({
-          step: 'createSecret',
-          userName,
-          keyCount: keys.length,
-          blocking: plan.blocking,
-          staleKeyDays: options.staleKeyDays,
-          secretId: secret?.arn ?? secretName,
-        }),
+    const currentCreated = facts.currentVersionCreated?.getTime();
+    // (Without that date the current key is unknown already: crossCheckCurrentKey.)
+    const previousAccessKeyId =
+      previousCandidate !== undefined &&
+      currentCreated !== undefined &&
+      previousCandidate.createDate.getTime() <= currentCreated
+        ? previousCandidate.accessKeyId
+        : undefined;
+    if (unknown) {
+      // In doubt, no guess: the keys' actions stay unknown.
+      summary = `unknown: which keys the versions of ${secretName} hold is not known without reading the secret`;
+    } else {
+      const plan = planKeyRemoval({
+        keys: plannedKeyList,
+        currentAccessKeyId,
+        previousAccessKeyId,
+        orphanCutoff: needsOrphanCutoff(plannedKeyList, currentAccessKeyId)
+          ? facts.currentVersionCreated
+          : undefined,
+        reservedSlots: resumed ? 1 : 0,
+        slotsNeeded: resumed ? 0 : 1,
+        lastUse: facts.lastUse,
+        staleBefore: staleBefore(options.now, options.staleKeyDays),
+      });
+      planned = plannedKeys(
+        keys,
+        facts,
+        plan,
+        currentAccessKeyId,
+        resumed ? pendingKey.accessKeyId : undefined,
+        options,
       );
-    }
-    for (const key of planned) {
-      if (key.action === 'keep' && key.reason === 'in use') {
-        note(
-          'kept key in use',
-          `Access key ${key.accessKeyId} of IAM user ${userName} is kept: it was used within ${String(options.staleKeyDays)} days (staleKeyDays), and the secret does not hold it. Move its applications to the secret; a later rotation deletes it once it has not been used for ${String(options.staleKeyDays)} days, and is refused while it is still used`,
+      if (plan.kind === 'no-room') {
+        refuse(
+          'keys in use',
+          noRoomMessage({
+            step: 'createSecret',
+            userName,
+            keyCount: keys.length,
+            blocking: plan.blocking,
+            staleKeyDays: options.staleKeyDays,
+            secretId: secret?.arn ?? secretName,
+          }).replace(
+            // Before the secret exists there is nothing to rotate: the deployment does it.
+            secret === undefined ? ROTATE_AGAIN : /$^/,
+            ', then plan again and deploy',
+          ),
         );
       }
+      for (const key of planned) {
+        if (key.action === 'keep' && key.reason === 'in use') {
+          note(
+            'kept key in use',
+            `Access key ${key.accessKeyId} of IAM user ${userName} is kept: it was used within ${String(options.staleKeyDays)} days (staleKeyDays), and the secret does not hold it. Move its applications to the secret; a later rotation deletes it once it has not been used for ${String(options.staleKeyDays)} days, and is refused while it is still used`,
+          );
+        }
+      }
+      summary =
+        pendingVersion === undefined
+          ? summaryOf(rotation, planned)
+          : `a rotation is in progress (${secretName} version ${pendingVersion} carries AWSPENDING${resumed ? `, key ${pendingKey.accessKeyId}` : ''}); ${summaryOf(rotation, planned)}`;
     }
-    summary = summaryOf(rotation, planned);
   }
 
   const refused = findings.some((finding) => finding.blocking);

@@ -24,13 +24,24 @@ export interface OneTimeSchedule {
   readonly description: string;
 }
 
-/** The EventBridge Scheduler call the grace period makes. */
+/** A schedule as GetSchedule shows it: what it does, whether it is on, and how punctual. */
+export interface ExistingSchedule extends Omit<OneTimeSchedule, 'at' | 'description'> {
+  /** When it fires; `undefined` when its expression is not a one-time `at(...)`. */
+  readonly at: Date | undefined;
+  readonly state: string;
+  /** `OFF`: it fires at its time; `FLEXIBLE`: up to a window later. */
+  readonly flexibleTimeWindowMode: string;
+}
+
+/** The EventBridge Scheduler calls the grace period makes. */
 export interface RetirementScheduler {
   /**
    * Creates the schedule. `exists` when a schedule of that name is already in the group
-   * (ConflictException): an earlier attempt created it, and it is left as it is.
+   * (ConflictException): it is left as it is (see {@link getOneTimeSchedule}).
    */
   createOneTimeSchedule(schedule: OneTimeSchedule): Promise<'created' | 'exists'>;
+  /** GetSchedule: the schedule of that name in the group, `undefined` when there is none. */
+  getOneTimeSchedule(name: string, groupName: string): Promise<ExistingSchedule | undefined>;
 }
 
 /** `at(yyyy-mm-ddThh:mm:ss)`, UTC (with `ScheduleExpressionTimezone: UTC`). */
@@ -148,24 +159,67 @@ export class EventBridgeRetirementScheduler implements RetirementScheduler {
     }
   }
 
-  private async send(path: string, body: string): Promise<void> {
+  public async getOneTimeSchedule(
+    name: string,
+    groupName: string,
+  ): Promise<ExistingSchedule | undefined> {
+    let text: string;
+    try {
+      text = await this.send(
+        `/schedules/${encodeURIComponent(name)}?groupName=${encodeURIComponent(groupName)}`,
+      );
+    } catch (error) {
+      if (error instanceof SchedulerServiceError && error.name === 'ResourceNotFoundException') {
+        return undefined;
+      }
+      throw error;
+    }
+    const found = JSON.parse(text) as {
+      ScheduleExpression?: string;
+      State?: string;
+      FlexibleTimeWindow?: { Mode?: string };
+      Target?: { Arn?: string; RoleArn?: string; Input?: string };
+    };
+    const at = /^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$/.exec(found.ScheduleExpression ?? '')?.[1];
+    return {
+      name,
+      groupName,
+      at: at === undefined ? undefined : new Date(`${at}Z`),
+      targetArn: found.Target?.Arn ?? '',
+      roleArn: found.Target?.RoleArn ?? '',
+      input: found.Target?.Input ?? '',
+      state: found.State ?? '',
+      flexibleTimeWindowMode: found.FlexibleTimeWindow?.Mode ?? '',
+    };
+  }
+
+  /** Sends one signed request (POST with `body`, else GET) and returns the answer's text. */
+  private async send(path: string, body?: string): Promise<string> {
     const region = await this.options.region();
     const endpoint = new URL(
       this.options.endpoint ??
         `https://scheduler.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`,
     );
+    const [pathname = '', search] = path.split('?');
     const request = new HttpRequest({
-      method: 'POST',
+      method: body === undefined ? 'GET' : 'POST',
       protocol: endpoint.protocol,
       hostname: endpoint.hostname,
       ...(endpoint.port === '' ? {} : { port: Number(endpoint.port) }),
-      path: `${endpoint.pathname.replace(/\/$/, '')}${path}`,
+      path: `${endpoint.pathname.replace(/\/$/, '')}${pathname}`,
+      ...(search === undefined
+        ? {}
+        : { query: Object.fromEntries(new URLSearchParams(search).entries()) }),
       headers: {
         host: endpoint.host,
-        'content-type': 'application/json',
-        'content-length': String(Buffer.byteLength(body)),
+        ...(body === undefined
+          ? {}
+          : {
+              'content-type': 'application/json',
+              'content-length': String(Buffer.byteLength(body)),
+            }),
       },
-      body,
+      ...(body === undefined ? {} : { body }),
     });
     const signer = new SignatureV4({
       service: 'scheduler',
@@ -176,5 +230,6 @@ export class EventBridgeRetirementScheduler implements RetirementScheduler {
     const { response } = await this.options.requestHandler.handle(await signer.sign(request));
     const text = await readBody(response.body);
     if (response.statusCode < 200 || response.statusCode >= 300) throw errorOf(response, text);
+    return text;
   }
 }

@@ -1,6 +1,11 @@
 import type { AccessKeyMetadata, CreatedAccessKey } from '../aws/iam-access-key-store.js';
 import { errorName } from '../aws/aws-error.js';
-import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  AWSPREVIOUS,
+  type SecretVersionInfo,
+} from '../aws/secrets-manager-secret-store.js';
 import {
   AccessKeyInUseError,
   InvalidSecretValueError,
@@ -12,6 +17,8 @@ import {
 import type { AccessKeyCredentials } from './access-key-credentials.js';
 import { giveUpRotation, removePendingLabel } from './give-up.js';
 import { findCurrentVersionId } from './guard.js';
+import { ROLLBACK_STAGE, TESTED_STAGE } from './binding.js';
+import { keyMadeForVersion } from './key-lineage.js';
 import { ACCESS_KEYS_PER_USER } from './key-plan.js';
 import { makeRoom, removeAccessKey } from './key-removal.js';
 import { giveWayIfOvertaken } from './pending-credentials.js';
@@ -30,6 +37,7 @@ import { readSecretValue, type StepContext } from './step-context.js';
  */
 export const createSecret = async (context: StepContext): Promise<void> => {
   const { event, services, log, userName } = context;
+  await refuseDuringRollback(context);
   // Validated before anything is read or changed: a bad tag stops the step here.
   const smtpSettings = parseSesSmtpSettings(context.secret);
   const current = await readSecretValue(context, { versionStage: AWSCURRENT });
@@ -49,7 +57,7 @@ export const createSecret = async (context: StepContext): Promise<void> => {
     return;
   }
 
-  const created = await createAccessKeyWithRoom(context, currentAccessKeyId);
+  const created = await createAccessKeyWithRoom(context, current);
   try {
     await services.secrets.putPendingSecretString({
       secretId: event.SecretId,
@@ -83,6 +91,27 @@ export const createSecret = async (context: StepContext): Promise<void> => {
     accessKeyId: created.accessKeyId,
     ...(smtpSettings === undefined ? {} : { sesSmtpRegions: smtpSettings.regions }),
   });
+};
+
+/**
+ * While a version carries the rollback's label (iam-key-rotation rollback writes it before it
+ * waits out the function's timeout, and removes it once AWSCURRENT is on its version),
+ * createSecret changes no key: making room would delete the AWSPREVIOUS key, the very key being
+ * rolled back to, after the rollback's last check. It removes AWSPENDING from the token's version
+ * (so no step of this rotation acts later, after the rollback) and fails. A createSecret that
+ * read the labels before the label appeared has ended by the time the rollback acts; one that
+ * reads them after it was removed finds AWSCURRENT on the rolled-back version.
+ */
+const refuseDuringRollback = async (context: StepContext): Promise<void> => {
+  const fence = Object.entries(context.secret.versionIdsToStages).find(([, stages]) =>
+    stages.includes(ROLLBACK_STAGE),
+  )?.[0];
+  if (fence === undefined) return;
+  const arn = context.secret.arn;
+  await removePendingLabel(context);
+  throw new RotationStateError(
+    `createSecret: a rollback is in progress (version ${fence} of secret ${arn} carries ${ROLLBACK_STAGE}); no key was changed, and ${AWSPENDING} was removed from version ${context.event.ClientRequestToken}, so this rotation ends here. Rotate again once the rollback is done (aws secretsmanager rotate-secret --secret-id ${arn}). If no rollback is running (the command was interrupted), remove the label first: aws secretsmanager update-secret-version-stage --secret-id ${arn} --version-stage ${ROLLBACK_STAGE} --remove-from-version-id ${fence}`,
+  );
 };
 
 /**
@@ -141,9 +170,10 @@ const resumeStoredKey = async (
  */
 const makeRoomForNewKey = async (
   context: StepContext,
-  currentAccessKeyId: string | undefined,
+  current: AccessKeySecretValue,
   keys: readonly AccessKeyMetadata[],
 ): Promise<ReadonlySet<string>> => {
+  const currentAccessKeyId = current.credentials?.accessKeyId;
   const options = { currentAccessKeyId, reservedSlots: 0, slotsNeeded: 1 };
   let refusal: AccessKeyInUseError;
   try {
@@ -152,7 +182,7 @@ const makeRoomForNewKey = async (
     if (!(error instanceof AccessKeyInUseError)) throw error;
     refusal = error;
   }
-  const abandonedKeyIds = await findAbandonedKeys(context, keys, currentAccessKeyId);
+  const abandonedKeyIds = await findAbandonedKeys(context, keys, current);
   if (abandonedKeyIds.size > 0) {
     context.log.info('createSecret: keys of abandoned versions of this secret make room', {
       accessKeyIds: [...abandonedKeyIds],
@@ -174,40 +204,59 @@ const makeRoomForNewKey = async (
 const ABANDONED_VERSIONS_READ = 10;
 
 /**
- * Keys of `keys` stored in a version of this secret that never became AWSCURRENT: a version
- * created after the AWSCURRENT version, other than the token's, that carries neither
- * AWSCURRENT nor AWSPREVIOUS (no label, or AWSPENDING only: the pending version of a rotation
- * Secrets Manager retried under a new token after a fault past testSecret). Such a key was made
- * by this secret's own rotation and can only have been used by testSecret, so it is removed
- * whatever its last use. Never the AWSCURRENT key.
+ * Keys of `keys` stored in a version of this secret that never became AWSCURRENT: the version
+ * of a rotation Secrets Manager retried under a new token, or that a value put by hand, a
+ * cancel or a give-up abandoned. Such a key was made by this secret's own rotation and can only
+ * have been used by its testSecret, so it is removed whatever its last use. A version counts
+ * when all of these hold:
+ * - it is not the token's and carries no label but AWSPENDING and testSecret's
+ *   IAM_KEY_ROTATION_TESTED (no AWSCURRENT, AWSPREVIOUS, the rollback's fence, nor a label put by
+ *   hand);
+ * - its value names this user and a key of `keys` other than the AWSCURRENT key;
+ * - that key was created no earlier than the version ({@link keyMadeForVersion}): createSecret
+ *   made it for the valueless version RotateSecret created, which no value put by hand does;
+ * - it never held AWSCURRENT: it was created after the AWSCURRENT version, or it replaced (its
+ *   `ReplacesVersionId`) the AWSCURRENT or AWSPREVIOUS version or the version the AWSCURRENT
+ *   value replaced. Had it become AWSCURRENT since, it would carry AWSCURRENT or AWSPREVIOUS
+ *   now, or a later rotation would have named it (and deleted its key as AWSPREVIOUS); only
+ *   moves of AWSCURRENT by hand back to older versions escape this.
  */
 const findAbandonedKeys = async (
   context: StepContext,
   keys: readonly AccessKeyMetadata[],
-  currentAccessKeyId: string | undefined,
+  current: AccessKeySecretValue,
 ): Promise<ReadonlySet<string>> => {
   const { services, event, userName } = context;
-  const candidates = new Set(
-    keys.map((key) => key.accessKeyId).filter((id) => id !== currentAccessKeyId),
+  const currentAccessKeyId = current.credentials?.accessKeyId;
+  const candidates = new Map(
+    keys
+      .filter((key) => key.accessKeyId !== currentAccessKeyId)
+      .map((key) => [key.accessKeyId, key]),
   );
   const found = new Set<string>();
   if (candidates.size === 0) return found;
   const versions = await services.secrets.listVersions(event.SecretId, { includeDeprecated: true });
-  const currentCreated = versions
-    .find((version) => version.stages.includes(AWSCURRENT))
-    ?.createdDate?.getTime();
-  if (currentCreated === undefined) return found;
-  const abandoned = versions
+  const holder = (stage: string): SecretVersionInfo | undefined =>
+    versions.find((version) => version.stages.includes(stage));
+  const currentVersion = holder(AWSCURRENT);
+  const currentCreated = currentVersion?.createdDate?.getTime();
+  if (currentVersion === undefined || currentCreated === undefined) return found;
+  const lineage = new Set(
+    [currentVersion.versionId, holder(AWSPREVIOUS)?.versionId, current.replacesVersionId].filter(
+      (id) => id !== undefined,
+    ),
+  );
+  const unlabelled = versions
     .filter(
       (version) =>
         version.versionId !== event.ClientRequestToken &&
-        !version.stages.includes(AWSCURRENT) &&
-        !version.stages.includes(AWSPREVIOUS) &&
-        (version.createdDate?.getTime() ?? Number.NEGATIVE_INFINITY) > currentCreated,
+        version.createdDate !== undefined &&
+        // No label but those a rotation in progress leaves (not the rollback's fence).
+        version.stages.every((stage) => stage === AWSPENDING || stage === TESTED_STAGE),
     )
     .sort((left, right) => (right.createdDate?.getTime() ?? 0) - (left.createdDate?.getTime() ?? 0))
     .slice(0, ABANDONED_VERSIONS_READ);
-  for (const version of abandoned) {
+  for (const version of unlabelled) {
     let value: AccessKeySecretValue | undefined;
     try {
       value = await readSecretValue(context, { versionId: version.versionId });
@@ -216,8 +265,13 @@ const findAbandonedKeys = async (
       if (error instanceof InvalidSecretValueError || error instanceof SecretBindingError) continue;
       throw error;
     }
-    const id = value?.credentials?.accessKeyId;
-    if (value?.userName === userName && id !== undefined && candidates.has(id)) found.add(id);
+    const key = candidates.get(value?.credentials?.accessKeyId ?? '');
+    const created = version.createdDate;
+    if (value?.userName !== userName || key === undefined || created === undefined) continue;
+    const neverCurrent =
+      created.getTime() > currentCreated ||
+      (value.replacesVersionId !== undefined && lineage.has(value.replacesVersionId));
+    if (neverCurrent && keyMadeForVersion(key.createDate, created)) found.add(key.accessKeyId);
   }
   return found;
 };
@@ -233,14 +287,11 @@ const CREATE_RECONCILIATIONS = 2;
 
 const createAccessKeyWithRoom = async (
   context: StepContext,
-  currentAccessKeyId: string | undefined,
+  current: AccessKeySecretValue,
 ): Promise<AccessKeyCredentials> => {
   const { services, log, userName } = context;
-  let kept = await makeRoomForNewKey(
-    context,
-    currentAccessKeyId,
-    await services.iam.listAccessKeys(userName),
-  );
+  const currentAccessKeyId = current.credentials?.accessKeyId;
+  let kept = await makeRoomForNewKey(context, current, await services.iam.listAccessKeys(userName));
   let created: CreatedAccessKey | undefined;
   for (let reconciled = 0; created === undefined; reconciled += 1) {
     try {
@@ -260,7 +311,7 @@ const createAccessKeyWithRoom = async (
         reconciliation: reconciled + 1,
         of: CREATE_RECONCILIATIONS,
       });
-      kept = await makeRoomForNewKey(context, currentAccessKeyId, await listAllKeys(context));
+      kept = await makeRoomForNewKey(context, current, await listAllKeys(context));
     }
   }
   if (created.retried) {

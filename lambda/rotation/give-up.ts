@@ -1,6 +1,7 @@
 import { errorName } from '../aws/aws-error.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
 import { RotationGivenUpError } from '../errors.js';
+import { keyMadeForVersion } from './key-lineage.js';
 import { removeAccessKey } from './key-removal.js';
 import { readSecretValue, type StepContext } from './step-context.js';
 
@@ -18,6 +19,30 @@ const keysHeldByOtherVersions = async (
   } catch {
     return undefined;
   }
+};
+
+/**
+ * Why the pending key must stay although no labelled version holds it, or `undefined` when it
+ * was made for the token's version (IAM lists it, created no earlier than the version: see
+ * {@link keyMadeForVersion}). Whoever may put a value into AWSPENDING can name any key of the
+ * user there, one in use included; only a key created for this version is this rotation's to
+ * delete. A key IAM does not list (gone, or too new to be listed yet) is kept too.
+ */
+const notMadeForTokenVersion = async (
+  context: StepContext,
+  accessKeyId: string,
+): Promise<string | undefined> => {
+  const { services, event, userName } = context;
+  const key = (await services.iam.listAccessKeys(userName)).find(
+    (candidate) => candidate.accessKeyId === accessKeyId,
+  );
+  if (key === undefined) return 'IAM does not list it';
+  const version = (
+    await services.secrets.listVersions(event.SecretId, { includeDeprecated: true })
+  ).find((candidate) => candidate.versionId === event.ClientRequestToken);
+  if (version?.createdDate !== undefined && keyMadeForVersion(key.createDate, version.createdDate))
+    return undefined;
+  return `created ${key.createDate.toISOString()}, before version ${event.ClientRequestToken}: not made by this rotation (a value put by hand names it)`;
 };
 
 /**
@@ -40,8 +65,8 @@ export const removePendingLabel = async (context: StepContext): Promise<void> =>
 
 /**
  * Gives the rotation up cleanly when its pending key can never become current: deletes that key
- * (deactivating it first; unless another version holds it or it is not the bound user's, which
- * IAM then refuses as NoSuchEntity), removes AWSPENDING from the token's version and fails, so
+ * (deactivating it first; unless another version holds it, it was not made for the token's
+ * version, or it is not the bound user's, which IAM then refuses as NoSuchEntity), removes AWSPENDING from the token's version and fails, so
  * that the next rotation starts fresh instead of being refused as incomplete.
  */
 export const giveUpRotation = async (
@@ -52,12 +77,19 @@ export const giveUpRotation = async (
   const { event, log } = context;
   let deleted = 'no key to delete';
   if (pendingKey !== undefined) {
+    const { accessKeyId } = pendingKey;
     const held = await keysHeldByOtherVersions(context);
-    if (held === undefined || held.has(pendingKey.accessKeyId)) {
-      deleted = `kept access key ${pendingKey.accessKeyId} (${held === undefined ? 'AWSCURRENT or AWSPREVIOUS could not be read' : 'another version holds it'})`;
+    const keep =
+      held === undefined
+        ? 'AWSCURRENT or AWSPREVIOUS could not be read'
+        : held.has(accessKeyId)
+          ? 'another version holds it'
+          : await notMadeForTokenVersion(context, accessKeyId);
+    if (keep !== undefined) {
+      deleted = `kept access key ${accessKeyId} (${keep})`;
     } else {
       await removeAccessKey(context, pendingKey, undefined, 'the rotation was given up');
-      deleted = `deleted access key ${pendingKey.accessKeyId}`;
+      deleted = `deleted access key ${accessKeyId}`;
     }
   }
   await removePendingLabel(context);

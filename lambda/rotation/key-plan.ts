@@ -13,8 +13,9 @@ const DAY_MS = 86_400_000;
  * - `orphan`: created after the AWSCURRENT version by an attempt whose secret was never stored,
  *   and never used;
  * - `unused`: a key the secret does not hold, never used or not used for `staleKeyDays`;
- * - `abandoned`: a key stored in a version of this secret that never became AWSCURRENT (the
- *   pending key of a rotation Secrets Manager abandoned for a new token), whatever its last use.
+ * - `abandoned`: a key createSecret made for a version of this secret that never became
+ *   AWSCURRENT (a rotation retried under a new token, abandoned by a value put by hand,
+ *   cancelled or given up), whatever its last use.
  */
 export type RemovalReason = 'not Active' | 'AWSPREVIOUS' | 'orphan' | 'unused' | 'abandoned';
 

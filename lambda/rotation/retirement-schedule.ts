@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
+import type { OneTimeSchedule } from '../aws/scheduler-retirement-schedules.js';
+import { AWSPENDING, AWSPREVIOUS } from '../aws/secrets-manager-secret-store.js';
 import { RotationError } from '../errors.js';
 import { serializeRetireEvent } from '../event.js';
 import type { GracePeriodSettings } from '../settings.js';
@@ -46,7 +47,7 @@ export const scheduleRetirement = async (
   }
   const name = retirementScheduleName(secret.arn, event.ClientRequestToken);
   const at = gracePeriodEnd(services.clock.now(), gracePeriod.seconds);
-  const result = await services.scheduler.createOneTimeSchedule({
+  const schedule = {
     name,
     groupName: gracePeriod.scheduleGroup,
     at,
@@ -59,12 +60,23 @@ export const scheduleRetirement = async (
       RotationVersionId: event.ClientRequestToken,
       NotBefore: at,
     }),
+  };
+  const result = await services.scheduler.createOneTimeSchedule({
+    ...schedule,
     description:
       `iam-key-rotation: deactivates access key ${previous.accessKeyId} of IAM user ${userName} if it is still ${AWSPREVIOUS} (version ${previous.versionId}) of secret ${secret.arn} when its grace period ends`.slice(
         0,
         512,
       ),
   });
+  if (result === 'exists') {
+    const problem = await differenceFromOwn(context, schedule, gracePeriod.seconds);
+    if (problem !== undefined) {
+      throw new RotationError(
+        `finishSecret: the schedule ${name} in group ${schedule.groupName} that is to retire access key ${previous.accessKeyId} of secret ${secret.arn} exists already but is not the one this rotation creates: ${problem}. Someone who may create schedules in that group made or changed it. Delete it (aws scheduler delete-schedule --name ${name} --group-name ${schedule.groupName}) and the retry of this step creates the right one; until then ${AWSPENDING} is kept, the rotation is retried and the previous key stays Active`,
+      );
+    }
+  }
   log.info(
     result === 'created'
       ? 'finishSecret: the previous access key stays Active for its grace period; scheduled its deactivation'
@@ -78,4 +90,58 @@ export const scheduleRetirement = async (
       ...(result === 'created' ? { deactivateAt: at.toISOString() } : {}),
     },
   );
+};
+
+/**
+ * How the schedule of that name differs from the one this rotation creates (`undefined`: it is
+ * one of its attempts'). CreateSchedule's ConflictException only says the name is taken: someone
+ * allowed to create schedules in the group could have taken it first, with another target,
+ * event or time (the key then never retired), or disabled it. An earlier attempt of this
+ * rotation made the same schedule but for its time: the end of the grace period counted from
+ * that attempt, so no earlier than from the version's creation and no later than from now.
+ */
+const differenceFromOwn = async (
+  context: StepContext,
+  own: Omit<OneTimeSchedule, 'description'>,
+  graceSeconds: number,
+): Promise<string | undefined> => {
+  const { services, event } = context;
+  const found = await services.scheduler.getOneTimeSchedule(own.name, own.groupName);
+  if (found === undefined) {
+    throw new RotationError(
+      `finishSecret: CreateSchedule found the schedule ${own.name} in group ${own.groupName} already there, but GetSchedule no longer finds it (it fired, or was deleted meanwhile); ${AWSPENDING} is kept, so the retry of this step creates it`,
+    );
+  }
+  if (found.targetArn !== own.targetArn) return `it invokes ${found.targetArn}, not this function`;
+  if (found.roleArn !== own.roleArn) return `it runs as ${found.roleArn}, not ${own.roleArn}`;
+  if (found.state !== 'ENABLED' || found.flexibleTimeWindowMode !== 'OFF') {
+    return `it is ${found.state} with a ${found.flexibleTimeWindowMode} time window, not ENABLED and OFF`;
+  }
+  const mine = JSON.parse(own.input) as Record<string, unknown>;
+  let theirs: Record<string, unknown> = {};
+  try {
+    theirs = JSON.parse(found.input) as Record<string, unknown>;
+  } catch {
+    // Not JSON: differs below.
+  }
+  const fields = new Set([...Object.keys(mine), ...Object.keys(theirs)]);
+  const differing = [...fields].filter(
+    (field) => field !== 'NotBefore' && theirs[field] !== mine[field],
+  );
+  if (differing.length > 0) return `its event differs in ${differing.join(', ')}`;
+  const created = await services.secrets.getVersionCreatedDate(
+    event.SecretId,
+    event.ClientRequestToken,
+  );
+  // A second of slack for the clocks of Secrets Manager and the function.
+  const earliest = gracePeriodEnd((created?.getTime() ?? 0) - 1_000, graceSeconds);
+  if (
+    found.at === undefined ||
+    theirs.NotBefore !== found.at.toISOString() ||
+    found.at.getTime() < earliest.getTime() ||
+    found.at.getTime() > own.at.getTime()
+  ) {
+    return `it fires at ${found.at?.toISOString() ?? 'a time that is not at(...)'} with NotBefore ${String(theirs.NotBefore)}, not at the end of this rotation's grace period (${earliest.toISOString()} to ${own.at.toISOString()}, the same in both)`;
+  }
+  return undefined;
 };

@@ -21,6 +21,13 @@ export interface SecretVersion {
   readonly stages: Set<string>;
   readonly createdDate: number;
   lastAccessedDate?: number;
+  /**
+   * Bookkeeping of the simulation that AWS does not expose (tests judge the function by it):
+   * every staging label the version ever carried, and whether its value was stored by the
+   * secret's rotation function (a PutSecretValue inside its rotation) rather than by anyone else.
+   */
+  readonly labelsEverHeld: Set<string>;
+  storedByRotation?: boolean;
 }
 
 export interface RotationRules {
@@ -220,6 +227,7 @@ export class SecretsManagerModel {
         value,
         stages: new Set([AWSCURRENT]),
         createdDate: now,
+        labelsEverHeld: new Set([AWSCURRENT]),
       });
     }
     this.secrets.set(input.Name, secret);
@@ -321,8 +329,10 @@ export class SecretsManagerModel {
       versionId,
       stages: new Set(),
       createdDate: this.clock.now(),
+      labelsEverHeld: new Set(),
     };
     version.value = value;
+    version.storedByRotation = caller.rotatingSecretArn === secret.arn;
     secret.versions.set(versionId, version);
     for (const stage of stages) this.attachStage(secret, stage, version);
     secret.lastChangedDate = this.clock.now();
@@ -459,7 +469,12 @@ export class SecretsManagerModel {
 
   /** Attaches AWSPENDING to a new version without a value (moving it from wherever it was). */
   public createPendingVersion(secret: SecretState, versionId: string): SecretVersion {
-    const version: SecretVersion = { versionId, stages: new Set(), createdDate: this.clock.now() };
+    const version: SecretVersion = {
+      versionId,
+      stages: new Set(),
+      createdDate: this.clock.now(),
+      labelsEverHeld: new Set(),
+    };
     secret.versions.set(versionId, version);
     this.attachStage(secret, AWSPENDING, version);
     return version;
@@ -483,9 +498,11 @@ export class SecretsManagerModel {
     if (holder === target) return;
     holder?.stages.delete(stage);
     target.stages.add(stage);
+    target.labelsEverHeld.add(stage);
     if (stage === AWSCURRENT && holder !== undefined) {
       this.holderOf(secret, AWSPREVIOUS)?.stages.delete(AWSPREVIOUS);
       holder.stages.add(AWSPREVIOUS);
+      holder.labelsEverHeld.add(AWSPREVIOUS);
       target.stages.delete(AWSPREVIOUS);
     }
   }

@@ -23,13 +23,16 @@ afterEach(() => {
   fake.restore();
 });
 
-/** Puts a key of alice's in a new version carrying `stages`; returns the key. */
+/**
+ * Puts a new key of alice's in a new version carrying `stages`, as a rotation does (RotateSecret
+ * creates the version, then createSecret the key); returns the key.
+ */
 const versionWithNewKey = (
   versionId: string,
   stages: string[],
 ): { accessKeyId: string; secretAccessKey: string } => {
-  const key = fake.addKey('alice');
   fake.startRotation(SECRET, versionId);
+  const key = fake.addKey('alice');
   const version = fake.version(SECRET, versionId);
   version.value = JSON.stringify({
     UserName: 'alice',
@@ -445,6 +448,36 @@ describe('Command: cancel', () => {
     expect(fake.userKeys('alice')).toHaveLength(2);
     expect(fake.iam).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
     expect(io.err).toContain('keep its access key AKIAFAKE000000000001 (AWSPREVIOUS holds it)');
+  });
+
+  it('keeps a key that a pending version names but that was created before it (a value put into AWSPENDING by hand), and says so', async () => {
+    // Arrange: alice's key in use, made long before; a value put by hand into the placeholder names it
+    const { second } = twoRotations();
+    const inUse = fake.addKey('alice');
+    fake.tick(3_600_000);
+    fake.startRotation(SECRET, 'v3');
+    fake.version(SECRET, 'v3').value = JSON.stringify({
+      UserName: 'alice',
+      AccessKeyId: inUse.accessKeyId,
+      SecretAccessKey: inUse.secretAccessKey,
+    });
+    const io = new CapturedIo();
+
+    // Act
+    const code = await runCancel(fake.dependencies(io), { secret: 'alice', yes: true });
+
+    // Assert: the rotation is cancelled, no key is touched, and the plan and the end say why
+    expect(code).toBe(0);
+    expect(stagesOf('v3')).toEqual([]);
+    expect(statusOf(inUse.accessKeyId)).toBe('Active');
+    expect(statusOf(second)).toBe('Active');
+    expect(fake.iam).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
+    expect(fake.iam).not.toHaveReceivedCommand(UpdateAccessKeyCommand);
+    expect(io.err).toContain(
+      `keep its access key ${inUse.accessKeyId} (created ${inUse.createDate.toISOString()}, before version v3: not made by its rotation)`,
+    );
+    expect(io.err).toContain(`kept access key ${inUse.accessKeyId} (created`);
+    expect(io.out + io.err).not.toContain(inUse.secretAccessKey);
   });
 
   it('says there is nothing to cancel and exits 0 when no rotation is incomplete', async () => {

@@ -180,6 +180,8 @@ describe('Grace period', () => {
       await rotation.rotate(FIRST);
       const previous = fake.valueOf(SECRET, 'AWSCURRENT')?.AccessKeyId;
       fake.startRotation(SECRET, SECOND);
+      // The function's clock as Secrets Manager's: its steps run after the version was created.
+      rotation.clock.advance(fake.tick(0).getTime() - rotation.clock.now());
       for (const step of ['createSecret', 'setSecret', 'testSecret'] as const) {
         await rotation.step(step, SECOND);
       }
@@ -205,6 +207,89 @@ describe('Grace period', () => {
       expect(fake.version(SECRET, SECOND).stages).toEqual(new Set(['AWSCURRENT', TESTED_STAGE]));
       expect(keyStatus(previous)).toBe('Active');
       expect(logs.text).toContain('its deactivation was already scheduled');
+    });
+
+    describe('a schedule of its name that someone else created (name squatting)', () => {
+      const squatted: [string, Record<string, unknown>, RegExp][] = [
+        [
+          'another target',
+          { targetArn: `${FUNCTION_ARN}-other` },
+          /it invokes .*-other, not this function/,
+        ],
+        ['another role', { roleArn: `${ROLE_ARN}-other` }, /it runs as .*-other, not/],
+        ['a disabled schedule', { state: 'DISABLED' }, /it is DISABLED with a OFF time window/],
+        [
+          'a flexible time window',
+          { flexibleTimeWindowMode: 'FLEXIBLE' },
+          /a FLEXIBLE time window/,
+        ],
+        [
+          'another key in its event',
+          { AccessKeyId: 'AKIAOTHER00000000001' },
+          /its event differs in AccessKeyId/,
+        ],
+        [
+          'a time a year later',
+          { later: 365 * 86_400_000 },
+          /it fires at .* not at the end of this rotation's grace period/,
+        ],
+        [
+          'a time before the version existed',
+          { later: -3_600_000 },
+          /not at the end of this rotation's grace period/,
+        ],
+      ];
+
+      it.each(squatted)(
+        'refuses one with %s, naming it and the command that deletes it; AWSPENDING stays, the previous key stays Active',
+        async (_what, change, problem) => {
+          // Arrange: someone took the schedule's name once the rotation's token was known
+          const rotation = createTestRotation(fake, SECRET, { environment: GRACE });
+          await rotation.rotate(FIRST);
+          const previous = fake.valueOf(SECRET, 'AWSCURRENT')?.AccessKeyId ?? '';
+          fake.startRotation(SECRET, SECOND);
+          rotation.clock.advance(fake.tick(0).getTime() - rotation.clock.now());
+          for (const step of ['createSecret', 'setSecret', 'testSecret'] as const) {
+            await rotation.step(step, SECOND);
+          }
+          const name = retirementScheduleName(fake.secret(SECRET).arn, SECOND);
+          const at = new Date(
+            Math.ceil((rotation.clock.now() + GRACE_SECONDS * 1_000) / 1_000) * 1_000 +
+              Number(change.later ?? 0),
+          );
+          rotation.scheduler.plant({
+            name,
+            groupName: GROUP,
+            at,
+            targetArn: FUNCTION_ARN,
+            roleArn: ROLE_ARN,
+            state: 'ENABLED',
+            flexibleTimeWindowMode: 'OFF',
+            ...change,
+            input: serializeRetireEvent({
+              SecretId: fake.secret(SECRET).arn,
+              VersionId: FIRST,
+              AccessKeyId: typeof change.AccessKeyId === 'string' ? change.AccessKeyId : previous,
+              RotationVersionId: SECOND,
+              NotBefore: at,
+            }),
+          });
+
+          // Act
+          const finish = rotation.step('finishSecret', SECOND);
+
+          // Assert
+          await expect(finish).rejects.toThrow(
+            `the schedule ${name} in group ${GROUP} that is to retire access key ${previous} of secret ${fake.secret(SECRET).arn} exists already but is not the one this rotation creates`,
+          );
+          await expect(finish).rejects.toThrow(problem);
+          await expect(finish).rejects.toThrow(
+            `aws scheduler delete-schedule --name ${name} --group-name ${GROUP}`,
+          );
+          expect(fake.version(SECRET, SECOND).stages).toContain('AWSPENDING');
+          expect(keyStatus(previous)).toBe('Active');
+        },
+      );
     });
 
     it('names different schedules for the same token of two secrets', () => {

@@ -2,7 +2,7 @@ import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RotationStateError } from '../../lambda/errors.js';
 import { ROTATION_STEPS } from '../../lambda/event.js';
-import { TESTED_STAGE } from '../../lambda/rotation/binding.js';
+import { ROLLBACK_STAGE, TESTED_STAGE } from '../../lambda/rotation/binding.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { LogCapture } from '../support/log-capture.js';
 import { createTestRotation, type TestRotation } from '../support/rotation-harness.js';
@@ -115,6 +115,36 @@ describe('Function: createHandler, under operator actions', () => {
   });
 
   describe('Rollback', () => {
+    it("changes nothing at createSecret while a rollback's label is on a version: the AWSPREVIOUS key it rolls back to stays", async () => {
+      // Arrange: two rotations (AWSPREVIOUS holds an Inactive key); the rollback command wrote its
+      // fenced version; a rotation starts after the command's last check (issue 15, H2)
+      await rotation.rotate('token-1');
+      await rotation.rotate('token-2');
+      const rolledBackTo = keyOf('AWSPREVIOUS');
+      fake.secret(SECRET).versions.set('rollback-version', {
+        value: fake.version(SECRET, 'token-1').value,
+        stages: new Set([ROLLBACK_STAGE]),
+        createdDate: fake.tick(),
+      });
+      fake.startRotation(SECRET, 'token-3');
+      const keysBefore = JSON.stringify(fake.userKeys(USER));
+
+      // Act
+      const outcome = rotation.step('createSecret', 'token-3');
+
+      // Assert
+      await expect(outcome).rejects.toThrow(RotationStateError);
+      await expect(outcome).rejects.toThrow(
+        `a rollback is in progress (version rollback-version of secret ${fake.secret(SECRET).arn} carries ${ROLLBACK_STAGE}); no key was changed, and AWSPENDING was removed from version token-3, so this rotation ends here`,
+      );
+      await expect(outcome).rejects.toThrow(
+        `--version-stage ${ROLLBACK_STAGE} --remove-from-version-id rollback-version`,
+      );
+      expect(JSON.stringify(fake.userKeys(USER))).toBe(keysBefore);
+      expect(statusOf(rolledBackTo)).toBe('Inactive');
+      expect(stagesOf('token-3')).toEqual([]);
+    });
+
     it('never undoes a rollback: a retried finishSecret of the rolled-back rotation fails and changes nothing', async () => {
       // Arrange: a rotation of an earlier release left AWSPENDING on the new version, then an
       // operator rolled back by moving the labels only

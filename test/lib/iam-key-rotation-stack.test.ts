@@ -856,7 +856,7 @@ describe('Construct: IamKeyRotationStack', () => {
         },
       });
       const actions = new Set(statementsOfRole(json, ROTATION_ROLE).flatMap((s) => s.Action));
-      for (const action of ['scheduler:CreateSchedule', 'iam:PassRole']) {
+      for (const action of ['scheduler:CreateSchedule', 'scheduler:GetSchedule', 'iam:PassRole']) {
         expect(actions).toContain(action);
       }
       expect(actions).not.toContain('scheduler:DeleteSchedule');

@@ -608,7 +608,7 @@ describe('Construct: KeyRotationFunction', () => {
           Statement: Match.arrayWith([
             {
               Effect: 'Allow',
-              Action: 'scheduler:CreateSchedule',
+              Action: ['scheduler:CreateSchedule', 'scheduler:GetSchedule'],
               Resource: {
                 'Fn::Join': [
                   '',
@@ -634,7 +634,9 @@ describe('Construct: KeyRotationFunction', () => {
       const actions = JSON.stringify(template.toJSON())
         .match(/"(scheduler|iam):[A-Za-z]+"/g)
         ?.filter((name) => name !== '"iam:PassedToService"');
-      expect(new Set(actions)).toEqual(new Set(['"scheduler:CreateSchedule"', '"iam:PassRole"']));
+      expect(new Set(actions)).toEqual(
+        new Set(['"scheduler:CreateSchedule"', '"scheduler:GetSchedule"', '"iam:PassRole"']),
+      );
     });
 
     it('reports no unacknowledged cdk-nag finding', () => {

@@ -572,6 +572,55 @@ describe('Policy simulation: the rotation function role', () => {
     expect(withoutCondition).not.toBe('Allowed');
   });
 
+  describe('the retirement schedules of the grace period', () => {
+    const scheduleOf = (group: string): string =>
+      `arn:${PARTITION}:scheduler:${REGION}:${ACCOUNT}:schedule/${group}/retire-0123456789abcdef`;
+    const retirementGroup = (): string =>
+      onlyLogicalId(deployment.template, 'AWS::Scheduler::ScheduleGroup', /./);
+
+    it.each(['scheduler:CreateSchedule', 'scheduler:GetSchedule'])(
+      'allows %s on a schedule of its retirement group (control)',
+      async (action) => {
+        // Act
+        const decision = await decide(asRole(deployment.rotationRole), {
+          action,
+          resource: scheduleOf(retirementGroup()),
+        });
+
+        // Assert
+        expect(decision).toBe('Allowed');
+      },
+    );
+
+    it.each(['scheduler:CreateSchedule', 'scheduler:GetSchedule'])(
+      'denies %s on a schedule of another group (not granted)',
+      async (action) => {
+        // Act
+        const decision = await decide(asRole(deployment.rotationRole), {
+          action,
+          resource: scheduleOf('default'),
+        });
+
+        // Assert
+        expect(decision).not.toBe('Allowed');
+      },
+    );
+
+    it.each(['scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'])(
+      'denies %s on a schedule of its retirement group (not granted)',
+      async (action) => {
+        // Act
+        const decision = await decide(asRole(deployment.rotationRole), {
+          action,
+          resource: scheduleOf(retirementGroup()),
+        });
+
+        // Assert
+        expect(decision).not.toBe('Allowed');
+      },
+    );
+  });
+
   describe('a resource policy that names the rotation role', () => {
     const resourcePolicy = (resource: string): unknown => ({
       Version: '2012-10-17',

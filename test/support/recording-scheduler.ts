@@ -1,4 +1,5 @@
 import type {
+  ExistingSchedule,
   OneTimeSchedule,
   RetirementScheduler,
 } from '../../lambda/aws/scheduler-retirement-schedules.js';
@@ -11,7 +12,7 @@ import type {
 export class RecordingScheduler implements RetirementScheduler {
   /** Every call, in order (a call answered `exists` included). */
   public readonly calls: OneTimeSchedule[] = [];
-  private readonly created = new Set<string>();
+  private readonly created = new Map<string, ExistingSchedule>();
   private readonly next: ((schedule: OneTimeSchedule) => Promise<'created' | 'exists'>)[] = [];
 
   /** Replaces the answer to the next call (to fail it, or to act before answering). */
@@ -22,11 +23,33 @@ export class RecordingScheduler implements RetirementScheduler {
   public async createOneTimeSchedule(schedule: OneTimeSchedule): Promise<'created' | 'exists'> {
     this.calls.push(schedule);
     const behaviour = this.next.shift();
-    if (behaviour !== undefined) return behaviour(schedule);
     const key = `${schedule.groupName}/${schedule.name}`;
-    if (this.created.has(key)) return 'exists';
-    this.created.add(key);
-    return 'created';
+    const result =
+      behaviour === undefined
+        ? this.created.has(key)
+          ? 'exists'
+          : 'created'
+        : await behaviour(schedule);
+    if (result === 'exists' || this.created.has(key)) return result;
+    this.created.set(key, {
+      ...schedule,
+      state: 'ENABLED',
+      flexibleTimeWindowMode: 'OFF',
+      at: new Date(Math.floor(schedule.at.getTime() / 1_000) * 1_000),
+    });
+    return result;
+  }
+
+  public getOneTimeSchedule(
+    name: string,
+    groupName: string,
+  ): Promise<ExistingSchedule | undefined> {
+    return Promise.resolve(this.created.get(`${groupName}/${name}`));
+  }
+
+  /** A schedule someone else created under that name (a squatter), as GetSchedule shows it. */
+  public plant(schedule: ExistingSchedule): void {
+    this.created.set(`${schedule.groupName}/${schedule.name}`, schedule);
   }
 
   /** The Input of the n-th call, parsed. */

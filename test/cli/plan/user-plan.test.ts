@@ -150,7 +150,7 @@ describe('Function: planUser', () => {
       expect(plan.findings).toEqual([]);
     });
 
-    it('refuses when both keys were used within staleKeyDays, with the message the function throws', () => {
+    it('refuses when both keys were used within staleKeyDays, with the message the function throws (its fix: plan again and deploy, as the secret does not exist yet)', () => {
       // Act
       const plan = planUser(
         existing,
@@ -167,7 +167,7 @@ describe('Function: planUser', () => {
       expect(actions(plan)).toEqual(['AKIAONE blocks (in use)', 'AKIATWO blocks (in use)']);
       expect(plan.findings).toHaveLength(1);
       expect(plan.findings[0]?.message).toMatch(
-        /^createSecret: IAM user ci-deployer holds 2 access keys and none may be deleted to make room for a new one: AKIAONE \(not held by the secret, last used \S+ by s3 in eu-west-1\) and AKIATWO .* not used for 7 days \(staleKeyDays\)\. Move the applications that use AKIAONE to the secret, deactivate it \(aws iam update-access-key --user-name ci-deployer --access-key-id AKIAONE --status Inactive\), then rotate again \(aws secretsmanager rotate-secret --secret-id iam-key-rotation\/ci-deployer\)$/,
+        /^createSecret: IAM user ci-deployer holds 2 access keys and none may be deleted to make room for a new one: AKIAONE \(not held by the secret, last used \S+ by s3 in eu-west-1\) and AKIATWO .* not used for 7 days \(staleKeyDays\)\. Move the applications that use AKIAONE to the secret, deactivate it \(aws iam update-access-key --user-name ci-deployer --access-key-id AKIAONE --status Inactive\), then plan again and deploy$/,
       );
     });
 
@@ -346,6 +346,107 @@ describe('Function: planUser', () => {
     });
   });
 
+  describe('the fixes the findings give', () => {
+    it('restores, not deletes, a secret scheduled for deletion that its stack still holds', () => {
+      // Act
+      const held = planUser(
+        existing,
+        facts([], [], {
+          ...owned,
+          secret: secret({ deletedDate: new Date(NOW - DAY) }),
+          heldByStack: { held: true },
+        }),
+        OPTIONS,
+      );
+      const notHeld = planUser(
+        existing,
+        facts([], [], {
+          secret: secret({ deletedDate: new Date(NOW - DAY) }),
+          heldByStack: { held: false, why: 'gone' },
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(held.findings[0]?.message).toContain(
+        `aws secretsmanager restore-secret --secret-id ${SECRET_ARN}`,
+      );
+      expect(held.findings[0]?.message).not.toContain('--force-delete-without-recovery');
+      expect(notHeld.findings[0]?.message).toContain('--force-delete-without-recovery');
+      expect(notHeld.findings[0]?.message).not.toContain('restore-secret');
+    });
+
+    it('tags a user created again by hand with the exact tag-user command (a deployment does not tag it again)', () => {
+      // Act
+      const plan = planUser(
+        { ...existing, createUser: true },
+        { keys: [], lastUse: new Map(), secret: secret() },
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.findings[0]?.message).toContain(
+        `aws iam tag-user --user-name ${USER} --tags Key=${OWNER_TAG_KEY},Value=${SECRET_ARN}`,
+      );
+      expect(plan.findings[0]?.message).not.toContain('deploy to tag it');
+    });
+
+    it('turns rotation on again with rotate-secret, not by deploying', () => {
+      // Act
+      const plan = planUser(
+        existing,
+        facts([], [], {
+          ...owned,
+          secret: {
+            ...secret({ rotationEnabled: false }),
+            rotationLambdaArn: 'arn:aws:lambda:eu-west-1:1:function:f',
+          },
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.findings[0]?.message).toContain(
+        `aws secretsmanager rotate-secret --secret-id ${SECRET_ARN} --rotation-lambda-arn arn:aws:lambda:eu-west-1:1:function:f --rotation-rules`,
+      );
+      expect(plan.findings[0]?.message).not.toContain('Deploy the stack again');
+    });
+
+    it('before the secret exists, says to free a key and plan again, not to rotate a secret that does not exist', () => {
+      // Act
+      const plan = planUser(
+        existing,
+        facts([key('AKIAONE'), key('AKIATWO')], [used('AKIAONE', 1), used('AKIATWO', 1)]),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(codes(plan)).toEqual(['keys in use']);
+      expect(plan.findings[0]?.message).not.toContain('rotate-secret');
+      expect(plan.findings[0]?.message).toMatch(/--status Inactive\), then plan again and deploy$/);
+    });
+
+    it("says to untag after deleting the user's own kept or deleted secret, not to remove it from another deployment", () => {
+      // Arrange: the tag names iam-key-rotation/<user> of an earlier deployment in this region.
+      const earlier = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${SECRET_NAME}-OlDOlD`;
+
+      // Act
+      const plan = planUser(
+        existing,
+        facts([], [], { user: { arn: USER_ARN, tags: { [OWNER_TAG_KEY]: earlier } } }),
+        { ...OPTIONS, region: REGION },
+      );
+
+      // Assert
+      expect(codes(plan)).toEqual(['owned by another secret']);
+      expect(plan.findings[0]?.message).toContain('its own secret of an earlier deployment');
+      expect(plan.findings[0]?.message).toContain(
+        `aws iam untag-user --user-name ${USER} --tag-keys ${OWNER_TAG_KEY}`,
+      );
+      expect(plan.findings[0]?.message).not.toContain('other deployment');
+    });
+  });
+
   describe("with the stack's own secret (a deployed user)", () => {
     it('plans the next rotation from the current-key tag: the Inactive previous key goes', () => {
       // Arrange
@@ -360,6 +461,7 @@ describe('Function: planUser', () => {
         facts([key('AKIAPREVIOUS0000', 'Inactive'), key('AKIACURRENT00000', 'Active', 10)], [], {
           ...owned,
           secret: described,
+          currentVersionCreated: new Date(NOW - 10 * DAY),
         }),
         OPTIONS,
       );
@@ -388,7 +490,7 @@ describe('Function: planUser', () => {
         facts(
           [key('AKIAPREVIOUS0000'), key('AKIACURRENT00000', 'Active', 10)],
           [used('AKIAPREVIOUS0000', 0)],
-          { ...owned, secret: described },
+          { ...owned, secret: described, currentVersionCreated: new Date(NOW - 10 * DAY) },
         ),
         OPTIONS,
       );
@@ -396,6 +498,54 @@ describe('Function: planUser', () => {
       // Assert
       expect(plan.verdict).toBe('ok');
       expect(actions(plan)[0]).toBe('AKIAPREVIOUS0000 delete (AWSPREVIOUS)');
+    });
+
+    it('does not take an Active key made after the AWSCURRENT version as the AWSPREVIOUS key (the function finds it in no version)', () => {
+      // Arrange: AWSCURRENT's version is 10 days old; AKIAHAND was made by hand 2 days ago.
+      const described = secret({
+        versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
+        tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
+      });
+
+      // Act
+      const plan = planUser(
+        existing,
+        facts(
+          [key('AKIAHAND00000000', 'Active', 2), key('AKIACURRENT00000', 'Active', 10)],
+          [used('AKIAHAND00000000', 0)],
+          { ...owned, secret: described, currentVersionCreated: new Date(NOW - 10 * DAY) },
+        ),
+        OPTIONS,
+      );
+
+      // Assert: in use and in no version, it blocks the rotation, as it does the function's.
+      expect(actions(plan)).not.toContain('AKIAHAND00000000 delete (AWSPREVIOUS)');
+      expect(plan.verdict).toBe('refused');
+      expect(actions(plan)[0]).toBe('AKIAHAND00000000 blocks (in use)');
+    });
+
+    it('is unknown, not ok, when the AWSCURRENT version date was not read and the other Active key may be AWSPREVIOUS', () => {
+      // Arrange
+      const described = secret({
+        versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
+        tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
+      });
+
+      // Act
+      const plan = planUser(
+        existing,
+        facts(
+          [key('AKIAPREVIOUS0000'), key('AKIACURRENT00000', 'Active', 10)],
+          [used('AKIAPREVIOUS0000', 0)],
+          { ...owned, secret: described },
+        ),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.verdict).toBe('unknown');
+      expect(codes(plan)).toEqual(['current key unknown']);
+      expect(actions(plan)).toEqual(['AKIAPREVIOUS0000 unknown', 'AKIACURRENT00000 unknown']);
     });
 
     it('refuses a secret its stack no longer holds (retained when the user was removed), with the fix', () => {
@@ -501,6 +651,47 @@ describe('Function: planUser', () => {
       expect(codes(plan)).toEqual(['rotation disabled']);
     });
 
+    it.each([
+      [
+        'names a key the user does not have',
+        [key('AKIAOTHER0000000', 'Inactive')],
+        'has no access key',
+      ],
+      ['names an Inactive key', [key('AKIACURRENT00000', 'Inactive', 10)], 'is Inactive'],
+      [
+        'names a key made after the AWSCURRENT version',
+        [key('AKIACURRENT00000', 'Active', 1)],
+        'after the AWSCURRENT version',
+      ],
+    ])(
+      'is unknown, deleting nothing, when the current-key tag (writable by TagResource) %s',
+      (_, keys, why) => {
+        // Arrange: the AWSCURRENT version was created 10 days ago.
+        const described = secret({
+          versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
+          tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
+        });
+
+        // Act
+        const plan = planUser(
+          existing,
+          facts(keys, [], {
+            ...owned,
+            secret: described,
+            currentVersionCreated: new Date(NOW - 10 * DAY),
+          }),
+          OPTIONS,
+        );
+
+        // Assert
+        expect(plan.verdict).toBe('unknown');
+        expect(codes(plan)).toEqual(['current key unknown']);
+        expect(plan.findings[0]?.message).toContain('disagrees with IAM');
+        expect(plan.findings[0]?.message).toContain(why);
+        expect(plan.keys.every((k) => k.action === 'unknown')).toBe(true);
+      },
+    );
+
     it('is unknown when the current-key tag is stale (plan never reads the value)', () => {
       // Arrange
       const described = secret({
@@ -521,15 +712,79 @@ describe('Function: planUser', () => {
       expect(actions(plan)).toEqual(['AKIAPREVIOUS0000 unknown']);
     });
 
-    it('is rotating while a rotation is pending', () => {
-      // Arrange
-      const described = secret({ versions: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] } });
+    const pendingSecret = secret({ versions: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] } });
+    const MINUTE = 60_000;
+
+    it('is rotating while a rotation started a minute ago, and plans its resumed createSecret: the pending key keeps its slot', () => {
+      // Arrange: Secrets Manager created v2 a minute ago, then createSecret created AKIANEW.
+      const keys = [
+        key('AKIAOLD', 'Active', 100),
+        { ...key('AKIANEW'), createDate: new Date(NOW - 30_000) },
+      ];
 
       // Act
-      const plan = planUser(existing, facts([], [], { ...owned, secret: described }), OPTIONS);
+      const plan = planUser(
+        existing,
+        facts(keys, [used('AKIAOLD', 1)], {
+          ...owned,
+          secret: pendingSecret,
+          pendingVersionCreated: new Date(NOW - MINUTE),
+        }),
+        OPTIONS,
+      );
 
       // Assert
       expect(plan.verdict).toBe('rotating');
+      expect(codes(plan)).toEqual(['rotation pending', 'kept key in use']);
+      expect(actions(plan)).toEqual(['AKIAOLD keep (in use)', 'AKIANEW keep (AWSPENDING)']);
+      expect(plan.summary).toContain('key AKIANEW');
+    });
+
+    it('refuses a pending rotation whose createSecret has no room (it was exit 0 as rotating)', () => {
+      // Arrange: createSecret has not created its key yet, and both keys are in use.
+      const keys = [key('AKIAONE'), key('AKIATWO')];
+
+      // Act
+      const plan = planUser(
+        existing,
+        facts(keys, [used('AKIAONE', 1), used('AKIATWO', 1)], {
+          ...owned,
+          secret: pendingSecret,
+          pendingVersionCreated: new Date(NOW - MINUTE),
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.verdict).toBe('refused');
+      expect(codes(plan)).toEqual(['rotation pending', 'keys in use']);
+    });
+
+    it('refuses a rotation pending for longer than a rotation takes (stuck), with the cancel fix', () => {
+      // Act
+      const plan = planUser(
+        existing,
+        facts([], [], {
+          ...owned,
+          secret: pendingSecret,
+          pendingVersionCreated: new Date(NOW - 3 * 60 * MINUTE),
+        }),
+        OPTIONS,
+      );
+
+      // Assert
+      expect(plan.verdict).toBe('refused');
+      expect(codes(plan)).toEqual(['rotation stuck']);
+      expect(plan.findings[0]?.message).toContain(`iam-key-rotation cancel ${USER}`);
+      expect(plan.findings[0]?.message).toContain('pending for 3h');
+    });
+
+    it('is unknown while a rotation is pending whose start was not read', () => {
+      // Act
+      const plan = planUser(existing, facts([], [], { ...owned, secret: pendingSecret }), OPTIONS);
+
+      // Assert
+      expect(plan.verdict).toBe('unknown');
       expect(codes(plan)).toEqual(['rotation pending']);
     });
   });
@@ -574,6 +829,33 @@ describe('Function: readUserFacts', () => {
     });
     expect(fake.stackResourceCalls).toHaveLength(2);
   });
+
+  it.each(['DELETE_SKIPPED', 'DELETE_COMPLETE'])(
+    'takes a secret whose resource is %s (a first creation rolled back) as not held',
+    async (status) => {
+      // Arrange
+      fake.addUser(USER);
+      const kept = fake.addSecret(SECRET_NAME, USER);
+      const deps = {
+        ...fake.dependencies(new CapturedIo()),
+        stackResources: {
+          describeStackResource: () => Promise.resolve({ status, physicalResourceId: kept.arn }),
+        },
+      };
+
+      // Act
+      const read = await readUserFacts(deps, USER, STACK_NAME);
+      const plan = planUser(existing, read, OPTIONS);
+
+      // Assert
+      expect(read.heldByStack).toMatchObject({ held: false });
+      expect(read.heldByStack).toHaveProperty('why', expect.stringContaining(status));
+      expect(plan).toMatchObject({ secret: 'retained', verdict: 'refused' });
+      expect(plan.findings[0]?.message).toContain(
+        `aws secretsmanager delete-secret --secret-id ${kept.arn} --force-delete-without-recovery`,
+      );
+    },
+  );
 
   it("does not ask CloudFormation about another stack's secret, a look-alike or no secret", async () => {
     // Arrange

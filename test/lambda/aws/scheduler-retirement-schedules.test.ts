@@ -125,4 +125,32 @@ describe('Class: EventBridgeRetirementScheduler', () => {
       expect(sleeps).toEqual([200, 400]);
     });
   });
+
+  describe('Method: getOneTimeSchedule', () => {
+    it('reads a schedule back (GetSchedule, signed as the function) as it was created', async () => {
+      // Arrange
+      await scheduler.createOneTimeSchedule(schedule());
+
+      // Act
+      const found = await scheduler.getOneTimeSchedule(schedule().name, GROUP);
+
+      // Assert
+      expect(found).toEqual({
+        name: schedule().name,
+        groupName: GROUP,
+        at: new Date('2026-01-02T03:04:05Z'),
+        targetArn: TARGET.Arn,
+        roleArn: TARGET.RoleArn,
+        input: TARGET.Input,
+        state: 'ENABLED',
+        flexibleTimeWindowMode: 'OFF',
+      });
+      const [call] = sim.callsWhere({ service: 'scheduler', operation: 'GetSchedule' });
+      expect(call).toMatchObject({ outcome: 'success', principalArn: sim.lambdaRole.arn });
+    });
+
+    it('answers undefined when the group holds no schedule of that name', async () => {
+      await expect(scheduler.getOneTimeSchedule('retire-none', GROUP)).resolves.toBeUndefined();
+    });
+  });
 });

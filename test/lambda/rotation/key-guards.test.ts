@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { AccessKeyStore } from '../../../lambda/aws/iam-access-key-store.js';
 import type { SecretStore } from '../../../lambda/aws/secrets-manager-secret-store.js';
 import { RotationError, RotationGivenUpError } from '../../../lambda/errors.js';
@@ -11,14 +11,24 @@ import type { RotationServices, StepContext } from '../../../lambda/rotation/ste
 /**
  * Guards of the key removal that no scenario reached alone: the AWSCURRENT key is refused
  * before any IAM call (not deactivated first), and a given-up rotation keeps its pending key when
- * AWSCURRENT or AWSPREVIOUS cannot be read (fail closed).
+ * AWSCURRENT or AWSPREVIOUS cannot be read (fail closed), or when the key was not made for the
+ * pending version (created before it: a value put by hand into AWSPENDING names it).
  */
 const SECRET_ARN =
   'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iam-key-rotation/ci-AbCdEf';
 const TOKEN = '11111111-1111-4111-8111-111111111111';
 
+/** When RotateSecret created the token's version (ListSecretVersionIds' CreatedDate). */
+const VERSION_CREATED = new Date('2026-03-01T10:00:00.250Z');
+/** The pending key's CreateDate (IAM's, to the second) unless a test says otherwise. */
+let pendingKeyCreated = new Date('2026-03-01T10:00:02Z');
+
 const contextWith = (iamCalls: string[], secrets: Partial<SecretStore> = {}): StepContext => {
   const iam: Partial<AccessKeyStore> = {
+    listAccessKeys: () =>
+      Promise.resolve([
+        { accessKeyId: 'AKIAPENDING000000001', status: 'Active', createDate: pendingKeyCreated },
+      ]),
     deactivateAccessKey: (_user, id) => {
       iamCalls.push(`deactivate ${id}`);
       return Promise.resolve();
@@ -30,6 +40,11 @@ const contextWith = (iamCalls: string[], secrets: Partial<SecretStore> = {}): St
   };
   const store: Partial<SecretStore> = {
     moveStage: () => Promise.resolve(),
+    listVersions: () =>
+      Promise.resolve([
+        { versionId: 'initial', stages: ['AWSCURRENT'], createdDate: new Date('2026-01-01') },
+        { versionId: TOKEN, stages: ['AWSPENDING'], createdDate: VERSION_CREATED },
+      ]),
     ...secrets,
   };
   return {
@@ -84,6 +99,10 @@ describe('Function: removeAccessKey', () => {
 });
 
 describe('Function: giveUpRotation', () => {
+  beforeEach(() => {
+    pendingKeyCreated = new Date('2026-03-01T10:00:02Z');
+  });
+
   it('keeps the pending key when AWSCURRENT or AWSPREVIOUS cannot be read (it may be the key they hold)', async () => {
     const calls: string[] = [];
     const context = contextWith(calls, {
@@ -109,6 +128,43 @@ describe('Function: giveUpRotation', () => {
     ).rejects.toThrow(RotationGivenUpError);
 
     expect(calls).toEqual(['deactivate AKIAPENDING000000001', 'delete AKIAPENDING000000001']);
+  });
+
+  it('deletes the pending key IAM dates to the second before its version was created (same second, precision)', async () => {
+    const calls: string[] = [];
+    pendingKeyCreated = new Date('2026-03-01T10:00:00Z');
+    const context = contextWith(calls, { getSecretString: () => Promise.resolve(undefined) });
+
+    await expect(
+      giveUpRotation(context, { accessKeyId: 'AKIAPENDING000000001', status: 'Active' }, 'test'),
+    ).rejects.toThrow(/Deleted access key AKIAPENDING000000001/);
+
+    expect(calls).toEqual(['deactivate AKIAPENDING000000001', 'delete AKIAPENDING000000001']);
+  });
+
+  it('keeps a pending key created before its version: a value put into AWSPENDING names another key of the user, one in use maybe', async () => {
+    const calls: string[] = [];
+    pendingKeyCreated = new Date('2026-02-01T08:00:00Z');
+    const context = contextWith(calls, { getSecretString: () => Promise.resolve(undefined) });
+
+    await expect(
+      giveUpRotation(context, { accessKeyId: 'AKIAPENDING000000001', status: 'Active' }, 'test'),
+    ).rejects.toThrow(
+      /Kept access key AKIAPENDING000000001 \(created 2026-02-01T08:00:00.000Z, before version .*: not made by this rotation/,
+    );
+
+    expect(calls).toEqual([]);
+  });
+
+  it('keeps a pending key IAM does not list (it cannot tell when it was created)', async () => {
+    const calls: string[] = [];
+    const context = contextWith(calls, { getSecretString: () => Promise.resolve(undefined) });
+
+    await expect(
+      giveUpRotation(context, { accessKeyId: 'AKIAUNLISTED00000001', status: 'Active' }, 'test'),
+    ).rejects.toThrow(/Kept access key AKIAUNLISTED00000001 \(IAM does not list it\)/);
+
+    expect(calls).toEqual([]);
   });
 
   it('keeps the pending key when AWSCURRENT or AWSPREVIOUS holds it (a value naming the current key)', async () => {

@@ -5,6 +5,7 @@ import {
   runOperatorCommand,
   SCENARIO_STEP_TIMEOUT_MS,
 } from '../../support/scenario/operator-cli.js';
+import { failFinishSecretMove } from '../../support/scenario/fault-matrix.js';
 import { Scenario, type ScenarioOptions } from '../../support/scenario/scenario.js';
 
 /**
@@ -175,15 +176,7 @@ describe('Races of issue 15 (simulation, commands and function interleaved)', ()
         await scenario.rotateNow();
         // The second rotation's first attempt fails after testSecret's STS call (its key signed),
         // at finishSecret's move; Secrets Manager retries under a new token.
-        scenario.sim.injectFault({
-          kind: 'access-denied',
-          match: {
-            operation: 'UpdateSecretVersionStage',
-            step: 'finishSecret',
-            insideInvocation: true,
-          },
-          times: 2, // the move and its one retry under a fresh check
-        });
+        failFinishSecretMove(scenario);
 
         const rotation = await scenario.runScheduledRotation();
 
@@ -197,5 +190,52 @@ describe('Races of issue 15 (simulation, commands and function interleaved)', ()
         expect(checkInvariants(scenario)).toEqual([]);
       },
     );
+  });
+
+  it('7. a rotation started at any request of a rollback (after its last re-read included) never deletes the key rolled back to', async () => {
+    // H2: a rotation whose createSecret read the labels after the rollback's final re-read would
+    // delete the AWSPREVIOUS key (the one rolled back to) to make room; createSecret now changes
+    // nothing while the rollback's label is on a version.
+    const requests = await Scenario.run({}, async (scenario) => {
+      await scenario.rotateNow();
+      await scenario.runScheduledRotation();
+      const before = scenario.sim.callCount;
+      await runCommand(scenario, 'rollback');
+      return scenario.sim.callCount - before;
+    });
+    const outcomes = new Set<string>();
+    for (let offset = 0; offset <= requests; offset += 1) {
+      await Scenario.run({}, async (scenario) => {
+        await scenario.rotateNow();
+        const rolledBackTo = scenario.storedKeyId(AWSCURRENT);
+        await scenario.runScheduledRotation();
+        const start = scenario.sim.callCount;
+        scenario.interleaveAt(start + offset, () => scenario.rotateSecret());
+
+        const answer = await runCommand(scenario, 'rollback');
+        await scenario.settle();
+
+        const at = `offset ${String(offset)}`;
+        // A rotation that deleted the AWSPREVIOUS key before the rollback looked leaves nothing
+        // to roll back to (exit 1, documented); whatever happened, AWSCURRENT works.
+        if (answer.exitCode === 0) {
+          // The key rolled back to is AWSCURRENT, or AWSPREVIOUS of a rotation that started from
+          // the rolled-back version and completed after the command.
+          const holder =
+            scenario.storedKeyId(AWSCURRENT) === rolledBackTo ? AWSCURRENT : AWSPREVIOUS;
+          expect(scenario.storedKeyId(holder), at).toBe(rolledBackTo);
+          outcomes.add(`rolled back (${holder})`);
+        } else {
+          outcomes.add(
+            answer.message?.includes('nothing to roll back to') === true ? 'nothing' : 'stopped',
+          );
+        }
+        expectWorkingCurrentKey(scenario);
+        expect(checkInvariants(scenario), at).toEqual([]);
+      });
+    }
+    // Every kind of meeting was tried: a rollback that won, one a later rotation followed.
+    expect(outcomes).toContain('rolled back (AWSCURRENT)');
+    expect(outcomes).toContain('rolled back (AWSPREVIOUS)');
   });
 });

@@ -22,9 +22,10 @@ export interface SecretAtCall {
   /** Every version the secret had (labelled or not). */
   readonly versionIds: readonly string[];
   /**
-   * Keys stored in versions that never became AWSCURRENT: created after the AWSCURRENT version,
-   * carrying neither AWSCURRENT nor AWSPREVIOUS (a rotation abandoned for a new token). They are
-   * the secret's own: the next rotation may remove them whatever their last use.
+   * Keys stored by the secret's rotation function in versions that never carried AWSCURRENT or
+   * AWSPREVIOUS (a rotation abandoned for a new token, by a value put by hand, a cancel or a
+   * give-up), as the simulation's own bookkeeping knows them, not as the function infers them.
+   * They are the secret's own: the next rotation may remove them whatever their last use.
    */
   readonly abandoned: ReadonlySet<string>;
 }
@@ -93,13 +94,15 @@ export const takeSnapshot = (sim: Simulation, request?: HttpRequest): CallSnapsh
   for (const secret of sim.secretsManager.all()) {
     const at = (stage: string): string | undefined =>
       keyIdOf(sim.secretsManager.holderOf(secret, stage)?.value?.SecretString);
-    const currentCreated = sim.secretsManager.holderOf(secret, AWSCURRENT)?.createdDate;
+    const held = new Set([at(AWSCURRENT), at(AWSPREVIOUS)]);
     const abandoned = new Set<string>();
     for (const version of secret.versions.values()) {
-      if (version.stages.has(AWSCURRENT) || version.stages.has(AWSPREVIOUS)) continue;
-      if (currentCreated === undefined || version.createdDate <= currentCreated) continue;
+      if (version.storedByRotation !== true) continue;
+      if (version.labelsEverHeld.has(AWSCURRENT) || version.labelsEverHeld.has(AWSPREVIOUS)) {
+        continue;
+      }
       const id = keyIdOf(version.value?.SecretString);
-      if (id !== undefined) abandoned.add(id);
+      if (id !== undefined && !held.has(id)) abandoned.add(id);
     }
     secrets.set(secret.arn, {
       current: at(AWSCURRENT),
