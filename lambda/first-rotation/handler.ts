@@ -37,7 +37,10 @@ const handlers = createFirstRotationHandlers({
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   },
   log: (line) => {
-    logger.info(`first rotation: ${String(line.action)}`, { ...line });
+    const { level, ...fields } = line;
+    const message = `first rotation: ${String(line.action)}`;
+    if (level === 'warning') logger.warn(message, { ...fields });
+    else logger.info(message, { ...fields });
   },
 });
 
