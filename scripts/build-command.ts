@@ -56,8 +56,12 @@ const filesBelow = (directory: string): string[] =>
  * over it (atomic), the chunks before the entry that imports them; files of an earlier build
  * that this one no longer has go last.
  */
-export const buildCommand = async (outdir: string = COMMAND_OUTDIR): Promise<void> => {
-  const result = await build({ ...commandBuildOptions(outdir), write: false });
+export const buildCommand = async (
+  outdir: string = COMMAND_OUTDIR,
+  /** Other esbuild options (a test builds a small entry the same way). */
+  overrides: BuildOptions = {},
+): Promise<void> => {
+  const result = await build({ ...commandBuildOptions(outdir), ...overrides, write: false });
   const entry = path.join(outdir, COMMAND_FILE);
   const files = [...result.outputFiles].sort(
     (a, b) => Number(a.path === entry) - Number(b.path === entry),
