@@ -376,7 +376,7 @@ Examples:
 
   program
     .command('rollback')
-    .description('Go back to the AWSPREVIOUS key (the README procedure "Roll back")')
+    .description('Go back to the AWSPREVIOUS key (by hand: docs/rotation.md "Roll back by hand")')
     .argument('<secret>', secretHelp)
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print the state before and after as JSON')
@@ -392,7 +392,7 @@ Examples:
       `
 Removes AWSPENDING from every version (stops a rotation in flight), writes a NEW version holding
 the AWSPREVIOUS key under the label IAM_KEY_ROTATION_ROLLBACK (while it is there the function
-deactivates no key), waits out the function's timeout, and reads everything again: if anything
+creates, deactivates and deletes no key: do not interrupt the wait), waits out the function's timeout, and reads everything again: if anything
 moved it stops, exit 1, removing its label. Then it reactivates the key, moves AWSCURRENT onto
 the new version (only if AWSCURRENT is still where it was shown), removes its label and verifies
 that AWSCURRENT holds the key and that it is Active (reactivating it if something in flight
