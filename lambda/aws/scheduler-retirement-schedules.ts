@@ -31,6 +31,12 @@ export interface ExistingSchedule extends Omit<OneTimeSchedule, 'at' | 'descript
   readonly state: string;
   /** `OFF`: it fires at its time; `FLEXIBLE`: up to a window later. */
   readonly flexibleTimeWindowMode: string;
+  /**
+   * Settings that change when or whether it fires and that the schedules of this function never
+   * have: a time zone other than UTC (its `at` is then another instant), a KMS key, a start or
+   * end date. Empty for a schedule of ours.
+   */
+  readonly otherSettings: readonly string[];
 }
 
 /** The EventBridge Scheduler calls the grace period makes. */
@@ -176,10 +182,15 @@ export class EventBridgeRetirementScheduler implements RetirementScheduler {
     }
     const found = JSON.parse(text) as {
       ScheduleExpression?: string;
+      ScheduleExpressionTimezone?: string;
+      KmsKeyArn?: string;
+      StartDate?: unknown;
+      EndDate?: unknown;
       State?: string;
       FlexibleTimeWindow?: { Mode?: string };
       Target?: { Arn?: string; RoleArn?: string; Input?: string };
     };
+    const timeZone = found.ScheduleExpressionTimezone;
     const at = /^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$/.exec(found.ScheduleExpression ?? '')?.[1];
     return {
       name,
@@ -190,6 +201,12 @@ export class EventBridgeRetirementScheduler implements RetirementScheduler {
       input: found.Target?.Input ?? '',
       state: found.State ?? '',
       flexibleTimeWindowMode: found.FlexibleTimeWindow?.Mode ?? '',
+      otherSettings: [
+        ...(timeZone === undefined || timeZone === 'UTC' ? [] : [`time zone ${timeZone}`]),
+        ...(found.KmsKeyArn === undefined ? [] : [`KMS key ${found.KmsKeyArn}`]),
+        ...(found.StartDate === undefined ? [] : ['a start date']),
+        ...(found.EndDate === undefined ? [] : ['an end date']),
+      ],
     };
   }
 

@@ -3,7 +3,6 @@ import { errorName } from '../aws/aws-error.js';
 import {
   AWSCURRENT,
   AWSPENDING,
-  AWSPREVIOUS,
   type SecretVersionInfo,
 } from '../aws/secrets-manager-secret-store.js';
 import {
@@ -216,10 +215,11 @@ const ABANDONED_VERSIONS_READ = 10;
  * - that key was created no earlier than the version ({@link keyMadeForVersion}): createSecret
  *   made it for the valueless version RotateSecret created, which no value put by hand does;
  * - it never held AWSCURRENT: it was created after the AWSCURRENT version, or it replaced (its
- *   `ReplacesVersionId`) the AWSCURRENT or AWSPREVIOUS version or the version the AWSCURRENT
- *   value replaced. Had it become AWSCURRENT since, it would carry AWSCURRENT or AWSPREVIOUS
- *   now, or a later rotation would have named it (and deleted its key as AWSPREVIOUS); only
- *   moves of AWSCURRENT by hand back to older versions escape this.
+ *   `ReplacesVersionId`) the AWSCURRENT version or the version the AWSCURRENT value replaced
+ *   (not whichever version carries AWSPREVIOUS: a label anyone who may stage labels can move).
+ *   Had it become AWSCURRENT since, it would carry AWSCURRENT or AWSPREVIOUS now, or a later
+ *   rotation would have named it (and deleted its key as AWSPREVIOUS); only moves of AWSCURRENT
+ *   by hand back to older versions escape this.
  */
 const findAbandonedKeys = async (
   context: StepContext,
@@ -242,9 +242,9 @@ const findAbandonedKeys = async (
   const currentCreated = currentVersion?.createdDate?.getTime();
   if (currentVersion === undefined || currentCreated === undefined) return found;
   const lineage = new Set(
-    [currentVersion.versionId, holder(AWSPREVIOUS)?.versionId, current.replacesVersionId].filter(
-      (id) => id !== undefined,
-    ),
+    // Not the AWSPREVIOUS label's holder: anyone who may stage labels can move it to the version a
+    // key in use replaced, which would make that key's own version look abandoned.
+    [currentVersion.versionId, current.replacesVersionId].filter((id) => id !== undefined),
   );
   const unlabelled = versions
     .filter(

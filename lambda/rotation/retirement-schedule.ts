@@ -117,6 +117,7 @@ const differenceFromOwn = async (
   if (found.state !== 'ENABLED' || found.flexibleTimeWindowMode !== 'OFF') {
     return `it is ${found.state} with a ${found.flexibleTimeWindowMode} time window, not ENABLED and OFF`;
   }
+  if (found.otherSettings.length > 0) return `it has ${found.otherSettings.join(', ')}`;
   const mine = JSON.parse(own.input) as Record<string, unknown>;
   let theirs: Record<string, unknown> = {};
   try {

@@ -224,6 +224,11 @@ describe('Grace period', () => {
           /a FLEXIBLE time window/,
         ],
         [
+          'another time zone',
+          { otherSettings: ['time zone Pacific/Kiritimati'] },
+          /it has time zone Pacific\/Kiritimati/,
+        ],
+        [
           'another key in its event',
           { AccessKeyId: 'AKIAOTHER00000000001' },
           /its event differs in AccessKeyId/,
@@ -265,6 +270,7 @@ describe('Grace period', () => {
             roleArn: ROLE_ARN,
             state: 'ENABLED',
             flexibleTimeWindowMode: 'OFF',
+            otherSettings: [],
             ...change,
             input: serializeRetireEvent({
               SecretId: fake.secret(SECRET).arn,

@@ -35,6 +35,7 @@ export class RecordingScheduler implements RetirementScheduler {
       ...schedule,
       state: 'ENABLED',
       flexibleTimeWindowMode: 'OFF',
+      otherSettings: [],
       at: new Date(Math.floor(schedule.at.getTime() / 1_000) * 1_000),
     });
     return result;

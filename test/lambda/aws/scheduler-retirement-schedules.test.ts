@@ -144,6 +144,7 @@ describe('Class: EventBridgeRetirementScheduler', () => {
         input: TARGET.Input,
         state: 'ENABLED',
         flexibleTimeWindowMode: 'OFF',
+        otherSettings: [],
       });
       const [call] = sim.callsWhere({ service: 'scheduler', operation: 'GetSchedule' });
       expect(call).toMatchObject({ outcome: 'success', principalArn: sim.lambdaRole.arn });

@@ -1,5 +1,6 @@
 import { CreateAccessKeyCommand } from '@aws-sdk/client-iam';
 import {
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -111,6 +112,41 @@ describe('Keys of abandoned versions of the secret', () => {
       expect(scenario.logs.text).not.toContain(ABANDONED_LOG);
       expect(scenario.sim.accessKey(replaced ?? '')?.status).toBe('Active');
       expect(scenario.storedKeyId(AWSPENDING)).toBeUndefined();
+    });
+  });
+
+  it('never takes that key for abandoned when AWSPREVIOUS is then moved by hand to the version it replaced', async () => {
+    // As above, then someone who may stage labels moves AWSPREVIOUS to the version the key's own
+    // version replaced: the key's version now "replaced the AWSPREVIOUS version", which must not
+    // make it look like a sibling that never became AWSCURRENT (attacker review).
+    await Scenario.run({ gracePeriodSeconds: 3_600 }, async (scenario) => {
+      const [initial] = scenario.versionIds();
+      await scenario.rotateNow();
+      const replaced = scenario.storedKeyId(AWSCURRENT);
+      await scenario.runScheduledRotation();
+      await scenario.useKey(replaced);
+      await scenario.applyOutOfBand('put-value-by-hand');
+      const previous = (
+        await scenario.sm.send(
+          new ListSecretVersionIdsCommand({ SecretId: SECRET_NAME, IncludeDeprecated: true }),
+        )
+      ).Versions?.find((version) => version.VersionStages?.includes(AWSPREVIOUS))?.VersionId;
+      await scenario.sm.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: SECRET_NAME,
+          VersionStage: AWSPREVIOUS,
+          MoveToVersionId: initial,
+          RemoveFromVersionId: previous,
+        }),
+      );
+
+      const rotation = await scenario.runScheduledRotation();
+
+      expect(initial).toBeDefined();
+      expect(rotation.status).toBe('failed');
+      expect(failureMessages(scenario)).toContain(IN_USE_REFUSAL);
+      expect(scenario.logs.text).not.toContain(ABANDONED_LOG);
+      expect(scenario.sim.accessKey(replaced ?? '')?.status).toBe('Active');
     });
   });
 });
