@@ -1,3 +1,4 @@
+import { stackSingleton } from './stack-singleton.js';
 import * as path from 'node:path';
 import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -130,15 +131,12 @@ export interface FirstRotationWaitProps {
 export class FirstRotationWait extends Construct {
   /** The stack's wait, created at the first call. */
   public static of(scope: Construct, props: FirstRotationWaitProps): FirstRotationWait {
-    const stack = Stack.of(scope);
-    const existing = stack.node.tryFindChild(SHARED_ID);
-    if (existing === undefined) return new FirstRotationWait(stack, SHARED_ID, props);
-    if (!(existing instanceof FirstRotationWait)) {
-      throw new Error(
-        `${stack.node.path}/${SHARED_ID} must be a FirstRotationWait, got another construct at that id`,
-      );
-    }
-    return existing;
+    return stackSingleton(
+      scope,
+      SHARED_ID,
+      FirstRotationWait,
+      (stack) => new FirstRotationWait(stack, SHARED_ID, props),
+    );
   }
 
   /** The role of both functions. */

@@ -1,3 +1,4 @@
+import { stackSingleton } from './stack-singleton.js';
 import * as path from 'node:path';
 import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -100,17 +101,12 @@ export interface OwnershipTagOptions {
 export class UserOwnershipTagger extends Construct {
   /** The stack's shared tagger, created at the first call. */
   public static of(scope: Construct): UserOwnershipTagger {
-    const stack = Stack.of(scope);
-    const existing = stack.node.tryFindChild(SHARED_TAGGER_ID);
-    if (existing === undefined) {
-      return new UserOwnershipTagger(stack, SHARED_TAGGER_ID);
-    }
-    if (!(existing instanceof UserOwnershipTagger)) {
-      throw new Error(
-        `${stack.node.path}/${SHARED_TAGGER_ID} must be a UserOwnershipTagger, got another construct at that id`,
-      );
-    }
-    return existing;
+    return stackSingleton(
+      scope,
+      SHARED_TAGGER_ID,
+      UserOwnershipTagger,
+      (stack) => new UserOwnershipTagger(stack, SHARED_TAGGER_ID),
+    );
   }
 
   /** The role of the tagger's function. */

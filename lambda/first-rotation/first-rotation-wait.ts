@@ -162,27 +162,12 @@ export function parseFirstRotationEvent(event: unknown, stackId: string): FirstR
     (message) => new FirstRotationError(message),
     'does nothing',
   );
-  const { userName: UserName } = request;
-  const { SecretArn } = request.properties;
-  if (typeof SecretArn !== 'string' || !SecretArn.startsWith('arn:')) {
-    throw new FirstRotationError(
-      `ResourceProperties.SecretArn must be the ARN of ${SECRET_NAME_PREFIX}${UserName}, got ${JSON.stringify(SecretArn)}`,
-    );
-  }
   const data: Record<string, string> = {};
   for (const key of ['Outcome', 'ClientRequestToken', 'StartedAt'] as const) {
     const value = request.data?.[key];
     if (typeof value === 'string') data[key] = value;
   }
-  const { RequestType, StackId, LogicalResourceId, PhysicalResourceId } = request;
-  return {
-    RequestType,
-    StackId,
-    LogicalResourceId,
-    ...(PhysicalResourceId === undefined ? {} : { PhysicalResourceId }),
-    ResourceProperties: { UserName, SecretArn },
-    Data: data,
-  };
+  return { ...request.event, Data: data };
 }
 
 /** The secret as DescribeSecret shows it, with its creation and last rotation dates. */
@@ -350,7 +335,7 @@ async function notCreatedInThisOperation(
     return `the stack is ${status}, neither CREATE_IN_PROGRESS nor UPDATE_IN_PROGRESS`;
   }
   if (since === undefined || secret.createdDate === undefined) {
-    return 'the stack operation\'s start or the secret\'s CreatedDate is unknown';
+    return "the stack operation's start or the secret's CreatedDate is unknown";
   }
   const floored = Math.floor(since.getTime() / 1_000) * 1_000;
   if (secret.createdDate.getTime() < floored) {

@@ -66,21 +66,7 @@ export function parseOwnershipTagEvent(event: unknown, stackId: string): Ownersh
     (message) => new OwnershipTagError(message),
     'tags nothing',
   );
-  const { userName: UserName } = request;
-  const { SecretArn } = request.properties;
-  if (typeof SecretArn !== 'string') {
-    throw new OwnershipTagError(
-      `ResourceProperties.SecretArn must be the ARN of ${SECRET_NAME_PREFIX}${UserName}, got ${JSON.stringify(SecretArn)}`,
-    );
-  }
-  const { RequestType, StackId, LogicalResourceId, PhysicalResourceId } = request;
-  return {
-    RequestType,
-    StackId,
-    LogicalResourceId,
-    ...(PhysicalResourceId === undefined ? {} : { PhysicalResourceId }),
-    ResourceProperties: { UserName, SecretArn },
-  };
+  return request.event;
 }
 
 const errorName = (error: unknown): string => (error instanceof Error ? error.name : '');

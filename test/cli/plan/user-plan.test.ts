@@ -95,6 +95,13 @@ const secret = (
   ...(options.deletedDate === undefined ? {} : { deletedDate: options.deletedDate }),
 });
 
+/** A managed secret after a rotation: v2 is AWSCURRENT (its tag names AKIACURRENT00000), v1 AWSPREVIOUS. */
+const rotatedSecret = (): ReturnType<typeof secret> =>
+  secret({
+    versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
+    tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
+  });
+
 const owned = { user: { arn: USER_ARN, tags: { [OWNER_TAG_KEY]: SECRET_ARN } } };
 
 const codes = (plan: UserPlan): FindingCode[] => plan.findings.map((finding) => finding.code);
@@ -450,10 +457,7 @@ describe('Function: planUser', () => {
   describe("with the stack's own secret (a deployed user)", () => {
     it('plans the next rotation from the current-key tag: the Inactive previous key goes', () => {
       // Arrange
-      const described = secret({
-        versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
-        tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
-      });
+      const described = rotatedSecret();
 
       // Act
       const plan = planUser(
@@ -479,10 +483,7 @@ describe('Function: planUser', () => {
 
     it('takes the one other Active key as the AWSPREVIOUS key (a grace period): it goes even if used', () => {
       // Arrange
-      const described = secret({
-        versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
-        tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
-      });
+      const described = rotatedSecret();
 
       // Act
       const plan = planUser(
@@ -502,10 +503,7 @@ describe('Function: planUser', () => {
 
     it('does not take an Active key made after the AWSCURRENT version as the AWSPREVIOUS key (the function finds it in no version)', () => {
       // Arrange: AWSCURRENT's version is 10 days old; AKIAHAND was made by hand 2 days ago.
-      const described = secret({
-        versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
-        tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
-      });
+      const described = rotatedSecret();
 
       // Act
       const plan = planUser(
@@ -526,10 +524,7 @@ describe('Function: planUser', () => {
 
     it('is unknown, not ok, when the AWSCURRENT version date was not read and the other Active key may be AWSPREVIOUS', () => {
       // Arrange
-      const described = secret({
-        versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
-        tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
-      });
+      const described = rotatedSecret();
 
       // Act
       const plan = planUser(
@@ -667,10 +662,7 @@ describe('Function: planUser', () => {
       'is unknown, deleting nothing, when the current-key tag (writable by TagResource) %s',
       (_, keys, why) => {
         // Arrange: the AWSCURRENT version was created 10 days ago.
-        const described = secret({
-          versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] },
-          tags: { [CURRENT_KEY_TAG_KEY]: 'v2:AKIACURRENT00000' },
-        });
+        const described = rotatedSecret();
 
         // Act
         const plan = planUser(
