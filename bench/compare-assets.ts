@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/compare-assets.ts [--runs N] before.mjs after.mjs ...`: loads each bundle in new
+ * `npx tsx bench/compare-assets.ts [--runs N] before/index.mjs after/index.cjs ...`: loads each bundle in new
  * `node` processes, interleaved with a bare `node -e ""`, and prints the medians side by side:
  * the process wall time minus bare node, the import timed inside the process, and the CPU time
  * the import took (`process.cpuUsage`), which other work on a shared machine disturbs least.
@@ -7,9 +7,14 @@
  * `npm run bench`.
  */
 import { statSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { importTimer, LAMBDA_LIKE_ENV, timeOnce, type Command } from './benchmarks/cold-start.js';
+import {
+  importTimer,
+  LAMBDA_LIKE_ENV,
+  loadBetween,
+  timeOnce,
+  type Command,
+} from './benchmarks/cold-start.js';
 import { kib, median, ms } from './support/stats.js';
 
 const { values, positionals } = parseArgs({
@@ -21,12 +26,13 @@ if (positionals.length === 0)
 const runs = Number(values.runs);
 const warmups = Number(values.warmups);
 const env = { ...process.env, ...LAMBDA_LIKE_ENV };
-/** Imports a module and prints the CPU time (user + system) that took, in ms. */
-const importCpuTimer = (entry: string): string[] => [
-  '--input-type=module',
-  '-e',
-  `const c = process.cpuUsage(); await import(${JSON.stringify(pathToFileURL(entry).href)}); const u = process.cpuUsage(c); process.stdout.write(String((u.user + u.system) / 1000));`,
-];
+/** Loads a module as the Lambda runtime does and prints the CPU time (user + system) that took, in ms. */
+const importCpuTimer = (entry: string): string[] =>
+  loadBetween(
+    entry,
+    'const c = process.cpuUsage();',
+    'const u = process.cpuUsage(c); process.stdout.write(String((u.user + u.system) / 1000));',
+  );
 const commands: Command[] = [
   { name: 'bare node', file: process.execPath, args: ['-e', ''], clock: 'wall' },
   ...positionals.flatMap((entry): Command[] => [

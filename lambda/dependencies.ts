@@ -84,7 +84,7 @@ export interface DependencyOptions {
 
 /**
  * Set only in the function's asset, by esbuild's `define` (lib/rotation-bundling.ts): the file,
- * beside `index.mjs`, into which the SMTP client is bundled (an entry point of the asset's build,
+ * beside `index.cjs`, into which the SMTP client is bundled (an entry point of the asset's build,
  * which esbuild then names in the import below), or `''` in the asset of a stack without an SMTP
  * test, which has no such file.
  */

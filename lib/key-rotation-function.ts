@@ -92,8 +92,8 @@ export interface KeyRotationFunctionProps {
 
   /**
    * Whether the asset carries the SMTP client of the SES SMTP login test
-   * ({@link SMTP_CLIENT_FILE}, about 48 KB beside `index.mjs`): needed when a secret the function
-   * rotates has `sesSmtpTest`. Without it the asset is `index.mjs` alone, and a secret tagged for
+   * ({@link SMTP_CLIENT_FILE}, about 48 KB beside `index.cjs`): needed when a secret the function
+   * rotates has `sesSmtpTest`. Without it the asset is `index.cjs` and its lazily loaded chunks, and a secret tagged for
    * the SMTP test fails testSecret with a message that names this setting.
    *
    * @default false

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { build, transform, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import {
   CREATE_REQUIRE_BANNER,
   PROJECT_ROOT,
@@ -12,8 +13,8 @@ import {
 } from './rotation-bundling.js';
 
 /**
- * The rotation function's asset, built with esbuild's code splitting: `index.mjs` (the handler)
- * and the chunks it imports statically are what every cold start loads; what only some
+ * The rotation function's asset, built with esbuild's code splitting, then folded and converted
+ * to CommonJS: `index.cjs` (the handler) is what every cold start loads; what only some
  * invocations need is imported dynamically and lands in chunks of its own under {@link
  * ROTATION_CHUNKS_DIR}, loaded on first use:
  * - each rotation step and the grace period's retirement (lambda/lazy-steps.ts);
@@ -25,16 +26,19 @@ import {
  *   a test.
  */
 
-/** The asset's entry file, the handler `index.handler`. */
-export const ROTATION_ENTRY_FILE = 'index.mjs';
+/** The asset's entry file, the handler `index.handler` (a `.cjs` file is CommonJS in any folder). */
+export const ROTATION_ENTRY_FILE = 'index.cjs';
+
+/**
+ * The entry file of the ES module stage of the build (esbuild splits ES modules only), which
+ * {@link convertToCommonJs} turns into {@link ROTATION_ENTRY_FILE}.
+ */
+const STAGE_ENTRY_FILE = 'index.mjs';
 
 /** The folder of the asset's chunks. */
 export const ROTATION_CHUNKS_DIR = 'chunks';
 
-/**
- * The most `index.mjs` and the chunks it imports statically may weigh together (what every cold
- * start loads).
- */
+/** The most the files every cold start loads may weigh together. */
 export const ROTATION_STATIC_BYTES_LIMIT = 250 * 1024;
 
 /** The SMTP client's entry, relative to the project root. */
@@ -110,16 +114,21 @@ export const rotationBundleSettings = (
   logLevel: 'warning',
 });
 
-/** The esbuild options of the asset (written to `outdir`): code splitting into chunks. */
+/**
+ * The esbuild options of the asset's ES module stage (written to `outdir`): code splitting into
+ * chunks. No createRequire banner: the stage never runs as ES modules, and after {@link
+ * convertToCommonJs} every file has CommonJS's own `require`.
+ */
 export const rotationAssetBuildOptions = (
   outdir: string,
   options: RotationAssetOptions = {},
 ): BuildOptions & { metafile: true } => ({
   ...rotationBundleSettings(options),
+  banner: {},
   entryPoints: {
     index: options.entry ?? ROTATION_HANDLER_ENTRY,
     ...(options.withSmtpLoginClient === true
-      ? { [path.basename(SMTP_CLIENT_FILE, '.mjs')]: path.join(PROJECT_ROOT, SMTP_CLIENT_ENTRY) }
+      ? { [path.basename(SMTP_CLIENT_FILE, '.cjs')]: path.join(PROJECT_ROOT, SMTP_CLIENT_ENTRY) }
       : {}),
   },
   outdir,
@@ -135,7 +144,7 @@ export interface AssetFile {
   /** Relative to the asset's root, with `/`. */
   readonly file: string;
   readonly bytes: number;
-  /** Whether every cold start loads it (`index.mjs` and what it imports statically). */
+  /** Whether every cold start loads it (`index.cjs` and whatever loading it loads). */
   readonly loadedAtColdStart: boolean;
 }
 
@@ -156,8 +165,11 @@ const staticImportsOf = (dir: string, file: string): string[] => {
   return found;
 };
 
-/** `index.mjs` and every file it imports statically, transitively. */
-export const staticImportClosure = (dir: string, entry = ROTATION_ENTRY_FILE): string[] => {
+/**
+ * In the ES module stage of the build: `index.mjs` and every file it imports statically,
+ * transitively.
+ */
+export const staticImportClosure = (dir: string, entry = STAGE_ENTRY_FILE): string[] => {
   const seen = new Set<string>();
   const pending = [entry];
   for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
@@ -175,9 +187,32 @@ const listFiles = (dir: string, prefix = ''): string[] =>
       : [path.posix.join(prefix, entry.name)],
   );
 
+/**
+ * The files of the built asset in `dir` that loading its entry loads, as observed: a new `node`
+ * process requires `index.cjs`, as the Lambda runtime does, and lists the files of `dir` in
+ * require's cache (every file a `require` loaded, at any depth). Relative to `dir`, with `/`.
+ */
+export const coldStartFiles = (dir: string, entry = ROTATION_ENTRY_FILE): string[] => {
+  const root = path.resolve(dir);
+  const script = `require(${JSON.stringify(path.join(root, entry))});process.stdout.write(JSON.stringify(Object.keys(require.cache)));`;
+  const result = spawnSync(process.execPath, ['-e', script], {
+    cwd: root,
+    // No AWS settings: loading must not depend on them (the handler reports them per invocation).
+    env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    throw new Error(`loading ${entry} from ${dir} failed: ${result.stderr.slice(-2_000)}`);
+  }
+  return (JSON.parse(result.stdout) as string[])
+    .filter((file) => file.startsWith(`${root}${path.sep}`))
+    .map((file) => path.relative(root, file).split(path.sep).join('/'))
+    .sort();
+};
+
 /** The asset's files with their sizes, those every cold start loads first. */
 export const describeAsset = (dir: string): AssetFile[] => {
-  const atColdStart = new Set(staticImportClosure(dir));
+  const atColdStart = new Set(coldStartFiles(dir));
   return listFiles(dir)
     .map((file) => ({
       file,
@@ -187,7 +222,7 @@ export const describeAsset = (dir: string): AssetFile[] => {
     .sort((a, b) => Number(b.loadedAtColdStart) - Number(a.loadedAtColdStart) || b.bytes - a.bytes);
 };
 
-/** What every cold start loads: the bytes of `index.mjs` and of the chunks it imports statically. */
+/** What every cold start loads: the bytes of the files a cold start loads. */
 export const coldStartBytes = (files: readonly AssetFile[]): number =>
   files.filter((file) => file.loadedAtColdStart).reduce((sum, file) => sum + file.bytes, 0);
 
@@ -195,8 +230,8 @@ export const coldStartBytes = (files: readonly AssetFile[]): number =>
 const STATIC_IMPORT = /import\s*(?:\{([^}]*)\}\s*from\s*)?"(\.{1,2}\/[^"]+)"\s*;?/g;
 
 /**
- * Folds the chunks every cold start loads into `index.mjs`, so that a cold start reads, compiles
- * and links one file instead of a dozen (about 5 ms less CPU on a 2-core machine; the bytes are
+ * In the ES module stage: folds the chunks every cold start loads into `index.mjs`, so that a
+ * cold start reads, compiles and links one file instead of a dozen (about 5 ms less CPU on a 2-core machine; the bytes are
  * the same code, a few KB fewer).
  *
  * esbuild's code splitting puts the code `index.mjs` shares with the lazily loaded parts into
@@ -209,14 +244,14 @@ const STATIC_IMPORT = /import\s*(?:\{([^}]*)\}\s*from\s*)?"(\.{1,2}\/[^"]+)"\s*;
  */
 const foldColdStartChunks = async (outdir: string): Promise<void> => {
   const coldFiles = new Set(staticImportClosure(outdir));
-  const coldChunks = [...coldFiles].filter((file) => file !== ROTATION_ENTRY_FILE);
+  const coldChunks = [...coldFiles].filter((file) => file !== STAGE_ENTRY_FILE);
   if (coldChunks.length === 0) return;
   const prefixes = new Map(coldChunks.map((file, index) => [file, `__c${String(index)}_`]));
   const exported = new Map<string, Set<string>>();
   const rewritten = new Map<string, string>();
   for (const file of listFiles(outdir)) {
     if (!file.endsWith('.mjs') || coldFiles.has(file)) continue;
-    const fromFile = path.posix.relative(path.posix.dirname(file), ROTATION_ENTRY_FILE);
+    const fromFile = path.posix.relative(path.posix.dirname(file), STAGE_ENTRY_FILE);
     const indexSpecifier = fromFile.startsWith('.') ? fromFile : `./${fromFile}`;
     const text = readFileSync(path.join(outdir, file), 'utf8').replace(
       STATIC_IMPORT,
@@ -242,14 +277,14 @@ const foldColdStartChunks = async (outdir: string): Promise<void> => {
     for (const chunk of coldChunks) {
       if (text.includes(path.posix.basename(chunk))) {
         throw new Error(
-          `${file} still refers to ${chunk}, which was folded into ${ROTATION_ENTRY_FILE}`,
+          `${file} still refers to ${chunk}, which was folded into ${STAGE_ENTRY_FILE}`,
         );
       }
     }
     rewritten.set(file, text);
   }
   const entry = [
-    `export * from "./${ROTATION_ENTRY_FILE}";`,
+    `export * from "./${STAGE_ENTRY_FILE}";`,
     ...[...exported].map(
       ([chunk, names]) =>
         `export {${[...names].map((name) => `${name} as ${prefixes.get(chunk) ?? ''}${name}`).join(',')}} from "./${chunk}";`,
@@ -274,48 +309,95 @@ const foldColdStartChunks = async (outdir: string): Promise<void> => {
     platform: 'node',
     target: 'node22',
     minify: true,
-    banner: { js: CREATE_REQUIRE_BANNER },
     plugins: [keepLazyFiles],
     write: false,
-    outfile: path.join(outdir, ROTATION_ENTRY_FILE),
+    outfile: path.join(outdir, STAGE_ENTRY_FILE),
     logLevel: 'warning',
   });
   const merged = result.outputFiles[0];
-  if (merged === undefined) throw new Error(`esbuild wrote no ${ROTATION_ENTRY_FILE}`);
+  if (merged === undefined) throw new Error(`esbuild wrote no ${STAGE_ENTRY_FILE}`);
   for (const chunk of coldChunks) rmSync(path.join(outdir, chunk));
-  writeFileSync(path.join(outdir, ROTATION_ENTRY_FILE), merged.contents);
+  writeFileSync(path.join(outdir, STAGE_ENTRY_FILE), merged.contents);
   for (const [file, text] of rewritten) writeFileSync(path.join(outdir, file), text);
+};
+
+/** A relative specifier of the ES module stage: `"./chunks/x.mjs"`, `"../index.mjs"`. */
+const STAGE_SPECIFIER = /"(\.{1,2}\/[^"]+)\.mjs"/g;
+
+/**
+ * Converts every `.mjs` file of the ES module stage in `outdir` into a `.cjs` file (esbuild's
+ * transform to CommonJS), naming the other files by their new names. Static imports become
+ * `require` calls at load, dynamic ones `require` calls on first use: a cold start compiles and
+ * links `index.cjs` through CommonJS's loader, about 7 ms less than the same code as an ES
+ * module on a 2-core machine (BENCHMARKS.md), and a lazy file still loads only when an
+ * invocation needs it. Throws on any esbuild warning (an `import.meta`, which CommonJS lacks, for
+ * one).
+ */
+const convertToCommonJs = async (outdir: string): Promise<void> => {
+  for (const file of listFiles(outdir).filter((name) => name.endsWith('.mjs'))) {
+    const source = readFileSync(path.join(outdir, file), 'utf8').replace(
+      STAGE_SPECIFIER,
+      '"$1.cjs"',
+    );
+    const result = await transform(source, {
+      format: 'cjs',
+      loader: 'js',
+      platform: 'node',
+      target: 'node22',
+      minify: true,
+      // `import()` becomes `Promise.resolve().then(() => require(…))`: loaded on first use.
+      supported: { 'dynamic-import': false },
+      sourcefile: file,
+      logLevel: 'silent',
+    });
+    if (result.warnings.length > 0) {
+      throw new Error(
+        `converting ${file} to CommonJS: ${result.warnings.map((warning) => warning.text).join('; ')}`,
+      );
+    }
+    writeFileSync(path.join(outdir, file.replace(/\.mjs$/, '.cjs')), result.code);
+    rmSync(path.join(outdir, file));
+  }
 };
 
 /**
  * Builds the asset into `outdir`, replacing the files of an earlier build there (the single-file
- * bundle NodejsFunction builds before its `afterBundling` hook runs this), then folds the chunks
- * every cold start loads into `index.mjs` ({@link foldColdStartChunks}). Returns the metafile of
- * esbuild's split build: its outputs that `index.mjs` imports statically are the code now folded
- * into it ({@link coldStartInputs}).
+ * bundle NodejsFunction builds before its `afterBundling` hook runs this): esbuild's split build
+ * as ES modules, then the chunks every cold start loads folded into `index.mjs` ({@link
+ * foldColdStartChunks}), then every file converted to CommonJS ({@link convertToCommonJs}).
+ * Returns the metafile of esbuild's split build: its outputs that `index.mjs` imports statically
+ * are the code now in `index.cjs` ({@link coldStartInputs}).
  */
 export const buildRotationAsset = async (
   outdir: string,
   options: RotationAssetOptions = {},
 ): Promise<Metafile> => {
   mkdirSync(outdir, { recursive: true });
-  for (const earlier of [ROTATION_ENTRY_FILE, ROTATION_CHUNKS_DIR, SMTP_CLIENT_FILE]) {
+  for (const earlier of [
+    ROTATION_ENTRY_FILE,
+    STAGE_ENTRY_FILE,
+    ROTATION_CHUNKS_DIR,
+    SMTP_CLIENT_FILE,
+    SMTP_CLIENT_FILE.replace(/\.cjs$/, '.mjs'),
+  ]) {
     rmSync(path.join(outdir, earlier), { recursive: true, force: true });
   }
   const result = await build(rotationAssetBuildOptions(outdir, options));
   await foldColdStartChunks(outdir);
+  await convertToCommonJs(outdir);
   return result.metafile;
 };
 
 /**
  * The source files (relative to the project root, as esbuild's metafile names them) bundled into
- * `index.mjs` and the chunks it imports statically: the code every cold start loads.
+ * the stage's `index.mjs` and the chunks it imports statically: the code of `index.cjs`, which
+ * every cold start loads.
  */
 export const coldStartInputs = (metafile: Metafile): Set<string> => {
   const entry = Object.keys(metafile.outputs).find(
-    (output) => path.posix.basename(output) === ROTATION_ENTRY_FILE,
+    (output) => path.posix.basename(output) === STAGE_ENTRY_FILE,
   );
-  if (entry === undefined) throw new Error(`esbuild wrote no ${ROTATION_ENTRY_FILE}`);
+  if (entry === undefined) throw new Error(`esbuild wrote no ${STAGE_ENTRY_FILE}`);
   const outputs = new Set<string>();
   const pending = [entry];
   for (let output = pending.pop(); output !== undefined; output = pending.pop()) {

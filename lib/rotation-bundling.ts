@@ -35,16 +35,16 @@ export const ROTATION_ESBUILD_ARGS: Readonly<Record<string, string[]>> = {
 };
 
 /**
- * The file, beside the asset's `index.mjs`, into which the SMTP client of the SES SMTP test
+ * The file, beside the asset's `index.cjs`, into which the SMTP client of the SES SMTP test
  * (lambda/aws/smtp-login-client.ts, nodemailer's SMTP connection, about 47 KB) is bundled on its
- * own: the function loads it only when a secret's tag asks for the SMTP test, so `index.mjs`, and
+ * own: the function loads it only when a secret's tag asks for the SMTP test, so `index.cjs`, and
  * the cold start of every other rotation, stay as they were.
  */
-export const SMTP_CLIENT_FILE = 'smtp-login-client.mjs';
+export const SMTP_CLIENT_FILE = 'smtp-login-client.cjs';
 
 /**
  * esbuild `define`s of the rotation bundle: tells lambda/dependencies.ts to load the SMTP client
- * from {@link SMTP_CLIENT_FILE} (a computed specifier, which esbuild leaves out of `index.mjs`)
+ * from {@link SMTP_CLIENT_FILE} (a file of its own, which `index.cjs` loads on first use)
  * instead of from its source module.
  */
 export const ROTATION_ESBUILD_DEFINE: Readonly<Record<string, string>> = {
@@ -66,8 +66,7 @@ const ASSET_BUILD_SCRIPT = path.join('scripts', 'bundle-rotation-function.ts');
 
 /**
  * The shell command, run after NodejsFunction's own single-file bundle, that builds the asset
- * with code splitting (lib/rotation-asset-build.ts) in its place: `index.mjs` and its static
- * chunks for every cold start, a chunk per part that only some invocations load, and the SES SMTP
+ * with code splitting (lib/rotation-asset-build.ts) in its place: `index.cjs` for every cold start, a chunk per part that only some invocations load, and the SES SMTP
  * test's client when `withSmtpLoginClient`. Runs in the project root (NodejsFunction's working
  * directory for local bundling), where tsx resolves.
  */
@@ -91,8 +90,8 @@ export const rotationAssetBundlingCommand = (
 /**
  * The bundling options of the rotation function. NodejsFunction's esbuild run makes one file;
  * its `afterBundling` hook replaces it with the split asset of lib/rotation-asset-build.ts, built
- * with the same esbuild options (ESM for node22, minified, the AWS SDK bundled,
- * {@link ROTATION_ESBUILD_ARGS}) plus code splitting, and the SES SMTP test's client in a file of
+ * with the same esbuild options (node22, minified, the AWS SDK bundled,
+ * {@link ROTATION_ESBUILD_ARGS}) plus code splitting, as CommonJS files (`index.cjs`), and the SES SMTP test's client in a file of
  * its own only when `withSmtpLoginClient`.
  */
 export function rotationBundlingOptions(

@@ -1,6 +1,6 @@
 /**
  * The rotation function's asset as `cdk synth` wrote it: what every cold start loads
- * (`index.mjs` and the chunks it imports statically, lib/rotation-asset-build.ts), its gzip size,
+ * (`index.cjs` and whatever loading it loads, lib/rotation-asset-build.ts), its gzip size,
  * and every file with its size; beside it the baseline's asset (one file, main before issue 17).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -39,10 +39,10 @@ export const findRotationAsset = (outDir: string): string => {
 
 export interface AssetSize {
   readonly dir: string;
-  /** `index.mjs`. */
+  /** `index.cjs`. */
   readonly entry: string;
   readonly files: readonly AssetFile[];
-  /** Bytes every cold start loads: `index.mjs` and the chunks it imports statically. */
+  /** Bytes every cold start loads: `index.cjs` and whatever loading it loads. */
   readonly coldStartBytes: number;
   /** The same files, gzip -9. */
   readonly coldStartGzipBytes: number;
@@ -77,7 +77,7 @@ export const assetRows = (
     files.map((file) => `${file.file} ${kib(file.bytes)}`).join(', ');
   return [
     {
-      figure: 'asset: loaded at every cold start (index.mjs and the chunks it imports)',
+      figure: 'asset: loaded at every cold start (index.cjs and whatever it loads)',
       value: `${kib(size.coldStartBytes)} (${String(size.coldStartBytes)} B in ${String(atColdStart.length)} files; gzip -9 ${kib(size.coldStartGzipBytes)})`,
       target: `≤ ${kib(ROTATION_STATIC_BYTES_LIMIT)}`,
       ...(baselineEntry === undefined || baselineBytes === undefined

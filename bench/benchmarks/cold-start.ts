@@ -9,9 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { STACK_ID_ENV } from '../../lambda/rotation/binding.js';
-import { assetBuildOptions } from '../support/asset-build-options.js';
+import { buildRotationAsset, ROTATION_ENTRY_FILE } from '../../lib/rotation-asset-build.js';
 import { makeTempDir, projectPath } from '../support/paths.js';
 import { median, ms, progress } from '../support/stats.js';
 import type { BenchRow } from '../support/table.js';
@@ -69,12 +68,26 @@ export const timeOnce = (command: Command, env: NodeJS.ProcessEnv): number => {
   return reported;
 };
 
-/** Imports a module and prints how long that took, in ms. */
-export const importTimer = (entry: string): string[] => [
-  '--input-type=module',
-  '-e',
-  `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(entry).href)}); process.stdout.write(String(performance.now() - t));`,
-];
+/**
+ * `node` arguments that run `before`, load `entry` as the Lambda runtime does (`require` for a
+ * `.cjs` file, `import()` for an ES module), then run `after`.
+ */
+export const loadBetween = (entry: string, before: string, after: string): string[] =>
+  entry.endsWith('.cjs')
+    ? ['-e', `${before} require(${JSON.stringify(entry)}); ${after}`]
+    : [
+        '--input-type=module',
+        '-e',
+        `${before} await import(${JSON.stringify(pathToFileURL(entry).href)}); ${after}`,
+      ];
+
+/** Loads a module (see {@link loadBetween}) and prints how long that took, in ms. */
+export const importTimer = (entry: string): string[] =>
+  loadBetween(
+    entry,
+    'const t = performance.now();',
+    'process.stdout.write(String(performance.now() - t));',
+  );
 
 export interface ColdStartResult {
   readonly runs: number;
@@ -96,16 +109,13 @@ export interface ColdStartResult {
   };
 }
 
-/** Bundles bench/workloads/load-without-clients.ts with the asset's options. */
+/** Builds bench/workloads/load-without-clients.ts as the asset is built (lib/rotation-asset-build.ts). */
 export const bundleWithoutClients = async (): Promise<string> => {
-  const outfile = path.join(makeTempDir('cold-start'), 'index.mjs');
-  await build(
-    assetBuildOptions({
-      entryPoints: [projectPath('bench', 'workloads', 'load-without-clients.ts')],
-      outfile,
-    }),
-  );
-  return outfile;
+  const outdir = makeTempDir('cold-start');
+  await buildRotationAsset(outdir, {
+    entry: projectPath('bench', 'workloads', 'load-without-clients.ts'),
+  });
+  return path.join(outdir, ROTATION_ENTRY_FILE);
 };
 
 export const measureColdStart = async (

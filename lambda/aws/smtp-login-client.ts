@@ -1,6 +1,6 @@
 /**
- * The SMTP client of the SES SMTP test, bundled into a file of its own (`smtp-login-client.mjs`
- * beside the function's `index.mjs`) and loaded only when a secret asks for the test: nodemailer's
+ * The SMTP client of the SES SMTP test, bundled into a file of its own (`smtp-login-client.cjs`
+ * beside the function's `index.cjs`) and loaded only when a secret asks for the test: nodemailer's
  * SMTP connection is about 47 KB that no other rotation needs. It imports nothing of the rest of
  * the function but types, so its errors are recognised by name and `kind`, not by class.
  */

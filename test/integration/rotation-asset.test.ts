@@ -1,12 +1,13 @@
+import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildRotationAsset,
   coldStartBytes,
+  coldStartFiles,
   coldStartInputs,
   describeAsset,
   ROTATION_STATIC_BYTES_LIMIT,
@@ -66,11 +67,11 @@ const asset = (): { files: AssetFile[]; metafile: Metafile } => {
 };
 
 describe('Asset: the rotation function', () => {
-  it(`loads at most ${String(ROTATION_STATIC_BYTES_LIMIT / 1024)} KB at a cold start (index.mjs and the chunks it imports)`, () => {
+  it(`loads at most ${String(ROTATION_STATIC_BYTES_LIMIT / 1024)} KB at a cold start (index.cjs and whatever it loads)`, () => {
     const { files } = asset();
 
     expect(files.filter((file) => file.loadedAtColdStart).map((file) => file.file)).toContain(
-      'index.mjs',
+      'index.cjs',
     );
     expect(coldStartBytes(files)).toBeLessThanOrEqual(ROTATION_STATIC_BYTES_LIMIT);
   });
@@ -98,18 +99,43 @@ describe('Asset: the rotation function', () => {
     ]);
   });
 
-  it('loads one file at a cold start: the chunks index.mjs shared with lazy parts are folded into it', () => {
+  it('refuses code the conversion to CommonJS would change, such as import.meta', async () => {
+    await expect(
+      buildRotationAsset(path.join(workDir, 'import-meta'), {
+        entry: path.resolve('test/support/asset-entries/import-meta.ts'),
+      }),
+    ).rejects.toThrow(/^converting index\.mjs to CommonJS: .*import\.meta/);
+  });
+
+  it('loads one CommonJS file at a cold start: the chunks index.mjs shared with lazy parts are folded into it', () => {
     const { files } = asset();
     const lazy = files.filter((file) => !file.loadedAtColdStart).map((file) => file.file);
 
     expect(files.filter((file) => file.loadedAtColdStart).map((file) => file.file)).toEqual([
-      'index.mjs',
+      'index.cjs',
     ]);
-    expect(lazy).toContain('smtp-login-client.mjs');
+    expect(lazy).toContain('smtp-login-client.cjs');
     expect(lazy.filter((file) => file.startsWith('chunks/')).length).toBeGreaterThan(0);
+    // Every file is CommonJS, whatever package.json a folder above it may hold.
+    expect(files.filter((file) => !file.file.endsWith('.cjs'))).toEqual([]);
   });
 
-  it('counts a chunk that index.mjs imports statically as loaded at cold start, and a dynamic one not', () => {
+  it('observes what loading index.cjs loads: a chunk required at load counts, one required on first use not', () => {
+    const dir = path.join(workDir, 'observed');
+    mkdirSync(path.join(dir, 'chunks'), { recursive: true });
+    writeFileSync(
+      path.join(dir, 'index.cjs'),
+      'const a=require("./chunks/chunk-A.cjs");exports.handler=()=>Promise.resolve().then(()=>require("./chunks/lazy.cjs"));',
+    );
+    writeFileSync(path.join(dir, 'chunks', 'chunk-A.cjs'), 'require("./chunk-C.cjs");exports.a=1;');
+    for (const file of ['chunk-C.cjs', 'lazy.cjs']) {
+      writeFileSync(path.join(dir, 'chunks', file), 'exports.c=2;');
+    }
+
+    expect(coldStartFiles(dir)).toEqual(['chunks/chunk-A.cjs', 'chunks/chunk-C.cjs', 'index.cjs']);
+  });
+
+  it('counts, in the ES module stage, a chunk that index.mjs imports statically as loaded at cold start, and a dynamic one not', () => {
     const dir = path.join(workDir, 'closure');
     mkdirSync(path.join(dir, 'chunks'), { recursive: true });
     writeFileSync(
@@ -132,16 +158,14 @@ describe('Asset: the rotation function', () => {
     ]);
   });
 
-  it('runs its lazy parts against the folded index.mjs: a step chunk finds what it imports there', async () => {
+  it('runs its lazy parts against the folded index.cjs: a step chunk finds what it requires there', () => {
     const { files } = asset();
-    const step = files.find((file) => /^chunks\/set-secret-[^/]+\.mjs$/.test(file.file));
+    const step = files.find((file) => /^chunks\/set-secret-[^/]+\.cjs$/.test(file.file));
     if (step === undefined) throw new Error('no set-secret chunk in the asset');
-    const text = readFileSync(path.join(workDir, 'asset', step.file), 'utf8');
+    const stepFile = path.join(workDir, 'asset', step.file);
 
-    expect(text).toMatch(/from"\.\.\/index\.mjs"/);
-    const module = (await import(
-      pathToFileURL(path.join(workDir, 'asset', step.file)).href
-    )) as Record<string, unknown>;
+    expect(readFileSync(stepFile, 'utf8')).toContain('require("../index.cjs")');
+    const module = createRequire(import.meta.url)(stepFile) as Record<string, unknown>;
     expect(typeof module.setSecret).toBe('function');
   });
 });

@@ -9,7 +9,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OWNER_TAG_KEY } from '../../lambda/rotation/binding.js';
 import { parseIamKeyRotationConfig, usersByStack } from '../../lib/config.js';
-import { staticImportClosure } from '../../lib/rotation-asset-build.js';
+import { coldStartFiles } from '../../lib/rotation-asset-build.js';
 import { IamKeyRotationStack, secretArnOutputIds } from '../../lib/iam-key-rotation-stack.js';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -1098,7 +1098,7 @@ describe('Construct: IamKeyRotationStack', () => {
   });
 
   describe('Bundling', () => {
-    it('bundles lambda/handler.ts with esbuild into index.mjs (the AWS SDK inside) and lazily loaded chunks, and the ownership tagger into another bundle', async () => {
+    it('bundles lambda/handler.ts with esbuild into index.cjs (the AWS SDK inside) and lazily loaded chunks, and the ownership tagger into another bundle', async () => {
       // Arrange
       const { app } = synthStacks(EXAMPLE_CONFIG, { bundling: true });
 
@@ -1110,33 +1110,28 @@ describe('Construct: IamKeyRotationStack', () => {
       // The rotation function's bundle, the ownership tagger's bundle, the first-rotation wait's
       // bundle (one for its two functions) and aws-cdk-lib's prebuilt Provider framework.
       expect(assets).toHaveLength(4);
-      const bundles = assets.filter((name) =>
-        readdirSync(path.join(assembly.directory, name)).includes('index.mjs'),
-      );
-      expect(bundles).toHaveLength(3);
+      const filesOf = (name: string): string[] => readdirSync(path.join(assembly.directory, name));
+      const rotationBundles = assets.filter((name) => filesOf(name).includes('index.cjs'));
+      expect(rotationBundles).toHaveLength(1);
+      const bundles = assets.filter((name) => filesOf(name).includes('index.mjs'));
+      expect(bundles).toHaveLength(2);
       const contains = (text: string) => (name: string) =>
         readFileSync(path.join(assembly.directory, name, 'index.mjs'), 'utf8').includes(text);
       const isTagger = contains('tags nothing');
       const isWait = contains('iam-key-rotation-first-rotation');
       expect(bundles.filter(isWait)).toHaveLength(1);
-      const rotationBundle = bundles.find((name) => !isTagger(name) && !isWait(name)) ?? '';
-      const assetDirectory = path.join(assembly.directory, rotationBundle);
+      const assetDirectory = path.join(assembly.directory, rotationBundles[0] ?? '');
       // No user of the example has sesSmtpTest: no SMTP client beside it
-      // (test/integration/ses-smtp-bundle.test.ts builds the asset with one).
-      expect(readdirSync(assetDirectory).sort()).toEqual(['chunks', 'index.mjs']);
-      // What a cold start loads: index.mjs alone, the chunks it shared with the lazy parts folded
+      // (test/integration/ses-smtp-bundle.test.ts builds the asset with one). NodejsFunction's own
+      // index.mjs is replaced, not left beside it.
+      expect(readdirSync(assetDirectory).sort()).toEqual(['chunks', 'index.cjs']);
+      // What a cold start loads: index.cjs alone, the chunks it shared with the lazy parts folded
       // into it (lib/rotation-asset-build.ts).
-      expect(staticImportClosure(assetDirectory)).toEqual(['index.mjs']);
-      const coldStart = staticImportClosure(assetDirectory).map((file) =>
-        readFileSync(path.join(assetDirectory, file), 'utf8'),
-      );
-      for (const file of coldStart) {
-        expect(file.startsWith('import { createRequire as __createRequire }')).toBe(true);
-      }
-      const bundle = coldStart.join('\n');
-      // The SDK clients are inside the bundle, not imported from the runtime's copy. (Booleans,
+      expect(coldStartFiles(assetDirectory)).toEqual(['index.cjs']);
+      const bundle = readFileSync(path.join(assetDirectory, 'index.cjs'), 'utf8');
+      // The SDK clients are inside the bundle, not required from the runtime's copy. (Booleans,
       // so that a failure does not print a 250 KB bundle.)
-      expect(/(from|import)\s*["']@aws-sdk\/client-/.test(bundle)).toBe(false);
+      expect(/require\(["']@aws-sdk\/client-/.test(bundle)).toBe(false);
       expect(
         bundle.includes('CreateAccessKeyCommand') || bundle.includes('"CreateAccessKey"'),
       ).toBe(true);
