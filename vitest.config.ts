@@ -14,10 +14,26 @@ if (LONG) {
   process.env.ROTATION_FULL_INTERLEAVINGS ??= '1';
 }
 
+const EXCLUDE = LONG ? ['**/node_modules/**'] : ['**/node_modules/**', 'test/**/*.long.test.ts'];
+
+/**
+ * Test files that each get fresh modules: those that start processes and servers (moto, the
+ * built command, `cdk synth`, `npm start`) or import bundles, whose own time dwarfs a module
+ * load. Every other file shares its worker's loaded modules with the files before it (vitest's
+ * `isolate: false`): loading aws-cdk-lib, the SDK clients and the simulation once per worker
+ * instead of once per file more than halves the time of test/lib and test/lambda. Such a file
+ * must leave no global behind: an aws-sdk-client-mock it creates is restored in `afterAll`.
+ */
+const ISOLATED = [
+  'test/integration/**/*.test.ts',
+  'test/cli/*-over-moto.test.ts',
+  'test/docs/readme-commands.test.ts',
+  'test/local/start.test.ts',
+  'test/scripts/**/*.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: LONG ? ['**/node_modules/**'] : ['**/node_modules/**', 'test/**/*.long.test.ts'],
     // The first CDK synth in a worker takes several seconds; moto-backed suites start a server.
     testTimeout: 60_000,
     // Both cores: vitest's default leaves one of the two idle, and the suite is CPU-bound.
@@ -30,5 +46,20 @@ export default defineConfig({
     // or older than its sources.
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/setup.ts'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'shared',
+          include: ['test/**/*.test.ts'],
+          exclude: [...EXCLUDE, ...ISOLATED],
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'isolated', include: ISOLATED, exclude: EXCLUDE },
+      },
+    ],
   },
 });

@@ -1,6 +1,6 @@
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RotationStateError } from '../../lambda/errors.js';
 import { STACK_ID_ENV } from '../../lambda/rotation/binding.js';
 import { cloudFormationTags, STACK_ID } from '../support/fake-aws.js';
@@ -17,6 +17,11 @@ describe('Module: handler', () => {
     logs.stop();
     if (stackIdBefore === undefined) Reflect.deleteProperty(process.env, STACK_ID_ENV);
     else process.env[STACK_ID_ENV] = stackIdBefore;
+  });
+
+  // Test files share their worker's modules (vitest.config.ts): the next file gets the real send.
+  afterAll(() => {
+    secretsManager.restore();
   });
 
   it('wires the real SDK clients: the guard runs DescribeSecret and rejects a secret without rotation', async () => {

@@ -5,7 +5,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type {
   StackResources,
   StackResourceState,
@@ -111,6 +111,12 @@ beforeEach(() => {
 afterEach(() => {
   secretsManager.reset();
   iam.reset();
+});
+
+// Test files share their worker's modules (vitest.config.ts): the next file gets the real send.
+afterAll(() => {
+  secretsManager.restore();
+  iam.restore();
 });
 
 describe('Function: createOwnershipTagHandler', () => {
