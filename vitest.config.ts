@@ -17,24 +17,29 @@ if (LONG) {
 const EXCLUDE = LONG ? ['**/node_modules/**'] : ['**/node_modules/**', 'test/**/*.long.test.ts'];
 
 /**
- * The CDK tests (test/lib) share their worker's modules (`isolate: false`): each file in a fresh
- * module graph paid aws-cdk-lib's loading and the first synthesis's start (the CloudFormation
- * validator's wasm engine) again, 3 to 9 s per file, most of the time of these files. They change
- * no global state (a spy is restored in the test that makes it) and build their own App each.
- * The other suites keep a module graph per file (aws-sdk-client-mock patches the SDK clients).
+ * The CDK tests (test/lib, and test/docs/safe-texts.test.ts, which reads synthesized texts) share
+ * their worker's modules (`isolate: false`): each file in a fresh module graph paid aws-cdk-lib's
+ * loading and the first synthesis's start (the CloudFormation validator's wasm engine) again,
+ * 3 to 9 s per file, most of the time of these files. They change no global state (a spy is
+ * restored in the test that makes it) and build their own App each. The other suites keep a
+ * module graph per file (aws-sdk-client-mock patches the SDK clients).
  */
-const CDK_TESTS = 'test/lib/**/*.test.ts';
+const CDK_TESTS = ['test/lib/**/*.test.ts', 'test/docs/safe-texts.test.ts'];
 
 export default defineConfig({
   test: {
     projects: [
       {
         extends: true,
-        test: { name: 'cdk', include: [CDK_TESTS], exclude: EXCLUDE, isolate: false },
+        test: { name: 'cdk', include: CDK_TESTS, exclude: EXCLUDE, isolate: false },
       },
       {
         extends: true,
-        test: { name: 'other', include: ['test/**/*.test.ts'], exclude: [...EXCLUDE, CDK_TESTS] },
+        test: {
+          name: 'other',
+          include: ['test/**/*.test.ts'],
+          exclude: [...EXCLUDE, ...CDK_TESTS],
+        },
       },
     ],
     // The first CDK synth in a worker takes several seconds; moto-backed suites start a server.
