@@ -4,13 +4,20 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { App } from 'aws-cdk-lib';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { configureIamKeyRotationApp } from '../../lib/iam-key-rotation-app.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const EXAMPLE_CONFIG_FILE = path.join(PROJECT_ROOT, 'examples', 'users.json');
 
-/** Runs bin/app.ts the way `cdk synth` does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
-function synthApp(context: Record<string, unknown>, outdir: string): ReturnType<typeof spawnSync> {
+/**
+ * Runs bin/app.ts the way `cdk synth` does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR.
+ * A process each (tsx, aws-cdk-lib and cdk-nag loaded anew): the tests of the entry point itself,
+ * its exit status, its stderr and the assembly the App writes at exit; the others use
+ * {@link synthInProcess}.
+ */
+function spawnApp(context: Record<string, unknown>, outdir: string): ReturnType<typeof spawnSync> {
   return spawnSync(
     process.execPath,
     ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'app.ts')],
@@ -24,6 +31,49 @@ function synthApp(context: Record<string, unknown>, outdir: string): ReturnType<
       },
     },
   );
+}
+
+/**
+ * What bin/app.ts does, in this process: the same context and environment, the same
+ * configureIamKeyRotationApp, then the synthesis the App runs at exit unless bin/app.ts exits 1
+ * (status 1). stderr holds the messages bin/app.ts writes and anything else written to stderr or
+ * the console meanwhile (a warning of aws-cdk-lib, a cdk-nag report).
+ */
+function synthInProcess(
+  context: Record<string, unknown>,
+  outdir: string,
+): { status: 0 | 1; stderr: string } {
+  const app = new App({
+    outdir,
+    autoSynth: false,
+    context: { 'aws:cdk:bundling-stacks': [], ...context },
+  });
+  let stderr = '';
+  const capture = (...parts: unknown[]): void => {
+    stderr += parts.map(String).join(' ');
+  };
+  const spies = [
+    vi.spyOn(process.stderr, 'write').mockImplementation((text) => {
+      capture(text);
+      return true;
+    }),
+    vi.spyOn(console, 'error').mockImplementation(capture),
+    vi.spyOn(console, 'warn').mockImplementation(capture),
+    vi.spyOn(process, 'emitWarning').mockImplementation(capture),
+  ];
+  try {
+    const configured = configureIamKeyRotationApp(app, {
+      defaults: {
+        account: process.env.CDK_DEFAULT_ACCOUNT,
+        region: process.env.CDK_DEFAULT_REGION,
+      },
+      writeMessage: (text) => process.stderr.write(text),
+    });
+    if (configured) app.synth();
+    return { status: configured ? 0 : 1, stderr };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
 }
 
 type TemplateJson = {
@@ -53,7 +103,7 @@ describe('App: bin/app.ts', () => {
     const example = JSON.parse(readFileSync(EXAMPLE_CONFIG_FILE, 'utf8')) as { users: unknown[] };
 
     // Act
-    const result = synthApp({ iamKeyRotationConfigFile: 'examples/users.json' }, outdir);
+    const result = spawnApp({ iamKeyRotationConfigFile: 'examples/users.json' }, outdir);
 
     // Assert
     expect(result.stderr).toBe('');
@@ -92,7 +142,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.stderr).toBe('');
@@ -133,7 +183,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.stderr).toBe('');
@@ -187,7 +237,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.stderr).toBe('');
@@ -264,7 +314,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.status).toBe(1);
@@ -291,7 +341,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.stderr).toBe('');
@@ -319,7 +369,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.status).toBe(1);
@@ -340,7 +390,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.status).toBe(1);
@@ -360,7 +410,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.status).toBe(1);
@@ -382,7 +432,7 @@ describe('App: bin/app.ts', () => {
     };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = spawnApp(context, outdir);
 
     // Assert
     expect(result.status).toBe(1);
@@ -407,7 +457,7 @@ describe('App: bin/app.ts', () => {
     const context = { iamKeyRotation: { users: [{ userName: 'alice', schedule }] } };
 
     // Act
-    const result = synthApp(context, outdir);
+    const result = synthInProcess(context, outdir);
 
     // Assert
     expect(result.status).toBe(1);
@@ -419,7 +469,7 @@ describe('App: bin/app.ts', () => {
     outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-app-'));
 
     // Act
-    const result = synthApp({}, outdir);
+    const result = synthInProcess({}, outdir);
 
     // Assert
     expect(result.status).toBe(1);
@@ -464,13 +514,13 @@ describe('App: bin/app.ts', () => {
     writeFileSync(configFile, JSON.stringify({ users }));
 
     // Act: the first synth places both; the second is asked to move bob
-    const first = synthApp({ iamKeyRotationConfigFile: configFile }, path.join(outdir, 'a'));
+    const first = synthInProcess({ iamKeyRotationConfigFile: configFile }, path.join(outdir, 'a'));
     const placed = readFileSync(placementFile, 'utf8');
     writeFileSync(
       configFile,
       JSON.stringify({ users: [users[0], { ...users[1], stack: 'Other' }] }),
     );
-    const second = synthApp({ iamKeyRotationConfigFile: configFile }, path.join(outdir, 'b'));
+    const second = synthInProcess({ iamKeyRotationConfigFile: configFile }, path.join(outdir, 'b'));
 
     // Assert
     expect(first.status).toBe(0);

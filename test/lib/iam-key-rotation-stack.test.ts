@@ -64,18 +64,71 @@ function onlyStack(rawConfig: unknown): IamKeyRotationStack {
   return stack;
 }
 
+interface SynthesizedStacks {
+  stacks: IamKeyRotationStack[];
+  /** The template of each stack, in the order of `stacks`. */
+  templates: Template[];
+}
+
 /**
- * The template of a configuration object, synthesized once: the tests that only read the template
- * of the same configuration share one synthesis instead of one each.
+ * The stacks and templates of a configuration, synthesized once (one `app.synth()` for all its
+ * stacks, where `Template.fromStack` synthesizes the whole app at each call): the tests that only
+ * read the templates of the same configuration share one synthesis. Keyed by the configuration's
+ * JSON, so that equal configurations built by different tests share it too.
  */
-const templates = new Map<unknown, Template>();
-function templateOf(rawConfig: unknown): Template {
-  let template = templates.get(rawConfig);
-  if (template === undefined) {
-    template = Template.fromStack(onlyStack(rawConfig));
-    templates.set(rawConfig, template);
+const synthesizedByConfig = new Map<string, SynthesizedStacks>();
+function templatesOf(rawConfig: unknown): SynthesizedStacks {
+  const key = JSON.stringify(rawConfig);
+  let synthesized = synthesizedByConfig.get(key);
+  if (synthesized === undefined) {
+    const { app, stacks } = synthStacks(rawConfig);
+    const assembly = app.synth();
+    synthesized = {
+      stacks,
+      templates: stacks.map((stack) =>
+        Template.fromJSON(
+          assembly.getStackArtifact(stack.artifactId).template as Record<string, unknown>,
+        ),
+      ),
+    };
+    synthesizedByConfig.set(key, synthesized);
   }
+  return synthesized;
+}
+
+/** The template of a configuration of one stack, synthesized once ({@link templatesOf}). */
+function templateOf(rawConfig: unknown): Template {
+  const [template, ...others] = templatesOf(rawConfig).templates;
+  if (template === undefined || others.length > 0) throw new Error('expected one stack');
   return template;
+}
+
+/** A configuration with two users of a second stack, "Other", beside its own users. */
+function withOtherStack<T extends { users: unknown[] }>(config: T): T {
+  return {
+    ...config,
+    users: [
+      ...config.users,
+      { userName: 'other-a', schedule: 'rate(7 days)', stack: 'Other' },
+      { userName: 'other-b', schedule: 'rate(7 days)', stack: 'Other' },
+    ],
+  };
+}
+
+/**
+ * `count` users bench-user-000, bench-user-001, ... with rate(30 days), those `createUser` picks
+ * created (by default every other one), every fifth with a KMS key.
+ */
+function benchUsers(
+  count: number,
+  createUser: (i: number) => boolean = (i) => i % 2 === 0,
+): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, i) => ({
+    userName: `bench-user-${String(i).padStart(3, '0')}`,
+    createUser: createUser(i),
+    schedule: 'rate(30 days)',
+    ...(i % 5 === 0 ? { kmsKeyArn: KEY_ARN } : {}),
+  }));
 }
 
 const temporaryDirectories: string[] = [];
@@ -333,19 +386,10 @@ describe('Construct: IamKeyRotationStack', () => {
     });
 
     it('grants the rotation function the same statements for 1 user and for 100, but for the user ARNs', () => {
-      // Arrange
-      const users = (count: number): unknown[] =>
-        Array.from({ length: count }, (_, i) => ({
-          userName: `user-${String(i).padStart(3, '0')}`,
-          createUser: i % 2 === 0,
-          schedule: 'rate(30 days)',
-          kmsKeyArn: KEY_ARN,
-        }));
-
-      // Act
+      // Act: half of the users created, every fifth with a KMS key (the first one too)
       const statements = (count: number): PolicyStatementJson[] =>
         statementsOfRole(
-          Template.fromStack(onlyStack({ users: users(count) })).toJSON() as TemplateJson,
+          templateOf({ users: benchUsers(count) }).toJSON() as TemplateJson,
           ROTATION_ROLE,
         );
       const one = statements(1);
@@ -359,7 +403,7 @@ describe('Construct: IamKeyRotationStack', () => {
       );
       const userArns = many.filter(isUserStatement).flatMap((s) => [s.Resource].flat());
       expect(userArns).toHaveLength(100);
-      expect(userArns).toContainEqual(userPattern('user-099'));
+      expect(userArns).toContainEqual(userPattern('bench-user-099'));
     });
 
     it('grants the rotation function no action beyond the listed ones, and no wildcard resource but where a condition or a Deny scopes it', () => {
@@ -568,16 +612,10 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it('runs every tagging custom resource of a stack through one function and role, without AWS managed policies', () => {
       // Arrange
-      const { stacks } = synthStacks({
-        users: [
-          ...EXAMPLE_CONFIG.users,
-          { userName: 'other-a', schedule: 'rate(7 days)', stack: 'Other' },
-          { userName: 'other-b', schedule: 'rate(7 days)', stack: 'Other' },
-        ],
-      });
+      const config = withOtherStack(EXAMPLE_CONFIG);
 
       // Act
-      const templates = stacks.map((stack) => Template.fromStack(stack));
+      const { templates } = templatesOf(config);
 
       // Assert
       expect(templates).toHaveLength(2);
@@ -757,16 +795,10 @@ describe('Construct: IamKeyRotationStack', () => {
 
     it("limits the rules to the stack's own secrets", () => {
       // Arrange
-      const { stacks } = synthStacks({
-        ...ALL_SWITCHES_CONFIG,
-        users: [
-          ...ALL_SWITCHES_CONFIG.users,
-          { userName: 'other', schedule: 'rate(7 days)', stack: 'Other' },
-        ],
-      });
+      const config = withOtherStack(ALL_SWITCHES_CONFIG);
 
       // Act
-      const templates = stacks.map((stack) => Template.fromStack(stack));
+      const { stacks, templates } = templatesOf(config);
 
       // Assert
       for (const template of templates) {
@@ -955,15 +987,10 @@ describe('Construct: IamKeyRotationStack', () => {
       'synthesizes %i users (%s) within the CloudFormation and IAM limits',
       (count, _case, createUser) => {
         // Arrange
-        const users = Array.from({ length: count }, (_, i) => ({
-          userName: `bench-user-${String(i).padStart(3, '0')}`,
-          createUser: createUser(i),
-          schedule: 'rate(30 days)',
-          ...(i % 5 === 0 ? { kmsKeyArn: KEY_ARN } : {}),
-        }));
+        const users = benchUsers(count, createUser);
 
         // Act
-        const template = Template.fromStack(onlyStack({ users })).toJSON() as TemplateJson;
+        const template = templateOf({ users }).toJSON() as TemplateJson;
 
         // Assert
         const types = Object.values(template.Resources).map((r) => r.Type);
@@ -1022,14 +1049,14 @@ describe('Construct: IamKeyRotationStack', () => {
       }));
 
       // Act
-      const { stacks } = synthStacks({ users });
+      const { stacks, templates } = templatesOf({ users });
 
       // Assert
       expect(stacks.map((s) => s.stackName)).toEqual(['IamKeyRotation', 'IamKeyRotation-2']);
-      for (const stack of stacks) {
-        Template.fromStack(stack).resourceCountIs('AWS::SecretsManager::RotationSchedule', 100);
+      for (const template of templates) {
+        template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 100);
         // The rotation function and the first-rotation wait's 5.
-        Template.fromStack(stack).resourceCountIs('AWS::Lambda::Function', 1 + 5);
+        template.resourceCountIs('AWS::Lambda::Function', 1 + 5);
       }
     });
   });
@@ -1054,20 +1081,18 @@ describe('Construct: IamKeyRotationStack', () => {
 
   describe('cfn-lint', () => {
     it('finds no error and no warning in the synthesized templates', () => {
-      // Arrange: the default configuration, every switch on, and an existing topic
+      // Arrange: the default configuration, every switch on, and an existing topic, each with a
+      // second stack (the first two synthesized already by the tests of the tagger and the rules)
       const directory = temporaryDirectory();
       const files = [
         { name: 'default', config: EXAMPLE_CONFIG },
         { name: 'all-switches', config: ALL_SWITCHES_CONFIG },
         { name: 'existing-topic', config: EXISTING_TOPIC_CONFIG },
       ].flatMap(({ name, config }) => {
-        const { app } = synthStacks({
-          ...config,
-          users: [...config.users, { userName: 'other', schedule: 'rate(7 days)', stack: 'Other' }],
-        });
-        return app.synth().stacks.map((artifact) => {
-          const file = path.join(directory, `${name}-${artifact.stackName}.template.json`);
-          writeFileSync(file, JSON.stringify(artifact.template, null, 1));
+        const { stacks, templates } = templatesOf(withOtherStack(config));
+        return stacks.map((stack, index) => {
+          const file = path.join(directory, `${name}-${stack.stackName}.template.json`);
+          writeFileSync(file, JSON.stringify(templates[index]?.toJSON(), null, 1));
           return file;
         });
       });
