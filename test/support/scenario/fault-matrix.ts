@@ -359,17 +359,10 @@ export const buildMatrix = async (
   const matrix: MatrixEntry[] = [];
   for (const setup of setups) {
     for (const config of configs) {
-      const base = await Scenario.create(scenarioOptions(setup, config));
-      try {
-        await bringToRotationUnderTest(base, setup);
-      } finally {
-        // Stops its log capture and its async context; its state stays readable for forks.
-        base.dispose();
-      }
-      const fork = await Scenario.fork(base);
-      const forked = await cleanRun(fork, setup).finally(() => {
-        fork.dispose();
-      });
+      const { base } = await Scenario.prepared(scenarioOptions(setup, config), (scenario) =>
+        bringToRotationUnderTest(scenario, setup),
+      );
+      const forked = await Scenario.runFork(base, (scenario) => cleanRun(scenario, setup));
       const replayed = await Scenario.run(scenarioOptions(setup, config), async (scenario) => {
         await bringToRotationUnderTest(scenario, setup);
         return cleanRun(scenario, setup);

@@ -195,6 +195,32 @@ export class Scenario {
     return scenario;
   }
 
+  /** Runs `body` on a fork of `base` (see {@link fork}) and always disposes the fork. */
+  public static async runFork<T>(
+    base: Scenario,
+    body: (scenario: Scenario) => T | Promise<T>,
+  ): Promise<T> {
+    return Scenario.disposedAfter(await Scenario.fork(base), body);
+  }
+
+  /**
+   * Brings a new scenario to a state with `prepare` and disposes it (its state stays readable):
+   * the base that {@link fork} and {@link runFork} copy for each case.
+   */
+  public static async prepared<T>(
+    options: ScenarioOptions,
+    prepare: (scenario: Scenario) => T | Promise<T>,
+  ): Promise<{ readonly base: Scenario; readonly prepared: T }> {
+    const base = await Scenario.create(options);
+    try {
+      const prepared = await prepare(base);
+      await base.settle();
+      return { base, prepared };
+    } finally {
+      base.dispose();
+    }
+  }
+
   /** A scenario with its simulation, instrumented and capturing logs, before any setup. */
   private static construct(options: ScenarioOptions): Scenario {
     const sim = new Simulation({
@@ -224,7 +250,13 @@ export class Scenario {
     options: ScenarioOptions,
     body: (scenario: Scenario) => T | Promise<T>,
   ): Promise<T> {
-    const scenario = await Scenario.create(options);
+    return Scenario.disposedAfter(await Scenario.create(options), body);
+  }
+
+  private static async disposedAfter<T>(
+    scenario: Scenario,
+    body: (scenario: Scenario) => T | Promise<T>,
+  ): Promise<T> {
     try {
       return await body(scenario);
     } finally {

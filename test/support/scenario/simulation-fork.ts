@@ -12,8 +12,9 @@ import type { Simulation } from '../../../local/simulation/index.js';
  * shape of the object graph: an object reached twice is copied once, and the simulation's parts
  * (clock, models, runner, random generators, roles) map to the target's own. It refuses what
  * it cannot copy faithfully rather than guessing: a function in the state (other than the
- * instrumentation both simulations carry, and the registered rotation functions, which must be
- * the same ARNs), a pending promise, or a weak collection.
+ * instrumentation both simulations carry, the registered rotation functions, which must be the
+ * same ARNs, and the options both were built with, the same object in both), a pending promise,
+ * or a weak collection.
  */
 export const copySimulationState = (from: Simulation, to: Simulation): void => {
   const fromParts = partsOf(from);
@@ -72,6 +73,9 @@ const copyOwnState = (
       throw new Error(`copySimulationState: ${where} is a function the target does not have`);
     }
     if (value instanceof AsyncLocalStorage) continue;
+    // The same object in both: the options both simulations were built with (which may hold
+    // functions, such as a duplicate-invocation rule), not state either one made.
+    if (typeof value === 'object' && value !== null && target[key] === value) continue;
     if (typeof value === 'object' && value !== null && counterparts.has(value)) {
       if (target[key] !== counterparts.get(value)) {
         throw new Error(`copySimulationState: ${where} does not point at the target's own part`);
