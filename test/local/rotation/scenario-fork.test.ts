@@ -52,6 +52,36 @@ describe('Class: Scenario', () => {
         await expect(Scenario.fork(base)).rejects.toThrow(/replaced rotation function/);
       });
     });
+
+    it('gives the fork a new instance of a replaced rotation function said to keep no state', async () => {
+      // Arrange
+      const instances: Scenario[] = [];
+      const { base } = await Scenario.prepared(
+        {
+          rotationFunction: (real, scenario) => {
+            instances.push(scenario);
+            return real;
+          },
+        },
+        (scenario) => scenario.rotateNow(),
+      );
+
+      // Act
+      const refused = await Scenario.fork(base).catch((error: unknown) => error);
+      const fork = await Scenario.fork(base, { statelessRotationFunction: true });
+      try {
+        const rotation = await fork.runScheduledRotation();
+
+        // Assert
+        expect(refused).toBeInstanceOf(Error);
+        expect(rotation.status).toBe('succeeded');
+        expect(instances).toHaveLength(2);
+        expect(instances[0]).toBe(base);
+        expect(instances[1]).toBe(fork);
+      } finally {
+        fork.dispose();
+      }
+    });
   });
 });
 

@@ -163,12 +163,22 @@ export class Scenario {
    * of the real handler, as after a cold start. `base` must be settled, with nothing interleaved;
    * it is left as it was, and may be forked again. Always {@link dispose} the fork.
    */
-  public static async fork(base: Scenario): Promise<Scenario> {
+  public static async fork(
+    base: Scenario,
+    options: {
+      /**
+       * The base's replaced rotation function keeps nothing between invocations (it only wraps
+       * the real handler): the fork gets a new one from `rotationFunction`.
+       * @default false (a base with a replaced rotation function is refused)
+       */
+      readonly statelessRotationFunction?: boolean;
+    } = {},
+  ): Promise<Scenario> {
     await base.settle();
     if (base.interleaved.length > 0 || base.background.size > 0) {
       throw new Error('Scenario.fork: the base scenario has interleaved actions pending');
     }
-    if (base.options.rotationFunction !== undefined) {
+    if (base.options.rotationFunction !== undefined && options.statelessRotationFunction !== true) {
       throw new Error('Scenario.fork: a replaced rotation function may hold state of its own');
     }
     const scenario = Scenario.construct(base.options);
