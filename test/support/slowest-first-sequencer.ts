@@ -22,7 +22,7 @@ export class SlowestFirstSequencer extends BaseSequencer {
   public override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     const rank = (file: TestSpecification): number => {
-      const relative = path.relative(file.project.config.root, file.moduleId);
+      const relative = path.relative(this.ctx.config.root, file.moduleId);
       const index = SLOWEST_FILES.indexOf(relative.split(path.sep).join('/'));
       return index === -1 ? SLOWEST_FILES.length : index;
     };
