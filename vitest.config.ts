@@ -15,33 +15,10 @@ if (LONG) {
   process.env.ROTATION_FULL_INTERLEAVINGS ??= '1';
 }
 
-const EXCLUDE = LONG ? ['**/node_modules/**'] : ['**/node_modules/**', 'test/**/*.long.test.ts'];
-
-/**
- * The simulation-backed suites (test/local) share their worker's modules (`isolate: false`): a
- * fresh module graph per file made each load the SDK clients, the handler and the simulation
- * again, most of the time of the small files. They mock nothing (no aws-sdk-client-mock, no fake
- * timers, no stubbed globals), and each scenario restores the one spy it makes (its log capture).
- * The other suites keep a module graph per file (aws-sdk-client-mock patches the SDK clients).
- */
-const SIMULATION_TESTS = ['test/local/**/*.test.ts'];
-
 export default defineConfig({
   test: {
-    projects: [
-      {
-        extends: true,
-        test: { name: 'simulation', include: SIMULATION_TESTS, exclude: EXCLUDE, isolate: false },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'other',
-          include: ['test/**/*.test.ts'],
-          exclude: [...EXCLUDE, ...SIMULATION_TESTS],
-        },
-      },
-    ],
+    include: ['test/**/*.test.ts'],
+    exclude: LONG ? ['**/node_modules/**'] : ['**/node_modules/**', 'test/**/*.long.test.ts'],
     // The first CDK synth in a worker takes several seconds; moto-backed suites start a server.
     testTimeout: 60_000,
     // Both cores: vitest's default leaves one of the two idle, and the suite is CPU-bound.
