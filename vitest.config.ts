@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowestFirstSequencer } from './test/support/slowest-first-sequencer.js';
 
 /**
  * `npm test` (CI) runs every kind of test: each fault class, the property suite, the moto suite,
@@ -45,6 +46,8 @@ export default defineConfig({
     // Builds the command the CLI tests start (dist/cli), as `npm ci` does, when it is missing
     // or older than its sources.
     globalSetup: ['test/support/global-setup.ts'],
+    // The longest files first, so that no long file starts last (test/support/slowest-first-sequencer.ts).
+    sequence: { sequencer: SlowestFirstSequencer },
     setupFiles: ['test/support/setup.ts'],
     projects: [
       {

@@ -5,9 +5,13 @@ import { describe, expect, it } from 'vitest';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs `npx tsx local/start.ts <args>` in the project, as `npm start -- <args>` does. */
+/**
+ * Runs local/start.ts with `<args>` in the project through tsx's loader, as `npm start -- <args>`
+ * (`tsx local/start.ts`) does: `node --import tsx`, the process tsx's command starts, without
+ * npx and tsx's command in front (half a second each, ten times).
+ */
 function start(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('npx', ['tsx', 'local/start.ts', ...args], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'local/start.ts', ...args], {
     cwd: PROJECT_ROOT,
     encoding: 'utf8',
     timeout: 30_000,

@@ -22,6 +22,11 @@ export class LogCapture {
     this.spies.length = 0;
   }
 
+  /** Adds `text` as if it had been written (a forked scenario's copy of its base's lines). */
+  public append(text: string): void {
+    if (text !== '') this.chunks.push(text);
+  }
+
   public get text(): string {
     return this.chunks.join('');
   }

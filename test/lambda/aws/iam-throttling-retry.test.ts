@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defaultDependencies, IAM_MAX_ATTEMPTS } from '../../../lambda/dependencies.js';
 
 /**
@@ -53,17 +53,56 @@ function dependenciesWith(handler: ReturnType<typeof iamAnswering>['handler']) {
   });
 }
 
+/**
+ * Settles `work` on virtual time: runs each timer the SDK sets (its back-off between attempts,
+ * the adaptive rate limiter's waits for a token) as soon as nothing else is left to do, with the
+ * clock (`Date.now`, which the rate limiter refills its bucket from) moved to the timer's time.
+ * Each step moves the clock by at least 1 ms, as Node.js runs a timer of less than 1 ms after
+ * 1 ms: fake timers alone run a sub-millisecond timer at once, and the rate limiter, whose
+ * bucket then never refills, would ask for one again forever.
+ */
+async function onVirtualTime<T>(work: Promise<T>): Promise<T> {
+  let outcome: { readonly value: T } | { readonly error: unknown } | undefined;
+  work.then(
+    (value) => {
+      outcome = { value };
+    },
+    (error: unknown) => {
+      outcome = { error };
+    },
+  );
+  while (outcome === undefined) {
+    if (vi.getTimerCount() === 0) {
+      // Waiting on something other than a timer (the response body's stream): real time.
+      await new Promise((resolve) => {
+        setImmediate(resolve);
+      });
+    } else {
+      await vi.advanceTimersToNextTimerAsync();
+      await vi.advanceTimersByTimeAsync(1);
+    }
+  }
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
+}
+
 describe('Function: defaultDependencies', () => {
-  // The SDK's real back-off (seconds per retry, which fake timers cannot stand in for: the
-  // adaptive rate limiter then spins on sub-millisecond waits): both tests wait at once.
-  describe.concurrent('IAM throttling', () => {
+  // The SDK's real back-off (seconds per retry: half a minute in all), on virtual time.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  describe('IAM throttling', () => {
     it('retries a throttled IAM call and returns its answer', async () => {
       // Arrange: 3 throttles, one more than the SDK's default of 3 attempts would survive.
       const { handler, actions } = iamAnswering(3);
       const dependencies = dependenciesWith(handler);
 
       // Act
-      const keys = await dependencies.iam.listAccessKeys('alice');
+      const keys = await onVirtualTime(dependencies.iam.listAccessKeys('alice'));
 
       // Assert
       expect(keys.map((key) => key.accessKeyId)).toEqual(['AKIAIOSFODNN7EXAMPLE']);
@@ -81,7 +120,7 @@ describe('Function: defaultDependencies', () => {
       const dependencies = dependenciesWith(handler);
 
       // Act
-      const error: unknown = await dependencies.iam.listAccessKeys('alice').then(
+      const error: unknown = await onVirtualTime(dependencies.iam.listAccessKeys('alice')).then(
         () => undefined,
         (failure: unknown) => failure,
       );
@@ -92,6 +131,10 @@ describe('Function: defaultDependencies', () => {
         JSON.stringify({ name: (error as Error).name, message: (error as Error).message }),
       ).toMatch(/Throttling|Rate exceeded/);
       expect(actions).toHaveLength(IAM_MAX_ATTEMPTS);
+      // It backed off between attempts (on the virtual clock), as it would against IAM.
+      expect(
+        (error as { $metadata?: { totalRetryDelay?: number } }).$metadata?.totalRetryDelay,
+      ).toBeGreaterThan(1_000);
     });
   });
 });

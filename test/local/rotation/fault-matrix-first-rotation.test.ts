@@ -18,7 +18,8 @@ const matrix = await buildMatrix(
 );
 
 describe('Rotation: a single fault at every call of the first rotation', () => {
-  describe.each(matrix)('Setup: $setup.name; $config.name', ({ setup, config, calls }) => {
+  describe.each(matrix)('Setup: $setup.name; $config.name', (entry) => {
+    const { calls } = entry;
     it('makes the calls a rotation needs, with testSecret waiting for propagation', () => {
       expect(calls[0]).toBe('createSecret DescribeSecret');
       expect(calls).toContain('createSecret CreateAccessKey');
@@ -37,7 +38,7 @@ describe('Rotation: a single fault at every call of the first rotation', () => {
     it.each(faultCases(calls))(
       'keeps every invariant and rotates next time with $kind at call $position ($call)',
       async (faultCase) => {
-        await runFaultCase(setup, config, faultCase);
+        await runFaultCase(entry, faultCase);
       },
     );
   });

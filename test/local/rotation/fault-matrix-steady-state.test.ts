@@ -19,7 +19,8 @@ const matrix = await buildMatrix(
 );
 
 describe('Rotation: a single fault at every call of a steady-state rotation', () => {
-  describe.each(matrix)('Setup: $setup.name; $config.name', ({ setup, config, calls }) => {
+  describe.each(matrix)('Setup: $setup.name; $config.name', (entry) => {
+    const { setup, calls } = entry;
     it('makes the calls a rotation needs, retiring the AWSPREVIOUS key', () => {
       expect(calls[0]).toBe('createSecret DescribeSecret');
       expect(calls).toContain('createSecret DeleteAccessKey');
@@ -44,7 +45,7 @@ describe('Rotation: a single fault at every call of a steady-state rotation', ()
     it.each(faultCases(calls))(
       'keeps every invariant and rotates next time with $kind at call $position ($call)',
       async (faultCase) => {
-        await runFaultCase(setup, config, faultCase);
+        await runFaultCase(entry, faultCase);
       },
     );
   });

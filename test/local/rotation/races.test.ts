@@ -11,7 +11,8 @@ import { Scenario, type ScenarioOptions } from '../../support/scenario/scenario.
 /**
  * The six races of issue 15, replayed deterministically in the simulation: the operator steps run
  * the commands' own code (cli/commands), the function is the real handler, and every offset of
- * the operator's action within the function's requests (or the reverse) is tried. The simulation's
+ * the operator's action within the function's requests (or the reverse) is tried, each from a
+ * fork of a scenario brought once to where the offsets count from (Scenario.prepared). The simulation's
  * clock advances only when someone sleeps, so a command that does not wait out the function's
  * timeout leaves a step alive that its assertions then catch.
  */
@@ -54,12 +55,18 @@ const expectWorkingCurrentKey = (scenario: Scenario): void => {
 
 describe('Races of issue 15 (simulation, commands and function interleaved)', () => {
   it('1. rollback racing the retirement at every request of the rollback: AWSCURRENT ends on the rolled-back key, Active', async () => {
-    for (let offset = 0; offset < 24; offset += 1) {
-      await Scenario.run({ gracePeriodSeconds: GRACE_SECONDS }, async (scenario) => {
+    const { base, prepared: rolledBackTo } = await Scenario.prepared(
+      { gracePeriodSeconds: GRACE_SECONDS },
+      async (scenario) => {
         await scenario.rotateNow();
-        const rolledBackTo = scenario.storedKeyId(AWSCURRENT);
+        const current = scenario.storedKeyId(AWSCURRENT);
         await scenario.runScheduledRotation();
         await scenario.sim.clock.sleep(GRACE_SECONDS * 1_000 + 1_000);
+        return current;
+      },
+    );
+    for (let offset = 0; offset < 24; offset += 1) {
+      await Scenario.runFork(base, async (scenario) => {
         const start = scenario.sim.callCount;
         scenario.interleaveAt(start + offset, () => scenario.sim.runDueSchedules());
 
@@ -76,10 +83,10 @@ describe('Races of issue 15 (simulation, commands and function interleaved)', ()
 
   it('2 and 5. cancel at every request of a rotation (createSecret and finishSecret included): it succeeds only when nothing of the rotation remains, else says it completed', async () => {
     const requests = await requestsOfOneRotation({});
+    const { base } = await Scenario.prepared({}, (scenario) => scenario.rotateNow());
     const outcomes = new Set<string>();
     for (let offset = 0; offset < requests; offset += 1) {
-      await Scenario.run({}, async (scenario) => {
-        await scenario.rotateNow();
+      await Scenario.runFork(base, async (scenario) => {
         const before = scenario.storedKeyId(AWSCURRENT);
         const start = scenario.sim.callCount;
         let answer: CommandAnswer | undefined;
@@ -129,10 +136,12 @@ describe('Races of issue 15 (simulation, commands and function interleaved)', ()
       },
     };
     const requests = await requestsOfOneRotation(options);
+    const { base } = await Scenario.prepared(options, async (scenario) => {
+      await scenario.rotateNow();
+      await scenario.runScheduledRotation();
+    });
     for (let offset = 0; offset < requests; offset += 1) {
-      await Scenario.run(options, async (scenario) => {
-        await scenario.rotateNow();
-        await scenario.runScheduledRotation();
+      await Scenario.runFork(base, async (scenario) => {
         const start = scenario.sim.callCount;
         scenario.interleaveAt(start + offset, () => scenario.applyOutOfBand('rollback'));
 
@@ -196,19 +205,20 @@ describe('Races of issue 15 (simulation, commands and function interleaved)', ()
     // H2: a rotation whose createSecret read the labels after the rollback's final re-read would
     // delete the AWSPREVIOUS key (the one rolled back to) to make room; createSecret now changes
     // nothing while the rollback's label is on a version.
-    const requests = await Scenario.run({}, async (scenario) => {
+    const { base, prepared: rolledBackTo } = await Scenario.prepared({}, async (scenario) => {
       await scenario.rotateNow();
+      const current = scenario.storedKeyId(AWSCURRENT);
       await scenario.runScheduledRotation();
+      return current;
+    });
+    const requests = await Scenario.runFork(base, async (scenario) => {
       const before = scenario.sim.callCount;
       await runCommand(scenario, 'rollback');
       return scenario.sim.callCount - before;
     });
     const outcomes = new Set<string>();
     for (let offset = 0; offset <= requests; offset += 1) {
-      await Scenario.run({}, async (scenario) => {
-        await scenario.rotateNow();
-        const rolledBackTo = scenario.storedKeyId(AWSCURRENT);
-        await scenario.runScheduledRotation();
+      await Scenario.runFork(base, async (scenario) => {
         const start = scenario.sim.callCount;
         scenario.interleaveAt(start + offset, () => scenario.rotateSecret());
 

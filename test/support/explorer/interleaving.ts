@@ -158,21 +158,8 @@ const runCommand = (scenario: Scenario, command: ExplorerCommand): Promise<Comma
     }
   });
 
-/** The world every interleaving starts from: alice's stored key rotated once. */
-const createWorld = async (
-  grace: boolean,
-  seed: number,
-  keysByToken: Map<string, string[]>,
-): Promise<Scenario> => {
-  const scenario = await Scenario.create({
-    start: 'stored-key',
-    seed,
-    propagationDelayMs: EXPLORER_PROPAGATION_MS,
-    gracePeriodSeconds: grace ? EXPLORER_GRACE_SECONDS : 0,
-    // Each invocation runs as the actor of its token, so the keys it creates are known.
-    rotationFunction: (real) => (event, context) =>
-      runAsActor(`${TOKEN_ACTOR}${event.ClientRequestToken}`, () => real(event, context)),
-  });
+/** Records, by ClientRequestToken, the keys each invocation of a rotation creates. */
+const recordKeysByToken = (scenario: Scenario, keysByToken: Map<string, string[]>): void => {
   const iam = scenario.sim.iam;
   const createAccessKey = iam.createAccessKey.bind(iam);
   iam.createAccessKey = (...args) => {
@@ -184,11 +171,60 @@ const createWorld = async (
     }
     return key;
   };
-  const first = await scenario.rotateNow();
-  if (!first.accepted || scenario.lastRotation?.status !== 'succeeded') {
-    scenario.dispose();
-    throw new Error(`The explorer's first rotation did not succeed (seed ${String(seed)})`);
+};
+
+interface World {
+  readonly base: Scenario;
+  readonly keysByToken: ReadonlyMap<string, string[]>;
+}
+
+/** The worlds built so far, by grace period and seed: each interleaving starts from a fork. */
+const worlds = new Map<string, Promise<World>>();
+
+/** The world every interleaving starts from, built once: alice's stored key rotated once. */
+const buildWorld = async (grace: boolean, seed: number): Promise<World> => {
+  const keysByToken = new Map<string, string[]>();
+  const { base } = await Scenario.prepared(
+    {
+      start: 'stored-key',
+      seed,
+      propagationDelayMs: EXPLORER_PROPAGATION_MS,
+      gracePeriodSeconds: grace ? EXPLORER_GRACE_SECONDS : 0,
+      // Each invocation runs as the actor of its token, so the keys it creates are known.
+      rotationFunction: (real) => (event, context) =>
+        runAsActor(`${TOKEN_ACTOR}${event.ClientRequestToken}`, () => real(event, context)),
+    },
+    async (scenario) => {
+      recordKeysByToken(scenario, keysByToken);
+      const first = await scenario.rotateNow();
+      if (!first.accepted || scenario.lastRotation?.status !== 'succeeded') {
+        throw new Error(`The explorer's first rotation did not succeed (seed ${String(seed)})`);
+      }
+    },
+  );
+  return { base, keysByToken };
+};
+
+/**
+ * A world for one interleaving: a fork of the one built for its grace period and seed (its
+ * rotation function, which only names the actor of each invocation, made anew), with the keys
+ * the first rotation created by token.
+ */
+const createWorld = async (
+  grace: boolean,
+  seed: number,
+  keysByToken: Map<string, string[]>,
+): Promise<Scenario> => {
+  const key = `${String(grace)} ${String(seed)}`;
+  let world = worlds.get(key);
+  if (world === undefined) {
+    world = buildWorld(grace, seed);
+    worlds.set(key, world);
   }
+  const { base, keysByToken: firstKeys } = await world;
+  const scenario = await Scenario.fork(base, { statelessRotationFunction: true });
+  for (const [token, keys] of firstKeys) keysByToken.set(token, [...keys]);
+  recordKeysByToken(scenario, keysByToken);
   return scenario;
 };
 

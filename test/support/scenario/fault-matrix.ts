@@ -2,10 +2,12 @@ import { expect } from 'vitest';
 import {
   AWSCURRENT,
   FAULT_KINDS,
+  type CallRecord,
   type FaultKind,
   type RotationRecord,
   type RotationRunnerOptions,
 } from '../../../local/simulation/index.js';
+import { takeSnapshot } from './call-snapshots.js';
 import { checkInvariants } from './invariants.js';
 import type { OperatorAction } from './operator-actions.js';
 import { Scenario, SECRET_NAME, type ScenarioStart } from './scenario.js';
@@ -118,20 +120,27 @@ export const failFinishSecretMove = (scenario: Scenario): void => {
   });
 };
 
-/** Brings the scenario to the rotation under test, runs it, and returns its record. */
-export const runRotationUnderTest = async (
-  scenario: Scenario,
-  setup: Setup,
-  beforeRotation: () => void,
-): Promise<RotationRecord> => {
+/** Brings a new scenario of `setup` to the rotation under test: the rotations and operator before. */
+export const bringToRotationUnderTest = async (scenario: Scenario, setup: Setup): Promise<void> => {
   for (let i = 0; i < setup.rotationsBefore; i += 1) {
     if (i === 0) await scenario.rotateNow();
     else await scenario.runScheduledRotation();
   }
   if (setup.operator !== undefined) {
     await scenario.applyOutOfBand(setup.operator);
-    await scenario.settle();
   }
+  await scenario.settle();
+};
+
+/**
+ * Runs the rotation under test on a scenario {@link bringToRotationUnderTest} prepared, and
+ * returns its record; `beforeRotation` runs just before it starts.
+ */
+export const runRotationUnderTest = async (
+  scenario: Scenario,
+  setup: Setup,
+  beforeRotation: () => void,
+): Promise<RotationRecord> => {
   beforeRotation();
   if (setup.rotationsBefore === 0) {
     const outcome = await scenario.rotateNow();
@@ -162,19 +171,78 @@ const scenarioOptions = (
   gracePeriodSeconds: setup.gracePeriodSeconds ?? 0,
 });
 
-/** The calls the rotation under test makes in a clean run: "step Operation" each. */
-export const cleanRunCalls = async (setup: Setup, config: RetryConfig): Promise<string[]> =>
-  Scenario.run(scenarioOptions(setup, config), async (scenario) => {
-    let from = 0;
-    const record = await runRotationUnderTest(scenario, setup, () => {
-      from = scenario.sim.callCount;
-    });
-    if (record.status !== 'succeeded') throw new Error(`clean run ${record.status}`);
-    return scenario.sim.calls
-      .slice(from)
-      .filter((call) => call.invocationId !== undefined)
-      .map((call) => `${String(call.step)} ${call.operation}`);
+/** What a clean run of the rotation under test did. */
+interface CleanRun {
+  /** "step Operation" of each call of the rotation function. */
+  readonly calls: string[];
+  /**
+   * Every call in full (parameters, signer, outcome), by invocation, the clock and the world at
+   * the end: what a run from a fork must share with a run that replays the setup.
+   */
+  readonly fingerprint: string;
+}
+
+/** The clean run of the rotation under test on `scenario`, prepared for it. */
+const cleanRun = async (scenario: Scenario, setup: Setup): Promise<CleanRun> => {
+  let from = 0;
+  const record = await runRotationUnderTest(scenario, setup, () => {
+    from = scenario.sim.callCount;
   });
+  if (record.status !== 'succeeded') throw new Error(`clean run ${record.status}`);
+  const calls = scenario.sim.calls.slice(from);
+  const end = takeSnapshot(scenario.sim);
+  return {
+    calls: calls
+      .filter((call) => call.invocationId !== undefined)
+      .map((call) => `${String(call.step)} ${call.operation}`),
+    fingerprint: withoutUuids(
+      JSON.stringify({
+        calls: byInvocation(calls),
+        time: end.time,
+        keys: [...end.keys],
+        secrets: [...end.secrets].map(([arn, secret]) => [
+          arn,
+          { ...secret, versionIds: secret.versionIds.length, abandoned: [...secret.abandoned] },
+        ]),
+        ownerTags: [...end.ownerTags],
+        rotations: scenario.rotations.map(({ id, status, attempts, tokens }) => ({
+          id,
+          status,
+          attempts,
+          tokens,
+        })),
+        invariants: checkInvariants(scenario),
+      }),
+    ),
+  };
+};
+
+/**
+ * The calls of each invocation (and those outside any), in order, without their index, time and
+ * invocation id, the invocations sorted: concurrent invocations (the grace period's schedules
+ * firing together) interleave by microtask turns, which differ between a function that has run
+ * before and a new instance, and schedules due at once fire in the order of their names, which
+ * hold version ids.
+ */
+const byInvocation = (calls: readonly CallRecord[]): string[] => {
+  const groups = new Map<string, unknown[]>();
+  for (const call of calls) {
+    const key = call.invocationId ?? 'outside';
+    const rest = Object.entries(call).filter(
+      ([field]) => field !== 'index' && field !== 'time' && field !== 'invocationId',
+    );
+    groups.set(key, [...(groups.get(key) ?? []), Object.fromEntries(rest)]);
+  }
+  return [...groups.values()].map((group) => JSON.stringify(group)).sort();
+};
+
+/**
+ * Replaces every UUID: the SDK draws the ClientRequestToken of a RotateSecret sent without one
+ * from crypto.randomUUID, so two runs of the same scenario differ in those tokens (and in the
+ * version ids and schedule names made of them).
+ */
+const withoutUuids = (text: string): string =>
+  text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'uuid');
 
 export interface FaultCase {
   readonly kind: FaultKind;
@@ -233,11 +301,11 @@ const completedBeforeNewTokenRetry = (scenario: Scenario, record: RotationRecord
  * retry under a new token that a key in use refused: {@link completedBeforeNewTokenRetry}).
  */
 export const runFaultCase = async (
-  setup: Setup,
-  config: RetryConfig,
+  { setup, config, base }: MatrixEntry,
   { kind, position }: FaultCase,
 ): Promise<void> => {
-  await Scenario.run(scenarioOptions(setup, config), async (scenario) => {
+  const scenario = await Scenario.fork(base);
+  try {
     let fired = (): number => 0;
     const faulted = await runRotationUnderTest(scenario, setup, () => {
       const fault = scenario.sim.injectFault({
@@ -261,7 +329,9 @@ export const runFaultCase = async (
 
     expect(next.status).toBe('succeeded');
     expect(checkInvariants(scenario)).toEqual([]);
-  });
+  } finally {
+    scenario.dispose();
+  }
 };
 
 export interface MatrixEntry {
@@ -269,9 +339,19 @@ export interface MatrixEntry {
   readonly config: RetryConfig;
   /** The calls of the clean run: the positions to fault. */
   readonly calls: readonly string[];
+  /**
+   * The scenario brought to the rotation under test once (disposed: only read): each case starts
+   * from a fork of it (Scenario.fork) instead of replaying the rotations before.
+   */
+  readonly base: Scenario;
 }
 
-/** The clean run of every combination, one scenario at a time (each captures stdout). */
+/**
+ * The clean run of every combination, one scenario at a time (each captures stdout), from a fork
+ * of the combination's base scenario. It must be the run a scenario replaying the whole setup
+ * makes, call for call and to the state it leaves: otherwise the fork is not the state the cases
+ * claim to start from, and the matrix refuses to run.
+ */
 export const buildMatrix = async (
   setups: readonly Setup[],
   configs: readonly RetryConfig[],
@@ -279,7 +359,20 @@ export const buildMatrix = async (
   const matrix: MatrixEntry[] = [];
   for (const setup of setups) {
     for (const config of configs) {
-      matrix.push({ setup, config, calls: await cleanRunCalls(setup, config) });
+      const { base } = await Scenario.prepared(scenarioOptions(setup, config), (scenario) =>
+        bringToRotationUnderTest(scenario, setup),
+      );
+      const forked = await Scenario.runFork(base, (scenario) => cleanRun(scenario, setup));
+      const replayed = await Scenario.run(scenarioOptions(setup, config), async (scenario) => {
+        await bringToRotationUnderTest(scenario, setup);
+        return cleanRun(scenario, setup);
+      });
+      if (forked.fingerprint !== replayed.fingerprint) {
+        throw new Error(
+          `Setup ${setup.name}; ${config.name}: the clean run from a fork of the prepared scenario differs from the run that replays the setup:\n${forked.fingerprint}\n${replayed.fingerprint}`,
+        );
+      }
+      matrix.push({ setup, config, calls: forked.calls, base });
     }
   }
   return matrix;

@@ -34,6 +34,7 @@ import {
   type SimulatedStack,
 } from '../../../local/simulation/index.js';
 import { LogCapture } from '../log-capture.js';
+import { copySimulationState } from './simulation-fork.js';
 import { keyIdOf, takeSnapshot, type CallSnapshot } from './call-snapshots.js';
 import {
   applyOperatorAction,
@@ -138,11 +139,100 @@ export class Scenario {
     public readonly start: ScenarioStart,
     /** The function's grace period in ms; 0 for none. */
     public readonly gracePeriodMs: number,
+    private readonly options: ScenarioOptions,
   ) {
     this.stack = deploymentStack(sim);
   }
 
   public static async create(options: ScenarioOptions = {}): Promise<Scenario> {
+    const scenario = Scenario.construct(options);
+    try {
+      await scenario.setUp(options);
+    } catch (error) {
+      scenario.dispose();
+      throw error;
+    }
+    return scenario;
+  }
+
+  /**
+   * A scenario in the state `base` is in now, without replaying the calls that brought `base`
+   * there: a simulation built with the same options takes a deep copy of `base`'s simulation
+   * (see copySimulationState), and the scenario a copy of what `base` recorded (secret values
+   * handed out, snapshots, operator changes, log lines). The rotation function is a new instance
+   * of the real handler, as after a cold start. `base` must be settled, with nothing interleaved;
+   * it is left as it was, and may be forked again. Always {@link dispose} the fork.
+   */
+  public static async fork(
+    base: Scenario,
+    options: {
+      /**
+       * The base's replaced rotation function keeps nothing between invocations (it only wraps
+       * the real handler): the fork gets a new one from `rotationFunction`.
+       * @default false (a base with a replaced rotation function is refused)
+       */
+      readonly statelessRotationFunction?: boolean;
+    } = {},
+  ): Promise<Scenario> {
+    await base.settle();
+    if (base.interleaved.length > 0 || base.background.size > 0) {
+      throw new Error('Scenario.fork: the base scenario has interleaved actions pending');
+    }
+    if (base.options.rotationFunction !== undefined && options.statelessRotationFunction !== true) {
+      throw new Error('Scenario.fork: a replaced rotation function may hold state of its own');
+    }
+    const scenario = Scenario.construct(base.options);
+    try {
+      await scenario.registerFunction(base.options, false);
+      if (scenario.functionArn !== base.functionArn) {
+        throw new Error(`Scenario.fork: function ${scenario.functionArn}, not ${base.functionArn}`);
+      }
+      copySimulationState(base.sim, scenario.sim);
+      for (const value of base.sensitiveValues) scenario.sensitiveValues.add(value);
+      for (const token of base.rotationTokens) scenario.rotationTokens.add(token);
+      for (const id of base.preExistingKeyIds) scenario.preExistingKeyIds.add(id);
+      for (const [name, arn] of base.secretArns) scenario.secretArns.set(name, arn);
+      // Snapshots, operator records and label moves are never changed once recorded.
+      for (const [index, snapshot] of base.snapshots) scenario.snapshots.set(index, snapshot);
+      scenario.outOfBandChanges.push(...base.outOfBandChanges);
+      scenario.labelMoves.push(...base.labelMoves);
+      scenario.commandOutput.push(...base.commandOutput);
+      scenario.logs.append(base.logs.text);
+    } catch (error) {
+      scenario.dispose();
+      throw error;
+    }
+    return scenario;
+  }
+
+  /** Runs `body` on a fork of `base` (see {@link fork}) and always disposes the fork. */
+  public static async runFork<T>(
+    base: Scenario,
+    body: (scenario: Scenario) => T | Promise<T>,
+  ): Promise<T> {
+    return Scenario.disposedAfter(await Scenario.fork(base), body);
+  }
+
+  /**
+   * Brings a new scenario to a state with `prepare` and disposes it (its state stays readable):
+   * the base that {@link fork} and {@link runFork} copy for each case.
+   */
+  public static async prepared<T>(
+    options: ScenarioOptions,
+    prepare: (scenario: Scenario) => T | Promise<T>,
+  ): Promise<{ readonly base: Scenario; readonly prepared: T }> {
+    const base = await Scenario.create(options);
+    try {
+      const prepared = await prepare(base);
+      await base.settle();
+      return { base, prepared };
+    } finally {
+      base.dispose();
+    }
+  }
+
+  /** A scenario with its simulation, instrumented and capturing logs, before any setup. */
+  private static construct(options: ScenarioOptions): Scenario {
     const sim = new Simulation({
       clock: new VirtualClock(),
       seed: options.seed ?? 1,
@@ -158,15 +248,10 @@ export class Scenario {
       new SecretsManagerClient({ ...sim.adminClientConfig() }),
       options.start ?? 'empty',
       (options.gracePeriodSeconds ?? 0) * 1_000,
+      options,
     );
     scenario.instrument();
     scenario.logs.start();
-    try {
-      await scenario.setUp(options);
-    } catch (error) {
-      scenario.dispose();
-      throw error;
-    }
     return scenario;
   }
 
@@ -175,7 +260,13 @@ export class Scenario {
     options: ScenarioOptions,
     body: (scenario: Scenario) => T | Promise<T>,
   ): Promise<T> {
-    const scenario = await Scenario.create(options);
+    return Scenario.disposedAfter(await Scenario.create(options), body);
+  }
+
+  private static async disposedAfter<T>(
+    scenario: Scenario,
+    body: (scenario: Scenario) => T | Promise<T>,
+  ): Promise<T> {
     try {
       return await body(scenario);
     } finally {
@@ -340,7 +431,14 @@ export class Scenario {
 
   // ---- Setup ----
 
-  private async setUp(options: ScenarioOptions): Promise<void> {
+  /**
+   * Registers the real handler as the rotation function (with `createScheduleGroup`, the stack's
+   * schedule group of the grace period too).
+   */
+  private async registerFunction(
+    options: ScenarioOptions,
+    createScheduleGroup: boolean,
+  ): Promise<void> {
     const real = createHandler(
       defaultDependencies({
         clientConfig: this.sim.lambdaClientConfig(),
@@ -354,7 +452,7 @@ export class Scenario {
         },
       }),
     );
-    if (this.gracePeriodMs > 0) {
+    if (this.gracePeriodMs > 0 && createScheduleGroup) {
       const scheduler = new SchedulerClient({ ...this.sim.adminClientConfig() });
       await scheduler.send(new CreateScheduleGroupCommand({ Name: RETIREMENT_SCHEDULE_GROUP }));
       scheduler.destroy();
@@ -368,6 +466,10 @@ export class Scenario {
       }
       return fn(event, context);
     });
+  }
+
+  private async setUp(options: ScenarioOptions): Promise<void> {
+    await this.registerFunction(options, true);
     await this.iam.send(new CreateUserCommand({ UserName: USER_NAME }));
     await this.iam.send(new CreateUserCommand({ UserName: OTHER_USER_NAME }));
 
