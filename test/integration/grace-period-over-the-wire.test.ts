@@ -27,6 +27,8 @@ import {
 } from '../support/moto/moto-aws.js';
 import { MOTO_ACCOUNT_ID, MotoServer } from '../support/moto/moto-server.js';
 import {
+  SHARED_STACK_CONFIG,
+  SHARED_STACK_USER,
   synthesizeRotationStack,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
@@ -40,8 +42,9 @@ import {
  * iam:PassRole of the scheduler role) is the stack's, checked with authentication on in the
  * least-privilege suite once the template grants it.
  */
-const USER = 'grace-user';
-const CONFIG = { users: [{ userName: USER, createUser: true, schedule: 'rate(30 days)' }] };
+const USER = SHARED_STACK_USER;
+/** The stack other suites synthesize too (one synth for all); only {@link USER} is rotated here. */
+const CONFIG = SHARED_STACK_CONFIG;
 const GROUP = 'iam-key-rotation-retirement';
 const ROLE_ARN = `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/iam-key-rotation-retirement-scheduler`;
 /** Short, so the test can wait for its end on the real clock moto and the bundle share. */

@@ -16,6 +16,8 @@ import {
 } from '../support/moto/moto-aws.js';
 import { MOTO_ACCOUNT_ID, MotoServer } from '../support/moto/moto-server.js';
 import {
+  SHARED_STACK_CONFIG,
+  SHARED_STACK_USER,
   synthesizeRotationStack,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
@@ -25,9 +27,10 @@ import {
  * call the handler makes goes through the real SDK clients to an implementation we did not
  * write, and every result is read back with plain API calls.
  */
-const USER = 'app-reader';
+const USER = SHARED_STACK_USER;
 const USER_ARN = `arn:aws:iam::${MOTO_ACCOUNT_ID}:user/${USER}`;
-const CONFIG = { users: [{ userName: USER, createUser: true, schedule: 'rate(30 days)' }] };
+/** The stack other suites synthesize too (one synth for all); only {@link USER} is rotated here. */
+const CONFIG = SHARED_STACK_CONFIG;
 
 let moto: MotoServer | undefined;
 let synthesized: SynthesizedStack | undefined;
