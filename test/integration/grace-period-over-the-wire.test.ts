@@ -29,7 +29,7 @@ import { MOTO_ACCOUNT_ID, MotoServer } from '../support/moto/moto-server.js';
 import {
   SHARED_STACK_CONFIG,
   SHARED_STACK_USER,
-  synthesizeRotationStack,
+  startMotoAndSynthesize,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
 
@@ -87,8 +87,7 @@ const statusOf = async (accessKeyId: string | undefined): Promise<string | undef
   (await aws().listKeys(USER)).find((key) => key.accessKeyId === accessKeyId)?.status;
 
 beforeAll(async () => {
-  moto = await MotoServer.start();
-  synthesized = await synthesizeRotationStack(CONFIG);
+  ({ moto, synthesized } = await startMotoAndSynthesize(CONFIG));
   motoAws = new MotoAws(moto.endpoint);
   const clientConfig = {
     endpoint: moto.endpoint,

@@ -18,7 +18,7 @@ import { MOTO_ACCOUNT_ID, MotoServer } from '../support/moto/moto-server.js';
 import {
   SHARED_STACK_CONFIG,
   SHARED_STACK_USER,
-  synthesizeRotationStack,
+  startMotoAndSynthesize,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
 
@@ -45,8 +45,7 @@ let restoreEnvironment: (() => void) | undefined;
 let secretArn: string;
 
 beforeAll(async () => {
-  moto = await MotoServer.start();
-  synthesized = await synthesizeRotationStack(CONFIG);
+  ({ moto, synthesized } = await startMotoAndSynthesize(CONFIG));
   motoAws = new MotoAws(moto.endpoint);
   // Request authentication is off in this file: the bundle's credentials are not checked.
   ({ handler, restoreEnvironment } = await importBundledHandler(

@@ -20,7 +20,7 @@ import {
   SHARED_STACK_CONFIG,
   SHARED_STACK_OTHER_USER,
   SHARED_STACK_USER,
-  synthesizeRotationStack,
+  startMotoAndSynthesize,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
 
@@ -52,9 +52,8 @@ const calls = (): RecordingProxy => {
 };
 
 beforeAll(async () => {
-  moto = await MotoServer.start();
+  ({ moto, synthesized } = await startMotoAndSynthesize(CONFIG));
   proxy = await RecordingProxy.start(moto.endpoint);
-  synthesized = await synthesizeRotationStack(CONFIG);
   motoAws = new MotoAws(moto.endpoint);
   // The function's requests go through the proxy; the harness talks to moto directly.
   ({ handler, restoreEnvironment } = await importBundledHandler(

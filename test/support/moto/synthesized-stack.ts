@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
+import { MotoServer } from './moto-server.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -269,4 +270,24 @@ export const synthesizeRotationStack = async (rawConfig: unknown): Promise<Synth
     rmSync(outdir, { recursive: true, force: true });
     throw error;
   }
+};
+
+/**
+ * Starts moto while `cdk synth` runs ({@link synthesizeRotationStack}): both, or, when either
+ * fails, neither (what did start is stopped or removed) and the first error.
+ */
+export const startMotoAndSynthesize = async (
+  rawConfig: unknown,
+  motoOptions: Parameters<typeof MotoServer.start>[0] = {},
+): Promise<{ moto: MotoServer; synthesized: SynthesizedStack }> => {
+  const [moto, synthesized] = await Promise.allSettled([
+    MotoServer.start(motoOptions),
+    synthesizeRotationStack(rawConfig),
+  ]);
+  if (moto.status === 'fulfilled' && synthesized.status === 'fulfilled') {
+    return { moto: moto.value, synthesized: synthesized.value };
+  }
+  if (synthesized.status === 'fulfilled') synthesized.value.dispose();
+  if (moto.status === 'fulfilled') await moto.value.stop();
+  throw moto.status === 'rejected' ? moto.reason : (synthesized as PromiseRejectedResult).reason;
 };
