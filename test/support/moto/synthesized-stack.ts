@@ -159,13 +159,14 @@ const holderIsGone = (lock: string): boolean => {
  * anew. `undefined` outside a vitest run that provides the cache.
  */
 const cachedAssembly = async (rawConfig: unknown): Promise<string | undefined> => {
-  let cacheDir: string;
+  let cacheDir: unknown;
   try {
     cacheDir = inject('synthCacheDir');
   } catch {
     return undefined;
   }
-  if (!existsSync(cacheDir)) return undefined;
+  // Not provided (a vitest project whose global setup did not run), or already removed.
+  if (typeof cacheDir !== 'string' || !existsSync(cacheDir)) return undefined;
   const assembly = path.join(cacheDir, synthKey(rawConfig));
   const lock = `${assembly}.lock`;
   for (;;) {
