@@ -375,7 +375,10 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
 
     it('runs as `npx iam-key-rotation` in the checkout (package.json bin)', async () => {
       // Arrange: an npm cache of its own, as on an operator's machine that never ran npx here (a
-      // shared cache can hold a half-written entry for the name, left by a run that was killed)
+      // shared cache can hold a half-written entry for the name, left by a run that was killed).
+      // npx links the checkout into that cache; without scripts, it does not run the checkout's
+      // `prepare` again (a rebuild of dist/cli, which npm ci and the global setup have built,
+      // under the commands other tests run meanwhile): it runs the bin as built.
       const npmCache = path.join(given().scratchDir, 'npm-cache');
       // Act
       const run = await runCliProcess(
@@ -384,6 +387,7 @@ describe('iam-key-rotation, spawned as a user runs it, against moto', () => {
           PATH: process.env.PATH ?? '',
           HOME: process.env.HOME ?? given().scratchDir,
           npm_config_cache: npmCache,
+          npm_config_ignore_scripts: 'true',
         },
         {
           command: ['npx', '--no-install', 'iam-key-rotation'],

@@ -35,8 +35,10 @@ function buildCommandAsNpmCiWould(): void {
 describe('README: commands', () => {
   // npx keeps the checkout's own package in its cache, keyed by the checkout's path: an entry made
   // while package.json's bin was another file would hide the current one. So a cache of this test
-  // keyed by the checkout and its package.json (reused while neither changes: installing the
-  // checkout into it runs its prepare script), and npm offline: nothing here reaches a registry.
+  // keyed by the checkout and its package.json (reused while neither changes), and npm offline:
+  // nothing here reaches a registry. Without scripts: npx links the checkout into that cache and
+  // runs the bin as npm ci built it, instead of running the checkout's `prepare` (a rebuild of
+  // dist/cli) again under the commands other tests run meanwhile.
   let npmCache = '';
   beforeAll(() => {
     buildCommandAsNpmCiWould();
@@ -85,6 +87,7 @@ describe('README: commands', () => {
           AWS_EC2_METADATA_DISABLED: 'true',
           npm_config_cache: npmCache,
           npm_config_offline: 'true',
+          npm_config_ignore_scripts: 'true',
         },
         timeout: 120_000,
       });

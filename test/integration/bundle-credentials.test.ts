@@ -12,6 +12,7 @@ import {
   type ReportedError,
 } from '../support/bundled-handler-process.js';
 import {
+  SHARED_STACK_CONFIG,
   synthesizeRotationStack,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
@@ -23,9 +24,8 @@ import {
  * process (the bundle caches its clients and credentials at module load) and invokes it once
  * against a loopback server that answers every AWS call with ResourceNotFoundException.
  */
-const CONFIG = {
-  users: [{ userName: 'app-reader', createUser: true, schedule: 'rate(30 days)' }],
-};
+/** The stack other suites synthesize too (one synth for all). */
+const CONFIG = SHARED_STACK_CONFIG;
 const EVENT = {
   Step: 'createSecret',
   SecretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bundle-credentials-AbCdEf',

@@ -27,7 +27,9 @@ import {
 } from '../support/moto/moto-aws.js';
 import { MOTO_ACCOUNT_ID, MotoServer } from '../support/moto/moto-server.js';
 import {
-  synthesizeRotationStack,
+  SHARED_STACK_CONFIG,
+  SHARED_STACK_USER,
+  startMotoAndSynthesize,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
 
@@ -40,8 +42,9 @@ import {
  * iam:PassRole of the scheduler role) is the stack's, checked with authentication on in the
  * least-privilege suite once the template grants it.
  */
-const USER = 'grace-user';
-const CONFIG = { users: [{ userName: USER, createUser: true, schedule: 'rate(30 days)' }] };
+const USER = SHARED_STACK_USER;
+/** The stack other suites synthesize too (one synth for all); only {@link USER} is rotated here. */
+const CONFIG = SHARED_STACK_CONFIG;
 const GROUP = 'iam-key-rotation-retirement';
 const ROLE_ARN = `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/iam-key-rotation-retirement-scheduler`;
 /** Short, so the test can wait for its end on the real clock moto and the bundle share. */
@@ -84,8 +87,7 @@ const statusOf = async (accessKeyId: string | undefined): Promise<string | undef
   (await aws().listKeys(USER)).find((key) => key.accessKeyId === accessKeyId)?.status;
 
 beforeAll(async () => {
-  moto = await MotoServer.start();
-  synthesized = await synthesizeRotationStack(CONFIG);
+  ({ moto, synthesized } = await startMotoAndSynthesize(CONFIG));
   motoAws = new MotoAws(moto.endpoint);
   const clientConfig = {
     endpoint: moto.endpoint,

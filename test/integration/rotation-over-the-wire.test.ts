@@ -16,7 +16,9 @@ import {
 } from '../support/moto/moto-aws.js';
 import { MOTO_ACCOUNT_ID, MotoServer } from '../support/moto/moto-server.js';
 import {
-  synthesizeRotationStack,
+  SHARED_STACK_CONFIG,
+  SHARED_STACK_USER,
+  startMotoAndSynthesize,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
 
@@ -25,9 +27,10 @@ import {
  * call the handler makes goes through the real SDK clients to an implementation we did not
  * write, and every result is read back with plain API calls.
  */
-const USER = 'app-reader';
+const USER = SHARED_STACK_USER;
 const USER_ARN = `arn:aws:iam::${MOTO_ACCOUNT_ID}:user/${USER}`;
-const CONFIG = { users: [{ userName: USER, createUser: true, schedule: 'rate(30 days)' }] };
+/** The stack other suites synthesize too (one synth for all); only {@link USER} is rotated here. */
+const CONFIG = SHARED_STACK_CONFIG;
 
 let moto: MotoServer | undefined;
 let synthesized: SynthesizedStack | undefined;
@@ -42,8 +45,7 @@ let restoreEnvironment: (() => void) | undefined;
 let secretArn: string;
 
 beforeAll(async () => {
-  moto = await MotoServer.start();
-  synthesized = await synthesizeRotationStack(CONFIG);
+  ({ moto, synthesized } = await startMotoAndSynthesize(CONFIG));
   motoAws = new MotoAws(moto.endpoint);
   // Request authentication is off in this file: the bundle's credentials are not checked.
   ({ handler, restoreEnvironment } = await importBundledHandler(

@@ -17,7 +17,10 @@ import {
 import { MotoServer } from '../support/moto/moto-server.js';
 import { RecordingProxy } from '../support/moto/recording-proxy.js';
 import {
-  synthesizeRotationStack,
+  SHARED_STACK_CONFIG,
+  SHARED_STACK_OTHER_USER,
+  SHARED_STACK_USER,
+  startMotoAndSynthesize,
   type SynthesizedStack,
 } from '../support/moto/synthesized-stack.js';
 
@@ -26,15 +29,9 @@ import {
  * moto (its call log), refuses a look-alike secret and a retagged secret before any IAM call, a
  * retagged user before any IAM write, and a forged finishSecret changes nothing.
  */
-const USER = 'app-reader';
-const OTHER_USER = 'report-builder';
-const CONFIG = {
-  users: [USER, OTHER_USER].map((userName) => ({
-    userName,
-    createUser: true,
-    schedule: 'rate(30 days)',
-  })),
-};
+const USER = SHARED_STACK_USER;
+const OTHER_USER = SHARED_STACK_OTHER_USER;
+const CONFIG = SHARED_STACK_CONFIG;
 const IAM_WRITES = new Set(['CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey', 'TagUser']);
 
 let moto: MotoServer | undefined;
@@ -55,9 +52,8 @@ const calls = (): RecordingProxy => {
 };
 
 beforeAll(async () => {
-  moto = await MotoServer.start();
+  ({ moto, synthesized } = await startMotoAndSynthesize(CONFIG));
   proxy = await RecordingProxy.start(moto.endpoint);
-  synthesized = await synthesizeRotationStack(CONFIG);
   motoAws = new MotoAws(moto.endpoint);
   // The function's requests go through the proxy; the harness talks to moto directly.
   ({ handler, restoreEnvironment } = await importBundledHandler(

@@ -7,7 +7,7 @@ import {
   type BundledHandler,
 } from './moto-aws.js';
 import { MOTO_ACCOUNT_ID, MotoServer } from './moto-server.js';
-import { synthesizeRotationStack, type SynthesizedStack } from './synthesized-stack.js';
+import { startMotoAndSynthesize, type SynthesizedStack } from './synthesized-stack.js';
 import {
   resolveIntrinsics,
   rotationFunctionPolicies,
@@ -104,13 +104,11 @@ export class AuthenticatedDeployment {
   public static async start(
     options: AuthenticatedDeploymentOptions,
   ): Promise<AuthenticatedDeployment> {
-    const moto = await MotoServer.start({
+    const { moto, synthesized } = await startMotoAndSynthesize(options.config, {
       versionCreatedDates: options.versionCreatedDates === true,
     });
-    let synthesized: SynthesizedStack | undefined;
     const clients: MotoAws[] = [];
     try {
-      synthesized = await synthesizeRotationStack(options.config);
       await moto.setAuthentication(false);
       const setup = new MotoAws(moto.endpoint);
       clients.push(setup);
@@ -173,7 +171,7 @@ export class AuthenticatedDeployment {
         client.destroy();
       });
       await moto.stop();
-      synthesized?.dispose();
+      synthesized.dispose();
       throw error;
     }
   }

@@ -1,8 +1,22 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+import { MotoServer } from './moto-server.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -15,6 +29,21 @@ export interface TemplateResource {
 export interface CloudFormationTemplate {
   readonly Resources: Record<string, TemplateResource>;
 }
+
+/**
+ * The configuration of the suites that need the stack and its bundled function but no users of
+ * their own: two users, so a suite can bind a secret to the other one. One synth serves them all
+ * (see {@link synthesizeRotationStack}).
+ */
+export const SHARED_STACK_USER = 'app-reader';
+export const SHARED_STACK_OTHER_USER = 'report-builder';
+export const SHARED_STACK_CONFIG = {
+  users: [SHARED_STACK_USER, SHARED_STACK_OTHER_USER].map((userName) => ({
+    userName,
+    createUser: true,
+    schedule: 'rate(30 days)',
+  })),
+};
 
 /** A stack synthesized with bundling, as `cdk synth` writes it. */
 export interface SynthesizedStack {
@@ -70,18 +99,114 @@ const runCdkSynth = (outdir: string, rawConfig: unknown): Promise<void> =>
     });
   });
 
+/** What `cdk synth` reads: the app, its constructs, the function and scripts it bundles, the lock. */
+const SYNTH_INPUTS = [
+  'bin',
+  'lib',
+  'lambda',
+  'scripts',
+  'cdk.json',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+];
+
+/** Adds every file below `entry` (relative path and content, in a stable order) to `hash`. */
+const hashInput = (hash: ReturnType<typeof createHash>, entry: string): void => {
+  const absolute = path.join(PROJECT_ROOT, entry);
+  if (!existsSync(absolute)) return;
+  if (statSync(absolute).isDirectory()) {
+    for (const name of readdirSync(absolute).sort()) hashInput(hash, path.join(entry, name));
+    return;
+  }
+  hash.update(`${entry}\0`).update(readFileSync(absolute)).update('\0');
+};
+
+/** The cache key of a synth: the configuration and the content of every input file. */
+const synthKey = (rawConfig: unknown): string => {
+  const hash = createHash('sha256').update(JSON.stringify(rawConfig)).update('\0');
+  for (const input of SYNTH_INPUTS) hashInput(hash, input);
+  return hash.digest('hex').slice(0, 32);
+};
+
+const sleep = (milliseconds: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, milliseconds);
+  });
+
+/** Whether the process that holds `lock` is gone (it wrote its pid there when it took it). */
+const holderIsGone = (lock: string): boolean => {
+  let holder: number;
+  try {
+    holder = Number(readFileSync(path.join(lock, 'pid'), 'utf8'));
+  } catch {
+    return false; // Taken a moment ago, its pid not written yet.
+  }
+  try {
+    process.kill(holder, 0);
+    return false;
+  } catch {
+    return true;
+  }
+};
+
 /**
- * Synthesizes the CDK app of cdk.json (`npx cdk synth`, esbuild bundling included) into a
- * temporary directory, with `rawConfig` as its `iamKeyRotation` context, and locates the rotation
- * function's bundled handler through the template's asset metadata. Expects the configured users
- * to land in one stack.
+ * The cloud assembly of `rawConfig`, synthesized once per `vitest run`: the first suite that asks
+ * for it runs `cdk synth` into this run's cache (test/support/global-setup.ts), holding a lock (a
+ * directory made atomically, with the holder's pid) so that a suite asking meanwhile in another
+ * worker waits for it instead of synthesizing again; later suites find it done. Keyed by the
+ * configuration and the content of every input of the synth, so a changed source is synthesized
+ * anew. `undefined` outside a vitest run that provides the cache.
+ */
+const cachedAssembly = async (rawConfig: unknown): Promise<string | undefined> => {
+  let cacheDir: unknown;
+  try {
+    cacheDir = inject('synthCacheDir');
+  } catch {
+    return undefined;
+  }
+  // Not provided (a vitest project whose global setup did not run), or already removed.
+  if (typeof cacheDir !== 'string' || !existsSync(cacheDir)) return undefined;
+  const assembly = path.join(cacheDir, synthKey(rawConfig));
+  const lock = `${assembly}.lock`;
+  for (;;) {
+    if (existsSync(assembly)) return assembly;
+    try {
+      mkdirSync(lock);
+    } catch {
+      // Another worker synthesizes it: wait, unless that worker is gone.
+      if (holderIsGone(lock)) rmSync(lock, { recursive: true, force: true });
+      await sleep(250);
+      continue;
+    }
+    const building = `${assembly}.${process.pid}.building`;
+    try {
+      writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      await runCdkSynth(building, rawConfig);
+      renameSync(building, assembly);
+      return assembly;
+    } finally {
+      rmSync(building, { recursive: true, force: true });
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+};
+
+/**
+ * The CDK app of cdk.json synthesized (`npx cdk synth`, esbuild bundling included) with
+ * `rawConfig` as its `iamKeyRotation` context, in a temporary directory of the caller's own (a
+ * copy of this run's assembly for the configuration: see {@link cachedAssembly}), with the
+ * rotation function's bundled handler located through the template's asset metadata. Expects the
+ * configured users to land in one stack.
  *
  * @param rawConfig the `iamKeyRotation` configuration, as it would appear in cdk.json
  */
 export const synthesizeRotationStack = async (rawConfig: unknown): Promise<SynthesizedStack> => {
   const outdir = mkdtempSync(path.join(tmpdir(), 'iam-key-rotation-synth-'));
   try {
-    await runCdkSynth(outdir, rawConfig);
+    const assembly = await cachedAssembly(rawConfig);
+    if (assembly === undefined) await runCdkSynth(outdir, rawConfig);
+    else cpSync(assembly, outdir, { recursive: true });
     const manifest = JSON.parse(
       readFileSync(path.join(outdir, 'manifest.json'), 'utf8'),
     ) as CloudAssemblyManifest;
@@ -146,4 +271,24 @@ export const synthesizeRotationStack = async (rawConfig: unknown): Promise<Synth
     rmSync(outdir, { recursive: true, force: true });
     throw error;
   }
+};
+
+/**
+ * Starts moto while `cdk synth` runs ({@link synthesizeRotationStack}): both, or, when either
+ * fails, neither (what did start is stopped or removed) and the first error.
+ */
+export const startMotoAndSynthesize = async (
+  rawConfig: unknown,
+  motoOptions: Parameters<typeof MotoServer.start>[0] = {},
+): Promise<{ moto: MotoServer; synthesized: SynthesizedStack }> => {
+  const [moto, synthesized] = await Promise.allSettled([
+    MotoServer.start(motoOptions),
+    synthesizeRotationStack(rawConfig),
+  ]);
+  if (moto.status === 'fulfilled' && synthesized.status === 'fulfilled') {
+    return { moto: moto.value, synthesized: synthesized.value };
+  }
+  if (synthesized.status === 'fulfilled') synthesized.value.dispose();
+  if (moto.status === 'fulfilled') await moto.value.stop();
+  throw moto.status === 'rejected' ? moto.reason : (synthesized as PromiseRejectedResult).reason;
 };
