@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import {
   CreateAccessKeyCommand,
   CreateUserCommand,
@@ -723,7 +724,10 @@ export const bundledHandlerEnvironment = (
 
 /**
  * Imports the bundled handler with the environment a Lambda container would give it (see
- * {@link bundledHandlerEnvironment}). The bundle builds its clients at module load and caches
+ * {@link bundledHandlerEnvironment}), the way Lambda's runtime does: a `.cjs` file through
+ * Node's `require`, whose cache the asset's lazily required chunks share (their
+ * `require("../index.cjs")` must find this same module: vitest's `import()` would load a
+ * second copy, with its own error classes), an ES module through `import()`. The bundle builds its clients at module load and caches
  * the credentials on first use, so a test file imports it once per principal; a second
  * principal needs a process of its own (`invokeBundledHandlerInChild`). Returns the handler and
  * a function that restores the previous environment.
@@ -751,7 +755,11 @@ export const importBundledHandler = async (
     bundledHandlerEnvironment(handlerFile, endpoint, credentials, functionEnvironment),
   );
   try {
-    const module = (await import(handlerFile)) as Record<string, unknown>;
+    const module = (
+      handlerFile.endsWith('.cjs')
+        ? createRequire(import.meta.url)(handlerFile)
+        : await import(handlerFile)
+    ) as Record<string, unknown>;
     const handler = module[handlerExport];
     if (typeof handler !== 'function') {
       throw new Error(`${handlerFile} does not export a function ${handlerExport}`);
