@@ -1,10 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  ROLE_INLINE_POLICY_LIMIT,
-  STACK_RESOURCE_LIMIT,
-  synthesize,
-} from '../../bench/benchmarks/synth.js';
+import { STACK_RESOURCE_LIMIT, synthesize } from '../../bench/benchmarks/synth.js';
 import { removeTempDirs } from '../../bench/support/paths.js';
+import { rolePolicyQuotaBreaches } from '../support/policy-size.js';
 
 /**
  * `npm run test:long` only (vitest.config.ts): `cdk synth` of 1,000 users without `stack`
@@ -25,9 +22,10 @@ describe('App: 1,000 users', () => {
     for (const [stack, resources] of result.resourcesPerStack) {
       expect(resources, stack).toBeLessThanOrEqual(STACK_RESOURCE_LIMIT);
     }
-    expect(result.rotationPolicyCharactersPerStack.size).toBe(10);
-    for (const [stack, characters] of result.rotationPolicyCharactersPerStack) {
-      expect(characters, stack).toBeLessThanOrEqual(ROLE_INLINE_POLICY_LIMIT);
+    expect(result.rolePolicySizesPerStack.size).toBe(10);
+    for (const [stack, sizes] of result.rolePolicySizesPerStack) {
+      expect(sizes.size, stack).toBeGreaterThan(0);
+      expect(rolePolicyQuotaBreaches(sizes), stack).toEqual([]);
     }
   }, 600_000);
 });

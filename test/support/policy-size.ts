@@ -105,3 +105,30 @@ export function rolePolicySizes(template: TemplateJson): Map<string, RolePolicyS
   }
   return sizes;
 }
+
+/**
+ * What breaks an IAM quota among `sizes` (from {@link rolePolicySizes}), one line per breach
+ * naming the role: all inline policies together over 10,240 characters, a managed policy over
+ * 6,144, more than 10 managed policies. Empty when every role fits.
+ */
+export function rolePolicyQuotaBreaches(sizes: ReadonlyMap<string, RolePolicySizes>): string[] {
+  const breaches: string[] = [];
+  for (const [role, { inline, managed }] of sizes) {
+    if (inline > ROLE_INLINE_POLICIES_MAX_CHARS) {
+      breaches.push(
+        `${role}: inline policies ${String(inline)} characters, over ${String(ROLE_INLINE_POLICIES_MAX_CHARS)}`,
+      );
+    }
+    for (const size of managed.filter((characters) => characters > MANAGED_POLICY_MAX_CHARS)) {
+      breaches.push(
+        `${role}: a managed policy of ${String(size)} characters, over ${String(MANAGED_POLICY_MAX_CHARS)}`,
+      );
+    }
+    if (managed.length > MANAGED_POLICIES_PER_ROLE) {
+      breaches.push(
+        `${role}: ${String(managed.length)} managed policies, over ${String(MANAGED_POLICIES_PER_ROLE)}`,
+      );
+    }
+  }
+  return breaches;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { rolePolicyQuotaBreaches, type RolePolicySizes } from '../support/policy-size.js';
+
+describe('Function: rolePolicyQuotaBreaches (the policy check of the scale benchmark and test)', () => {
+  it('passes roles at the quotas exactly', () => {
+    // Arrange
+    const sizes = new Map<string, RolePolicySizes>([
+      ['AtTheQuotas', { inline: 10_240, managed: Array.from({ length: 10 }, () => 6_144) }],
+      ['NoPolicies', { inline: 0, managed: [] }],
+    ]);
+
+    // Act / Assert
+    expect(rolePolicyQuotaBreaches(sizes)).toEqual([]);
+  });
+
+  it('names the role and the quota for inline policies over 10,240 characters, a managed policy over 6,144 and an eleventh managed policy', () => {
+    // Arrange
+    const sizes = new Map<string, RolePolicySizes>([
+      ['InlineOver', { inline: 10_241, managed: [] }],
+      ['ManagedOver', { inline: 0, managed: [6_144, 6_145] }],
+      ['TooMany', { inline: 0, managed: Array.from({ length: 11 }, () => 100) }],
+    ]);
+
+    // Act
+    const breaches = rolePolicyQuotaBreaches(sizes);
+
+    // Assert
+    expect(breaches).toEqual([
+      'InlineOver: inline policies 10241 characters, over 10240',
+      'ManagedOver: a managed policy of 6145 characters, over 6144',
+      'TooMany: 11 managed policies, over 10',
+    ]);
+  });
+});
