@@ -1,4 +1,12 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { build, transform, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
@@ -321,8 +329,26 @@ const foldColdStartChunks = async (outdir: string): Promise<void> => {
   for (const [file, text] of rewritten) writeFileSync(path.join(outdir, file), text);
 };
 
-/** A relative specifier of the ES module stage: `"./chunks/x.mjs"`, `"../index.mjs"`. */
-const STAGE_SPECIFIER = /"(\.{1,2}\/[^"]+)\.mjs"/g;
+/** A `require` of another file of the asset, after the conversion: `require("./chunks/x.mjs")`. */
+const RELATIVE_REQUIRE = /\brequire\("(\.{1,2}\/[^"]+)"\)/g;
+
+/**
+ * Throws when a `.cjs` file in `dir` requires another file of the asset (`require("./…")`,
+ * `require("../…")`) that `dir` does not hold: a lazy chunk that would fail with
+ * MODULE_NOT_FOUND at the first invocation that needs it, in Lambda.
+ */
+export const assertRequiredFilesExist = (dir: string): void => {
+  for (const file of listFiles(dir).filter((name) => name.endsWith('.cjs'))) {
+    const code = readFileSync(path.join(dir, file), 'utf8');
+    for (const [, specifier = ''] of code.matchAll(RELATIVE_REQUIRE)) {
+      if (!existsSync(path.join(dir, path.dirname(file), specifier))) {
+        throw new Error(
+          `converting to CommonJS: ${file} requires "${specifier}", which the asset does not hold`,
+        );
+      }
+    }
+  }
+};
 
 /**
  * Converts every `.mjs` file of the ES module stage in `outdir` into a `.cjs` file (esbuild's
@@ -330,21 +356,20 @@ const STAGE_SPECIFIER = /"(\.{1,2}\/[^"]+)\.mjs"/g;
  * `require` calls at load, dynamic ones `require` calls on first use: a cold start compiles and
  * links `index.cjs` through CommonJS's loader, about 7 ms less than the same code as an ES
  * module on a 2-core machine (BENCHMARKS.md), and a lazy file still loads only when an
- * invocation needs it. Throws on any esbuild warning (an `import.meta`, which CommonJS lacks, for
- * one).
+ * invocation needs it. Each file starts with `"use strict"` (an ES module is always strict; a
+ * CommonJS file only when it says so). Throws on any esbuild warning (an `import.meta`, which
+ * CommonJS lacks, for one), and when a file requires another that the asset does not hold.
  */
 const convertToCommonJs = async (outdir: string): Promise<void> => {
-  for (const file of listFiles(outdir).filter((name) => name.endsWith('.mjs'))) {
-    const source = readFileSync(path.join(outdir, file), 'utf8').replace(
-      STAGE_SPECIFIER,
-      '"$1.cjs"',
-    );
-    const result = await transform(source, {
+  const stageFiles = listFiles(outdir).filter((name) => name.endsWith('.mjs'));
+  for (const file of stageFiles) {
+    const result = await transform(readFileSync(path.join(outdir, file), 'utf8'), {
       format: 'cjs',
       loader: 'js',
       platform: 'node',
       target: 'node22',
       minify: true,
+      banner: '"use strict";',
       // `import()` becomes `Promise.resolve().then(() => require(…))`: loaded on first use.
       supported: { 'dynamic-import': false },
       sourcefile: file,
@@ -355,9 +380,16 @@ const convertToCommonJs = async (outdir: string): Promise<void> => {
         `converting ${file} to CommonJS: ${result.warnings.map((warning) => warning.text).join('; ')}`,
       );
     }
-    writeFileSync(path.join(outdir, file.replace(/\.mjs$/, '.cjs')), result.code);
+    // Only the specifiers of require calls are renamed, never a string that merely looks alike.
+    const code = result.code.replace(RELATIVE_REQUIRE, (call, specifier: string) =>
+      specifier.endsWith('.mjs')
+        ? `require(${JSON.stringify(`${specifier.slice(0, -4)}.cjs`)})`
+        : call,
+    );
+    writeFileSync(path.join(outdir, file.replace(/\.mjs$/, '.cjs')), code);
     rmSync(path.join(outdir, file));
   }
+  assertRequiredFilesExist(outdir);
 };
 
 /**

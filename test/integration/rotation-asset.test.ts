@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  assertRequiredFilesExist,
   buildRotationAsset,
   coldStartBytes,
   coldStartFiles,
@@ -105,6 +106,46 @@ describe('Asset: the rotation function', () => {
         entry: path.resolve('test/support/asset-entries/import-meta.ts'),
       }),
     ).rejects.toThrow(/^converting index\.mjs to CommonJS: .*import\.meta/);
+  });
+
+  it('keeps strict mode in every file, as the ES modules had it, and renames require calls only, never a string', async () => {
+    // Arrange
+    const outdir = path.join(workDir, 'strict');
+    await buildRotationAsset(outdir, {
+      entry: path.resolve('test/support/asset-entries/strict.ts'),
+    });
+
+    // Act
+    const module = createRequire(import.meta.url)(path.join(outdir, 'index.cjs')) as {
+      writeToFrozenThrows: () => boolean;
+      label: () => string;
+    };
+
+    // Assert
+    expect(module.writeToFrozenThrows()).toBe(true);
+    expect(module.label()).toBe('./not-a-chunk.mjs');
+    for (const { file } of asset().files) {
+      expect(readFileSync(path.join(workDir, 'asset', file), 'utf8'), file).toMatch(
+        /^"use strict";/,
+      );
+    }
+  });
+
+  it('refuses an asset whose file requires another it does not hold', () => {
+    // Arrange
+    const dir = path.join(workDir, 'missing');
+    mkdirSync(path.join(dir, 'chunks'), { recursive: true });
+    writeFileSync(path.join(dir, 'index.cjs'), 'exports.handler=()=>require("./chunks/gone.cjs");');
+    writeFileSync(path.join(dir, 'chunks', 'here.cjs'), 'require("../index.cjs");');
+
+    // Act / Assert
+    expect(() => {
+      assertRequiredFilesExist(dir);
+    }).toThrow('index.cjs requires "./chunks/gone.cjs", which the asset does not hold');
+    writeFileSync(path.join(dir, 'chunks', 'gone.cjs'), '');
+    expect(() => {
+      assertRequiredFilesExist(dir);
+    }).not.toThrow();
   });
 
   it('loads one CommonJS file at a cold start: the chunks index.mjs shared with lazy parts are folded into it', () => {
