@@ -44,7 +44,7 @@ export default defineConfig({
     // machine, over 60 s when several run beside other work on a shared one.
     hookTimeout: 180_000,
     // Builds the command the CLI tests start (dist/cli), as `npm ci` does, when it is missing
-    // or older than its sources.
+    // or was built from other sources than today's (scripts/build-command.ts, isBuildCurrent).
     globalSetup: ['test/support/global-setup.ts'],
     // The longest files first, so that no long file starts last (test/support/slowest-first-sequencer.ts).
     sequence: { sequencer: SlowestFirstSequencer },

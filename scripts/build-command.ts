@@ -6,7 +6,17 @@
  * Manager's, is a chunk loaded only by the run that needs it (cli/lazy-commands.ts,
  * cli/dependencies.ts), so `credential-process` loads commander, Secrets Manager and itself.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
@@ -43,6 +53,36 @@ export const commandBuildOptions = (outdir: string): BuildOptions & { metafile: 
   logLevel: 'warning',
 });
 
+/**
+ * The file beside the build that records what it was built from: the SHA-256 of every input
+ * esbuild read outside node_modules, and of package.json and package-lock.json (which decide
+ * node_modules), by path relative to the build's working directory.
+ */
+export const BUILD_INPUTS_FILE = 'build-inputs.json';
+const LOCK_FILES = ['package.json', 'package-lock.json'];
+
+const sha256 = (file: string): string | undefined =>
+  existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : undefined;
+
+/**
+ * Whether the build in `outdir` is from the sources as they are now: every input it recorded
+ * has the same content. False when there is no build or no record (a build older than the
+ * record, or copied without it). Content, not modification times: a copy that keeps old times,
+ * or a checkout that sets new ones, judges right.
+ */
+export const isBuildCurrent = (
+  outdir: string = COMMAND_OUTDIR,
+  workingDir: string = PROJECT_ROOT,
+): boolean => {
+  const record = path.join(outdir, BUILD_INPUTS_FILE);
+  if (!existsSync(path.join(outdir, COMMAND_FILE)) || !existsSync(record)) return false;
+  const inputs = JSON.parse(readFileSync(record, 'utf8')) as Record<string, string>;
+  return (
+    Object.keys(inputs).length > 0 &&
+    Object.entries(inputs).every(([input, hash]) => sha256(path.join(workingDir, input)) === hash)
+  );
+};
+
 /** The files below `directory`, as absolute paths. */
 const filesBelow = (directory: string): string[] =>
   readdirSync(directory, { recursive: true, encoding: 'utf8' })
@@ -61,7 +101,12 @@ export const buildCommand = async (
   /** Other esbuild options (a test builds a small entry the same way). */
   overrides: BuildOptions = {},
 ): Promise<void> => {
-  const result = await build({ ...commandBuildOptions(outdir), ...overrides, write: false });
+  const result = await build({
+    ...commandBuildOptions(outdir),
+    ...overrides,
+    write: false,
+    metafile: true,
+  });
   const entry = path.join(outdir, COMMAND_FILE);
   const files = [...result.outputFiles].sort(
     (a, b) => Number(a.path === entry) - Number(b.path === entry),
@@ -72,7 +117,17 @@ export const buildCommand = async (
     writeFileSync(staged, file.contents, { mode: file.path === entry ? 0o755 : 0o644 });
     renameSync(staged, file.path);
   }
-  const built = new Set(files.map((file) => file.path));
+  const workingDir = overrides.absWorkingDir ?? PROJECT_ROOT;
+  const inputs = Object.fromEntries(
+    [
+      ...Object.keys(result.metafile.inputs).filter((input) => !input.includes('node_modules/')),
+      ...LOCK_FILES.filter((file) => existsSync(path.join(workingDir, file))),
+    ].map((input) => [input, sha256(path.join(workingDir, input))]),
+  );
+  const record = path.join(outdir, BUILD_INPUTS_FILE);
+  writeFileSync(`${record}.${String(process.pid)}.partial`, `${JSON.stringify(inputs, null, 2)}\n`);
+  renameSync(`${record}.${String(process.pid)}.partial`, record);
+  const built = new Set([...files.map((file) => file.path), record]);
   for (const stale of filesBelow(outdir).filter((file) => !built.has(file))) {
     rmSync(stale, { force: true });
   }

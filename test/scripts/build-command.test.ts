@@ -1,9 +1,22 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildCommand, COMMAND_FILE } from '../../scripts/build-command.js';
+import {
+  BUILD_INPUTS_FILE,
+  buildCommand,
+  COMMAND_FILE,
+  isBuildCurrent,
+} from '../../scripts/build-command.js';
 
 /**
  * `prepare` may rebuild the command while it runs (npx installs the checkout and runs `prepare`
@@ -59,4 +72,41 @@ describe('buildCommand', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: small-command');
   }, 60_000);
+
+  it('tells a build from today’s sources from one of other sources, by content, whatever the file times say', async () => {
+    // Arrange: a small command, built, whose module outside the entry then changes
+    const source = path.join(workDir, 'current');
+    mkdirSync(source);
+    writeFileSync(
+      path.join(source, 'entry.ts'),
+      "import { usage } from './usage.js';\nconsole.log(usage);\n",
+    );
+    const usage = path.join(source, 'usage.ts');
+    writeFileSync(usage, "export const usage = 'one';\n");
+    writeFileSync(path.join(source, 'package.json'), '{}\n');
+    const outdir = path.join(workDir, 'current-cli');
+    expect(isBuildCurrent(outdir, source)).toBe(false);
+    await buildCommand(outdir, {
+      absWorkingDir: source,
+      entryPoints: { 'iam-key-rotation': path.join(source, 'entry.ts') },
+      banner: {},
+    });
+    const entry = path.join(outdir, COMMAND_FILE);
+    expect(isBuildCurrent(outdir, source)).toBe(true);
+
+    // Act / Assert: another content, with the build newer than the source by its times
+    writeFileSync(usage, "export const usage = 'two';\n");
+    utimesSync(usage, new Date(0), new Date(0));
+    expect(isBuildCurrent(outdir, source)).toBe(false);
+    writeFileSync(usage, "export const usage = 'one';\n");
+    expect(isBuildCurrent(outdir, source)).toBe(true);
+    // package.json decides node_modules, so it counts although esbuild did not read it
+    writeFileSync(path.join(source, 'package.json'), '{"dependencies":{}}\n');
+    expect(isBuildCurrent(outdir, source)).toBe(false);
+    writeFileSync(path.join(source, 'package.json'), '{}\n');
+    // a build without its record (copied without it, or older than the record) is not current
+    rmSync(path.join(outdir, BUILD_INPUTS_FILE));
+    expect(existsSync(entry)).toBe(true);
+    expect(isBuildCurrent(outdir, source)).toBe(false);
+  });
 });
