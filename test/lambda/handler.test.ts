@@ -11,12 +11,15 @@ describe('Module: handler', () => {
   const logs = new LogCapture();
 
   const stackIdBefore = process.env[STACK_ID_ENV];
+  const regionBefore = process.env.AWS_REGION;
 
   afterEach(() => {
     secretsManager.reset();
     logs.stop();
     if (stackIdBefore === undefined) Reflect.deleteProperty(process.env, STACK_ID_ENV);
     else process.env[STACK_ID_ENV] = stackIdBefore;
+    if (regionBefore === undefined) Reflect.deleteProperty(process.env, 'AWS_REGION');
+    else process.env.AWS_REGION = regionBefore;
   });
 
   // Test files share their worker's modules (vitest.config.ts): the next file gets the real send.
