@@ -1,7 +1,7 @@
 /**
  * The sizes IAM counts for the policies of a synthesized template (JSON without white space,
  * the way IAM measures a policy against its quotas), with every intrinsic resolved to the longest
- * value it can take: the partition `aws-iso-b`, a 14-character region, a 12-digit account, a
+ * value it can take: the partition `aws-us-gov` (10 characters), the region `us-isof-south-1` (15), a 12-digit account, a
  * secret ARN after the secret's `Name` with Secrets Manager's 7-character suffix, and 128
  * characters for any name CloudFormation generates.
  */
@@ -12,12 +12,12 @@ export const ROLE_INLINE_POLICIES_MAX_CHARS = 10_240;
 export const MANAGED_POLICIES_PER_ROLE = 10;
 
 const LONGEST = {
-  'AWS::Partition': 'aws-iso-b',
-  'AWS::Region': 'ap-southeast-5',
+  'AWS::Partition': 'aws-us-gov',
+  'AWS::Region': 'us-isof-south-1',
   'AWS::AccountId': '123456789012',
   'AWS::URLSuffix': 'sc2s.sgov.gov',
   'AWS::StackName': 'x'.repeat(128),
-  'AWS::StackId': `arn:aws-iso-b:cloudformation:ap-southeast-5:123456789012:stack/${'x'.repeat(128)}/11111111-2222-3333-4444-555555555555`,
+  'AWS::StackId': `arn:aws-us-gov:cloudformation:us-isof-south-1:123456789012:stack/${'x'.repeat(128)}/11111111-2222-3333-4444-555555555555`,
 } as const;
 const GENERATED_NAME = 'x'.repeat(128);
 
@@ -71,6 +71,7 @@ export interface RolePolicySizes {
 /** The worst-case sizes of the policies of each role of the template, by the role's logical id. */
 export function rolePolicySizes(template: TemplateJson): Map<string, RolePolicySizes> {
   const sizes = new Map<string, { managed: number[]; inline: number }>();
+  const attachedByRole: [string, Resource][] = [];
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type === 'AWS::IAM::Role') {
       const inline =
@@ -83,9 +84,18 @@ export function rolePolicySizes(template: TemplateJson): Map<string, RolePolicyS
           0,
         ),
       });
-      const arns = resource.Properties?.ManagedPolicyArns as unknown[] | undefined;
-      if (arns !== undefined && arns.some((arn) => typeof arn === 'string')) {
-        throw new Error(`role ${logicalId} has AWS managed policies; their sizes are unknown here`);
+      const arns = (resource.Properties?.ManagedPolicyArns as unknown[] | undefined) ?? [];
+      for (const arn of arns) {
+        const id = (arn as { Ref?: unknown } | null)?.Ref;
+        const policy = typeof id === 'string' ? template.Resources[id] : undefined;
+        if (policy?.Type !== 'AWS::IAM::ManagedPolicy') {
+          throw new Error(
+            `role ${logicalId} has a managed policy ${JSON.stringify(arn)} that is not in the template; its size is unknown here`,
+          );
+        }
+        const roles = JSON.stringify(policy.Properties?.Roles ?? []);
+        // Counted below, through the policy's own Roles, when it names this role there too.
+        if (!roles.includes(`"${logicalId}"`)) attachedByRole.push([logicalId, policy]);
       }
     }
   }
@@ -102,6 +112,13 @@ export function rolePolicySizes(template: TemplateJson): Map<string, RolePolicyS
       if (resource.Type === 'AWS::IAM::ManagedPolicy') entry.managed.push(size);
       else entry.inline += size;
     }
+  }
+  for (const [role, policy] of attachedByRole) {
+    sizes
+      .get(role)
+      ?.managed.push(
+        JSON.stringify(resolveLongest(template, policy.Properties?.PolicyDocument)).length,
+      );
   }
   return sizes;
 }
