@@ -134,26 +134,44 @@ const sleep = (milliseconds: number): Promise<void> =>
     setTimeout(resolve, milliseconds);
   });
 
-/** Whether the process that holds `lock` is gone (it wrote its pid there when it took it). */
+/**
+ * Takes `lock` for this process: a directory holding this process's pid, made beside it and
+ * renamed into place, so a lock never exists without its holder's pid. False when another
+ * process holds it.
+ */
+const takeLock = (lock: string): boolean => {
+  const staged = `${lock}.${String(process.pid)}.new`;
+  mkdirSync(staged);
+  writeFileSync(path.join(staged, 'pid'), String(process.pid));
+  try {
+    renameSync(staged, lock);
+    return true;
+  } catch {
+    rmSync(staged, { recursive: true, force: true });
+    return false;
+  }
+};
+
+/** Whether the process that holds `lock` is gone: no such process (a process of another user is not gone). */
 const holderIsGone = (lock: string): boolean => {
   let holder: number;
   try {
     holder = Number(readFileSync(path.join(lock, 'pid'), 'utf8'));
   } catch {
-    return false; // Taken a moment ago, its pid not written yet.
+    return false; // Released a moment ago: the next look finds the assembly or takes the lock.
   }
   try {
     process.kill(holder, 0);
     return false;
-  } catch {
-    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 };
 
 /**
  * The cloud assembly of `rawConfig`, synthesized once per `vitest run`: the first suite that asks
  * for it runs `cdk synth` into this run's cache (test/support/global-setup.ts), holding a lock (a
- * directory made atomically, with the holder's pid) so that a suite asking meanwhile in another
+ * directory with the holder's pid, renamed into place) so that a suite asking meanwhile in another
  * worker waits for it instead of synthesizing again; later suites find it done. Keyed by the
  * configuration and the content of every input of the synth, so a changed source is synthesized
  * anew. `undefined` outside a vitest run that provides the cache.
@@ -171,19 +189,21 @@ const cachedAssembly = async (rawConfig: unknown): Promise<string | undefined> =
   const lock = `${assembly}.lock`;
   for (;;) {
     if (existsSync(assembly)) return assembly;
-    try {
-      mkdirSync(lock);
-    } catch {
+    if (!takeLock(lock)) {
       // Another worker synthesizes it: wait, unless that worker is gone.
       if (holderIsGone(lock)) rmSync(lock, { recursive: true, force: true });
       await sleep(250);
       continue;
     }
-    const building = `${assembly}.${process.pid}.building`;
+    const building = `${assembly}.${String(process.pid)}.building`;
     try {
-      writeFileSync(path.join(lock, 'pid'), String(process.pid));
       await runCdkSynth(building, rawConfig);
-      renameSync(building, assembly);
+      try {
+        renameSync(building, assembly);
+      } catch (error) {
+        // Two workers judged a lock stale at once and both synthesized: the first one's stands.
+        if (!existsSync(assembly)) throw error;
+      }
       return assembly;
     } finally {
       rmSync(building, { recursive: true, force: true });
