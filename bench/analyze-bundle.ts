@@ -1,7 +1,9 @@
 /**
- * `npx tsx bench/analyze-bundle.ts [--top N]`: bundles the rotation handler with the options of
- * lib/key-rotation-function.ts (bench/support/asset-build-options.ts) and prints what the bytes are (esbuild metafile): per package
- * and the largest files. Not part of `npm run bench`; a tool for working the asset size down.
+ * `npx tsx bench/analyze-bundle.ts [--top N]`: bundles the rotation handler into one ES module
+ * with the asset's esbuild options (bench/support/asset-build-options.ts; the aliases of
+ * lib/rotation-bundling.ts) and prints what the bytes are (esbuild metafile): per package and the
+ * largest files. The asset itself is split and converted to CommonJS (lib/rotation-asset-build.ts):
+ * this shows what the whole handler graph weighs, not what a cold start loads. Not part of `npm run bench`; a tool for working the asset size down.
  */
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';

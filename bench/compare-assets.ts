@@ -25,7 +25,8 @@ if (positionals.length === 0)
   throw new Error('usage: compare-assets.ts [--runs N] a.mjs b.mjs ...');
 const runs = Number(values.runs);
 const warmups = Number(values.warmups);
-const env = { ...process.env, ...LAMBDA_LIKE_ENV };
+// Lambda-like, not this shell's environment (see measureColdStart in bench/benchmarks/cold-start.ts).
+const env = { PATH: process.env.PATH ?? '', ...LAMBDA_LIKE_ENV };
 /** Loads a module as the Lambda runtime does and prints the CPU time (user + system) that took, in ms. */
 const importCpuTimer = (entry: string): string[] =>
   loadBetween(

@@ -1,12 +1,12 @@
 /**
- * `npm run bench` (`tsx bench/run.ts`): runs every benchmark of issue 5 on this machine and
+ * `npm run bench` (`tsx bench/run.ts`): runs every benchmark (issues 5 to 17) on this machine and
  * prints one markdown table on stdout (progress goes to stderr). Benchmarks never fail CI: a
  * missed target is marked ❌ in the table; the exit code is non-zero only when a benchmark
  * could not run at all.
  *
- * `--only asset,cold-start,command,memory,api-calls,latency,synth,scale` runs a subset (`scale`:
- * synth of 1, 200 and 1,000 users, resources per stack and the rotation role's policy
- * characters; `command`: the command's start and credential-process; `status`: status over 1,000
+ * `--only asset,cold-start,command,status,memory,api-calls,latency,synth,scale` runs a subset
+ * (`scale`: synth of 1, 200 and 1,000 users, resources per stack and every role's policies
+ * against IAM's quotas; `command`: the command's start and credential-process; `status`: status over 1,000
  * secrets in the local simulation). The asset, cold-start and
  * command figures are measured beside the baseline's (main before issue 17, extracted and built
  * in a temporary directory: bench/support/baseline-checkout.ts).

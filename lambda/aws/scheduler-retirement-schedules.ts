@@ -129,7 +129,7 @@ const errorOf = (response: HttpResponse, text: string): SchedulerServiceError =>
  * signed with the SDK's own SigV4 signer and sent by the request handler, credentials and
  * region of the function's other SDK clients. The Scheduler SDK client would add about 21 KB
  * (its client, schemas, endpoint rules and the REST protocol code) to a bundle budgeted at
- * 300 KB, for this single call. Retries throttling, 5xx and network errors twice; the
+ * 250 KB, for this single call. Retries throttling, 5xx and network errors twice; the
  * ClientToken (derived from the name) makes a retry that follows a lost answer harmless.
  */
 export class EventBridgeRetirementScheduler implements RetirementScheduler {

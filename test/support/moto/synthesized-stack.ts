@@ -59,7 +59,8 @@ export interface SynthesizedStack {
   readonly dispose: () => void;
 }
 
-const HANDLER_FILE_EXTENSIONS = ['.mjs', '.js', '.cjs'];
+/** The Lambda Node.js runtime looks for the handler's file with these extensions, in this order. */
+const HANDLER_FILE_EXTENSIONS = ['.js', '.mjs', '.cjs'];
 
 interface CloudAssemblyManifest {
   readonly artifacts?: Record<string, { type?: string; properties?: { templateFile?: string } }>;
