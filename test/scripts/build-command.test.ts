@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import type { BuildOptions } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BUILD_INPUTS_FILE,
@@ -29,23 +30,39 @@ afterAll(() => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
+/**
+ * A small command's sources in `workDir/<name>`: `entry.ts` (`entry`) and `usage.ts` (`usage`),
+ * with the esbuild options that build them as the real command is built, into `workDir/<name>-cli`.
+ */
+const smallCommand = (
+  name: string,
+  entry: string,
+  usage: string,
+): { source: string; outdir: string; overrides: BuildOptions } => {
+  const source = path.join(workDir, name);
+  mkdirSync(source);
+  writeFileSync(path.join(source, 'entry.ts'), entry);
+  writeFileSync(path.join(source, 'usage.ts'), usage);
+  return {
+    source,
+    outdir: path.join(workDir, `${name}-cli`),
+    overrides: {
+      absWorkingDir: source,
+      entryPoints: { 'iam-key-rotation': path.join(source, 'entry.ts') },
+      banner: {},
+    },
+  };
+};
+
 describe('buildCommand', () => {
   it('replaces an earlier build in place: the command starts at every moment of a rebuild', async () => {
     // Arrange: a small command built as the real one is (its chunk loaded lazily), and a chunk
     // an earlier build left
-    const source = path.join(workDir, 'source');
-    mkdirSync(source);
-    writeFileSync(
-      path.join(source, 'entry.ts'),
+    const { outdir, overrides } = smallCommand(
+      'lazy',
       "const { usage } = await import('./usage.js');\nconsole.log(usage);\n",
+      "export const usage = 'Usage: small-command';\n",
     );
-    writeFileSync(path.join(source, 'usage.ts'), "export const usage = 'Usage: small-command';\n");
-    const outdir = path.join(workDir, 'cli');
-    const overrides = {
-      absWorkingDir: source,
-      entryPoints: { 'iam-key-rotation': path.join(source, 'entry.ts') },
-      banner: {},
-    };
     await buildCommand(outdir, overrides);
     const entry = path.join(outdir, COMMAND_FILE);
     const stale = path.join(outdir, 'chunks', 'removed-command-OLD0HASH.mjs');
@@ -75,22 +92,15 @@ describe('buildCommand', () => {
 
   it('tells a build from today’s sources from one of other sources, by content, whatever the file times say', async () => {
     // Arrange: a small command, built, whose module outside the entry then changes
-    const source = path.join(workDir, 'current');
-    mkdirSync(source);
-    writeFileSync(
-      path.join(source, 'entry.ts'),
+    const { source, outdir, overrides } = smallCommand(
+      'current',
       "import { usage } from './usage.js';\nconsole.log(usage);\n",
+      "export const usage = 'one';\n",
     );
     const usage = path.join(source, 'usage.ts');
-    writeFileSync(usage, "export const usage = 'one';\n");
     writeFileSync(path.join(source, 'package.json'), '{}\n');
-    const outdir = path.join(workDir, 'current-cli');
     expect(isBuildCurrent(outdir, source)).toBe(false);
-    await buildCommand(outdir, {
-      absWorkingDir: source,
-      entryPoints: { 'iam-key-rotation': path.join(source, 'entry.ts') },
-      banner: {},
-    });
+    await buildCommand(outdir, overrides);
     const entry = path.join(outdir, COMMAND_FILE);
     expect(isBuildCurrent(outdir, source)).toBe(true);
 
